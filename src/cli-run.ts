@@ -1,0 +1,71 @@
+
+// The `pallet` command: the same commands and modules as the action, for reproducing CI locally.
+//   pallet ci | build | test | push | deploy | rollback [--flag value ...]
+//   pallet run [--config pallet.yml] -- ./manage.py test     (host command with services provided)
+import { COMMANDS, INPUT_SPECS, parseCliArgs, parseInputs, secretEnvName } from './inputs.js';
+import { runCommand } from './commands/index.js';
+import { CleanupLedger } from './util/cleanup.js';
+import { CliReporter, reporter, setReporter } from './util/reporter.js';
+import { reportFailure } from './util/failure.js';
+import { UserError } from './errors.js';
+import './cleanup-handlers.js';
+
+export function usage(): string {
+  const flags = INPUT_SPECS.filter((s) => s.name !== 'command').map((s) =>
+    s.secret
+      ? `  ${secretEnvName(s.name).padEnd(30)} (env) ${s.description} Or --${s.name}-file PATH.`
+      : `  --${s.name.padEnd(28)} ${s.description}${s.default && !s.default.startsWith('$') ? ` [${s.default}]` : ''}`,
+  );
+  return [
+    'usage: pallet <command> [flags]',
+    '',
+    'commands:',
+    '  ci         build, cleanroom test, push (what CI runs for a push)',
+    '  build      build the wheelhouse and the image',
+    '  test       run the image\'s test entrypoint against fresh service containers',
+    '  push       push the image as build-N (and extra tags)',
+    '  deploy     pull, migrate once, rolling restart with health checks, revert on failure',
+    '  rollback   go back to the recorded revert tag (or --tag) on every host',
+    '  run        run a host command with the test services provided: pallet run -- ./manage.py test',
+    '',
+    'flags:',
+    ...flags,
+  ].join('\n');
+}
+
+export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  setReporter(new CliReporter());
+  const first = argv[0];
+  if (!first || first === 'help' || first === '--help' || first === '-h') {
+    process.stdout.write(usage() + '\n');
+    return first ? 0 : 2;
+  }
+  const ledger = new CleanupLedger();
+  const abort = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => abort.abort(new Error(`interrupted (${sig})`));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const args = parseCliArgs(argv, env);
+    if (first === 'run') {
+      const { runHostCommand } = await import('./commands/run.js');
+      return await runHostCommand(args, { env, ledger, signal: abort.signal });
+    }
+    if (!(COMMANDS as readonly string[]).includes(first)) {
+      throw new UserError(`unknown command '${first}': expected one of ${[...COMMANDS, 'run'].join(', ')} (see 'pallet help')`);
+    }
+    const inputs = parseInputs(args.raw, 'flag');
+    const result = await runCommand(inputs, { env, ledger, signal: abort.signal });
+    const r = reporter() as CliReporter;
+    for (const [k, v] of r.outputs) r.info(`${k}=${v}`);
+    return result.exitCode;
+  } catch (e) {
+    reportFailure(e);
+    return 1;
+  } finally {
+    await ledger.runAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+

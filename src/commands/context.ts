@@ -1,0 +1,26 @@
+import type { Inputs } from '../inputs.js';
+import type { PalletConfig } from '../config/types.js';
+import type { CleanupLedger } from '../util/cleanup.js';
+
+/** Everything a command needs, built once by the entry point. */
+export interface RunContext {
+  inputs: Inputs;
+  config: PalletConfig;
+  ledger: CleanupLedger;
+  env: NodeJS.ProcessEnv;
+  /** Set when the job is cancelled (SIGINT/SIGTERM); long waits check it and stop early. */
+  signal: AbortSignal;
+}
+
+/** What a command hands back to the entry point. Outputs are set by the entry point. */
+export interface CommandResult {
+  exitCode: number;
+  outputs: Record<string, string>;
+}
+
+/** The image tag this run works with: the `tag` input, else build-<GITHUB_RUN_NUMBER>, else build-local. */
+export function resolveTag(inputs: Inputs, env: NodeJS.ProcessEnv): string {
+  if (inputs.tag) return inputs.tag;
+  const n = env.GITHUB_RUN_NUMBER;
+  return n && /^\d+$/.test(n) ? `build-${n}` : 'build-local';
+}

@@ -1,0 +1,53 @@
+// Dispatches a command. Config is loaded and validated here, before any container starts or
+// any host is contacted, so bad input always fails first and touches nothing.
+import path from 'node:path';
+import type { Inputs } from '../inputs.js';
+import { loadConfig } from '../config/load.js';
+import type { CommandResult, RunContext } from './context.js';
+import { CleanupLedger } from '../util/cleanup.js';
+import { runBuildCommand } from './build.js';
+import { runTestCommand } from './test.js';
+import { runPushCommand } from './push.js';
+import { runCiCommand } from './ci.js';
+import { runDeployCommand, runRollbackCommand } from './deploy.js';
+import { reporter } from '../util/reporter.js';
+import '../cleanup-handlers.js';
+
+export interface DispatchOptions {
+  env?: NodeJS.ProcessEnv;
+  ledger?: CleanupLedger;
+  signal?: AbortSignal;
+}
+
+export async function prepareContext(inputs: Inputs, opts: DispatchOptions = {}): Promise<RunContext> {
+  const env = opts.env ?? process.env;
+  const configPath = path.resolve(inputs.workingDirectory, inputs.config);
+  const config = loadConfig(configPath, { image: inputs.image });
+  return {
+    inputs,
+    config,
+    ledger: opts.ledger ?? new CleanupLedger(),
+    env,
+    signal: opts.signal ?? new AbortController().signal,
+  };
+}
+
+export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Promise<CommandResult> {
+  const ctx = await prepareContext(inputs, opts);
+  let result: CommandResult;
+  try {
+    switch (inputs.command) {
+      case 'build': result = await runBuildCommand(ctx); break;
+      case 'test': result = await runTestCommand(ctx); break;
+      case 'push': result = await runPushCommand(ctx); break;
+      case 'ci': result = await runCiCommand(ctx); break;
+      case 'deploy': result = await runDeployCommand(ctx); break;
+      case 'rollback': result = await runRollbackCommand(ctx); break;
+    }
+  } finally {
+    await ctx.ledger.runAll();
+  }
+  for (const [k, v] of Object.entries(result.outputs)) reporter().setOutput(k, v);
+  await reporter().summary.write();
+  return result;
+}

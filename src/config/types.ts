@@ -1,0 +1,94 @@
+// The resolved shape of pallet.yml after validation and defaults. Every stage reads this,
+// never the raw YAML. Loading and validation live in ./load.ts.
+
+export interface PalletConfig {
+  /** Names containers, cache keys and host paths: [a-z0-9][a-z0-9_.-]* */
+  app: string;
+  /** Image repository without tag, e.g. registry.example.com/team/app */
+  image: string;
+  build: BuildConfig;
+  test: TestConfig;
+  deploy?: DeployConfig;
+  /** Absolute path of the file this came from (for messages), and its directory (paths resolve against it). */
+  source: { file: string; dir: string };
+}
+
+export interface BuildConfig {
+  /** Build context, absolute (resolved against the config file's directory). */
+  context: string;
+  /** Dockerfile path relative to the context. */
+  dockerfile: string;
+  target?: string;
+  args: Record<string, string>;
+  wheelhouse?: WheelhouseConfig;
+  /** Extra tags pushed besides build-N. */
+  tags: string[];
+}
+
+export interface WheelhouseConfig {
+  /** Requirement files, relative to the context. */
+  requirements: string[];
+  /** Image with a compiler toolchain that runs `pip wheel`. */
+  builder: string;
+  /** Directory inside the context the wheels are written to. */
+  dir: string;
+  /** Extra `pip wheel` arguments: index URL, extra index, constraints, --no-build-isolation, ... */
+  pip_args: string[];
+}
+
+export interface ServiceSpec {
+  /** Name in the catalog (postgres, redis, ...) or a custom name. */
+  name: string;
+  /** Overrides the catalog's default image. Required for custom services. */
+  image?: string;
+  env: Record<string, string>;
+  /** For custom services: the port the app talks to. */
+  port?: number;
+  /** For custom services: readiness probe. */
+  ready?: ReadyProbe;
+  /** Credentials overrides (user/password/database) for catalog services. */
+  credentials?: { user?: string; password?: string; database?: string };
+}
+
+export type ReadyProbe =
+  | { tcp: number }
+  | { http: { port: number; path: string } }
+  | { command: string[] };
+
+export interface TestConfig {
+  /** Arguments for the app image: [test, ...extra]. */
+  command: string[];
+  services: ServiceSpec[];
+  environment: Record<string, string>;
+  shards: number;
+  /** Paths inside the test container copied out after the run (JUnit XML, coverage). */
+  artifacts: string[];
+  /** Seconds before the test container is stopped and the run fails. */
+  timeout: number;
+}
+
+export interface DeployConfig {
+  ssh: { user: string; port: number; jump?: string };
+  env_file: string;
+  /** Entrypoint commands run once on the first host before any restart. */
+  tasks: string[][];
+  roles: Record<string, RoleConfig>;
+  rolling: { batch: number | string };
+  keep: number;
+  /** Base URL reported on the GitHub deployment (environment URL). */
+  url?: string;
+}
+
+export interface RoleConfig {
+  hosts: string[];
+  command: string;
+  /** Web roles publish this container port (8000 by the contract) on the host. */
+  port?: number;
+  /** Host port to publish; defaults to port. */
+  host_port?: number;
+  health?: { path: string; timeout: number };
+  /** Seconds a non-web container must stay running to count as healthy. */
+  stable?: number;
+  /** Seconds docker waits after SIGTERM before SIGKILL. */
+  stop_timeout: number;
+}

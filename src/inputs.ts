@@ -1,0 +1,181 @@
+// Every input of the action, read in one place into a typed `Inputs`. The same table drives the
+// CLI flags (`--registry-username`), so both front doors accept the same things. Secrets are
+// masked the moment they are read and are never accepted as CLI arguments (argv is visible to
+// every user of the machine): the CLI reads them from PALLET_* environment variables or files.
+import { readFileSync } from 'node:fs';
+import { UserError } from './errors.js';
+import { reporter } from './util/reporter.js';
+
+export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+export interface InputSpec {
+  name: string;
+  description: string;
+  default?: string;
+  secret?: boolean;
+  kind?: 'string' | 'boolean' | 'integer' | 'list';
+}
+
+/** The action's inputs; action.yml must declare exactly these (a test checks). */
+export const INPUT_SPECS: InputSpec[] = [
+  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy or rollback.' },
+  { name: 'config', description: 'Path of the pallet config file, relative to working-directory.', default: 'pallet.yml' },
+  { name: 'working-directory', description: 'Directory the config path and build context resolve against.', default: '.' },
+  { name: 'tag', description: 'Image tag to build, push or deploy. Default: build-<run number>. For rollback: the tag to go back to (default: each host\'s recorded revert tag).' },
+  { name: 'extra-tags', description: 'More tags to push besides the main one (comma or newline separated).', kind: 'list' },
+  { name: 'image', description: 'Image repository without tag; overrides `image` in the config.' },
+  { name: 'registry', description: 'Registry host to log in to; defaults to the host part of the image.' },
+  { name: 'registry-username', description: 'Registry user name.' },
+  { name: 'registry-password', description: 'Registry password or token (masked).', secret: true },
+  { name: 'ssh-private-key', description: 'Private key for the deploy user (masked; written 0600 under RUNNER_TEMP and removed by the post step).', secret: true },
+  { name: 'ssh-known-hosts', description: 'known_hosts lines for every target (and jump) host. Unknown or changed host keys are refused.' },
+  { name: 'insecure-skip-host-key-check', description: 'Accept any host key (NOT recommended; logs a warning). For throw-away test hosts only.', default: 'false', kind: 'boolean' },
+  { name: 'environment', description: 'Deployment environment name for the GitHub deployment (e.g. production).', default: 'production' },
+  { name: 'github-token', description: 'Token for GitHub deployments and statuses.', default: '${{ github.token }}', secret: true },
+  { name: 'shards', description: 'Overrides test.shards: N isolated service sets running the tests in parallel.', kind: 'integer' },
+  { name: 'test-args', description: 'Extra arguments appended to the test command (space separated).', kind: 'list' },
+  { name: 'cache', description: 'Use the wheelhouse cache and the registry layer cache.', default: 'true', kind: 'boolean' },
+  { name: 'lock-timeout', description: 'Seconds a deploy waits for another deploy\'s lock before failing.', default: '0', kind: 'integer' },
+  { name: 'break-lock', description: 'Break a stale deploy lock left by a crashed deploy before deploying.', default: 'false', kind: 'boolean' },
+  { name: 'run-tasks', description: 'rollback: also run the deploy tasks (migrations) of the target tag.', default: 'false', kind: 'boolean' },
+];
+
+export interface Inputs {
+  command: Command;
+  config: string;
+  workingDirectory: string;
+  tag?: string;
+  extraTags: string[];
+  image?: string;
+  registry?: string;
+  registryUsername?: string;
+  registryPassword?: string;
+  sshPrivateKey?: string;
+  sshKnownHosts?: string;
+  insecureSkipHostKeyCheck: boolean;
+  environment: string;
+  githubToken?: string;
+  shards?: number;
+  testArgs: string[];
+  cache: boolean;
+  lockTimeout: number;
+  breakLock: boolean;
+  runTasks: boolean;
+}
+
+/** Raw string values by input name ('' = not given). */
+export type RawInputs = (name: string) => string;
+
+/** Turns raw strings into typed Inputs, with errors that name the input. Masks secrets first. */
+export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): Inputs {
+  const label = (n: string) => (where === 'flag' ? `--${n}` : `input '${n}'`);
+  const raw = (spec: InputSpec) => {
+    const v = get(spec.name).trim();
+    if (spec.secret && v) reporter().setSecret(v);
+    return v || (spec.default !== undefined && !spec.default.startsWith('${{') ? spec.default : '');
+  };
+  const values = new Map(INPUT_SPECS.map((s) => [s.name, raw(s)]));
+  const str = (n: string) => values.get(n) || undefined;
+  const bool = (n: string) => {
+    const v = (values.get(n) ?? '').toLowerCase();
+    if (['true', 'yes', '1', 'on'].includes(v)) return true;
+    if (['false', 'no', '0', 'off', ''].includes(v)) return false;
+    throw new UserError(`${label(n)} must be true or false, got '${v}'`);
+  };
+  const int = (n: string, min = 0): number | undefined => {
+    const v = values.get(n);
+    if (!v) return undefined;
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new UserError(`${label(n)} must be a whole number >= ${min}, got '${v}'`);
+    return Number(v);
+  };
+  const list = (n: string) => (values.get(n) ?? '').split(n === 'test-args' ? /\s+/ : /[,\n]/).map((s) => s.trim()).filter(Boolean);
+
+  const command = values.get('command') ?? '';
+  if (!command) throw new UserError(`${label('command')} is required: one of ${COMMANDS.join(', ')}`);
+  if (!(COMMANDS as readonly string[]).includes(command)) {
+    throw new UserError(`unknown command '${command}': expected one of ${COMMANDS.join(', ')}`);
+  }
+  const tag = str('tag');
+  if (tag !== undefined && !/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag)) {
+    throw new UserError(`${label('tag')} '${tag}' is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
+  }
+  for (const t of list('extra-tags')) {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(t)) throw new UserError(`${label('extra-tags')}: '${t}' is not a valid image tag`);
+  }
+  return {
+    command: command as Command,
+    config: str('config') ?? 'pallet.yml',
+    workingDirectory: str('working-directory') ?? '.',
+    tag,
+    extraTags: list('extra-tags'),
+    image: str('image'),
+    registry: str('registry'),
+    registryUsername: str('registry-username'),
+    registryPassword: str('registry-password'),
+    sshPrivateKey: str('ssh-private-key'),
+    sshKnownHosts: str('ssh-known-hosts'),
+    insecureSkipHostKeyCheck: bool('insecure-skip-host-key-check'),
+    environment: str('environment') ?? 'production',
+    githubToken: str('github-token'),
+    shards: int('shards', 1),
+    testArgs: list('test-args'),
+    cache: bool('cache'),
+    lockTimeout: int('lock-timeout') ?? 0,
+    breakLock: bool('break-lock'),
+    runTasks: bool('run-tasks'),
+  };
+}
+
+/** The runner's view: INPUT_<NAME> variables (what core.getInput reads). */
+export function actionRawInputs(env: NodeJS.ProcessEnv = process.env): RawInputs {
+  return (name) => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] ?? '';
+}
+
+/** Environment variable a CLI user sets for a secret input, e.g. PALLET_REGISTRY_PASSWORD. */
+export function secretEnvName(name: string): string {
+  return `PALLET_${name.replace(/-/g, '_').toUpperCase()}`;
+}
+
+export interface CliArgs {
+  raw: RawInputs;
+  /** Arguments after `--` (for `pallet run -- cmd ...`). */
+  rest: string[];
+  positional: string[];
+}
+
+/**
+ * Parses `pallet <command> [--flag value | --flag=value | --bool-flag] [-- cmd...]`.
+ * Secret inputs come from PALLET_* variables or `--<name>-file PATH`, never from argv.
+ */
+export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
+  const values = new Map<string, string>();
+  const positional: string[] = [];
+  let rest: string[] = [];
+  const specs = new Map(INPUT_SPECS.map((s) => [s.name, s]));
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') { rest = argv.slice(i + 1); break; }
+    if (!a.startsWith('--')) { positional.push(a); continue; }
+    let [flag, value] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    const fileFlag = flag.endsWith('-file') ? flag.slice(0, -5) : undefined;
+    const spec = specs.get(fileFlag && specs.get(fileFlag)?.secret ? fileFlag : flag);
+    if (!spec || spec.name === 'command') throw new UserError(`unknown flag --${flag} (see 'pallet help')`);
+    if (spec.secret && !fileFlag) {
+      throw new UserError(`--${flag} is a secret and is not accepted on the command line; set ${secretEnvName(flag)} or use --${flag}-file PATH`);
+    }
+    if (value === undefined) {
+      const next = argv[i + 1];
+      if (spec.kind === 'boolean' && (next === undefined || next.startsWith('-'))) value = 'true';
+      else if (next === undefined) throw new UserError(`--${flag} needs a value`);
+      else { value = next; i++; }
+    }
+    if (fileFlag) {
+      try { value = readFileSync(value, 'utf8'); } catch (e) { throw new UserError(`--${flag}: cannot read ${value}: ${(e as Error).message}`); }
+    }
+    values.set(spec.name, value);
+  }
+  for (const s of INPUT_SPECS) if (s.secret && !values.has(s.name) && env[secretEnvName(s.name)]) values.set(s.name, env[secretEnvName(s.name)]!);
+  if (positional[0] !== undefined) values.set('command', positional[0]);
+  return { raw: (n) => values.get(n) ?? '', rest, positional };
+}

@@ -1,0 +1,64 @@
+// The lab descriptor: what `npm run lab:up` wrote to .lab/lab.json. Tests, benchmarks and the
+// demo read it through here; nothing else should hard-code lab addresses or ports.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const LAB_DIR = process.env.PALLET_LAB_DIR ?? path.join(REPO_ROOT, '.lab');
+export const LAB_FILE = path.join(LAB_DIR, 'lab.json');
+
+export interface LabHost {
+  /** Stable name, e.g. lab-host-1. */
+  name: string;
+  /** What goes in pallet.yml `hosts:` to reach it over SSH, e.g. 127.0.0.1:2201. */
+  address: string;
+  sshHost: string;
+  sshPort: number;
+  /** Container id of the host on the outer engine (for fault injection: stop/pause it). */
+  containerId: string;
+  /** The host container's IP on the outer bridge. */
+  ip: string;
+  /** URL that reaches the app's web port (8000) published on this host, from the outer machine. */
+  webUrl: string;
+}
+
+export interface LabDescriptor {
+  dir: string;
+  registry: {
+    /** host:port; the same reference works from the outer engine and from inside every host. */
+    address: string;
+    username: string;
+    password: string;
+    /** pid or container id of the registry, for lab down. */
+    id: string;
+  };
+  /** Lab image references by role. */
+  images: {
+    base: string;     // minbase + python3, pip, venv
+    builder: string;  // + build-essential, python3-dev, setuptools, wheel: runs `pip wheel`
+    django: string;   // runtime base for the example app: python3-django, psycopg2, gunicorn
+    postgres: string; // cleanroom service images
+    redis: string;
+    memcached: string;
+    host: string;     // SSH target host with its own dockerd
+  };
+  ssh: {
+    user: string;
+    privateKeyPath: string;
+    knownHostsPath: string;
+  };
+  hosts: LabHost[];
+  lb: { url: string; id: string };
+}
+
+export function labAvailable(): boolean {
+  return existsSync(LAB_FILE);
+}
+
+export function readLab(): LabDescriptor {
+  if (!existsSync(LAB_FILE)) {
+    throw new Error(`no lab descriptor at ${LAB_FILE}: run 'npm run lab:up' first`);
+  }
+  return JSON.parse(readFileSync(LAB_FILE, 'utf8')) as LabDescriptor;
+}
