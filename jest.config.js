@@ -1,6 +1,6 @@
 // Two projects: `unit` (pure logic, no Docker, fast, parallel) and `e2e` (the lab: real
 // Docker Engine, registry, SSH hosts, nginx; run in band because tests share the lab hosts).
-const tsJest = ['ts-jest', { useESM: true, isolatedModules: true }];
+const tsJest = ['ts-jest', { useESM: true }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': tsJest },
