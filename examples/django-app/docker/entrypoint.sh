@@ -1,0 +1,51 @@
+#!/bin/sh
+# The pallet contract (DESIGN.md §1): serve | deploy | test | worker | beat | anything else -> manage.py.
+# Every branch ends in `exec`, so the real process becomes PID 1 and receives SIGTERM from `docker stop`.
+set -eu
+cd /app
+
+# Build arg FAULT (ENV PALLET_FAULT) = crash: long-running roles die after ~2 s, so a deploy sees a
+# crash loop under `--restart unless-stopped`. Used by the action's end-to-end tests only.
+crash_if_asked() {
+    if [ "${PALLET_FAULT:-}" = crash ]; then
+        echo "PALLET_FAULT=crash: $1 exits 1 in 2 seconds" >&2
+        sleep 2
+        exit 1
+    fi
+}
+
+cmd="${1:-serve}"
+[ "$#" -gt 0 ] && shift
+
+case "$cmd" in
+    serve)
+        crash_if_asked serve
+        # gunicorn stops gracefully on SIGTERM: workers finish in-flight requests within the timeout.
+        exec python3 -m gunicorn example.wsgi:application \
+            --bind 0.0.0.0:8000 \
+            --workers "${WEB_CONCURRENCY:-2}" \
+            --graceful-timeout "${GRACEFUL_TIMEOUT:-20}" \
+            --worker-tmp-dir /dev/shm \
+            --access-logfile - --error-logfile - \
+            "$@"
+        ;;
+    deploy)
+        # Release tasks, run once per deploy before any restart. `set -e`: a failing migrate fails the deploy.
+        python3 manage.py migrate --noinput
+        exec python3 manage.py collectstatic --noinput "$@"
+        ;;
+    test)
+        # Exit code is manage.py test's own: 0 if and only if the suite passed. Extra args pass through
+        # (test labels, --failfast, --parallel N, ...).
+        export ENVIRONMENT="${ENVIRONMENT:-test}"
+        exec python3 manage.py test --noinput "$@"
+        ;;
+    worker | beat)
+        # Celery is not in the Debian base image; run_worker stands in (heartbeat loop, clean SIGTERM exit).
+        crash_if_asked "$cmd"
+        exec python3 manage.py run_worker --role "$cmd" "$@"
+        ;;
+    *)
+        exec python3 manage.py "$cmd" "$@"
+        ;;
+esac

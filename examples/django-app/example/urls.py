@@ -1,0 +1,11 @@
+from django.contrib import admin
+from django.urls import path
+
+from notes import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("health/", views.health, name="health"),
+    path("notes/", views.notes, name="notes"),
+    path("admin/", admin.site.urls),
+]
