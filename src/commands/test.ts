@@ -1,6 +1,30 @@
+// `test`: runs the image's test entrypoint against fresh service containers, exactly as CI does.
+import path from 'node:path';
 import type { CommandResult, RunContext } from './context.js';
+import { resolveTag } from './context.js';
 import { UserError } from '../errors.js';
+import { reporter } from '../util/reporter.js';
+import { runCleanroom } from '../cleanroom/run.js';
+import { testCommand } from '../cleanroom/plan.js';
+import { writeCleanroomSummary } from '../cleanroom/summary.js';
 
-export async function runTestCommand(_ctx: RunContext): Promise<CommandResult> {
-  throw new UserError('the test command is not implemented yet');
+export async function runTestCommand(ctx: RunContext): Promise<CommandResult> {
+  const { config, inputs } = ctx;
+  if (!config.image) throw new UserError('image: missing in the config', 'set `image:` in pallet.yml or pass the image input');
+  const image = `${config.image}:${resolveTag(inputs, ctx.env)}`;
+  const shards = inputs.shards ?? config.test.shards ?? 1;
+  const result = await runCleanroom(config, ctx.ledger, ctx.signal, {
+    image,
+    command: testCommand(config.test.command, inputs.testArgs),
+    workdir: path.resolve(inputs.workingDirectory),
+    shards,
+  });
+  const r = reporter();
+  writeCleanroomSummary(r.summary, image, result);
+  if (result.passed) r.info(`cleanroom tests passed (${shards} shard(s))`);
+  else {
+    const bad = result.shards.filter((s) => !s.passed).map((s) => `shard ${s.shard}: exit ${s.exitCode}${s.problem ? ` (${s.problem})` : ''}`);
+    r.error(`cleanroom tests failed: ${bad.join('; ')}`, { title: 'cleanroom tests failed' });
+  }
+  return { exitCode: result.exitCode, outputs: { 'test-exit-code': String(result.exitCode), image } };
 }

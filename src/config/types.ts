@@ -48,6 +48,8 @@ export interface ServiceSpec {
   ready?: ReadyProbe;
   /** Credentials overrides (user/password/database) for catalog services. */
   credentials?: { user?: string; password?: string; database?: string };
+  /** Seconds the service may take to pass its readiness probe (default 120). */
+  ready_timeout?: number;
 }
 
 export type ReadyProbe =

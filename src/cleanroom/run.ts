@@ -1,0 +1,136 @@
+// One cleanroom run: N isolated shards (network + services + test container each), at most
+// `concurrency` at a time. The ledger learns about the run before anything is created, and
+// everything carrying the run's label is removed in `finally`, whatever happened.
+import type Docker from 'dockerode';
+import pLimit from 'p-limit';
+import type { PalletConfig } from '../config/types.js';
+import type { CleanupItem, CleanupLedger } from '../util/cleanup.js';
+import { reporter, formatDuration } from '../util/reporter.js';
+import { errorMessage } from '../errors.js';
+import { dockerClient, ensureEngine } from '../docker/client.js';
+import { appEnvironment, newRunId, planShards, secretValues, RUN_LABEL, SHARD_LABEL, type ShardPlan } from './plan.js';
+import { createNetwork, ensureImage } from './docker-ops.js';
+import { startServices } from './services.js';
+import { runTestContainer } from './test-container.js';
+import { artifactsDir, copyArtifacts } from './artifacts.js';
+import { removeByLabels } from './cleanup.js';
+
+export interface CleanroomOptions {
+  /** The app image (repository:tag) whose entrypoint runs the tests. */
+  image: string;
+  /** Full test command (test.command + test-args). */
+  command: string[];
+  /** Artifacts go to <workdir>/pallet-artifacts/<shard>/. */
+  workdir: string;
+  shards: number;
+  concurrency?: number;
+  runId?: string;
+  docker?: Docker;
+  /** Every output line of the test containers, with its shard (benchmarks, tests). */
+  onLine?: (shard: number, line: string) => void;
+}
+
+export interface ShardResult {
+  shard: number;
+  services: { name: string; image: string; readyMs: number }[];
+  exitCode: number;
+  durationMs: number;
+  passed: boolean;
+  /** Timeout, out of memory, a service that never got ready... */
+  problem?: string;
+  artifacts: string[];
+}
+
+export interface CleanroomResult {
+  runId: string;
+  passed: boolean;
+  /** 0 when every shard passed, else the first failing shard's exit code (at least 1). */
+  exitCode: number;
+  shards: ShardResult[];
+}
+
+export async function runCleanroom(config: PalletConfig, ledger: CleanupLedger, signal: AbortSignal, opts: CleanroomOptions): Promise<CleanroomResult> {
+  const docker = opts.docker ?? dockerClient();
+  const runId = opts.runId ?? newRunId();
+  const plans = planShards(config, { runId, shards: opts.shards });
+  for (const s of secretValues(plans[0].services, config.test.environment)) reporter().setSecret(s);
+  await ensureEngine(docker);
+
+  const item: CleanupItem = { kind: 'docker-label', label: RUN_LABEL, value: runId };
+  ledger.add(item);
+  const r = reporter();
+  r.info(`cleanroom run ${runId}: ${plans.length} shard(s), services: ${plans[0].services.map((s) => `${s.name} (${s.image})`).join(', ') || 'none'}`);
+  // One failing shard setup (a service that never gets ready) stops the others early.
+  const local = new AbortController();
+  const onAbort = () => local.abort(signal.reason);
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    await ensureImage(docker, opts.image, 'the test run', local.signal);
+    const limit = pLimit(Math.max(1, opts.concurrency ?? 2));
+    const settled = await Promise.allSettled(plans.map((p) => limit(() => runShard(docker, config, p, opts, local.signal).catch((e) => {
+      local.abort(e);
+      throw e;
+    }))));
+    signal.throwIfAborted();
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const shards = settled.map((s) => (s as PromiseFulfilledResult<ShardResult>).value);
+    const firstBad = shards.find((s) => !s.passed);
+    return { runId, passed: !firstBad, exitCode: firstBad ? firstBad.exitCode || 1 : 0, shards };
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    try {
+      await removeByLabels(docker, [`${RUN_LABEL}=${runId}`]);
+      ledger.done(item);
+    } catch (e) {
+      r.warning(`cleanroom: could not remove everything of run ${runId} (${errorMessage(e)}); the post step will retry`);
+    }
+  }
+}
+
+async function runShard(docker: Docker, config: PalletConfig, plan: ShardPlan, opts: CleanroomOptions, signal: AbortSignal): Promise<ShardResult> {
+  const r = reporter();
+  const many = plan.shardTotal > 1;
+  const tag = many ? `[shard ${plan.shardIndex}]` : undefined;
+  const log = (m: string) => r.info(tag ? `${tag} ${m}` : m);
+  const started = Date.now();
+  try {
+    await createNetwork(docker, plan.network.name, plan.network.labels);
+    const startAll = () => startServices(docker, plan, signal);
+    const services = many || !plan.services.length ? await startAll() : await r.group(`services: ${plan.services.map((s) => s.name).join(', ')}`, startAll);
+    if (many) log(`services ready: ${services.map((s) => `${s.plan.name} ${formatDuration(s.readyMs)}`).join(', ') || 'none'}`);
+    const env = appEnvironment(
+      plan.app,
+      services.map((s) => ({ svc: s.plan, endpoint: s.endpoint })),
+      config.test.environment,
+      { index: plan.shardIndex, total: plan.shardTotal },
+    );
+    const runTests = () => runTestContainer(docker, {
+      image: opts.image,
+      name: `pallet-${plan.app}-${plan.instance}-test`,
+      cmd: opts.command,
+      env,
+      labels: plan.labels,
+      network: plan.network.name,
+      timeoutS: config.test.timeout ?? 1800,
+      prefix: tag,
+      onLine: opts.onLine && ((l) => opts.onLine!(plan.shardIndex, l)),
+    }, signal);
+    const outcome = many ? await runTests() : await r.group(`tests: ${opts.image} ${opts.command.join(' ')}`, runTests);
+    if (outcome.problem) r.error(tag ? `${tag} ${outcome.problem}` : outcome.problem);
+    log(`test exit code ${outcome.exitCode} after ${formatDuration(outcome.durationMs)}`);
+    const artifacts = await copyArtifacts(docker, outcome.containerId, config.test.artifacts ?? [], artifactsDir(opts.workdir, plan.shardIndex));
+    return {
+      shard: plan.shardIndex,
+      services: services.map((s) => ({ name: s.plan.name, image: s.plan.image, readyMs: s.readyMs })),
+      exitCode: outcome.exitCode,
+      durationMs: Date.now() - started,
+      passed: outcome.exitCode === 0 && !outcome.problem,
+      problem: outcome.problem,
+      artifacts,
+    };
+  } finally {
+    // Free this shard's containers now, so queued shards do not compete with finished ones.
+    if (many) await removeByLabels(docker, [`${RUN_LABEL}=${plan.runId}`, `${SHARD_LABEL}=${plan.shardIndex}`]).catch(() => undefined);
+  }
+}
