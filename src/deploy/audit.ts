@@ -1,0 +1,47 @@
+// Step 7 on each host: write TAG (success) or restore REVERT (failure), append the audit line,
+// prune old images of this repository beyond `keep`, release the lock.
+import { errorMessage } from '../errors.js';
+import { reporter } from '../util/reporter.js';
+import { auditLine, finishArgv, listTagsArgv, removeImagesArgv, tagsToPrune } from './commands.js';
+import { forEachHost } from './parallel.js';
+import { releaseLock } from './lock.js';
+import type { DeployRun, HostRecord } from './types.js';
+
+export async function finishHosts(run: DeployRun, succeeded: boolean, result: string): Promise<void> {
+  await forEachHost([...run.hosts.keys()], async (label) => {
+    const h = run.hosts.get(label)!;
+    try {
+      await finishHost(run, h, succeeded, result);
+    } catch (e) {
+      reporter().warning(`${label}: finishing failed (${errorMessage(e)})`);
+    }
+    if (h.lock) {
+      try {
+        await releaseLock(h.conn, run.ledger, run.plan.app, h.lock);
+        h.lock = undefined;
+      } catch (e) {
+        reporter().warning(`${label}: could not release the deploy lock (${errorMessage(e)}); it is retried at cleanup`);
+      }
+    }
+  });
+}
+
+async function finishHost(run: DeployRun, h: HostRecord, succeeded: boolean, result: string): Promise<void> {
+  const { app, image, keep } = run.plan;
+  const tag = succeeded ? h.target : '';
+  // On failure the host still runs the old tag, so REVERT goes back to what it was.
+  const revert = !succeeded && h.recorded ? h.before.revert || '-' : '';
+  const line = auditLine({
+    time: new Date(), actor: run.actor, app, command: run.mode,
+    from: h.before.tag, to: h.target, result: h.reverted ? `${result} (reverted)` : result, runId: run.runId,
+  });
+  await h.conn.check(finishArgv(app, tag, revert, line), 'writing TAG and the audit log');
+  if (!succeeded) return;
+  const listing = await h.conn.check(listTagsArgv(image), 'listing images');
+  const old = tagsToPrune(listing.stdout, keep, [h.target, h.before.tag]);
+  if (old.length) {
+    const r = await h.conn.run(removeImagesArgv(image, old));
+    if (r.exitCode === 0) reporter().info(`${h.label}: pruned ${old.join(', ')}`);
+    else reporter().warning(`${h.label}: could not prune ${old.join(', ')}: ${r.stderr.trim()}`);
+  }
+}

@@ -1,0 +1,238 @@
+// Pure: every command a deploy runs on a host, as an argument vector. Small shell scripts are
+// constants run as `sh -c SCRIPT sh ARG...`, so data (tags, names, owner text) only ever
+// travels as positional arguments and is never spliced into shell code.
+
+export const STATE_ROOT = '/var/lib/pallet';
+
+export function stateDir(app: string): string {
+  return `${STATE_ROOT}/${app}`;
+}
+
+export function containerName(app: string, role: string): string {
+  return `${app}-${role}`;
+}
+
+export function imageRef(image: string, tag: string): string {
+  return `${image}:${tag}`;
+}
+
+const sh = (script: string, ...args: string[]) => ['sh', '-c', script, 'sh', ...args];
+
+export function dockerVersionArgv(): string[] {
+  return ['docker', 'version', '--format', '{{.Server.Version}}'];
+}
+
+// --- state: TAG, REVERT, lock --------------------------------------------------------------
+
+const READ_STATE = `d="$1"
+printf 'tag=%s\\n' "$(cat "$d/TAG" 2>/dev/null)"
+printf 'revert=%s\\n' "$(cat "$d/REVERT" 2>/dev/null)"`;
+
+export function readStateArgv(app: string): string[] {
+  return sh(READ_STATE, stateDir(app));
+}
+
+export interface HostState {
+  tag: string;
+  revert: string;
+}
+
+export function parseState(stdout: string): HostState {
+  const get = (k: string) => (new RegExp(`^${k}=(.*)$`, 'm').exec(stdout)?.[1] ?? '').trim();
+  return { tag: get('tag'), revert: get('revert') };
+}
+
+// mkdir is atomic: exactly one deploy creates lock/. The token proves ownership on release.
+const ACQUIRE_LOCK = `d="$1"; tok="$2"; owner="$3"; brk="$4"
+mkdir -p "$d/storage" || exit 3
+if [ "$brk" = 1 ] && [ -d "$d/lock" ]; then
+  printf 'BROKE %s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"; rm -rf "$d/lock"
+fi
+if mkdir "$d/lock" 2>/dev/null; then
+  printf '%s\\n' "$tok" > "$d/lock/token" && printf '%s\\n' "$owner" > "$d/lock/owner" && echo ACQUIRED && exit 0
+  exit 3
+fi
+printf 'HELD %s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"
+exit 1`;
+
+export function acquireLockArgv(app: string, token: string, owner: string, breakStale: boolean): string[] {
+  return sh(ACQUIRE_LOCK, stateDir(app), token, owner, breakStale ? '1' : '0');
+}
+
+export type LockAttempt = { acquired: true; broke?: string } | { acquired: false; holder: string };
+
+export function parseLockAttempt(exitCode: number, stdout: string): LockAttempt {
+  const broke = /^BROKE (.*)$/m.exec(stdout)?.[1];
+  if (exitCode === 0 && /^ACQUIRED$/m.test(stdout)) return broke === undefined ? { acquired: true } : { acquired: true, broke };
+  const held = /^HELD (.*)$/m.exec(stdout);
+  if (exitCode === 1 && held) return { acquired: false, holder: held[1].trim() || 'an unknown owner' };
+  throw new Error(`could not take the deploy lock (exit ${exitCode}): ${stdout.trim() || 'no output'}`);
+}
+
+// Only the holder of the token removes the lock; releasing twice, or someone else's lock, is a no-op.
+const RELEASE_LOCK = `d="$1"; tok="$2"
+[ -d "$d/lock" ] || exit 0
+if [ "$(cat "$d/lock/token" 2>/dev/null)" = "$tok" ]; then rm -rf "$d/lock"; fi`;
+
+export function releaseLockArgv(app: string, token: string): string[] {
+  return sh(RELEASE_LOCK, stateDir(app), token);
+}
+
+/** Owner line written into the lock: who holds it since when (shown to a waiting deploy). */
+export function lockOwner(runId: string, actor: string, since: Date): string {
+  return `run ${runId} by ${actor} since ${since.toISOString()}`;
+}
+
+// The tag running before this deploy becomes REVERT (unless we redeploy the same tag).
+const RECORD_REVERT = `d="$1"; new="$2"; cur="$(cat "$d/TAG" 2>/dev/null)"
+if [ -n "$cur" ] && [ "$cur" != "$new" ]; then printf '%s\\n' "$cur" > "$d/REVERT.tmp" && mv "$d/REVERT.tmp" "$d/REVERT"; fi`;
+
+export function recordRevertArgv(app: string, newTag: string): string[] {
+  return sh(RECORD_REVERT, stateDir(app), newTag);
+}
+
+/**
+ * Finish: TAG ('' = leave), REVERT ('' = leave, '-' = remove, else write), audit line appended.
+ */
+const FINISH = `d="$1"; tag="$2"; rev="$3"; line="$4"
+if [ -n "$tag" ]; then printf '%s\\n' "$tag" > "$d/TAG.tmp" && mv "$d/TAG.tmp" "$d/TAG" || exit 1; fi
+if [ "$rev" = "-" ]; then rm -f "$d/REVERT"; elif [ -n "$rev" ]; then printf '%s\\n' "$rev" > "$d/REVERT"; fi
+printf '%s\\n' "$line" >> "$d/audit.log"`;
+
+export function finishArgv(app: string, tag: string, revert: string, auditLine: string): string[] {
+  return sh(FINISH, stateDir(app), tag, revert, auditLine);
+}
+
+export interface AuditEntry {
+  time: Date;
+  actor: string;
+  app: string;
+  command: 'deploy' | 'rollback';
+  from: string;
+  to: string;
+  result: string;
+  runId: string;
+}
+
+/** One tab-separated line, no secrets: time, actor, app, command, from->to, result, run. */
+export function auditLine(e: AuditEntry): string {
+  const clean = (s: string) => s.replace(/[\t\r\n]+/g, ' ');
+  return [e.time.toISOString(), e.actor, e.app, e.command, `${e.from || '(none)'}->${e.to}`, e.result, `run=${e.runId}`].map(clean).join('\t');
+}
+
+// --- images ----------------------------------------------------------------------------
+
+export function loginArgv(registry: string, username: string): string[] {
+  return ['docker', 'login', '-u', username, '--password-stdin', registry];
+}
+
+export function pullArgv(ref: string): string[] {
+  return ['docker', 'pull', ref];
+}
+
+export function imageInspectArgv(ref: string): string[] {
+  return ['docker', 'image', 'inspect', '--format', '{{.Id}}', ref];
+}
+
+export function listTagsArgv(image: string): string[] {
+  return ['docker', 'image', 'ls', '--format', '{{.Tag}}\t{{.CreatedAt}}', image];
+}
+
+/** Pure: tags to remove so that `keep` remain (newest first), never the protected ones. */
+export function tagsToPrune(listing: string, keep: number, protect: string[]): string[] {
+  const rows = listing.split('\n').map((l) => l.split('\t')).filter((r) => r[0] && r[0] !== '<none>')
+    .map(([tag, created]) => ({ tag, t: parseDockerTime(created ?? '') }));
+  rows.sort((a, b) => b.t - a.t);
+  const kept = new Set(protect.filter(Boolean));
+  const out: string[] = [];
+  for (const r of rows) {
+    if (kept.has(r.tag)) continue;
+    if (kept.size < Math.max(keep, protect.filter(Boolean).length)) kept.add(r.tag);
+    else out.push(r.tag);
+  }
+  return out;
+}
+
+/** docker's `2026-11-22 03:58:59 +0000 UTC` -> epoch ms (0 if unreadable). */
+export function parseDockerTime(s: string): number {
+  const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)/.exec(s.trim());
+  return m ? Date.parse(`${m[1]}T${m[2]}${m[3]}:${m[4]}`) || 0 : 0;
+}
+
+export function removeImagesArgv(image: string, tags: string[]): string[] {
+  return ['docker', 'image', 'rm', ...tags.map((t) => imageRef(image, t))];
+}
+
+// --- containers --------------------------------------------------------------------------
+
+export interface ContainerSpec {
+  app: string;
+  role: string;
+  tag: string;
+  image: string;
+  command: string[];
+  envFile?: string;
+  /** Container port published as hostPort (web roles). */
+  port?: number;
+  hostPort?: number;
+}
+
+export function runContainerArgv(c: ContainerSpec): string[] {
+  const argv = ['docker', 'run', '-d', '--restart', 'unless-stopped', '--name', containerName(c.app, c.role)];
+  if (c.envFile) argv.push('--env-file', c.envFile);
+  if (c.port) argv.push('-p', `${c.hostPort ?? c.port}:${c.port}`);
+  argv.push(
+    '--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.role}`, '--label', `pallet.tag=${c.tag}`,
+    '-v', `${stateDir(c.app)}/storage:/storage`,
+    imageRef(c.image, c.tag), ...c.command,
+  );
+  return argv;
+}
+
+// Graceful: SIGTERM, then SIGKILL after the timeout; a missing container is fine (first deploy).
+const STOP_REMOVE = `n="$1"; t="$2"
+docker container inspect "$n" >/dev/null 2>&1 || exit 0
+docker stop -t "$t" "$n" >/dev/null && docker rm "$n" >/dev/null`;
+
+export function stopRemoveArgv(app: string, role: string, stopTimeout: number): string[] {
+  return sh(STOP_REMOVE, containerName(app, role), String(stopTimeout));
+}
+
+export function taskArgv(c: { app: string; image: string; tag: string; envFile?: string; command: string[]; name: string }): string[] {
+  const argv = ['docker', 'run', '--rm', '--name', c.name];
+  if (c.envFile) argv.push('--env-file', c.envFile);
+  argv.push('--label', `pallet.app=${c.app}`, '--label', 'pallet.role=task', '-v', `${stateDir(c.app)}/storage:/storage`, imageRef(c.image, c.tag), ...c.command);
+  return argv;
+}
+
+// Web health from the host itself: HTTP 200 within the timeout; gives up early if the
+// container stopped or restarted (a crash loop is not worth waiting out).
+const WEB_HEALTH = `n="$1"; url="$2"; t="$3"; end=$(( $(date +%s) + t )); code=000; i=0
+while [ "$i" -lt 100000 ]; do
+  i=$((i+1))
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null) || true
+  [ "$code" = 200 ] && { echo "healthy: HTTP 200 after $i tries"; exit 0; }
+  st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null)
+  case "$st" in "true 0") ;; *) echo "container $n is not running steadily (running/restarts: $st), last HTTP status $code"; exit 1;; esac
+  [ "$(date +%s)" -ge "$end" ] && break
+  sleep 0.5
+done
+echo "no HTTP 200 from $url within \${t}s (last status $code)"; exit 1`;
+
+export function webHealthArgv(app: string, role: string, hostPort: number, path: string, timeout: number): string[] {
+  const p = path.startsWith('/') ? path : `/${path}`;
+  return sh(WEB_HEALTH, containerName(app, role), `http://127.0.0.1:${hostPort}${p}`, String(timeout));
+}
+
+// Background roles: running, and the restart count unchanged after `stable` seconds.
+const STABLE = `n="$1"; s="$2"
+a=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n") || exit 1
+sleep "$s"
+b=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n") || exit 1
+case "$a" in true*) ;; *) echo "container $n is not running ($a)"; exit 1;; esac
+[ "$a" = "$b" ] || { echo "container $n was not stable over \${s}s: $a -> $b"; exit 1; }
+echo "stable: $b"`;
+
+export function stableArgv(app: string, role: string, stable: number): string[] {
+  return sh(STABLE, containerName(app, role), String(stable));
+}

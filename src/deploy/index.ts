@@ -1,0 +1,159 @@
+// The deploy and rollback algorithm (DESIGN.md §4): preflight, pull, record, tasks, rolling
+// restart with health, revert on failure, finish. Each step lives in its own module; this file
+// only decides the order and what a failure at each point means.
+import os from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { UserError, errorMessage } from '../errors.js';
+import { reporter } from '../util/reporter.js';
+import type { CleanupLedger } from '../util/cleanup.js';
+import { SshConnection } from '../ssh/connection.js';
+import { prepareSshSettings } from '../ssh/credentials.js';
+import { jumpTarget, planDeploy, type DeployPlan } from './plan.js';
+import { recordRevertArgv } from './commands.js';
+import { preflight, releaseAll } from './preflight.js';
+import { ensureTargetsAvailable, pullEverywhere, type RegistryLogin } from './pull.js';
+import { runTasks } from './tasks.js';
+import { restartRole } from './restart.js';
+import { revertTouched } from './revert.js';
+import { finishHosts } from './audit.js';
+import { failures, forEachHost } from './parallel.js';
+import { StepError, type DeployHooks, type DeployMode, type DeployRun } from './types.js';
+import type { PalletConfig } from '../config/types.js';
+
+export interface DeployRequest {
+  mode: DeployMode;
+  config: PalletConfig;
+  /** deploy: the tag to roll out. rollback: the named target (else each host's REVERT). */
+  tag?: string;
+  runTasks: boolean;
+  ssh: { knownHosts?: string; privateKey?: string; insecure: boolean };
+  login?: RegistryLogin;
+  lockTimeout: number;
+  breakLock: boolean;
+  ledger: CleanupLedger;
+  env: NodeJS.ProcessEnv;
+  signal: AbortSignal;
+  hooks?: DeployHooks;
+}
+
+export type DeployPhase = 'preflight' | 'pull' | 'record' | 'tasks' | 'rolling' | 'finish' | 'done';
+
+export interface DeployReport {
+  ok: boolean;
+  mode: DeployMode;
+  plan: DeployPlan;
+  /** Where it stopped. */
+  phase: DeployPhase;
+  error?: string;
+  failedHost?: string;
+  failedStep?: string;
+  reverted: boolean;
+  revertProblems: string[];
+  hosts: {
+    host: string; roles: string[]; oldTag: string; newTag: string;
+    pullMs?: number; restartMs: number; health: string; reverted: boolean; lost?: string;
+  }[];
+}
+
+export function runIdentity(env: NodeJS.ProcessEnv): { runId: string; actor: string } {
+  const runId = env.GITHUB_RUN_ID ? `${env.GITHUB_RUN_ID}.${env.GITHUB_RUN_ATTEMPT ?? '1'}` : `local-${randomBytes(4).toString('hex')}`;
+  let actor = env.GITHUB_ACTOR || env.USER || '';
+  if (!actor) { try { actor = os.userInfo().username; } catch { actor = 'unknown'; } }
+  return { runId, actor };
+}
+
+export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
+  const plan = planDeploy(req.config);
+  if (req.mode === 'deploy' && !req.tag) throw new UserError('deploy needs a tag', 'set the tag input (default build-<run number>)');
+  const settings = await prepareSshSettings({ ...req.ssh, jump: jumpTarget(req.config.deploy) }, req.ledger, req.env);
+  const conns = plan.hosts.map((t) => new SshConnection(t, settings, req.ledger));
+  const { runId, actor } = runIdentity(req.env);
+  const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [] };
+  const report: DeployReport = { ok: false, mode: req.mode, plan, phase: 'preflight', reverted: false, revertProblems: [], hosts: [] };
+  const r = reporter();
+  const cancelled = () => { if (req.signal.aborted) throw new StepError('-', 'cancelled', errorMessage(req.signal.reason ?? 'cancelled')); };
+  try {
+    await r.group(`Preflight: ${plan.hosts.length} host(s)`, () =>
+      preflight(run, conns, { runId, actor, timeout: req.lockTimeout, breakStale: req.breakLock, signal: req.signal }));
+    setTargets(run, req);
+    try {
+      cancelled();
+      report.phase = 'pull';
+      if (req.mode === 'rollback') await r.group('Checking the rollback image on every host', () => ensureTargetsAvailable(run, req.login));
+      else await r.group(`Pulling ${plan.image}:${req.tag}`, () => pullEverywhere(run, req.login));
+      cancelled();
+      report.phase = 'record';
+      await recordRevert(run);
+      if (req.mode === 'deploy' || req.runTasks) {
+        report.phase = 'tasks';
+        await r.group(`Tasks on ${plan.taskHost}`, () => runTasks(run));
+      }
+      report.phase = 'rolling';
+      await r.group('Rolling restart', () => rollOut(run, cancelled));
+      report.phase = 'finish';
+      report.ok = true;
+    } catch (e) {
+      noteFailure(report, e);
+      if (report.phase === 'rolling' && run.touched.length) {
+        r.warning(`${report.error}: reverting ${[...new Set(run.touched.map((t) => t.host))].join(', ')}`);
+        report.reverted = true;
+        report.revertProblems = await r.group('Reverting', () => revertTouched(run));
+        for (const p of report.revertProblems) r.error(`revert: ${p}`);
+      }
+    }
+    await r.group('Finishing', () => finishHosts(run, report.ok, report.ok ? 'success' : `failed at ${report.phase}`));
+    if (report.ok) report.phase = 'done';
+  } catch (e) {
+    if (!report.error) noteFailure(report, e);
+    if (report.phase === 'preflight') throw e; // nothing changed; the error says why
+  } finally {
+    await releaseAll(run);
+    await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
+    report.hosts = [...run.hosts.values()].map((h) => ({
+      host: h.label, roles: h.roles, oldTag: h.before.tag, newTag: h.target, pullMs: h.pullMs,
+      restartMs: h.restartMs, health: h.health.join(', ') || '-', reverted: h.reverted, lost: h.lost,
+    }));
+  }
+  return report;
+}
+
+function setTargets(run: DeployRun, req: DeployRequest): void {
+  const noRevert: string[] = [];
+  for (const h of run.hosts.values()) {
+    h.target = req.tag ?? h.before.revert;
+    if (!h.target) noRevert.push(h.label);
+  }
+  if (noRevert.length) {
+    throw new UserError(`rollback refused, nothing was changed: no recorded previous tag on ${noRevert.join(', ')}`, 'name the tag to go back to with the tag input');
+  }
+}
+
+async function recordRevert(run: DeployRun): Promise<void> {
+  const outcomes = await forEachHost([...run.hosts.keys()], async (label) => {
+    const h = run.hosts.get(label)!;
+    await h.conn.check(recordRevertArgv(run.plan.app, h.target), 'recording the revert tag');
+    h.recorded = !!h.before.tag && h.before.tag !== h.target;
+  });
+  const f = failures(outcomes)[0];
+  if (f) throw new StepError(f.host, 'record', errorMessage(f.error));
+}
+
+async function rollOut(run: DeployRun, cancelled: () => void): Promise<void> {
+  for (const role of run.plan.roles) {
+    for (const [index, batch] of role.batches.entries()) {
+      cancelled();
+      reporter().info(`${role.role}: restarting ${batch.join(', ')}`);
+      // Recorded before the stop: a host whose stop failed half-way still gets reverted.
+      for (const host of batch) run.touched.push({ host, role: role.role });
+      const outcomes = await forEachHost(batch, (host) => restartRole(run, host, role, run.hosts.get(host)!.target));
+      const f = failures(outcomes)[0];
+      if (f) throw f.error;
+      await run.hooks.afterBatch?.({ role: role.role, batch, index });
+    }
+  }
+}
+
+function noteFailure(report: DeployReport, e: unknown): void {
+  report.error = errorMessage(e);
+  if (e instanceof StepError) { report.failedHost = e.host; report.failedStep = e.step; }
+}

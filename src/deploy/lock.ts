@@ -1,0 +1,72 @@
+// The app's deploy lock on a host: atomic `mkdir`, an owner line saying who holds it since
+// when, released only with the token that took it. Recorded in the ledger before it is taken
+// so a cancelled job still releases it (post step, fresh connection).
+import { randomBytes } from 'node:crypto';
+import { UserError } from '../errors.js';
+import { reporter } from '../util/reporter.js';
+import type { CleanupLedger, CleanupItem } from '../util/cleanup.js';
+import type { SshConnection } from '../ssh/connection.js';
+import { acquireLockArgv, lockOwner, parseLockAttempt, releaseLockArgv } from './commands.js';
+
+export interface LockOptions {
+  app: string;
+  runId: string;
+  actor: string;
+  /** Seconds to wait for another deploy's lock (0 = fail at once). */
+  timeout: number;
+  breakStale: boolean;
+  signal: AbortSignal;
+  pollSeconds?: number;
+}
+
+export interface HeldLock {
+  token: string;
+  item: CleanupItem;
+}
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+
+export async function acquireLock(conn: SshConnection, ledger: CleanupLedger, o: LockOptions): Promise<HeldLock> {
+  const token = randomBytes(12).toString('hex');
+  const item: CleanupItem = { kind: 'deploy-lock', host: conn.name, app: o.app, token, sshArgs: conn.directPrefix() };
+  const owner = lockOwner(o.runId, o.actor, new Date());
+  const poll = (o.pollSeconds ?? 2) * 1000;
+  const deadline = Date.now() + o.timeout * 1000;
+  const maxAttempts = Math.ceil((o.timeout * 1000) / poll) + 2;
+  let breakStale = o.breakStale;
+  let holder = '';
+  for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    ledger.add(item);
+    const r = await conn.run(acquireLockArgv(o.app, token, owner, breakStale));
+    let res;
+    try {
+      res = parseLockAttempt(r.exitCode, r.stdout);
+    } catch (e) {
+      ledger.done(item);
+      throw new Error(`${(e as Error).message} on ${conn.name}: ${r.stderr.trim()}`);
+    }
+    if (res.acquired) {
+      if (res.broke !== undefined) reporter().warning(`break-lock: removed the deploy lock of ${o.app} on ${conn.name} held by ${res.broke || 'an unknown owner'}`);
+      return { token, item };
+    }
+    ledger.done(item);
+    breakStale = false; // break at most once: a lock that reappears belongs to a live deploy
+    holder = res.holder;
+    if (attempt === 1 && o.timeout > 0) reporter().info(`${conn.name}: deploy lock of ${o.app} is held by ${holder}; waiting up to ${o.timeout}s`);
+    if (Date.now() + poll > deadline || o.signal.aborted) break;
+    await sleep(poll, o.signal);
+  }
+  throw new UserError(
+    `${conn.name}: the deploy lock of ${o.app} is held by ${holder}${o.timeout > 0 ? ` (waited ${o.timeout}s)` : ''}: another deploy is running`,
+    'wait for it to finish, raise lock-timeout to wait longer, or if that deploy crashed and left the lock behind, run again with break-lock: true',
+  );
+}
+
+export async function releaseLock(conn: SshConnection, ledger: CleanupLedger, app: string, lock: HeldLock): Promise<void> {
+  await conn.check(releaseLockArgv(app, lock.token), 'releasing the deploy lock');
+  ledger.done(lock.item);
+}

@@ -1,0 +1,47 @@
+// Step 1: connect to every host in parallel (host keys checked), check Docker, read TAG and
+// REVERT, take the deploy lock. Any failure: give back the locks taken, change nothing.
+import { UserError, errorMessage } from '../errors.js';
+import { reporter } from '../util/reporter.js';
+import type { SshConnection } from '../ssh/connection.js';
+import { dockerVersionArgv, parseState, readStateArgv } from './commands.js';
+import { acquireLock, releaseLock, type LockOptions } from './lock.js';
+import { failures, forEachHost } from './parallel.js';
+import type { DeployRun, HostRecord } from './types.js';
+
+export async function preflight(run: DeployRun, conns: SshConnection[], lock: Omit<LockOptions, 'app'>): Promise<void> {
+  const { app } = run.plan;
+  const outcomes = await forEachHost(conns.map((c) => c.name), async (label) => {
+    const conn = conns.find((c) => c.name === label)!;
+    await conn.open();
+    const v = await conn.run(dockerVersionArgv());
+    if (v.exitCode !== 0) throw new UserError(`${label}: Docker does not answer (${v.stderr.trim() || `exit ${v.exitCode}`})`, `make sure dockerd runs on the host and user ${conn.target.user} may use it`);
+    const before = parseState((await conn.check(readStateArgv(app), 'reading the deploy state')).stdout);
+    const rec: HostRecord = {
+      label, conn, before, target: '', recorded: false, restartMs: 0, health: [], reverted: false,
+      roles: run.plan.roles.filter((r) => r.hosts.includes(label)).map((r) => r.role),
+    };
+    run.hosts.set(label, rec);
+    rec.lock = await acquireLock(conn, run.ledger, { ...lock, app });
+    reporter().info(`${label}: docker ${v.stdout.trim()}, running ${before.tag || '(nothing yet)'}, lock taken`);
+  });
+  const failed = failures(outcomes);
+  if (failed.length === 0) return;
+  await releaseAll(run);
+  const lines = failed.map((f) => errorMessage(f.error));
+  const hint = failed.map((f) => (f.error instanceof UserError ? f.error.hint : undefined)).find(Boolean);
+  throw new UserError(`preflight failed, nothing was changed: ${lines.join('; ')}`, hint);
+}
+
+/** Releases every lock this run holds (best effort, each host on its own). */
+export async function releaseAll(run: DeployRun): Promise<void> {
+  await forEachHost([...run.hosts.keys()], async (label) => {
+    const h = run.hosts.get(label)!;
+    if (!h.lock) return;
+    try {
+      await releaseLock(h.conn, run.ledger, run.plan.app, h.lock);
+      h.lock = undefined;
+    } catch (e) {
+      reporter().warning(`${label}: could not release the deploy lock now (${errorMessage(e)}); it is retried at cleanup`);
+    }
+  });
+}

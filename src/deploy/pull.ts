@@ -1,0 +1,67 @@
+// Step 2: get the image onto every host before anything restarts (the slow part, in parallel).
+// Registry credentials reach each host's `docker login` on stdin, never on its command line.
+import { UserError, errorMessage } from '../errors.js';
+import { formatDuration, reporter } from '../util/reporter.js';
+import { lastLines } from '../ssh/errors.js';
+import { imageInspectArgv, imageRef, loginArgv, pullArgv } from './commands.js';
+import { failures, forEachHost } from './parallel.js';
+import { StepError, type DeployRun } from './types.js';
+
+export interface RegistryLogin {
+  registry: string;
+  username: string;
+  password: string;
+}
+
+/** Registry host of an image reference: the part before the first '/' if it looks like a host. */
+export function registryOf(image: string): string | undefined {
+  const first = image.split('/')[0];
+  return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : undefined;
+}
+
+export async function pullEverywhere(run: DeployRun, login?: RegistryLogin): Promise<void> {
+  const labels = [...run.hosts.keys()];
+  let done = 0;
+  const outcomes = await forEachHost(labels, async (label) => {
+    const h = run.hosts.get(label)!;
+    const ref = imageRef(run.plan.image, h.target);
+    const t0 = Date.now();
+    if (login) {
+      const r = await h.conn.run(loginArgv(login.registry, login.username), { input: login.password + '\n' });
+      if (r.exitCode !== 0) throw new StepError(label, 'registry login', lastLines(r.stderr || r.stdout));
+    }
+    const r = await h.conn.run(pullArgv(ref));
+    if (r.exitCode !== 0) throw new StepError(label, `pull ${ref}`, lastLines(r.stderr || r.stdout));
+    h.pullMs = Date.now() - t0;
+    done++;
+    reporter().info(`[${done}/${labels.length}] ${label}: pulled ${ref} in ${formatDuration(h.pullMs)} (${lastLines(r.stdout, 1)})`);
+  });
+  const failed = failures(outcomes);
+  if (failed.length) throw failed[0].error instanceof StepError ? failed[0].error : new StepError(failed[0].host, 'pull', errorMessage(failed[0].error));
+}
+
+/**
+ * Rollback: the target tag must be on every host already, or still pullable. Checked on all
+ * hosts before any is touched; the error names every host missing it.
+ */
+export async function ensureTargetsAvailable(run: DeployRun, login?: RegistryLogin): Promise<void> {
+  const missing: string[] = [];
+  const outcomes = await forEachHost([...run.hosts.keys()], async (label) => {
+    const h = run.hosts.get(label)!;
+    const ref = imageRef(run.plan.image, h.target);
+    const t0 = Date.now();
+    if ((await h.conn.run(imageInspectArgv(ref))).exitCode === 0) { h.pullMs = 0; return; }
+    if (login) await h.conn.run(loginArgv(login.registry, login.username), { input: login.password + '\n' });
+    const r = await h.conn.run(pullArgv(ref));
+    if (r.exitCode !== 0) { missing.push(`${label} (${h.target})`); return; }
+    h.pullMs = Date.now() - t0;
+  });
+  const failed = failures(outcomes);
+  if (failed.length) throw new StepError(failed[0].host, 'checking the rollback image', errorMessage(failed[0].error));
+  if (missing.length) {
+    throw new UserError(
+      `rollback refused, nothing was changed: ${run.plan.image} tag not available on ${missing.sort().join(', ')}`,
+      'pick a tag that is still in the registry or kept on every host (deploy.keep), via the tag input',
+    );
+  }
+}

@@ -1,0 +1,35 @@
+// Step 6: every (host, role) touched so far goes back to the tag it ran before, with the same
+// stop/start/health. Hosts in parallel; on a host, roles in reverse order of the rollout.
+import { errorMessage } from '../errors.js';
+import { reporter } from '../util/reporter.js';
+import { containerName, stopRemoveArgv } from './commands.js';
+import { forEachHost, failures } from './parallel.js';
+import { restartRole } from './restart.js';
+import type { DeployRun } from './types.js';
+
+export async function revertTouched(run: DeployRun): Promise<string[]> {
+  const byHost = new Map<string, string[]>();
+  for (const t of run.touched) byHost.set(t.host, [...(byHost.get(t.host) ?? []).filter((r) => r !== t.role), t.role]);
+  const problems: string[] = [];
+  const outcomes = await forEachHost([...byHost.keys()], async (label) => {
+    const h = run.hosts.get(label)!;
+    h.reverted = true;
+    for (const roleName of [...byHost.get(label)!].reverse()) {
+      const role = run.plan.roles.find((r) => r.role === roleName)!;
+      const back = h.before.tag;
+      try {
+        if (back) {
+          await restartRole(run, label, role, back);
+        } else {
+          // First deploy to this host: nothing to go back to, so do not leave the failed version up.
+          await h.conn.check(stopRemoveArgv(run.plan.app, roleName, role.stopTimeout), `removing ${containerName(run.plan.app, roleName)}`);
+          reporter().warning(`${label}: ${roleName} had no previous version; its failed container was removed`);
+        }
+      } catch (e) {
+        problems.push(`${label} ${roleName}: ${errorMessage(e)}`);
+      }
+    }
+  });
+  for (const f of failures(outcomes)) problems.push(`${f.host}: ${errorMessage(f.error)}`);
+  return problems;
+}

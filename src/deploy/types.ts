@@ -1,0 +1,59 @@
+// The state one deploy (or rollback) carries from step to step.
+import type { SshConnection } from '../ssh/connection.js';
+import type { CleanupLedger } from '../util/cleanup.js';
+import type { DeployPlan } from './plan.js';
+import type { HostState } from './commands.js';
+import type { HeldLock } from './lock.js';
+
+export type DeployMode = 'deploy' | 'rollback';
+
+export interface HostRecord {
+  label: string;
+  conn: SshConnection;
+  /** TAG and REVERT as found in preflight. */
+  before: HostState;
+  /** Tag this host should run at the end (the new tag, or its rollback target). */
+  target: string;
+  roles: string[];
+  lock?: HeldLock;
+  /** REVERT file was rewritten in the record step (restore on failure). */
+  recorded: boolean;
+  pullMs?: number;
+  restartMs: number;
+  health: string[];
+  reverted: boolean;
+  /** Set when this host could not be reached any more. */
+  lost?: string;
+}
+
+/** Hooks for tests (fault injection between rolling batches). Never set in production. */
+export interface DeployHooks {
+  afterBatch?: (info: { role: string; batch: string[]; index: number }) => Promise<void>;
+}
+
+export interface DeployRun {
+  plan: DeployPlan;
+  mode: DeployMode;
+  hosts: Map<string, HostRecord>;
+  ledger: CleanupLedger;
+  runId: string;
+  actor: string;
+  signal: AbortSignal;
+  hooks: DeployHooks;
+  /** (host, role) pairs restarted so far, in order: what a revert must undo. */
+  touched: { host: string; role: string }[];
+}
+
+/** A failure at a known host and step: the message a person reads first. */
+export class StepError extends Error {
+  constructor(readonly host: string, readonly step: string, readonly detail: string) {
+    super(`${step} failed on ${host}: ${detail}`);
+    this.name = 'StepError';
+  }
+}
+
+export function hostRecord(run: DeployRun, label: string): HostRecord {
+  const h = run.hosts.get(label);
+  if (!h) throw new Error(`unknown host ${label}`);
+  return h;
+}

@@ -1,0 +1,49 @@
+// Writes the ssh material of one run (known_hosts, private key) into a private per-run
+// directory that also holds the ControlMaster sockets. The directory is recorded in the
+// cleanup ledger before it exists, so the post step removes keys even after a crash.
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { UserError } from '../errors.js';
+import type { CleanupLedger } from '../util/cleanup.js';
+import { reporter } from '../util/reporter.js';
+import { DEFAULT_SSH_TIMING, type SshSettings } from './options.js';
+import type { SshTarget } from './host.js';
+
+export interface SshMaterial {
+  knownHosts?: string;
+  privateKey?: string;
+  insecure: boolean;
+  jump?: SshTarget;
+}
+
+export async function prepareSshSettings(m: SshMaterial, ledger: CleanupLedger, env: NodeJS.ProcessEnv = process.env): Promise<SshSettings> {
+  if (!m.insecure && !m.knownHosts?.trim()) {
+    throw new UserError(
+      "input 'ssh-known-hosts' is required to deploy: host keys are always checked",
+      'put the output of `ssh-keyscan -p PORT HOST` for every host (and the jump host) in a secret or variable and pass it as ssh-known-hosts',
+    );
+  }
+  if (m.insecure) {
+    reporter().warning('insecure-skip-host-key-check is on: host keys are NOT verified and a man-in-the-middle could take over this deploy. Use ssh-known-hosts instead.');
+  }
+  if (m.privateKey) reporter().setSecret(m.privateKey);
+  const base = env.RUNNER_TEMP || os.tmpdir();
+  // Short name: unix socket paths (dir + 40-char %C hash) must stay under ~104 bytes.
+  const dir = path.join(base, `pallet-ssh-${randomBytes(4).toString('hex')}`);
+  ledger.add({ kind: 'path', path: dir });
+  await mkdir(dir, { mode: 0o700 });
+  let knownHostsFile: string | undefined;
+  if (m.knownHosts?.trim()) {
+    knownHostsFile = path.join(dir, 'known_hosts');
+    await writeFile(knownHostsFile, m.knownHosts.trim() + '\n', { mode: 0o600 });
+  }
+  let identityFile: string | undefined;
+  if (m.privateKey?.trim()) {
+    identityFile = path.join(dir, 'id');
+    // OpenSSH rejects a key without its final newline; secrets often lose it.
+    await writeFile(identityFile, m.privateKey.replace(/\r\n/g, '\n').trim() + '\n', { mode: 0o600 });
+  }
+  return { ...DEFAULT_SSH_TIMING, knownHostsFile, identityFile, insecure: m.insecure, controlDir: dir, jump: m.jump };
+}
