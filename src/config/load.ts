@@ -1,43 +1,80 @@
-// Placeholder loader (replaced by the full validating loader): parses pallet.yml and fills defaults.
+// Loads pallet.yml: parse (YAML with source positions), validate (JSON Schema, then checks a schema
+// cannot express), resolve defaults, apply input overrides. Every problem found is reported at
+// once, one `file:line:col key: message` line each, sorted by position (see docs/pallet-yml.md).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import YAML from 'yaml';
-import { UserError } from '../errors.js';
+import { UserError, type ConfigError } from '../errors.js';
 import type { PalletConfig } from './types.js';
+import { parseYaml, scalarSource, toConfigError, type YamlSource } from './yaml-source.js';
+import { schemaProblems } from './schema-check.js';
+import { semanticProblems } from './semantic-checks.js';
+import { resolveConfig } from './resolve.js';
+import { applyOverrides, validateOverrides, type ConfigOverrides } from './overrides.js';
+import { isWithin, toUserError, type Problem } from './problems.js';
 
-export interface ConfigOverrides {
-  image?: string;
+export type { ConfigOverrides } from './overrides.js';
+export { ConfigErrors } from './problems.js';
+
+const HINT = 'see docs/pallet-yml.md for every key, its type and default';
+
+/** How a path is shown in messages: relative to the cwd (like compilers do), absolute when outside it. */
+export function displayPath(file: string, cwd = process.cwd()): string {
+  const abs = path.resolve(cwd, file);
+  const rel = path.relative(cwd, abs);
+  if (rel === '') return path.basename(abs);
+  return rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel) ? abs : rel;
 }
 
+function byPosition(a: ConfigError, b: ConfigError): number {
+  return a.line - b.line || a.column - b.column || a.message.localeCompare(b.message);
+}
+
+/** Problems of a parsed document, schema first; semantic problems under a schema problem are dropped. */
+function validateDocument(src: YamlSource, file: string, overrides: ConfigOverrides): ConfigError[] {
+  const data = src.data;
+  if (data === null || data === undefined) {
+    return [toConfigError(src, { path: [], message: 'the file is empty; expected a mapping with at least app and image' })];
+  }
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    return [toConfigError(src, { path: [], message: 'expected a mapping with keys app, image, build, test, deploy' })];
+  }
+  const overridden = new Set(overrides.image !== undefined ? ['image'] : []);
+  const schema = schemaProblems(data).filter((p) => !(p.message === 'required key is missing' && overridden.has(String(p.path[0])) && p.path.length === 1));
+  const semantic = semanticProblems(data, {
+    dir: path.dirname(file),
+    show: (abs) => displayPath(abs),
+    overridden,
+  }).filter((s) => !schema.some((p) => isWithin(s.path, p.path)));
+  const seen = new Set<string>();
+  const errors: ConfigError[] = [];
+  for (const p of [...schema, ...semantic] as Problem[]) {
+    const e = toConfigError(src, p);
+    if (!seen.has(e.message)) errors.push(e);
+    seen.add(e.message);
+  }
+  return errors.sort(byPosition);
+}
+
+/**
+ * Reads, validates and resolves the config file. Throws a UserError (a ConfigError for one
+ * problem, a ConfigErrors listing all of them otherwise) before anything else runs.
+ */
 export function loadConfig(file: string, overrides: ConfigOverrides = {}): PalletConfig {
+  validateOverrides(overrides);
+  const absolute = path.resolve(file);
+  const shown = displayPath(absolute);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    throw new UserError(`config file ${file} not found`, 'create a pallet.yml or point the `config` input at it');
+    text = readFileSync(absolute, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UserError(`config file ${shown} not found`, 'create a pallet.yml or point the `config` input at it');
+    if (code === 'EISDIR') throw new UserError(`config file ${shown} is a directory`, 'point the `config` input at the pallet.yml file');
+    throw new UserError(`cannot read config file ${shown}: ${(e as Error).message}`);
   }
-  const raw = YAML.parse(text) ?? {};
-  const dir = path.dirname(file);
-  return {
-    app: raw.app,
-    image: overrides.image ?? raw.image,
-    build: {
-      context: path.resolve(dir, raw.build?.context ?? '.'),
-      dockerfile: raw.build?.dockerfile ?? 'Dockerfile',
-      target: raw.build?.target,
-      args: raw.build?.args ?? {},
-      tags: raw.build?.tags ?? [],
-      wheelhouse: raw.build?.wheelhouse,
-    },
-    test: {
-      command: raw.test?.command ?? ['test'],
-      services: (raw.test?.services ?? []).map((s: unknown) => (typeof s === 'string' ? { name: s, env: {} } : s)),
-      environment: raw.test?.environment ?? {},
-      shards: raw.test?.shards ?? 1,
-      artifacts: raw.test?.artifacts ?? [],
-      timeout: raw.test?.timeout ?? 1800,
-    },
-    deploy: raw.deploy,
-    source: { file, dir },
-  };
+  const { source, errors: syntax } = parseYaml(text, shown);
+  const errors = syntax.length ? syntax : validateDocument(source, absolute, overrides);
+  if (errors.length) throw toUserError(errors, HINT);
+  const config = resolveConfig(source.data as Record<string, unknown>, absolute, (p) => scalarSource(source, p));
+  return applyOverrides(config, overrides);
 }

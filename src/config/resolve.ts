@@ -1,0 +1,157 @@
+// Turns a validated pallet.yml value into the resolved PalletConfig: defaults filled in, short
+// forms expanded (service names, command strings), values coerced to strings, paths resolved.
+// Only called once schema and semantic checks passed, so the shapes here are known to be right.
+import path from 'node:path';
+import type { BuildConfig, DeployConfig, PalletConfig, ReadyProbe, RoleConfig, ServiceSpec, TestConfig } from './types.js';
+import { isCatalogService } from './services.js';
+import type { KeyPath } from './problems.js';
+
+/** Every default in one place (docs/pallet-yml.md lists the same values). */
+export const DEFAULTS = {
+  context: '.',
+  dockerfile: 'Dockerfile',
+  wheelhouseDir: 'wheelhouse',
+  requirements: ['requirements.txt'],
+  testCommand: ['test'],
+  shards: 1,
+  testTimeout: 1800,
+  sshUser: 'deploy',
+  sshPort: 22,
+  envFile: (app: string) => `/etc/pallet/${app}.env`,
+  tasks: [['deploy']],
+  batch: 1,
+  keep: 5,
+  webCommand: 'serve',
+  webPort: 8000,
+  health: { path: '/health/', timeout: 60 },
+  stable: 5,
+  stopTimeout: 30,
+} as const;
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** Reads the source text of a number scalar, so `VERSION: 1.10` becomes "1.10", not "1.1". */
+export type ScalarText = (path: KeyPath) => string | undefined;
+
+/** A command given as a string is split on whitespace (no shell quoting); a list is taken as is. */
+export function toArgv(cmd: string | string[]): string[] {
+  return Array.isArray(cmd) ? [...cmd] : cmd.trim().split(/\s+/);
+}
+
+function stringMap(v: Obj | undefined, at: KeyPath, text: ScalarText): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(v ?? {})) {
+    out[k] = typeof val === 'number' ? (text([...at, k]) ?? String(val)) : String(val);
+  }
+  return out;
+}
+
+function resolveBuild(b: Obj, dir: string, text: ScalarText): BuildConfig {
+  const w = b.wheelhouse as Obj | undefined;
+  return {
+    context: path.resolve(dir, b.context ?? DEFAULTS.context),
+    dockerfile: b.dockerfile ?? DEFAULTS.dockerfile,
+    ...(b.target !== undefined ? { target: b.target } : {}),
+    args: stringMap(b.args, ['build', 'args'], text),
+    tags: [...(b.tags ?? [])],
+    ...(w
+      ? {
+          wheelhouse: {
+            requirements: [...(w.requirements ?? DEFAULTS.requirements)],
+            builder: w.builder,
+            dir: path.normalize(w.dir ?? DEFAULTS.wheelhouseDir).replace(/\/$/, ''),
+            pip_args: [...(w.pip_args ?? [])],
+          },
+        }
+      : {}),
+  };
+}
+
+function resolveService(s: string | Obj, i: number, text: ScalarText): ServiceSpec {
+  if (typeof s === 'string') return { name: s, env: {} };
+  const spec: ServiceSpec = { name: s.name, env: stringMap(s.env, ['test', 'services', i, 'env'], text) };
+  if (s.image !== undefined) spec.image = s.image;
+  if (s.port !== undefined) spec.port = s.port;
+  if (s.credentials !== undefined) spec.credentials = { ...s.credentials };
+  if (s.ready !== undefined) spec.ready = resolveProbe(s.ready);
+  // A custom service is ready when its port accepts connections, unless told otherwise.
+  else if (!isCatalogService(s.name) && s.port !== undefined) spec.ready = { tcp: s.port };
+  return spec;
+}
+
+function resolveProbe(r: Obj): ReadyProbe {
+  if (r.tcp !== undefined) return { tcp: r.tcp };
+  if (r.http !== undefined) return { http: { port: r.http.port, path: r.http.path ?? '/' } };
+  return { command: toArgv(r.command) };
+}
+
+function resolveTest(t: Obj, text: ScalarText): TestConfig {
+  return {
+    command: t.command !== undefined ? toArgv(t.command) : [...DEFAULTS.testCommand],
+    services: (t.services ?? []).map((s: string | Obj, i: number) => resolveService(s, i, text)),
+    environment: stringMap(t.environment, ['test', 'environment'], text),
+    shards: t.shards ?? DEFAULTS.shards,
+    artifacts: [...(t.artifacts ?? [])],
+    timeout: t.timeout ?? DEFAULTS.testTimeout,
+  };
+}
+
+/** A role is a web role (port, HTTP health check, `serve`) if it is named web or sets port or health. */
+export function isWebRole(name: string, r: Obj): boolean {
+  return name === 'web' || r.port !== undefined || r.health !== undefined;
+}
+
+function resolveRole(name: string, r: Obj): RoleConfig {
+  const role: RoleConfig = {
+    hosts: [...r.hosts],
+    command: r.command ?? (isWebRole(name, r) ? DEFAULTS.webCommand : name),
+    stop_timeout: r.stop_timeout ?? DEFAULTS.stopTimeout,
+  };
+  if (isWebRole(name, r)) {
+    role.port = r.port ?? DEFAULTS.webPort;
+    role.host_port = r.host_port ?? role.port;
+    role.health = { path: r.health?.path ?? DEFAULTS.health.path, timeout: r.health?.timeout ?? DEFAULTS.health.timeout };
+  } else {
+    if (r.host_port !== undefined) role.host_port = r.host_port;
+    role.stable = r.stable ?? DEFAULTS.stable;
+  }
+  if (isWebRole(name, r) && r.stable !== undefined) role.stable = r.stable;
+  return role;
+}
+
+function resolveTasks(tasks: unknown): string[][] {
+  if (tasks === undefined) return DEFAULTS.tasks.map((t) => [...t]);
+  if (typeof tasks === 'string') return [toArgv(tasks)];
+  return (tasks as (string | string[])[]).map(toArgv);
+}
+
+function resolveDeploy(d: Obj, app: string): DeployConfig {
+  const roles: Record<string, RoleConfig> = {};
+  for (const [name, r] of Object.entries(d.roles as Obj)) roles[name] = resolveRole(name, r);
+  return {
+    ssh: {
+      user: d.ssh?.user ?? DEFAULTS.sshUser,
+      port: d.ssh?.port ?? DEFAULTS.sshPort,
+      ...(d.ssh?.jump !== undefined ? { jump: d.ssh.jump } : {}),
+    },
+    env_file: d.env_file ?? DEFAULTS.envFile(app),
+    tasks: resolveTasks(d.tasks),
+    roles,
+    rolling: { batch: d.rolling?.batch ?? DEFAULTS.batch },
+    keep: d.keep ?? DEFAULTS.keep,
+    ...(d.url !== undefined ? { url: d.url } : {}),
+  };
+}
+
+export function resolveConfig(data: Obj, file: string, text: ScalarText): PalletConfig {
+  const dir = path.dirname(file);
+  const config: PalletConfig = {
+    app: data.app,
+    image: data.image,
+    build: resolveBuild(data.build ?? {}, dir, text),
+    test: resolveTest(data.test ?? {}, text),
+    source: { file, dir },
+  };
+  if (data.deploy !== undefined) config.deploy = resolveDeploy(data.deploy, data.app);
+  return config;
+}

@@ -1,0 +1,208 @@
+// JSON Schema (draft-07) of pallet.yml: the shape and types of every key. Checks a schema cannot
+// express (files that must exist, host and image syntax, duplicates) live in ./semantic-checks.ts.
+// Everything is inlined (no $ref) so an error's schemaPath says exactly which branch failed.
+// Annotations read by ./schema-check.ts when turning ajv errors into messages:
+//   x-expected  what a value must be, for type/oneOf errors ("expected a list of paths")
+//   x-message   replaces the message of pattern / minProperties / maxProperties / oneOf errors
+
+type Schema = Record<string, unknown>;
+
+const string = (expected = 'a string', extra: Schema = {}): Schema => ({ type: 'string', 'x-expected': expected, ...extra });
+const nonEmpty = (expected = 'a string', extra: Schema = {}): Schema => string(expected, { minLength: 1, ...extra });
+const list = (items: Schema, expected: string, extra: Schema = {}): Schema => ({ type: 'array', items, 'x-expected': expected, ...extra });
+const port = (): Schema => ({ type: 'integer', minimum: 1, maximum: 65535, 'x-expected': 'a port number (1-65535)' });
+const seconds = (min: number, exclusive = false): Schema => ({
+  type: exclusive ? 'number' : 'integer',
+  ...(exclusive ? { exclusiveMinimum: min } : { minimum: min }),
+  'x-expected': exclusive ? 'a number of seconds' : 'a whole number of seconds',
+});
+const envMap = (expected: string): Schema => ({
+  type: 'object',
+  'x-expected': expected,
+  additionalProperties: { type: ['string', 'number', 'boolean'], 'x-expected': 'a string, number or boolean' },
+});
+const command = (expected: string): Schema => ({
+  oneOf: [nonEmpty(), list(nonEmpty(), 'a list of strings', { minItems: 1 })],
+  'x-expected': expected,
+});
+
+const wheelhouse: Schema = {
+  type: 'object',
+  'x-expected': 'a mapping (requirements, builder, dir, pip_args)',
+  additionalProperties: false,
+  required: ['builder'],
+  properties: {
+    requirements: list(nonEmpty('a path'), 'a list of paths', { minItems: 1 }),
+    builder: nonEmpty('an image reference'),
+    dir: nonEmpty('a path'),
+    pip_args: list(string(), 'a list of strings'),
+  },
+};
+
+const build: Schema = {
+  type: 'object',
+  'x-expected': 'a mapping (context, dockerfile, target, args, tags, wheelhouse)',
+  additionalProperties: false,
+  properties: {
+    context: nonEmpty('a path'),
+    dockerfile: nonEmpty('a path'),
+    target: nonEmpty('a build stage name'),
+    args: envMap('a mapping of build argument names to values'),
+    tags: list(nonEmpty('an image tag'), 'a list of image tags'),
+    wheelhouse,
+  },
+};
+
+const readyProbe: Schema = {
+  type: 'object',
+  'x-expected': 'a readiness probe: {tcp: PORT}, {http: {port, path}} or {command: [...]}',
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  'x-message': 'expected exactly one of tcp, http, command',
+  properties: {
+    tcp: port(),
+    http: {
+      type: 'object',
+      'x-expected': 'a mapping {port, path}',
+      additionalProperties: false,
+      required: ['port'],
+      properties: { port: port(), path: string('a URL path', { pattern: '^/', 'x-message': "must start with '/'" }) },
+    },
+    command: command('a command: a string or a list of strings'),
+  },
+};
+
+const serviceName = (): Schema =>
+  string('a service name', { pattern: '^[a-z0-9][a-z0-9_.-]*$', 'x-message': 'must match [a-z0-9][a-z0-9_.-]*' });
+
+const service: Schema = {
+  oneOf: [
+    serviceName(),
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name'],
+      properties: {
+        name: serviceName(),
+        image: nonEmpty('an image reference'),
+        env: envMap('a mapping of variable names to values'),
+        port: port(),
+        ready: readyProbe,
+        credentials: {
+          type: 'object',
+          'x-expected': 'a mapping (user, password, database)',
+          additionalProperties: false,
+          properties: { user: nonEmpty(), password: string(), database: nonEmpty() },
+        },
+      },
+    },
+  ],
+  'x-expected': 'a service name or a mapping {name, image, env, port, ready, credentials}',
+};
+
+const test: Schema = {
+  type: 'object',
+  'x-expected': 'a mapping (command, services, environment, shards, artifacts, timeout)',
+  additionalProperties: false,
+  properties: {
+    command: command('a command: a string or a list of strings'),
+    services: list(service, 'a list of services'),
+    environment: envMap('a mapping of variable names to values'),
+    shards: { type: 'integer', minimum: 1, 'x-expected': 'a whole number' },
+    artifacts: list(nonEmpty('a path'), 'a list of paths'),
+    timeout: seconds(1),
+  },
+};
+
+const role: Schema = {
+  type: 'object',
+  'x-expected': 'a mapping (hosts, command, port, host_port, health, stable, stop_timeout)',
+  additionalProperties: false,
+  required: ['hosts'],
+  properties: {
+    hosts: list(string('a host ([user@]host[:port])'), 'a list of hosts ([user@]host[:port])', { minItems: 1 }),
+    command: nonEmpty('an entrypoint command'),
+    port: port(),
+    host_port: port(),
+    health: {
+      type: 'object',
+      'x-expected': 'a mapping {path, timeout}',
+      additionalProperties: false,
+      properties: {
+        path: string('a URL path', { pattern: '^/', 'x-message': "must start with '/'" }),
+        timeout: seconds(0, true),
+      },
+    },
+    stable: { type: 'number', minimum: 0, 'x-expected': 'a number of seconds' },
+    stop_timeout: seconds(0),
+  },
+};
+
+const deploy: Schema = {
+  type: 'object',
+  'x-expected': 'a mapping (ssh, env_file, tasks, roles, rolling, keep, url)',
+  additionalProperties: false,
+  required: ['roles'],
+  properties: {
+    ssh: {
+      type: 'object',
+      'x-expected': 'a mapping {user, port, jump}',
+      additionalProperties: false,
+      properties: {
+        user: string('a user name', { pattern: '^[a-z_][a-z0-9_.-]*$', 'x-message': 'must match [a-z_][a-z0-9_.-]*' }),
+        port: port(),
+        jump: nonEmpty('a host ([user@]host[:port])'),
+      },
+    },
+    env_file: string('an absolute path', { pattern: '^/', 'x-message': 'must be an absolute path on the host' }),
+    tasks: {
+      oneOf: [nonEmpty(), list(command('a command: a string or a list of strings'), 'a list of commands')],
+      'x-expected': 'a command or a list of commands',
+    },
+    roles: {
+      type: 'object',
+      'x-expected': 'a mapping of role names to roles',
+      minProperties: 1,
+      'x-message': 'must define at least one role',
+      additionalProperties: role,
+    },
+    rolling: {
+      type: 'object',
+      'x-expected': 'a mapping {batch}',
+      additionalProperties: false,
+      properties: {
+        batch: {
+          oneOf: [
+            { type: 'integer', minimum: 1 },
+            { type: 'string', pattern: '^([1-9][0-9]?|100)%$', 'x-message': "expected a percentage from '1%' to '100%'" },
+          ],
+          'x-expected': "a number >= 1 or a percentage like '25%'",
+        },
+      },
+    },
+    keep: { type: 'integer', minimum: 1, 'x-expected': 'a whole number' },
+    url: string('a URL', { pattern: '^https?://[^\\s]+$', 'x-message': 'must be an http:// or https:// URL' }),
+  },
+};
+
+export const PALLET_SCHEMA: Schema = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://github.com/pallet-action/pallet.yml.schema.json',
+  title: 'pallet.yml',
+  type: 'object',
+  'x-expected': 'a mapping with keys app, image, build, test, deploy',
+  additionalProperties: false,
+  required: ['app', 'image'],
+  properties: {
+    app: string('an app name', {
+      pattern: '^[a-z0-9][a-z0-9_.-]*$',
+      'x-message': 'must match [a-z0-9][a-z0-9_.-]*',
+      maxLength: 63,
+    }),
+    image: nonEmpty('an image repository'),
+    build,
+    test,
+    deploy,
+  },
+};

@@ -1,0 +1,174 @@
+// Checks the schema cannot express: image and host syntax, variable names, duplicates, custom
+// services, and paths that must exist. Each check reads the plain parsed value defensively (the
+// schema may already have reported a wrong type there) and returns Problems with key paths.
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { CATALOG_SERVICE_NAMES, isCatalogService } from './services.js';
+import type { KeyPath, Problem } from './problems.js';
+import { hostKey, imageReferenceProblem, imageRepositoryProblem, parseHostAddress, TAG_PATTERN } from './references.js';
+
+type Obj = Record<string, unknown>;
+
+export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ROLE_NAME = /^[a-z][a-z0-9_-]*$/;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+
+export interface CheckContext {
+  /** Directory of the config file: relative paths resolve against it. */
+  dir: string;
+  /** Shows a path in messages (relative to the cwd, like the file name). */
+  show: (absolute: string) => string;
+  /** Keys whose file value is replaced by an override and so is not checked. */
+  overridden: Set<string>;
+}
+
+function envNames(v: unknown, at: KeyPath, out: Problem[]): void {
+  if (!isObj(v)) return;
+  for (const name of Object.keys(v)) {
+    if (!ENV_NAME.test(name)) out.push({ path: [...at, name], message: 'invalid variable name; use letters, digits and _, not starting with a digit' });
+  }
+}
+
+/** A relative path that stays inside `base` (for things that must be inside the build context). */
+function escapes(rel: string): boolean {
+  return path.isAbsolute(rel) || rel.split(/[\\/]/)[0] === '..' || path.normalize(rel).startsWith('..');
+}
+
+function checkImage(cfg: Obj, ctx: CheckContext, out: Problem[]): void {
+  if (isStr(cfg.image) && cfg.image !== '' && !ctx.overridden.has('image')) {
+    const problem = imageRepositoryProblem(cfg.image);
+    if (problem) out.push({ path: ['image'], message: problem });
+  }
+}
+
+function checkBuild(build: unknown, ctx: CheckContext, out: Problem[]): void {
+  const b = isObj(build) ? build : {};
+  const contextRel = isStr(b.context) && b.context !== '' ? b.context : '.';
+  const context = path.resolve(ctx.dir, contextRel);
+  const contextOk = existsSync(context) && statSync(context).isDirectory();
+  if (!contextOk) {
+    out.push({
+      path: isStr(b.context) ? ['build', 'context'] : ['build'],
+      message: existsSync(context) ? `'${ctx.show(context)}' is not a directory` : `directory '${ctx.show(context)}' not found`,
+    });
+  }
+  if (isStr(b.dockerfile) && b.dockerfile !== '' && escapes(b.dockerfile)) {
+    out.push({ path: ['build', 'dockerfile'], message: 'must be a relative path inside the build context' });
+  }
+  envNames(b.args, ['build', 'args'], out);
+  items(b.tags).forEach((t, i) => {
+    if (isStr(t) && t !== '' && !TAG_PATTERN.test(t)) {
+      out.push({ path: ['build', 'tags', i], message: `'${t}' is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)` });
+    }
+  });
+  if (!isObj(b.wheelhouse)) return;
+  const w = b.wheelhouse;
+  if (isStr(w.builder) && w.builder !== '') {
+    const problem = imageReferenceProblem(w.builder);
+    if (problem) out.push({ path: ['build', 'wheelhouse', 'builder'], message: problem });
+  }
+  if (isStr(w.dir) && w.dir !== '' && (escapes(w.dir) || path.normalize(w.dir) === '.')) {
+    out.push({ path: ['build', 'wheelhouse', 'dir'], message: 'must be a relative path to a directory inside the build context' });
+  }
+  const requirements = w.requirements === undefined ? ['requirements.txt'] : items(w.requirements);
+  requirements.forEach((r, i) => {
+    if (!isStr(r) || r === '') return;
+    const at: KeyPath = w.requirements === undefined ? ['build', 'wheelhouse'] : ['build', 'wheelhouse', 'requirements', i];
+    if (escapes(r)) {
+      out.push({ path: at, message: `'${r}' must be a relative path inside the build context` });
+    } else if (contextOk && !(existsSync(path.join(context, r)) && statSync(path.join(context, r)).isFile())) {
+      out.push({ path: at, message: `file '${ctx.show(path.join(context, r))}' not found (requirement files are relative to the build context)` });
+    }
+  });
+}
+
+function checkService(s: unknown, at: KeyPath, out: Problem[]): string | undefined {
+  if (isStr(s)) {
+    if (s !== '' && !isCatalogService(s)) {
+      out.push({ path: at, message: `unknown service '${s}'; use one of ${CATALOG_SERVICE_NAMES.join(', ')}, or a mapping {name, image, port} for a custom service` });
+    }
+    return s;
+  }
+  if (!isObj(s)) return undefined;
+  const name = isStr(s.name) ? s.name : undefined;
+  if (name !== undefined && !isCatalogService(name)) {
+    if (s.image === undefined) out.push({ path: [...at, 'image'], message: `required for the custom service '${name}' (not in the catalog)`, at: 'parent' });
+    if (s.port === undefined) out.push({ path: [...at, 'port'], message: `required for the custom service '${name}' (not in the catalog)`, at: 'parent' });
+  }
+  if (isStr(s.image) && s.image !== '') {
+    const problem = imageReferenceProblem(s.image);
+    if (problem) out.push({ path: [...at, 'image'], message: problem });
+  }
+  envNames(s.env, [...at, 'env'], out);
+  return name;
+}
+
+function checkTest(test: unknown, out: Problem[]): void {
+  if (!isObj(test)) return;
+  const seen = new Map<string, number>();
+  items(test.services).forEach((s, i) => {
+    const name = checkService(s, ['test', 'services', i], out);
+    if (name === undefined || name === '') return;
+    const first = seen.get(name);
+    if (first !== undefined) {
+      out.push({ path: ['test', 'services', i], message: `service '${name}' is listed twice (also test.services[${first}]); give each a distinct name` });
+    } else {
+      seen.set(name, i);
+    }
+  });
+  envNames(test.environment, ['test', 'environment'], out);
+  items(test.artifacts).forEach((a, i) => {
+    if (isStr(a) && a !== '' && !a.startsWith('/')) out.push({ path: ['test', 'artifacts', i], message: 'must be an absolute path inside the test container' });
+  });
+}
+
+function checkHost(h: unknown, at: KeyPath, out: Problem[]) {
+  if (!isStr(h)) return undefined;
+  const parsed = parseHostAddress(h);
+  if (typeof parsed === 'string') {
+    out.push({ path: at, message: `invalid host '${h}': ${parsed}; expected [user@]host[:port]` });
+    return undefined;
+  }
+  return parsed;
+}
+
+function checkDeploy(deploy: unknown, out: Problem[]): void {
+  if (!isObj(deploy)) return;
+  const ssh = isObj(deploy.ssh) ? deploy.ssh : {};
+  const defaults = {
+    user: isStr(ssh.user) ? ssh.user : 'deploy',
+    port: typeof ssh.port === 'number' ? ssh.port : 22,
+  };
+  if (isStr(ssh.jump) && ssh.jump !== '') checkHost(ssh.jump, ['deploy', 'ssh', 'jump'], out);
+  if (!isObj(deploy.roles)) return;
+  for (const [role, cfg] of Object.entries(deploy.roles)) {
+    if (!ROLE_NAME.test(role)) out.push({ path: ['deploy', 'roles', role], message: 'invalid role name; must match [a-z][a-z0-9_-]*' });
+    if (!isObj(cfg)) continue;
+    const seen = new Map<string, number>();
+    items(cfg.hosts).forEach((h, i) => {
+      const parsed = checkHost(h, ['deploy', 'roles', role, 'hosts', i], out);
+      if (!parsed) return;
+      const key = hostKey(parsed, defaults);
+      const first = seen.get(key);
+      if (first !== undefined) {
+        out.push({ path: ['deploy', 'roles', role, 'hosts', i], message: `host '${String(h)}' is listed twice in role '${role}' (also hosts[${first}])` });
+      } else {
+        seen.set(key, i);
+      }
+    });
+  }
+}
+
+/** Every semantic problem of the parsed file. */
+export function semanticProblems(data: unknown, ctx: CheckContext): Problem[] {
+  if (!isObj(data)) return [];
+  const out: Problem[] = [];
+  checkImage(data, ctx, out);
+  checkBuild(data.build, ctx, out);
+  checkTest(data.test, out);
+  checkDeploy(data.deploy, out);
+  return out;
+}
