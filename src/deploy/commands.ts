@@ -236,3 +236,34 @@ echo "stable: $b"`;
 export function stableArgv(app: string, role: string, stable: number): string[] {
   return sh(STABLE, containerName(app, role), String(stable));
 }
+
+// Web roles: before the old container is stopped, the new version runs once as an unpublished
+// candidate and must pass its health check on its bridge address. A version that fails never
+// gets the published port, so the load balancer never sends users to it.
+const PROBE = `n="$1"; path="$2"; port="$3"; t="$4"; shift 4
+docker rm -f "$n" >/dev/null 2>&1
+docker run -d --name "$n" "$@" >/dev/null || exit 2
+ip=$(docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$n")
+end=$(( $(date +%s) + t )); code=000; i=0; rc=1; why=""
+while [ "$i" -lt 100000 ]; do
+  i=$((i+1))
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$ip:$port$path" 2>/dev/null) || true
+  [ "$code" = 200 ] && { rc=0; why="candidate healthy: HTTP 200 after $i tries"; break; }
+  st=$(docker inspect --format '{{.State.Running}}' "$n" 2>/dev/null)
+  [ "$st" = true ] || { why="candidate exited: $(docker logs --tail 3 "$n" 2>&1 | tr '\\n' ' ')"; break; }
+  [ "$(date +%s)" -ge "$end" ] && { why="no HTTP 200 from $path within \${t}s (last status $code)"; break; }
+  sleep 0.5
+done
+docker rm -f "$n" >/dev/null 2>&1
+echo "$why"; exit $rc`;
+
+export function probeArgv(c: ContainerSpec, path: string, timeout: number): string[] {
+  const p = path.startsWith('/') ? path : `/${path}`;
+  const args: string[] = [];
+  if (c.envFile) args.push('--env-file', c.envFile);
+  args.push(
+    '--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.role}-candidate`, '--label', `pallet.tag=${c.tag}`,
+    '-v', `${stateDir(c.app)}/storage:/storage`, imageRef(c.image, c.tag), ...c.command,
+  );
+  return sh(PROBE, `${containerName(c.app, c.role)}-candidate`, p, String(c.port ?? 8000), String(timeout), ...args);
+}

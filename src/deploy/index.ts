@@ -94,10 +94,12 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
       report.ok = true;
     } catch (e) {
       noteFailure(report, e);
-      if (report.phase === 'rolling' && run.touched.length) {
-        r.warning(`${report.error}: reverting ${[...new Set(run.touched.map((t) => t.host))].join(', ')}`);
+      if (report.phase === 'rolling') {
+        // The rollout is undone: hosts already switched go back; the others never changed.
         report.reverted = true;
-        report.revertProblems = await r.group('Reverting', () => revertTouched(run));
+        const touched = [...new Set(run.touched.map((t) => t.host))];
+        r.warning(`${report.error}: ${touched.length ? `reverting ${touched.join(', ')}` : 'no host had switched yet'}`);
+        if (touched.length) report.revertProblems = await r.group('Reverting', () => revertTouched(run));
         for (const p of report.revertProblems) r.error(`revert: ${p}`);
       }
     }
@@ -143,9 +145,9 @@ async function rollOut(run: DeployRun, cancelled: () => void): Promise<void> {
     for (const [index, batch] of role.batches.entries()) {
       cancelled();
       reporter().info(`${role.role}: restarting ${batch.join(', ')}`);
-      // Recorded before the stop: a host whose stop failed half-way still gets reverted.
-      for (const host of batch) run.touched.push({ host, role: role.role });
-      const outcomes = await forEachHost(batch, (host) => restartRole(run, host, role, run.hosts.get(host)!.target));
+      // Touched = about to be stopped (after a web candidate passed): what a revert must undo.
+      const outcomes = await forEachHost(batch, (host) =>
+        restartRole(run, host, role, run.hosts.get(host)!.target, { probe: true, onTouch: () => run.touched.push({ host, role: role.role }) }));
       const f = failures(outcomes)[0];
       if (f) throw f.error;
       await run.hooks.afterBatch?.({ role: role.role, batch, index });

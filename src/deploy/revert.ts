@@ -19,7 +19,7 @@ export async function revertTouched(run: DeployRun): Promise<string[]> {
       const back = h.before.tag;
       try {
         if (back) {
-          await restartRole(run, label, role, back);
+          await restartRole(run, label, role, back, { probe: false });
         } else {
           // First deploy to this host: nothing to go back to, so do not leave the failed version up.
           await h.conn.check(stopRemoveArgv(run.plan.app, roleName, role.stopTimeout), `removing ${containerName(run.plan.app, roleName)}`);

@@ -1,0 +1,40 @@
+// Outputs and the job summary of a deploy or rollback.
+import { formatDuration, reporter } from '../util/reporter.js';
+import type { DeployReport } from './index.js';
+
+export function deployOutputs(rep: DeployReport, tag: string | undefined): Record<string, string> {
+  const previous = [...new Set(rep.hosts.map((h) => h.oldTag).filter(Boolean))];
+  const targets = [...new Set(rep.hosts.map((h) => h.newTag).filter(Boolean))];
+  return {
+    tag: tag ?? (targets.length === 1 ? targets[0] : targets.join(',')),
+    'previous-tag': previous.join(','),
+    'deployed-hosts': rep.ok ? rep.hosts.map((h) => h.host).join(',') : '',
+    reverted: String(rep.reverted),
+  };
+}
+
+/** The first line a person reads when it failed: which host, which step, what happened next. */
+export function failureMessage(rep: DeployReport): string {
+  const where = rep.failedHost && rep.failedStep ? `${rep.failedStep} failed on ${rep.failedHost}` : `failed at ${rep.phase}`;
+  const what = rep.error ?? 'unknown error';
+  const after = rep.phase === 'rolling'
+    ? ` — rolled back: ${rep.hosts.filter((h) => h.reverted).map((h) => h.host).join(', ') || 'no host had switched'}; every host stays on its previous tag`
+    : rep.phase === 'tasks' || rep.phase === 'pull' || rep.phase === 'record' ? ' — no host was restarted; every host still runs its previous tag' : '';
+  const problems = rep.revertProblems.length ? `; revert problems: ${rep.revertProblems.join('; ')}` : '';
+  return `${rep.mode} ${where}: ${what.startsWith(`${rep.failedStep} failed on`) ? what.split(': ').slice(1).join(': ') : what}${after}${problems}`;
+}
+
+export function writeDeploySummary(rep: DeployReport): void {
+  const s = reporter().summary;
+  s.heading(`${rep.mode === 'rollback' ? 'Rollback' : 'Deploy'} of ${rep.plan.app}: ${rep.ok ? 'succeeded' : 'FAILED'}`);
+  if (!rep.ok) s.text(failureMessage(rep));
+  s.table(
+    ['host', 'roles', 'old tag', 'new tag', 'pull', 'restart', 'health', 'reverted'],
+    rep.hosts.map((h) => [
+      h.host, h.roles.join('+'), h.oldTag || '(none)', h.newTag || '-',
+      h.pullMs === undefined ? '-' : formatDuration(h.pullMs),
+      h.restartMs ? formatDuration(h.restartMs) : '-',
+      h.lost ? `unreachable: ${h.lost}` : h.health, h.reverted ? 'yes' : 'no',
+    ]),
+  );
+}
