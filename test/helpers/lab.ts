@@ -62,3 +62,43 @@ export function readLab(): LabDescriptor {
   }
   return JSON.parse(readFileSync(LAB_FILE, 'utf8')) as LabDescriptor;
 }
+
+/** Set by test/e2e/global-setup.ts when no Docker Engine can be had here (never under CI=true). */
+export const LAB_SKIP_ENV = 'PALLET_LAB_SKIP_REASON';
+
+/** Why lab tests cannot run here, or undefined when the lab is up. */
+export function labSkipReason(): string | undefined {
+  const reason = process.env[LAB_SKIP_ENV];
+  if (reason) return reason;
+  if (!labAvailable()) return `no lab descriptor at ${LAB_FILE} (run 'npm run lab:up')`;
+  return undefined;
+}
+
+/**
+ * `describe` for tests that need the lab, or `describe.skip` with the reason printed when no
+ * engine can be had. Under CI=true a missing lab is an error, never a skip.
+ */
+export function describeLab(name: string, fn: () => void): void {
+  const reason = labSkipReason();
+  if (!reason) {
+    describe(name, fn);
+    return;
+  }
+  if (process.env.CI === 'true') throw new Error(`lab tests cannot run under CI: ${reason}`);
+  process.stderr.write(`skipping '${name}': ${reason}\n`);
+  describe.skip(`${name} (skipped: ${reason})`, fn);
+}
+
+/** `ssh` arguments that reach a lab host as root with its host key checked strictly; append the command. */
+export function labSshArgs(lab: LabDescriptor, host: LabHost, knownHostsPath = lab.ssh.knownHostsPath): string[] {
+  return [
+    '-i', lab.ssh.privateKeyPath,
+    '-o', `UserKnownHostsFile=${knownHostsPath}`,
+    '-o', 'StrictHostKeyChecking=yes',
+    '-o', 'BatchMode=yes',
+    '-o', 'IdentitiesOnly=yes',
+    '-o', 'ConnectTimeout=10',
+    '-p', String(host.sshPort),
+    `${lab.ssh.user}@${host.sshHost}`,
+  ];
+}

@@ -1,0 +1,33 @@
+// npm run lab:up [-- --hosts N] | lab:down [-- --images] | lab:status
+import { labDown } from './down.js';
+import { labStatus } from './status.js';
+import { labUp, requestedHosts } from './up.js';
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case 'up': {
+      const lab = await labUp(requestedHosts(rest));
+      process.stdout.write(
+        `registry ${lab.registry.address}  lb ${lab.lb.url}  hosts ${lab.hosts.map((h) => h.address).join(' ')}\n`,
+      );
+      return 0;
+    }
+    case 'down':
+      await labDown({ images: rest.includes('--images') });
+      return 0;
+    case 'status':
+      return (await labStatus()) ? 0 : 1;
+    default:
+      process.stderr.write('usage: tsx test/lab/cli.ts up [--hosts N] | down [--images] | status\n');
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    process.stderr.write(`lab: ${e.message}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,109 @@
+// The lab load balancer: Debian's nginx on the outer machine, listening on 127.0.0.1, with every
+// host's web port as an upstream. Tracked by pid; a changed host list is applied with a reload.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { labPath, type LabState } from './state.js';
+import { log, pickPort, pidAlive, portFree, sleep, tcpOpen, waitFor } from './util.js';
+
+export interface Upstream {
+  host: string;
+  port: number;
+}
+
+/** nginx.conf text (pure). Upstreams are the hosts' container IPs: a refused connect fails fast. */
+export function nginxConfig(listenPort: number, upstreams: Upstream[], dir: string): string {
+  if (!upstreams.length) throw new Error('nginx needs at least one upstream');
+  return `# Written by test/lab/lb.ts; regenerated on every lab up.
+user root;
+worker_processes 1;
+events { worker_connections 1024; }
+http {
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+  upstream pallet_lab_web {
+${upstreams.map((u) => `    server ${u.host}:${u.port} max_fails=1 fail_timeout=2s;`).join('\n')}
+  }
+  server {
+    listen 127.0.0.1:${listenPort};
+    location / {
+      proxy_pass http://pallet_lab_web;
+      proxy_next_upstream error timeout http_502 http_503;
+      proxy_next_upstream_tries 0;
+      proxy_connect_timeout 1s;
+      proxy_send_timeout 10s;
+      proxy_read_timeout 30s;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      add_header X-Pallet-Upstream $upstream_addr always;
+    }
+  }
+}
+`;
+}
+
+export function nginxArgs(dir: string): string[] {
+  const conf = `${dir}/nginx.conf`;
+  return ['-p', dir, '-e', `${dir}/error.log`, '-c', conf, '-g', `daemon off; pid ${dir}/nginx.pid;`];
+}
+
+function isOurNginx(pid: number | undefined, conf: string): boolean {
+  if (!pidAlive(pid)) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(conf);
+  } catch {
+    return false;
+  }
+}
+
+export async function ensureLb(state: LabState, upstreams: Upstream[]): Promise<{ url: string; id: string }> {
+  const dir = labPath('nginx');
+  mkdirSync(`${dir}/tmp`, { recursive: true });
+  const conf = `${dir}/nginx.conf`;
+  const taken = new Set([state.registry.port, ...state.hosts.flatMap((h) => [h.sshPort, h.webPort])]);
+  const running = isOurNginx(state.lb.pid, conf);
+  if (!running) {
+    if (!state.lb.port || !(await portFree(state.lb.port))) state.lb.port = await pickPort(18080, taken);
+  }
+  const text = nginxConfig(state.lb.port, upstreams, dir);
+  const old = existsSync(conf) ? readFileSync(conf, 'utf8') : '';
+  writeFileSync(conf, text);
+  const url = `http://127.0.0.1:${state.lb.port}`;
+  if (running) {
+    if (old !== text) {
+      process.kill(state.lb.pid!, 'SIGHUP');
+      await sleep(500);
+      log(`nginx reloaded with ${upstreams.length} upstream(s)`);
+    } else log(`nginx reused: ${url} (pid ${state.lb.pid})`);
+    return { url, id: String(state.lb.pid) };
+  }
+  const out = openSync(`${dir}/nginx.out`, 'a');
+  const child = spawn('nginx', nginxArgs(dir), { detached: true, stdio: ['ignore', out, out] });
+  child.unref();
+  state.lb.pid = child.pid;
+  await waitFor('nginx to listen', async () => {
+    if (!pidAlive(child.pid)) throw new Error(`nginx exited; see ${dir}/error.log and ${dir}/nginx.out`);
+    return tcpOpen('127.0.0.1', state.lb.port);
+  }, { attempts: 40, intervalMs: 250, timeoutMs: 15_000 });
+  log(`nginx up: ${url} (pid ${child.pid}) -> ${upstreams.map((u) => `${u.host}:${u.port}`).join(' ')}`);
+  return { url, id: String(child.pid) };
+}
+
+/** Stops nginx by pid: graceful QUIT, then KILL after a bounded wait. */
+export async function stopLb(state: LabState): Promise<void> {
+  const pid = state.lb.pid;
+  if (!isOurNginx(pid, `${labPath('nginx')}/nginx.conf`)) {
+    state.lb.pid = undefined;
+    return;
+  }
+  process.kill(pid!, 'SIGQUIT');
+  for (let i = 0; i < 40 && pidAlive(pid); i++) await sleep(250);
+  if (pidAlive(pid)) process.kill(pid!, 'SIGKILL');
+  state.lb.pid = undefined;
+  log(`nginx stopped (pid ${pid})`);
+}

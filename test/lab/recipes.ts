@@ -1,0 +1,175 @@
+// What the lab images are made of (pure data + hashing; building them is images.ts).
+// Root filesystems come from debootstrap with Debian packages; small Dockerfiles go on top.
+// Every image carries a label with the hash of its recipe and is rebuilt only when it changes.
+import { createHash } from 'node:crypto';
+import { HOST_INIT, POSTGRES_ENTRYPOINT, SSHD_LAB_CONF } from './scripts.js';
+
+/** Bump when the way images are built changes without any recipe text changing. */
+export const SCRIPT_VERSION = 1;
+export const SUITE = 'bookworm';
+export const RECIPE_LABEL = 'pallet-lab.recipe';
+const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** A debootstrap root filesystem imported as an image. */
+export interface RootfsRecipe {
+  kind: 'rootfs';
+  name: string;
+  tag: string;
+  packages: string[];
+  /** `docker import --change` instructions. */
+  changes: string[];
+  /** More tags for the same image. */
+  aliases?: string[];
+}
+
+/** A Dockerfile on top of a rootfs image; no network access inside. */
+export interface LayerRecipe {
+  kind: 'layer';
+  name: string;
+  tag: string;
+  from: string;
+  dockerfile: string;
+  files: Record<string, string>;
+}
+
+export type Recipe = RootfsRecipe | LayerRecipe;
+
+const PYTHON_RUNTIME = [
+  'python3', 'python3-venv', 'python3-pip', 'python3-django', 'python3-psycopg2', 'gunicorn',
+  'ca-certificates', 'curl', 'tini',
+];
+
+const RUNTIME_ENV = [`ENV ${PATH_ENV}`, 'ENV LANG=C.UTF-8', 'ENV PYTHONUNBUFFERED=1'];
+
+export const ROOTFS: RootfsRecipe[] = [
+  {
+    kind: 'rootfs',
+    name: 'django',
+    tag: 'pallet-lab/django:bookworm',
+    packages: PYTHON_RUNTIME,
+    changes: [...RUNTIME_ENV, 'CMD ["python3"]'],
+    // python3, pip and venv are all in the django image: it doubles as the plain base.
+    aliases: ['pallet-lab/base:bookworm'],
+  },
+  {
+    kind: 'rootfs',
+    name: 'builder',
+    tag: 'pallet-lab/builder:bookworm',
+    packages: [...PYTHON_RUNTIME, 'build-essential', 'python3-dev', 'python3-setuptools', 'python3-wheel'],
+    changes: [...RUNTIME_ENV, 'CMD ["bash"]'],
+  },
+  {
+    kind: 'rootfs',
+    name: 'services',
+    tag: 'pallet-lab/services-rootfs:bookworm',
+    packages: ['postgresql', 'redis-server', 'memcached', 'ca-certificates'],
+    changes: [`ENV ${PATH_ENV}`, 'ENV LANG=C.UTF-8'],
+  },
+  {
+    kind: 'rootfs',
+    name: 'host',
+    tag: 'pallet-lab/host-rootfs:bookworm',
+    packages: [
+      'docker.io', 'openssh-server', 'iproute2', 'iptables', 'ca-certificates', 'curl', 'procps', 'socat',
+    ],
+    changes: [`ENV ${PATH_ENV}`, 'ENV LANG=C.UTF-8'],
+  },
+];
+
+const SERVICES = 'pallet-lab/services-rootfs:bookworm';
+
+export const LAYERS: LayerRecipe[] = [
+  {
+    kind: 'layer',
+    name: 'postgres',
+    tag: 'pallet-lab/postgres:15',
+    from: SERVICES,
+    files: { 'docker-entrypoint.sh': POSTGRES_ENTRYPOINT },
+    dockerfile: [
+      `FROM ${SERVICES}`,
+      'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+      'ENV PGDATA=/var/lib/postgresql/data',
+      'COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh',
+      'RUN chmod 755 /usr/local/bin/docker-entrypoint.sh \\',
+      ' && mkdir -p /var/run/postgresql "$PGDATA" \\',
+      ' && chown -R postgres:postgres /var/run/postgresql "$PGDATA" \\',
+      ' && chmod 2777 /var/run/postgresql && chmod 700 "$PGDATA"',
+      'USER postgres',
+      'EXPOSE 5432',
+      'STOPSIGNAL SIGINT',
+      'ENTRYPOINT ["docker-entrypoint.sh"]',
+      'CMD ["postgres"]',
+    ].join('\n'),
+  },
+  {
+    kind: 'layer',
+    name: 'redis',
+    tag: 'pallet-lab/redis:7',
+    from: SERVICES,
+    files: {},
+    dockerfile: [
+      `FROM ${SERVICES}`,
+      'USER redis',
+      'WORKDIR /var/lib/redis',
+      'EXPOSE 6379',
+      'CMD ["redis-server", "--protected-mode", "no", "--bind", "0.0.0.0", "--port", "6379", "--save", "", "--appendonly", "no"]',
+    ].join('\n'),
+  },
+  {
+    kind: 'layer',
+    name: 'memcached',
+    tag: 'pallet-lab/memcached:1',
+    from: SERVICES,
+    files: {},
+    dockerfile: [
+      `FROM ${SERVICES}`,
+      'EXPOSE 11211',
+      'CMD ["memcached", "-u", "nobody", "-l", "0.0.0.0", "-p", "11211", "-m", "64"]',
+    ].join('\n'),
+  },
+  {
+    kind: 'layer',
+    name: 'host',
+    tag: 'pallet-lab/host:bookworm',
+    from: 'pallet-lab/host-rootfs:bookworm',
+    files: { 'lab-host-init': HOST_INIT, 'lab.conf': SSHD_LAB_CONF },
+    dockerfile: [
+      'FROM pallet-lab/host-rootfs:bookworm',
+      'COPY lab-host-init /usr/local/sbin/lab-host-init',
+      'COPY lab.conf /etc/ssh/sshd_config.d/lab.conf',
+      // The package made host keys at debootstrap time; every host must get its own.
+      'RUN chmod 755 /usr/local/sbin/lab-host-init && rm -f /etc/ssh/ssh_host_*',
+      'EXPOSE 22 8000',
+      'ENTRYPOINT ["/usr/local/sbin/lab-host-init"]',
+    ].join('\n'),
+  },
+];
+
+function sha(parts: unknown): string {
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+}
+
+export function rootfsHash(r: RootfsRecipe): string {
+  return sha({ v: SCRIPT_VERSION, suite: SUITE, variant: 'minbase', packages: [...r.packages].sort(), changes: r.changes });
+}
+
+/** A layer's hash covers its parent's, so a rebuilt rootfs rebuilds what sits on it. */
+export function layerHash(l: LayerRecipe, parentHash: string): string {
+  return sha({ v: SCRIPT_VERSION, parent: parentHash, dockerfile: l.dockerfile, files: l.files });
+}
+
+export function debootstrapArgs(r: RootfsRecipe, dir: string, mirror: string): string[] {
+  return ['--variant=minbase', `--include=${r.packages.join(',')}`, SUITE, dir, mirror];
+}
+
+export function importChangeArgs(r: RootfsRecipe, hash: string): string[] {
+  return [...r.changes, `LABEL ${RECIPE_LABEL}=${hash}`].flatMap((c) => ['--change', c]);
+}
+
+/** The mirror apt already uses: first `URIs:` of debian.sources, else the first `deb` line. */
+export function parseMirror(debianSources: string | undefined, sourcesList: string | undefined): string | undefined {
+  const uris = debianSources?.match(/^URIs:\s*(\S+)/m);
+  if (uris) return uris[1];
+  const deb = sourcesList?.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/m);
+  return deb?.[1];
+}
