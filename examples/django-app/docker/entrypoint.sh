@@ -1,6 +1,7 @@
 #!/bin/sh
 # The pallet contract (DESIGN.md §1): serve | deploy | test | worker | beat | anything else -> manage.py.
-# Every branch ends in `exec`, so the real process becomes PID 1 and receives SIGTERM from `docker stop`.
+# Every branch ends in `exec`, so the real process replaces this shell and gets the SIGTERM that tini
+# (PID 1, see Dockerfile) forwards from `docker stop`.
 set -eu
 cd /app
 

@@ -10,7 +10,7 @@ import signal
 import threading
 
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 
 from notes.models import Note
 
@@ -37,22 +37,27 @@ class Command(BaseCommand):
             log.info("%s: got %s, finishing", role, signal.Signals(signum).name)
             stop.set()
 
-        # As PID 1 a process gets no default signal handling: install ours explicitly.
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-
-        log.info("%s: started (pid %d, every %.1fs)", role, os.getpid(), interval)
-        beats = 0
-        while not stop.is_set():
-            beats += 1
-            log.info("%s: heartbeat %d (notes: %s)", role, beats, self.count_notes())
-            if max_beats and beats >= max_beats:
-                break
-            stop.wait(interval)
-        log.info("%s: stopped after %d heartbeats", role, beats)
+        # Explicit handlers: correct under tini and also when this process runs as PID 1 itself.
+        previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            log.info("%s: started (pid %d, every %.1fs)", role, os.getpid(), interval)
+            beats = 0
+            while not stop.is_set():
+                beats += 1
+                log.info("%s: heartbeat %d (notes: %s)", role, beats, self.count_notes())
+                if max_beats and beats >= max_beats:
+                    break
+                stop.wait(interval)
+            log.info("%s: stopped after %d heartbeats", role, beats)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def count_notes(self):
-        close_old_connections()
+        # Like a request cycle: drop a connection the database closed since the last beat
+        # (never inside a transaction, e.g. when the test suite calls this command).
+        if not connection.in_atomic_block:
+            close_old_connections()
         try:
             return Note.objects.count()
         except DatabaseError as e:
