@@ -119,7 +119,9 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
     credentials: { user: 'guest', password: 'guest', database: '/' },
     containerEnv: (c) => ({ RABBITMQ_DEFAULT_USER: c.user, RABBITMQ_DEFAULT_PASS: c.password, RABBITMQ_DEFAULT_VHOST: c.database }),
     appEnv: (ep, { creds: c }) => {
-      const url = `amqp://${enc(c.user)}:${enc(c.password)}@${ep.host}:${ep.port}/${enc(c.database)}`;
+      // The default vhost `/` is written `//` as Celery/kombu expect (DESIGN §1).
+      const vhost = c.database === '/' ? '/' : enc(c.database);
+      const url = `amqp://${enc(c.user)}:${enc(c.password)}@${ep.host}:${ep.port}/${vhost}`;
       return { AMQP_URLS: url, BROKER_URL: url };
     },
     probe: (port) => ({ kind: 'amqp', port }),
@@ -135,7 +137,7 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
   },
 };
 
-export const KNOWN_SERVICES = Object.keys(CATALOG);
+export const KNOWN_SERVICES: readonly string[] = Object.freeze(Object.keys(CATALOG));
 
 /** Variables that hold lists: two services giving the same one are joined with `|` (DESIGN §1). */
 export const LIST_VARIABLES = new Set(['MEMCACHE_HOSTS', 'ELASTICSEARCH_URLS', 'AMQP_URLS']);
