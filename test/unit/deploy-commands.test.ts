@@ -1,0 +1,115 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  acquireLockArgv, auditLine, finishArgv, parseLockAttempt, parseState, readStateArgv, recordRevertArgv, releaseLockArgv,
+  runContainerArgv, stopRemoveArgv, tagsToPrune, taskArgv, webHealthArgv, probeArgv, parseDockerTime, loginArgv,
+} from '../../src/deploy/commands.js';
+import { shellQuote } from '../../src/ssh/quote.js';
+
+describe('docker argv', () => {
+  test('web container: restart policy, env file, port, labels, storage', () => {
+    expect(runContainerArgv({ app: 'shop', role: 'web', tag: 'build-7', image: 'reg:5000/shop', command: ['serve'], envFile: '/etc/pallet/shop.env', port: 8000, hostPort: 8000 }))
+      .toEqual(['docker', 'run', '-d', '--restart', 'unless-stopped', '--name', 'shop-web', '--env-file', '/etc/pallet/shop.env', '-p', '8000:8000',
+        '--label', 'pallet.app=shop', '--label', 'pallet.role=web', '--label', 'pallet.tag=build-7', '-v', '/var/lib/pallet/shop/storage:/storage', 'reg:5000/shop:build-7', 'serve']);
+  });
+  test('worker container publishes nothing', () => {
+    expect(runContainerArgv({ app: 'shop', role: 'worker', tag: 't', image: 'i', command: ['worker'] })).not.toContain('-p');
+  });
+  test('task runs once and is removed', () => {
+    const a = taskArgv({ app: 'shop', image: 'i', tag: 't', envFile: '/e', command: ['deploy'], name: 'shop-task-1' });
+    expect(a.slice(0, 3)).toEqual(['docker', 'run', '--rm']);
+    expect(a.slice(-2)).toEqual(['i:t', 'deploy']);
+  });
+  test('login reads the password from stdin', () => {
+    expect(loginArgv('reg:5000', 'ci')).toEqual(['docker', 'login', '-u', 'ci', '--password-stdin', 'reg:5000']);
+  });
+  test('stop is graceful with the configured timeout', () => {
+    const a = stopRemoveArgv('shop', 'web', 7);
+    expect(a[2]).toContain('docker stop -t "$t" "$n"');
+    expect(a.slice(3)).toEqual(['sh', 'shop-web', '7']);
+  });
+  test('health url is on the host loopback', () => {
+    expect(webHealthArgv('shop', 'web', 8001, 'health/', 9).slice(3)).toEqual(['sh', 'shop-web', 'http://127.0.0.1:8001/health/', '9']);
+  });
+  test('candidate probe: same image and env, no published port, own name', () => {
+    const a = probeArgv({ app: 'shop', role: 'web', tag: 't', image: 'i', command: ['serve'], envFile: '/e', port: 8000, hostPort: 8080 }, '/health/', 5);
+    expect(a.slice(3, 8)).toEqual(['sh', 'shop-web-candidate', '/health/', '8000', '5']);
+    expect(a).not.toContain('-p');
+    expect(a.slice(-2)).toEqual(['i:t', 'serve']);
+  });
+});
+
+describe('pruning', () => {
+  const listing = [
+    'build-5\t2026-11-20 10:00:00 +0000 UTC',
+    'build-9\t2026-11-22 10:00:00 +0000 UTC',
+    'build-7\t2026-11-21 10:00:00 +0000 UTC',
+    'build-8\t2026-11-21 12:00:00 +0000 UTC',
+    'build-6\t2026-11-20 12:00:00 +0000 UTC',
+    '<none>\t2026-11-19 12:00:00 +0000 UTC',
+  ].join('\n');
+  test.each([
+    [3, ['build-9', 'build-8'], ['build-6', 'build-5']],
+    [2, ['build-9', 'build-5'], ['build-8', 'build-7', 'build-6']],
+    [1, ['build-9', 'build-5'], ['build-8', 'build-7', 'build-6']],
+    [10, ['build-9', 'build-8'], []],
+  ])('keep %d protecting %j removes %j', (keep, protect, want) => {
+    expect(tagsToPrune(listing, keep, protect)).toEqual(want);
+  });
+  test('docker time', () => expect(parseDockerTime('2026-11-22 03:58:59 +0100 CET')).toBe(Date.parse('2026-11-22T02:58:59Z')));
+});
+
+describe('audit line', () => {
+  test('tab separated, no newlines smuggled in', () => {
+    const l = auditLine({ time: new Date('2026-01-02T03:04:05Z'), actor: 'alice\nx', app: 'shop', command: 'deploy', from: '', to: 'build-2', result: 'success', runId: '9.1' });
+    expect(l).toBe('2026-01-02T03:04:05.000Z\talice x\tshop\tdeploy\t(none)->build-2\tsuccess\trun=9.1');
+  });
+});
+
+// The state scripts run against a real sh with STATE_ROOT redirected to a temp dir.
+describe('state scripts in a real shell', () => {
+  let root: string;
+  const runArgv = (argv: string[]) => {
+    const line = shellQuote(argv).split('/var/lib/pallet/').join(`${root}/`);
+    const r = spawnSync('sh', ['-c', line], { encoding: 'utf8' });
+    return { code: r.status ?? -1, out: r.stdout };
+  };
+  beforeEach(() => { root = mkdtempSync(path.join(os.tmpdir(), 'pallet-state-')); });
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  test('lock: one holder, owner shown to the second, released only by its token, breakable', () => {
+    const a = runArgv(acquireLockArgv('shop', 'tokA', 'run 1 by alice since T', false));
+    expect(parseLockAttempt(a.code, a.out)).toEqual({ acquired: true });
+    const b = runArgv(acquireLockArgv('shop', 'tokB', 'run 2 by bob since U', false));
+    expect(parseLockAttempt(b.code, b.out)).toEqual({ acquired: false, holder: 'run 1 by alice since T' });
+    runArgv(releaseLockArgv('shop', 'tokB'));
+    expect(existsSync(`${root}/shop/lock`)).toBe(true);
+    const c = runArgv(acquireLockArgv('shop', 'tokC', 'run 3', true));
+    expect(parseLockAttempt(c.code, c.out)).toEqual({ acquired: true, broke: 'run 1 by alice since T' });
+    runArgv(releaseLockArgv('shop', 'tokC'));
+    expect(existsSync(`${root}/shop/lock`)).toBe(false);
+    expect(runArgv(releaseLockArgv('shop', 'tokC')).code).toBe(0);
+  });
+
+  test('TAG, REVERT and audit through record and finish', () => {
+    runArgv(acquireLockArgv('shop', 't', 'o', false));
+    expect(parseState(runArgv(readStateArgv('shop')).out)).toEqual({ tag: '', revert: '' });
+    runArgv(recordRevertArgv('shop', 'build-1'));
+    runArgv(finishArgv('shop', 'build-1', '', 'line1'));
+    runArgv(recordRevertArgv('shop', 'build-2'));
+    runArgv(finishArgv('shop', 'build-2', '', 'line2'));
+    expect(parseState(runArgv(readStateArgv('shop')).out)).toEqual({ tag: 'build-2', revert: 'build-1' });
+    // A failed deploy of build-3 restores REVERT and leaves TAG.
+    runArgv(recordRevertArgv('shop', 'build-3'));
+    expect(parseState(runArgv(readStateArgv('shop')).out).revert).toBe('build-2');
+    runArgv(finishArgv('shop', '', 'build-1', "line3 $(touch /tmp/nope) ';"));
+    expect(parseState(runArgv(readStateArgv('shop')).out)).toEqual({ tag: 'build-2', revert: 'build-1' });
+    expect(readFileSync(`${root}/shop/audit.log`, 'utf8')).toBe("line1\nline2\nline3 $(touch /tmp/nope) ';\n");
+    runArgv(finishArgv('shop', '', '-', 'x'));
+    expect(parseState(runArgv(readStateArgv('shop')).out).revert).toBe('');
+  });
+
+  test('sh is available', () => expect(execFileSync('sh', ['-c', 'echo ok']).toString().trim()).toBe('ok'));
+});
