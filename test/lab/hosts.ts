@@ -68,6 +68,26 @@ export function hostContainerSpec(p: {
   };
 }
 
+/** Id of the container with this name if it carries our lab label. */
+export async function ownContainerId(name: string, labId: string): Promise<string | undefined> {
+  try {
+    const info = await docker.getContainer(name).inspect();
+    return info.Config.Labels?.['pallet-lab'] === labId ? info.Id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A host container of ours the state file lost (interrupted up): keep it and its ports. */
+async function adoptHost(state: LabState, index: number): Promise<HostState | undefined> {
+  const id = await ownContainerId(containerName(state, `host-${index}`), state.labId);
+  if (!id) return undefined;
+  const ports = (await docker.getContainer(id).inspect()).HostConfig.PortBindings as Record<string, Array<{ HostPort: string }>>;
+  const ssh = Number(ports?.['22/tcp']?.[0]?.HostPort);
+  const web = Number(ports?.[`${HOST_WEB_PORT}/tcp`]?.[0]?.HostPort);
+  return ssh && web ? { index, sshPort: ssh, webPort: web, containerId: id } : undefined;
+}
+
 async function ensureHostContainer(
   state: LabState, h: HostState, imageId: string, image: string, network: string, keys: LabKeys,
 ): Promise<void> {
@@ -75,6 +95,8 @@ async function ensureHostContainer(
     .update(JSON.stringify([imageId, keys.publicKey, state.registry.port, h.sshPort, h.webPort, network]))
     .digest('hex')
     .slice(0, 16);
+  // A container of ours may exist that the state file does not know (an interrupted up).
+  h.containerId ??= await ownContainerId(containerName(state, `host-${h.index}`), state.labId);
   if (h.containerId) {
     try {
       const info = await docker.getContainer(h.containerId).inspect();
@@ -128,7 +150,8 @@ export async function ensureHosts(
   const imageId = (await docker.getImage(image).inspect()).Id;
   const taken = new Set([state.registry.port, state.lb.port, ...state.hosts.flatMap((h) => [h.sshPort, h.webPort])]);
   for (let i = state.hosts.length + 1; i <= count; i++) {
-    state.hosts.push({ index: i, sshPort: await pickPort(2200 + i, taken), webPort: await pickPort(18000 + i, taken) });
+    const adopted = await adoptHost(state, i);
+    state.hosts.push(adopted ?? { index: i, sshPort: await pickPort(2200 + i, taken), webPort: await pickPort(18000 + i, taken) });
   }
   for (const h of state.hosts) await ensureHostContainer(state, h, imageId, image, network, keys);
 

@@ -55,7 +55,8 @@ export function nginxArgs(dir: string): string[] {
 function isOurNginx(pid: number | undefined, conf: string): boolean {
   if (!pidAlive(pid)) return false;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(conf);
+    // nginx rewrites its argv into one string ("nginx: master process nginx -p ... -c CONF ...").
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').includes(` ${conf} `);
   } catch {
     return false;
   }

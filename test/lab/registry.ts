@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { docker } from './engine.js';
+import { ownContainerId } from './hosts.js';
 import { containerName, labPath, type LabState } from './state.js';
 import { log, pickPort, portFree, run, waitFor } from './util.js';
 
@@ -62,6 +63,7 @@ export async function ensureRegistry(state: LabState, runtimeImage: string, netw
     throw new Error(`${REGISTRY_BIN} is missing: apt-get install -y docker-registry apache2-utils`);
   }
   await writeRegistryFiles(state);
+  state.registry.containerId ??= await ownContainerId(containerName(state, 'registry'), state.labId);
   if (state.registry.containerId) {
     try {
       const info = await docker.getContainer(state.registry.containerId).inspect();

@@ -31,13 +31,13 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
     const child = spawn(cmd, args, {
       env: opts.env ?? process.env,
       cwd: opts.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';
     const sink = opts.logFile ? createWriteStream(opts.logFile, { flags: 'a' }) : undefined;
-    child.stdout.on('data', (d: Buffer) => (sink ? sink.write(d) : (stdout += d.toString())));
-    child.stderr.on('data', (d: Buffer) => {
+    child.stdout!.on('data', (d: Buffer) => (sink ? sink.write(d) : (stdout += d.toString())));
+    child.stderr!.on('data', (d: Buffer) => {
       stderr += d.toString();
       if (stderr.length > 20000) stderr = stderr.slice(-20000);
       sink?.write(d);
@@ -58,7 +58,11 @@ export function run(cmd: string, args: string[], opts: RunOptions = {}): Promise
         reject(new Error(`${cmd} ${args.join(' ')} exited ${c}${signal ? ` (${signal})` : ''}${where}\n${stderr.trim().slice(-2000)}`));
       } else resolve({ code: c, stdout, stderr });
     });
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin) {
+      // A child that exits without reading its input must not crash us with EPIPE.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }
 
