@@ -19,7 +19,7 @@ export type ContextDecision = 'include' | 'exclude' | 'descend';
 export function contextFilter(dockerignore: string, alwaysInclude: string[]): (rel: string, isDir: boolean) => ContextDecision {
   const patterns = dockerignore.split(/\r?\n/).map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   const ig = ignore().add(patterns);
-  const hasExceptions = patterns.some((p) => p.startsWith('!'));
+  const exceptions = patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1).replace(/^\/+/, ''));
   const always = new Set(alwaysInclude.map((p) => p.replace(/^\.\//, '')));
   return (rel, isDir) => {
     if (!isDir && always.has(rel)) return 'include';
@@ -28,10 +28,23 @@ export function contextFilter(dockerignore: string, alwaysInclude: string[]): (r
       // An excluded directory may still hold re-included files (`!dir/keep`) or an always-sent file.
       if (!ignored) return 'descend';
       const holdsAlways = [...always].some((a) => a.startsWith(rel + '/'));
-      return hasExceptions || holdsAlways ? 'descend' : 'exclude';
+      return holdsAlways || exceptions.some((e) => mayMatchBelow(e, rel)) ? 'descend' : 'exclude';
     }
     return ignored ? 'exclude' : 'include';
   };
+}
+
+/** Whether an exception pattern (anchored at the context root, as Docker's are) may match a path below dir. */
+export function mayMatchBelow(pattern: string, dir: string): boolean {
+  const pat = pattern.split('/');
+  const segs = dir.split('/');
+  for (let i = 0; i < segs.length; i++) {
+    if (i >= pat.length - 1) return pat[i] === '**';
+    if (pat[i] === '**') return true;
+    const re = new RegExp('^' + pat[i].replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]') + '$');
+    if (!re.test(segs[i])) return false;
+  }
+  return true;
 }
 
 /** Every file and symlink of the context, relative and sorted (dirs are implied by their files). */

@@ -135,5 +135,5 @@ export function rewriteRequirements(text: string, fileAbs: string, reuse: Map<st
     if (parsed.kind !== 'local') return l.text;
     const wheel = reuse.get(path.resolve(path.dirname(fileAbs), parsed.target));
     return wheel ?? l.text;
-  }).join('\n') + '\n';
+  }).join('\n').replace(/\n+$/, '') + '\n';
 }
