@@ -98,6 +98,7 @@ const HOST = /^(?:([a-z_][a-z0-9_.-]*)@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za
 export function parseHostAddress(s: string): HostAddress | string {
   if (s === '') return 'must not be empty';
   if (/\s/.test(s)) return 'must not contain spaces';
+  if (s.startsWith('-')) return "must not start with '-'";
   const withoutIpv6 = s.replace(/^(?:[^@]*@)?\[[0-9A-Fa-f:.]+\]/, 'h');
   const bad = SHELL_CHARS.exec(withoutIpv6);
   if (bad) return `must not contain the shell character '${bad[0]}'`;

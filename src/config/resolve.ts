@@ -73,6 +73,7 @@ function resolveService(s: string | Obj, i: number, text: ScalarText): ServiceSp
   if (s.image !== undefined) spec.image = s.image;
   if (s.port !== undefined) spec.port = s.port;
   if (s.credentials !== undefined) spec.credentials = { ...s.credentials };
+  if (s.ready_timeout !== undefined) spec.ready_timeout = s.ready_timeout;
   if (s.ready !== undefined) spec.ready = resolveProbe(s.ready);
   // A custom service is ready when its port accepts connections, unless told otherwise.
   else if (!isCatalogService(s.name) && s.port !== undefined) spec.ready = { tcp: s.port };

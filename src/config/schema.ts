@@ -5,6 +5,8 @@
 //   x-expected  what a value must be, for type/oneOf errors ("expected a list of paths")
 //   x-message   replaces the message of pattern / minProperties / maxProperties / oneOf errors
 
+import { SERVICE_NAME_PATTERN } from './services.js';
+
 type Schema = Record<string, unknown>;
 
 const string = (expected = 'a string', extra: Schema = {}): Schema => ({ type: 'string', 'x-expected': expected, ...extra });
@@ -74,7 +76,10 @@ const readyProbe: Schema = {
 };
 
 const serviceName = (): Schema =>
-  string('a service name', { pattern: '^[a-z0-9][a-z0-9_.-]*$', 'x-message': 'must match [a-z0-9][a-z0-9_.-]*' });
+  string('a service name', {
+    pattern: SERVICE_NAME_PATTERN,
+    'x-message': 'must match [a-z0-9][a-z0-9-]* (lower-case letters, digits and -, at most 31 characters)',
+  });
 
 const service: Schema = {
   oneOf: [
@@ -89,6 +94,7 @@ const service: Schema = {
         env: envMap('a mapping of variable names to values'),
         port: port(),
         ready: readyProbe,
+        ready_timeout: seconds(0, true),
         credentials: {
           type: 'object',
           'x-expected': 'a mapping (user, password, database)',
@@ -98,7 +104,7 @@ const service: Schema = {
       },
     },
   ],
-  'x-expected': 'a service name or a mapping {name, image, env, port, ready, credentials}',
+  'x-expected': 'a service name or a mapping {name, image, env, port, ready, ready_timeout, credentials}',
 };
 
 const test: Schema = {
@@ -175,9 +181,9 @@ const deploy: Schema = {
         batch: {
           oneOf: [
             { type: 'integer', minimum: 1 },
-            { type: 'string', pattern: '^([1-9][0-9]?|100)%$', 'x-message': "expected a percentage from '1%' to '100%'" },
+            { type: 'string', pattern: '^([1-9][0-9]?|100)%$', 'x-message': "expected a number >= 1 or a percentage from '1%' to '100%'" },
           ],
-          'x-expected': "a number >= 1 or a percentage like '25%'",
+          'x-expected': "a number >= 1 or a percentage from '1%' to '100%'",
         },
       },
     },

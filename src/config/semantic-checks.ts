@@ -4,12 +4,15 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CATALOG_SERVICE_NAMES, isCatalogService } from './services.js';
+import { closestKey } from './did-you-mean.js';
 import type { KeyPath, Problem } from './problems.js';
 import { hostKey, imageReferenceProblem, imageRepositoryProblem, parseHostAddress, TAG_PATTERN } from './references.js';
 
 type Obj = Record<string, unknown>;
 
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Service images read settings like `discovery.type` (Elasticsearch, OpenSearch) from the environment.
+export const SERVICE_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 const ROLE_NAME = /^[a-z][a-z0-9_-]*$/;
 
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -25,10 +28,11 @@ export interface CheckContext {
   overridden: Set<string>;
 }
 
-function envNames(v: unknown, at: KeyPath, out: Problem[]): void {
+function envNames(v: unknown, at: KeyPath, out: Problem[], pattern = ENV_NAME): void {
   if (!isObj(v)) return;
+  const allowed = pattern === ENV_NAME ? 'letters, digits and _' : 'letters, digits, _ and .';
   for (const name of Object.keys(v)) {
-    if (!ENV_NAME.test(name)) out.push({ path: [...at, name], message: 'invalid variable name; use letters, digits and _, not starting with a digit' });
+    if (!pattern.test(name)) out.push({ path: [...at, name], message: `invalid variable name; use ${allowed}, not starting with a digit` });
   }
 }
 
@@ -88,7 +92,9 @@ function checkBuild(build: unknown, ctx: CheckContext, out: Problem[]): void {
 function checkService(s: unknown, at: KeyPath, out: Problem[]): string | undefined {
   if (isStr(s)) {
     if (s !== '' && !isCatalogService(s)) {
-      out.push({ path: at, message: `unknown service '${s}'; use one of ${CATALOG_SERVICE_NAMES.join(', ')}, or a mapping {name, image, port} for a custom service` });
+      const guess = closestKey(s, [...CATALOG_SERVICE_NAMES]);
+      if (guess) out.push({ path: at, message: `unknown service '${s}'; did you mean '${guess}'?` });
+      else out.push({ path: at, message: `unknown service '${s}'; use one of ${CATALOG_SERVICE_NAMES.join(', ')}, or a mapping {name, image, port} for a custom service` });
     }
     return s;
   }
@@ -102,7 +108,7 @@ function checkService(s: unknown, at: KeyPath, out: Problem[]): string | undefin
     const problem = imageReferenceProblem(s.image);
     if (problem) out.push({ path: [...at, 'image'], message: problem });
   }
-  envNames(s.env, [...at, 'env'], out);
+  envNames(s.env, [...at, 'env'], out, SERVICE_ENV_NAME);
   return name;
 }
 

@@ -1,7 +1,7 @@
 // The YAML side of loading: parse with the Document API so every node keeps its source range,
 // report syntax errors and duplicate keys with line:column, and map a key path back to the node
 // it names (for `file:line:col key: message`).
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { formatKeyPath, type KeyPath, type Problem } from './problems.js';
 
@@ -38,7 +38,10 @@ export function parseYaml(text: string, displayName: string): { source: YamlSour
   }
   const source: YamlSource = { displayName, doc, lineCounter, data: null };
   if (errors.length === 0) {
+    findUnknownAliases(source, errors);
     findDuplicateKeys(source, doc.contents, [], errors);
+  }
+  if (errors.length === 0) {
     try {
       source.data = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
@@ -46,6 +49,17 @@ export function parseYaml(text: string, displayName: string): { source: YamlSour
     }
   }
   return { source, errors };
+}
+
+// yaml only notices an alias without anchor when converting, without a position; find it first.
+function findUnknownAliases(src: YamlSource, errors: ConfigError[]): void {
+  visit(src.doc, {
+    Alias(_, node) {
+      if (node.resolve(src.doc) !== undefined) return;
+      const { line, col } = src.lineCounter.linePos(offsetOf(node) ?? 0);
+      errors.push(new ConfigError(src.displayName, line, col, '', `invalid YAML: alias *${node.source} has no anchor &${node.source} before it`));
+    },
+  });
 }
 
 function findDuplicateKeys(src: YamlSource, node: unknown, path: KeyPath, errors: ConfigError[]): void {
