@@ -100,7 +100,7 @@ describe('wheelhouse manifest decisions', () => {
     packages: { 'packages/a': { sourceHash: 'a1', wheel: 'a-1.0-py3-none-any.whl' }, 'packages/b': { sourceHash: 'b1', wheel: 'b-1.0-cp311-cp311-linux_x86_64.whl' } },
     wheels: ['a-1.0-py3-none-any.whl', 'b-1.0-cp311-cp311-linux_x86_64.whl'],
   };
-  const all = () => true;
+  const all = (_w: string): boolean => true;
   test.each([
     ['nothing changed', 't1', { 'packages/a': 'a1', 'packages/b': 'b1' }, all, ['packages/a', 'packages/b'], [], []],
     ['one package changed', 't1', { 'packages/a': 'a2', 'packages/b': 'b1' }, all, ['packages/b'], ['packages/a'], ['a-1.0-py3-none-any.whl']],
