@@ -25,6 +25,8 @@ export interface CleanroomOptions {
   shards: number;
   concurrency?: number;
   runId?: string;
+  /** Memory limit of each test container, in bytes. */
+  memoryBytes?: number;
   docker?: Docker;
   /** Every output line of the test containers, with its shard (benchmarks, tests). */
   onLine?: (shard: number, line: string) => void;
@@ -113,6 +115,7 @@ async function runShard(docker: Docker, config: PalletConfig, plan: ShardPlan, o
       labels: plan.labels,
       network: plan.network.name,
       timeoutS: config.test.timeout ?? 1800,
+      memoryBytes: opts.memoryBytes,
       prefix: tag,
       onLine: opts.onLine && ((l) => opts.onLine!(plan.shardIndex, l)),
     }, signal);

@@ -13,6 +13,8 @@ export interface TestRunSpec {
   labels: Record<string, string>;
   network: string;
   timeoutS: number;
+  /** Memory limit in bytes (no swap on top); unset = the engine's default (none). */
+  memoryBytes?: number;
   /** Prefix for output lines (the shard when there are several). */
   prefix?: string;
   /** Called for every output line (benchmarks time the first one). */
@@ -41,7 +43,10 @@ export function testContainerSpec(spec: TestRunSpec): Docker.ContainerCreateOpti
     Tty: false,
     AttachStdout: true,
     AttachStderr: true,
-    HostConfig: { NetworkMode: spec.network },
+    HostConfig: {
+      NetworkMode: spec.network,
+      ...(spec.memoryBytes ? { Memory: spec.memoryBytes, MemorySwap: spec.memoryBytes } : {}),
+    },
   };
 }
 
@@ -86,7 +91,9 @@ export async function runTestContainer(docker: Docker, spec: TestRunSpec, signal
     clearTimeout(timer);
   }
   // The stream ends just after the container; bounded so a stuck attach cannot hang the run.
-  await Promise.race([streamEnded, new Promise((res) => setTimeout(res, 5000))]);
+  let grace: NodeJS.Timeout | undefined;
+  await Promise.race([streamEnded, new Promise((res) => { grace = setTimeout(res, 5000); })]);
+  clearTimeout(grace);
   out.flush();
   err.flush();
   const state = (await container.inspect()).State;
