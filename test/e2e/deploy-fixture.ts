@@ -1,0 +1,184 @@
+// Shared setup of the deploy end-to-end tests: example image variants pushed to the lab
+// registry, a PostgreSQL for the app on the hosts' network, the env file on every host, and
+// helpers to run a deploy in-process and to look at a host's real state over ssh.
+import Docker from 'dockerode';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { readLab, type LabDescriptor } from '../helpers/lab.js';
+import { buildExampleImage, exampleLabImages, type ExampleFault } from '../helpers/example-image.js';
+import { parseInputs } from '../../src/inputs.js';
+import { CleanupLedger } from '../../src/util/cleanup.js';
+import { CliReporter, setReporter } from '../../src/util/reporter.js';
+import { deployWithReport } from '../../src/commands/deploy.js';
+import type { PalletConfig, RoleConfig } from '../../src/config/types.js';
+import type { DeployHooks, DeployMode } from '../../src/deploy/types.js';
+import '../../src/cleanup-handlers.js';
+
+const execFileP = promisify(execFile);
+export const APP = 'e2edeploy';
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export type Variant = 'v1' | 'v2' | 'v3' | 'migrate' | 'health';
+const FAULTS: Record<Variant, ExampleFault | undefined> = { v1: undefined, v2: undefined, v3: undefined, migrate: 'migrate', health: 'health' };
+
+export interface HostContainer { name: string; id: string; tag: string; startedAt: string; running: boolean }
+export interface HostView { tag: string; revert: string; lock: boolean; audit: string[]; containers: HostContainer[] }
+
+export class DeployFixture {
+  readonly lab: LabDescriptor = readLab();
+  readonly docker = new Docker();
+  readonly run = randomBytes(3).toString('hex');
+  readonly repo = `${this.lab.registry.address}/pallet-e2e/deploy`;
+  readonly tags = {} as Record<Variant, string>;
+  readonly logs: string[] = [];
+  readonly runnerTemp = mkdtempSync(path.join(os.tmpdir(), 'pallet-e2e-runner-'));
+  private pgId = '';
+  private localImages: string[] = [];
+
+  get addresses(): string[] { return this.lab.hosts.map((h) => h.address); }
+
+  async setup(variants: Variant[]): Promise<void> {
+    // Images: every variant shares all layers but the last two; pushed under this run's tags.
+    for (const v of variants) {
+      const tag = `${this.run}-${v}`;
+      const local = `pallet-e2e-deploy:${tag}`;
+      await buildExampleImage({ tag: local, version: tag, fault: FAULTS[v] });
+      const remote = `${this.repo}:${tag}`;
+      await this.docker.getImage(local).tag({ repo: this.repo, tag });
+      this.localImages.push(local, remote);
+      const auth = { username: this.lab.registry.username, password: this.lab.registry.password, serveraddress: this.lab.registry.address };
+      const stream = (await this.docker.getImage(remote).push({ authconfig: auth } as never)) as unknown as NodeJS.ReadableStream;
+      const events = await new Promise<{ error?: string }[]>((res, rej) => this.docker.modem.followProgress(stream, (e: Error | null, r: { error?: string }[]) => (e ? rej(e) : res(r))));
+      const failed = events.find((e) => e.error);
+      if (failed) throw new Error(`push ${remote}: ${failed.error}`);
+      this.tags[v] = tag;
+    }
+    await this.startPostgres();
+    for (const h of this.lab.hosts) await this.resetHost(h.address);
+  }
+
+  private async startPostgres(): Promise<void> {
+    const host = await this.docker.getContainer(this.lab.hosts[0].containerId).inspect();
+    const network = Object.keys(host.NetworkSettings.Networks)[0];
+    const c = await this.docker.createContainer({
+      Image: exampleLabImages().postgres,
+      Env: ['POSTGRES_USER=app', 'POSTGRES_PASSWORD=deploy-pw', 'POSTGRES_DB=app'],
+      Labels: { 'pallet.test': 'deploy-e2e', 'pallet.run': this.run },
+      HostConfig: { NetworkMode: network },
+    });
+    this.pgId = c.id;
+    await c.start();
+    const ip = (await c.inspect()).NetworkSettings.Networks[network].IPAddress;
+    for (let i = 0; i < 60; i++) {
+      const ex = await c.exec({ Cmd: ['sh', '-c', 'pg_isready -h 127.0.0.1 -U app'], AttachStdout: true, AttachStderr: true });
+      const s = await ex.start({});
+      s.resume();
+      await new Promise((r) => s.on('end', r));
+      if ((await ex.inspect()).ExitCode === 0) break;
+      if (i === 59) throw new Error('postgres did not become ready in 60 s');
+      await sleep(1000);
+    }
+    const url = `postgres://app:deploy-pw@${ip}:5432/app`;
+    const envText = [`SECRET_KEY=e2e-${this.run}`, `DATABASE_URL=${url}`, `DB_DEFAULT_URL=${url}`, 'ALLOWED_HOSTS=*', 'ENVIRONMENT=production', 'WEB_CONCURRENCY=2', 'GRACEFUL_TIMEOUT=3'].join('\n') + '\n';
+    for (const h of this.lab.hosts) {
+      await this.ssh(h.address, `umask 077; mkdir -p /etc/pallet && cat > /etc/pallet/example.env && chmod 600 /etc/pallet/example.env`, envText);
+    }
+  }
+
+  /** Removes this test app's containers and state from a host (ids listed by the app's label). */
+  async resetHost(address: string): Promise<void> {
+    await this.ssh(address, `ids=$(docker ps -aq --filter label=pallet.app=${APP}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/${APP}`);
+  }
+
+  async teardown(): Promise<void> {
+    for (const h of this.lab.hosts) {
+      await this.resetHost(h.address).catch(() => undefined);
+      await this.ssh(h.address, `rm -f /etc/pallet/example.env; for t in ${Object.values(this.tags).join(' ')}; do docker image rm ${this.repo}:$t >/dev/null 2>&1; done; true`).catch(() => undefined);
+    }
+    if (this.pgId) await this.docker.getContainer(this.pgId).remove({ force: true, v: true }).catch(() => undefined);
+    for (const ref of this.localImages) await this.docker.getImage(ref).remove().catch(() => undefined);
+    rmSync(this.runnerTemp, { recursive: true, force: true });
+  }
+
+  /** Runs a shell command on a lab host with the lab's key (test-side access, not the code under test). */
+  async ssh(address: string, command: string, input?: string): Promise<string> {
+    const h = this.lab.hosts.find((x) => x.address === address)!;
+    const args = ['-i', this.lab.ssh.privateKeyPath, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${this.lab.ssh.knownHostsPath}`,
+      '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-p', String(h.sshPort), `${this.lab.ssh.user}@${h.sshHost}`, command];
+    const p = execFileP('ssh', args, { timeout: 60_000, maxBuffer: 10 << 20 });
+    if (input !== undefined) { p.child.stdin!.end(input); } else p.child.stdin!.end();
+    return (await p).stdout;
+  }
+
+  async view(address: string): Promise<HostView> {
+    const out = await this.ssh(address, `d=/var/lib/pallet/${APP}
+echo "TAG=$(cat $d/TAG 2>/dev/null)"; echo "REVERT=$(cat $d/REVERT 2>/dev/null)"; [ -d $d/lock ] && echo LOCK=1
+for id in $(docker ps -aq --filter label=pallet.app=${APP}); do docker inspect --format 'C {{.Name}} {{.Id}} {{index .Config.Labels "pallet.tag"}} {{.State.StartedAt}} {{.State.Running}}' $id; done
+sed 's/^/A /' $d/audit.log 2>/dev/null; true`);
+    const line = (k: string) => (new RegExp(`^${k}=(.*)$`, 'm').exec(out)?.[1] ?? '').trim();
+    const containers = out.split('\n').filter((l) => l.startsWith('C ')).map((l) => {
+      const [, name, id, tag, startedAt, running] = l.split(' ');
+      return { name: name.replace(/^\//, ''), id, tag, startedAt, running: running === 'true' };
+    });
+    return { tag: line('TAG'), revert: line('REVERT'), lock: /^LOCK=1$/m.test(out), audit: out.split('\n').filter((l) => l.startsWith('A ')).map((l) => l.slice(2)), containers };
+  }
+
+  async views(): Promise<HostView[]> { return Promise.all(this.addresses.map((a) => this.view(a))); }
+
+  config(overrides: { web?: string[]; workers?: string[]; healthTimeout?: number; batch?: number | string } = {}): PalletConfig {
+    const [h1, h2, h3] = this.addresses;
+    const web: RoleConfig = { hosts: overrides.web ?? [h1, h2, h3], command: 'serve', port: 8000, health: { path: '/health/', timeout: overrides.healthTimeout ?? 30 }, stop_timeout: 5 };
+    const workers = overrides.workers ?? [h3];
+    return {
+      app: APP, image: this.repo,
+      build: { context: '/nonexistent', dockerfile: 'Dockerfile', args: {}, tags: [] },
+      test: { command: ['test'], services: [], environment: {}, shards: 1, artifacts: [], timeout: 60 },
+      deploy: {
+        ssh: { user: 'root', port: 22 }, env_file: '/etc/pallet/example.env', tasks: [['deploy']],
+        roles: {
+          beat: { hosts: workers, command: 'beat', stable: 2, stop_timeout: 3 },
+          worker: { hosts: workers, command: 'worker', stable: 2, stop_timeout: 3 },
+          web,
+        },
+        rolling: { batch: overrides.batch ?? 1 }, keep: 3, url: 'https://example.test/',
+      },
+      source: { file: '/nonexistent/pallet.yml', dir: '/nonexistent' },
+    };
+  }
+
+  /** A deploy or rollback in-process, the way `runCommand` runs it (ledger undone at the end). */
+  async deploy(mode: DeployMode, opts: { tag?: string; config?: PalletConfig; inputs?: Record<string, string>; env?: Record<string, string>; hooks?: DeployHooks } = {}) {
+    const raw: Record<string, string> = {
+      command: mode, ...(opts.tag ? { tag: opts.tag } : {}),
+      'registry-username': this.lab.registry.username, 'registry-password': this.lab.registry.password,
+      'ssh-private-key': readFileSync(this.lab.ssh.privateKeyPath, 'utf8'), 'ssh-known-hosts': readFileSync(this.lab.ssh.knownHostsPath, 'utf8'),
+      ...opts.inputs,
+    };
+    const lines: string[] = [];
+    const reporter = setReporter(new CliReporter((l) => lines.push(l), (l) => lines.push(l))) as CliReporter;
+    const ledger = new CleanupLedger();
+    const inputs = parseInputs((n) => raw[n] ?? '');
+    const ctx = { inputs, config: opts.config ?? this.config(), ledger, env: { PATH: process.env.PATH, HOME: process.env.HOME, USER: 'e2e-tester', RUNNER_TEMP: this.runnerTemp, ...opts.env }, signal: new AbortController().signal };
+    const t0 = Date.now();
+    try {
+      const { result, report } = await deployWithReport(ctx, mode, opts.hooks);
+      await reporter.summary.write();
+      return { result, report, lines, ms: Date.now() - t0, error: undefined as Error | undefined, leftovers: await this.finish(ledger) };
+    } catch (e) {
+      return { result: undefined, report: undefined, lines, ms: Date.now() - t0, error: e as Error, leftovers: await this.finish(ledger) };
+    } finally {
+      this.logs.push(...lines);
+    }
+  }
+
+  /** Undoes the ledger like the entry points do; returns what was left before (must be nothing). */
+  private async finish(ledger: CleanupLedger): Promise<{ ledger: string[]; files: string[] }> {
+    const left = ledger.list().map((i) => i.kind);
+    await ledger.runAll();
+    return { ledger: left.filter((k) => k !== 'path'), files: readdirSync(this.runnerTemp) };
+  }
+}

@@ -1,0 +1,202 @@
+// Deploy and rollback against the real lab: 3 SSH hosts with their own dockerd behind nginx, the
+// lab registry with auth, a PostgreSQL for the app. The tests run in order and each starts
+// from the state the previous one left (v1 -> v2 -> failed deploys -> v3 -> rollbacks).
+import { labAvailable } from '../helpers/lab.js';
+import { startLoad, fetchVersion } from '../helpers/load.js';
+import { startFakeGitHubApi, type FakeGitHubApi } from '../helpers/github-api.js';
+import { APP, DeployFixture, sleep } from './deploy-fixture.js';
+
+const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
+
+describeLab('deploy over ssh (lab)', () => {
+  let fx: DeployFixture;
+  let api: FakeGitHubApi;
+  const addresses = () => fx.addresses;
+
+  beforeAll(async () => {
+    fx = new DeployFixture();
+    api = await startFakeGitHubApi();
+    await fx.setup(['v1', 'v2', 'v3', 'migrate', 'health']);
+  }, 900_000);
+
+  afterAll(async () => {
+    await api?.close();
+    await fx?.teardown();
+  }, 300_000);
+
+  const ghEnv = () => ({ GITHUB_REPOSITORY: 'acme/shop', GITHUB_SHA: 'abc123', GITHUB_API_URL: api.url, GITHUB_RUN_ID: '77', GITHUB_ACTOR: 'octo' });
+
+  test('first deploy: every host runs v1, GitHub deployment and statuses recorded', async () => {
+    const r = await fx.deploy('deploy', { tag: fx.tags.v1, env: ghEnv(), inputs: { 'github-token': 'ghs_e2etoken', environment: 'staging' } });
+    expect(r.error).toBeUndefined();
+    expect(r.result!.exitCode).toBe(0);
+    expect(r.result!.outputs).toMatchObject({ tag: fx.tags.v1, 'previous-tag': '', reverted: 'false', 'deployed-hosts': addresses().join(',') });
+    for (const v of await fx.views()) {
+      expect(v.tag).toBe(fx.tags.v1);
+      expect(v.lock).toBe(false);
+      expect(v.containers.filter((c) => c.running).every((c) => c.tag === fx.tags.v1)).toBe(true);
+    }
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
+    // GitHub: deployment (ref, environment, no auto-merge, no required contexts), in_progress, success with the URL.
+    const [create, ...statuses] = api.calls;
+    expect(create).toMatchObject({ method: 'POST', path: '/repos/acme/shop/deployments', authorization: 'token ghs_e2etoken' });
+    expect(create.body).toMatchObject({ ref: 'abc123', environment: 'staging', auto_merge: false, required_contexts: [] });
+    expect(statuses.map((s) => s.body.state)).toEqual(['in_progress', 'success']);
+    expect(statuses[0].path).toMatch(/^\/repos\/acme\/shop\/deployments\/\d+\/statuses$/);
+    expect(statuses[1].body.environment_url).toBe('https://example.test/');
+    expect(JSON.stringify(api.calls)).not.toContain(fx.lab.registry.password);
+  });
+
+  test('good deploy with batch 1 under load: zero failed requests, every host on v2, web before worker before beat', async () => {
+    const before = await fx.views();
+    const load = startLoad({ url: fx.lab.lb.url, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    await sleep(500);
+    const r = await fx.deploy('deploy', { tag: fx.tags.v2 });
+    await sleep(500);
+    const stats = await load.stop();
+    console.log(`good deploy: ${Math.round(r.ms / 100) / 10}s; load ${JSON.stringify({ ...stats, failures: stats.failures.slice(0, 5) })}`);
+    expect(r.result?.exitCode).toBe(0);
+    expect(stats.requests).toBeGreaterThan(100);
+    expect(stats.failed).toBe(0);
+    expect(stats.firstSeen).toEqual([fx.tags.v1, fx.tags.v2]);
+    expect(r.result!.outputs).toMatchObject({ 'previous-tag': fx.tags.v1, reverted: 'false' });
+    const views = await fx.views();
+    for (const [i, v] of views.entries()) {
+      expect(v).toMatchObject({ tag: fx.tags.v2, revert: fx.tags.v1, lock: false });
+      const web = v.containers.find((c) => c.name === `${APP}-web`)!;
+      expect(web).toMatchObject({ tag: fx.tags.v2, running: true });
+      expect(web.id).not.toBe(before[i].containers.find((c) => c.name === `${APP}-web`)!.id);
+      expect((await fetchVersion(fx.lab.hosts[i].webUrl)).version).toBe(fx.tags.v2);
+      expect(v.audit.at(-1)).toMatch(new RegExp(`\\te2e-tester\\t${APP}\\tdeploy\\t${fx.tags.v1}->${fx.tags.v2}\\tsuccess\\trun=local-`));
+    }
+    // Role order: all web restarts happened before the worker, the worker before beat.
+    const started = (name: string) => views.flatMap((v) => v.containers.filter((c) => c.name === `${APP}-${name}`).map((c) => Date.parse(c.startedAt)));
+    expect(Math.max(...started('web'))).toBeLessThan(Math.min(...started('worker')));
+    expect(Math.max(...started('worker'))).toBeLessThan(Math.min(...started('beat')));
+    // Web hosts restarted one at a time, in order.
+    const webs = started('web');
+    expect([...webs].sort((a, b) => a - b)).toEqual(webs);
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
+    expect(r.lines.join('\n')).not.toContain(fx.lab.registry.password);
+  });
+
+  test('a build whose migration fails: no host restarted, every host still on v2', async () => {
+    api.calls.length = 0;
+    const before = await fx.views();
+    const r = await fx.deploy('deploy', { tag: fx.tags.migrate, env: ghEnv(), inputs: { 'github-token': 'ghs_e2etoken' } });
+    expect(r.result?.exitCode).toBe(1);
+    expect(r.report).toMatchObject({ ok: false, phase: 'tasks', failedHost: addresses()[0], reverted: false });
+    expect(r.lines.join('\n')).toMatch(/task 'deploy' failed on 127\.0\.0\.1:\d+: exit \d+.*no host was restarted/);
+    const after = await fx.views();
+    for (const [i, v] of after.entries()) {
+      expect(v).toMatchObject({ tag: fx.tags.v2, revert: fx.tags.v1, lock: false });
+      expect(v.containers.map((c) => `${c.id}:${c.tag}:${c.running}`).sort()).toEqual(before[i].containers.map((c) => `${c.id}:${c.tag}:${c.running}`).sort());
+    }
+    expect(api.calls.map((c) => c.body.state ?? 'create')).toEqual(['create', 'in_progress', 'failure']);
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
+  });
+
+  test('a build whose /health/ fails: never served through the LB, the rollout is reverted, every host on v2', async () => {
+    const before = await fx.views();
+    const load = startLoad({ url: fx.lab.lb.url, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    await sleep(300);
+    const r = await fx.deploy('deploy', { tag: fx.tags.health, config: fx.config({ healthTimeout: 6 }) });
+    const stats = await load.stop();
+    console.log(`health fault: ${Math.round(r.ms / 100) / 10}s; load ${JSON.stringify({ ...stats, failures: stats.failures.slice(0, 5) })}`);
+    expect(r.result?.exitCode).toBe(1);
+    expect(r.result!.outputs.reverted).toBe('true');
+    expect(r.report).toMatchObject({ phase: 'rolling', failedHost: addresses()[0], failedStep: 'health (web)' });
+    expect(stats.failed).toBe(0);
+    expect(Object.keys(stats.versions)).toEqual([fx.tags.v2]);
+    for (const [i, v] of (await fx.views()).entries()) {
+      expect(v).toMatchObject({ tag: fx.tags.v2, revert: fx.tags.v1, lock: false });
+      expect(v.containers.map((c) => c.id).sort()).toEqual(before[i].containers.map((c) => c.id).sort());
+    }
+  });
+
+  test('a host unreachable at preflight: nothing changes anywhere', async () => {
+    const before = await fx.views();
+    const cfg = fx.config({ web: [...addresses(), '127.0.0.1:1'] });
+    const r = await fx.deploy('deploy', { tag: fx.tags.v3, config: cfg });
+    expect(r.error?.message).toMatch(/preflight failed, nothing was changed: cannot reach 127\.0\.0\.1:1 over ssh/);
+    for (const [i, v] of (await fx.views()).entries()) {
+      expect(v).toMatchObject({ tag: fx.tags.v2, lock: false });
+      expect(v.containers.map((c) => c.id).sort()).toEqual(before[i].containers.map((c) => c.id).sort());
+      expect(v.audit).toEqual(before[i].audit);
+    }
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
+  });
+
+  test('a second deploy while one runs fails clearly on the lock; the first one finishes', async () => {
+    const first = fx.deploy('deploy', { tag: fx.tags.v3 });
+    // Wait until the first deploy holds its locks, then start the second.
+    for (let i = 0; i < 100 && !(await fx.view(addresses()[0])).lock; i++) await sleep(100);
+    const second = await fx.deploy('deploy', { tag: fx.tags.v3, inputs: { 'lock-timeout': '0' } });
+    expect(second.error?.message).toMatch(/the deploy lock of e2edeploy is held by run local-[0-9a-f]+ by e2e-tester since \d{4}-\d\d-\d\dT[^:]+:\d\d:\d\d\.\d+Z: another deploy is running/);
+    const r = await first;
+    expect(r.result?.exitCode).toBe(0);
+    for (const v of await fx.views()) expect(v).toMatchObject({ tag: fx.tags.v3, revert: fx.tags.v2, lock: false });
+  });
+
+  test('a host stopped in the middle of the rolling restart: the others are reverted, the report names host and step', async () => {
+    const [h1, h2] = fx.lab.hosts;
+    const before = await fx.views();
+    let paused = false;
+    try {
+      const r = await fx.deploy('deploy', {
+        tag: fx.tags.v2,
+        hooks: {
+          afterBatch: async ({ role, index }) => {
+            if (role === 'web' && index === 0) { await fx.docker.getContainer(h2.containerId).pause(); paused = true; }
+          },
+        },
+      });
+      expect(r.result?.exitCode).toBe(1);
+      expect(r.report).toMatchObject({ phase: 'rolling', failedHost: h2.address, reverted: true });
+      expect(r.report!.failedStep).toMatch(/\(web\)$/);
+      expect(r.lines.join('\n')).toContain(`failed on ${h2.address}`);
+      expect(r.report!.hosts.find((h) => h.host === h1.address)!.reverted).toBe(true);
+    } finally {
+      if (paused) await fx.docker.getContainer(h2.containerId).unpause();
+    }
+    const after = await fx.views();
+    // Host 1 went to v2 and back to v3; host 3 never changed; host 2 was frozen before anything ran on it.
+    expect(after[0].containers.find((c) => c.name === `${APP}-web`)).toMatchObject({ tag: fx.tags.v3, running: true });
+    expect(after[2].containers.map((c) => c.id).sort()).toEqual(before[2].containers.map((c) => c.id).sort());
+    expect(after[1].containers.map((c) => c.id).sort()).toEqual(before[1].containers.map((c) => c.id).sort());
+    for (const v of after) expect(v.tag).toBe(fx.tags.v3);
+    expect([after[0].revert, after[2].revert]).toEqual([fx.tags.v2, fx.tags.v2]);
+    // Re-establish host 2: its lock and REVERT could not be restored while it was frozen.
+    await fx.ssh(h2.address, `rm -rf /var/lib/pallet/${APP}/lock; echo ${fx.tags.v2} > /var/lib/pallet/${APP}/REVERT`);
+    for (const [i, h] of fx.lab.hosts.entries()) expect([i, (await fetchVersion(h.webUrl)).version]).toEqual([i, fx.tags.v3]);
+  });
+
+  test('rollback to the previous tag: every host back on v2, tasks skipped, worker and beat after web', async () => {
+    const r = await fx.deploy('rollback');
+    expect(r.result?.exitCode).toBe(0);
+    expect(r.lines.join('\n')).not.toMatch(/task 'deploy'/);
+    const views = await fx.views();
+    for (const v of views) expect(v).toMatchObject({ tag: fx.tags.v2, revert: fx.tags.v3, lock: false });
+    const started = (name: string) => views.flatMap((v) => v.containers.filter((c) => c.name === `${APP}-${name}`).map((c) => Date.parse(c.startedAt)));
+    expect(Math.max(...started('web'))).toBeLessThan(Math.min(...started('worker')));
+    expect(Math.max(...started('worker'))).toBeLessThan(Math.min(...started('beat')));
+    expect(views[2].audit.at(-1)).toMatch(new RegExp(`\\trollback\\t${fx.tags.v3}->${fx.tags.v2}\\tsuccess`));
+  });
+
+  test('rollback to a named tag; a tag missing on the hosts is refused before any host is touched', async () => {
+    const before = await fx.views();
+    const refused = await fx.deploy('rollback', { tag: 'no-such-tag' });
+    expect(refused.result?.exitCode).toBe(1);
+    expect(refused.report!.error).toMatch(new RegExp(`rollback refused, nothing was changed: .* not available on ${addresses().map((a) => a.replace(/\./g, '\\.')).join('.*')}`));
+    for (const [i, v] of (await fx.views()).entries()) {
+      expect(v.containers.map((c) => c.id).sort()).toEqual(before[i].containers.map((c) => c.id).sort());
+      expect(v).toMatchObject({ tag: fx.tags.v2, revert: fx.tags.v3 });
+    }
+    const r = await fx.deploy('rollback', { tag: fx.tags.v1 });
+    expect(r.result?.exitCode).toBe(0);
+    for (const [i, v] of (await fx.views()).entries()) {
+      expect(v).toMatchObject({ tag: fx.tags.v1, revert: fx.tags.v2, lock: false });
+      expect((await fetchVersion(fx.lab.hosts[i].webUrl)).version).toBe(fx.tags.v1);
+    }
+  });
+});

@@ -1,0 +1,93 @@
+// Bounded load through the lab's load balancer while a deploy runs: N workers each doing
+// GETs without keep-alive, in a loop bounded by a request count and a deadline. Counts
+// non-200 answers and which app versions answered (X-App-Version header or JSON body).
+import http from 'node:http';
+
+export interface LoadStats {
+  requests: number;
+  ok: number;
+  failed: number;
+  /** Failure samples (status or error text), at most 20. */
+  failures: string[];
+  /** Requests answered per version. */
+  versions: Record<string, number>;
+  /** Versions in the order first seen. */
+  firstSeen: string[];
+  durationMs: number;
+}
+
+export interface LoadOptions {
+  url: string;
+  concurrency?: number;
+  /** Hard bound on requests in total. */
+  maxRequests?: number;
+  /** Hard bound on time (ms). */
+  maxMs?: number;
+  /** Pause between a worker's requests (ms). */
+  pauseMs?: number;
+}
+
+export interface LoadRun {
+  stop(): Promise<LoadStats>;
+  readonly stats: LoadStats;
+}
+
+function getOnce(url: string, timeoutMs: number): Promise<{ status: number; version?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, headers: { Connection: 'close' }, timeout: timeoutMs }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { if (body.length < 4096) body += d; });
+      res.on('end', () => {
+        let version = res.headers['x-app-version'] as string | undefined;
+        if (!version) { try { version = JSON.parse(body).version; } catch { /* not JSON */ } }
+        resolve({ status: res.statusCode ?? 0, version });
+      });
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs}ms`)));
+    req.on('error', reject);
+  });
+}
+
+/** Starts the load in the background; stop() ends it and returns the counts. */
+export function startLoad(o: LoadOptions): LoadRun {
+  const stats: LoadStats = { requests: 0, ok: 0, failed: 0, failures: [], versions: {}, firstSeen: [], durationMs: 0 };
+  const maxRequests = o.maxRequests ?? 20_000;
+  const deadline = Date.now() + (o.maxMs ?? 5 * 60_000);
+  const t0 = Date.now();
+  let stopping = false;
+  const worker = async () => {
+    while (!stopping && stats.requests < maxRequests && Date.now() < deadline) {
+      stats.requests++;
+      try {
+        const r = await getOnce(o.url, 10_000);
+        if (r.version) {
+          if (!(r.version in stats.versions)) { stats.versions[r.version] = 0; stats.firstSeen.push(r.version); }
+          stats.versions[r.version]++;
+        }
+        if (r.status === 200) stats.ok++;
+        else { stats.failed++; if (stats.failures.length < 20) stats.failures.push(`HTTP ${r.status}`); }
+      } catch (e) {
+        stats.failed++;
+        if (stats.failures.length < 20) stats.failures.push((e as Error).message);
+      }
+      if (o.pauseMs) await new Promise((r) => setTimeout(r, o.pauseMs));
+    }
+  };
+  const workers = Array.from({ length: o.concurrency ?? 4 }, worker);
+  return {
+    stats,
+    async stop() {
+      stopping = true;
+      await Promise.all(workers);
+      stats.durationMs = Date.now() - t0;
+      return stats;
+    },
+  };
+}
+
+/** One GET (for checks outside a load run). */
+export async function fetchVersion(url: string): Promise<{ status: number; version?: string }> {
+  return getOnce(url, 10_000);
+}
