@@ -137,6 +137,8 @@ export function secretEnvName(name: string): string {
   return `PALLET_${name.replace(/-/g, '_').toUpperCase()}`;
 }
 
+const BOOLEAN_WORDS = ['true', 'false', 'yes', 'no', '1', '0', 'on', 'off'];
+
 export interface CliArgs {
   raw: RawInputs;
   /** Arguments after `--` (for `pallet run -- cmd ...`). */
@@ -162,20 +164,34 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     const spec = specs.get(fileFlag && specs.get(fileFlag)?.secret ? fileFlag : flag);
     if (!spec || spec.name === 'command') throw new UserError(`unknown flag --${flag} (see 'pallet help')`);
     if (spec.secret && !fileFlag) {
+      // Too late to keep it out of argv, but not too late to keep it out of our own output.
+      const leaked = value ?? (argv[i + 1]?.startsWith('--') ? undefined : argv[i + 1]);
+      if (leaked) reporter().setSecret(leaked);
       throw new UserError(`--${flag} is a secret and is not accepted on the command line; set ${secretEnvName(flag)} or use --${flag}-file PATH`);
     }
     if (value === undefined) {
       const next = argv[i + 1];
-      if (spec.kind === 'boolean' && (next === undefined || next.startsWith('-'))) value = 'true';
+      // A bare boolean flag only takes the next word if it is a boolean (`--cache false`).
+      if (spec.kind === 'boolean' && (next === undefined || !BOOLEAN_WORDS.includes(next.toLowerCase()))) value = 'true';
       else if (next === undefined) throw new UserError(`--${flag} needs a value`);
       else { value = next; i++; }
     }
     if (fileFlag) {
       try { value = readFileSync(value, 'utf8'); } catch (e) { throw new UserError(`--${flag}: cannot read ${value}: ${(e as Error).message}`); }
+      reporter().setSecret(value.trim());
     }
     values.set(spec.name, value);
   }
-  for (const s of INPUT_SPECS) if (s.secret && !values.has(s.name) && env[secretEnvName(s.name)]) values.set(s.name, env[secretEnvName(s.name)]!);
+  for (const s of INPUT_SPECS) {
+    const fromEnv = env[secretEnvName(s.name)];
+    if (s.secret && !values.has(s.name) && fromEnv) {
+      reporter().setSecret(fromEnv.trim());
+      values.set(s.name, fromEnv);
+    }
+  }
+  if (positional.length > 1) {
+    throw new UserError(`unexpected argument '${positional[1]}'`, "flags take the form --name value; for pallet run, put the command after --");
+  }
   if (positional[0] !== undefined) values.set('command', positional[0]);
   return { raw: (n) => values.get(n) ?? '', rest, positional };
 }

@@ -1,0 +1,117 @@
+// parseCliArgs: `pallet <command> [--flag value | --flag=value | --bool] [-- cmd...]`. Secrets
+// never come from argv: only from PALLET_* variables or --<name>-file, and are masked when read.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseCliArgs, parseInputs, secretEnvName, type Inputs } from '../../src/inputs.js';
+import { CliReporter, setReporter } from '../../src/util/reporter.js';
+
+let rep: CliReporter;
+let tmp: string;
+beforeEach(() => { rep = setReporter(new CliReporter(() => {}, () => {})) as CliReporter; });
+beforeAll(() => { tmp = mkdtempSync(path.join(os.tmpdir(), 'pallet-cli-')); });
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const NO_ENV = {};
+const inputs = (argv: string[], env: NodeJS.ProcessEnv = NO_ENV) => parseInputs(parseCliArgs(argv, env).raw, 'flag');
+
+function messageOf(fn: () => unknown): string {
+  try { fn(); } catch (e) { return (e as Error).message; }
+  throw new Error('no error thrown');
+}
+
+test.each<[string[], Partial<Inputs>]>([
+  [['build'], { command: 'build', cache: true, config: 'pallet.yml' }],
+  [['test', '--config', 'ci/pallet.yml', '--shards', '2'], { command: 'test', config: 'ci/pallet.yml', shards: 2 }],
+  [['test', '--config=ci/pallet.yml', '--shards=2'], { config: 'ci/pallet.yml', shards: 2 }],
+  [['push', '--tag', 'build-9', '--extra-tags', 'latest,stable'], { tag: 'build-9', extraTags: ['latest', 'stable'] }],
+  [['test', '--test-args=--keepdb -v 2'], { testArgs: ['--keepdb', '-v', '2'] }],
+  [['test', '--test-args', '--keepdb'], { testArgs: ['--keepdb'] }],
+  [['deploy', '--break-lock'], { breakLock: true }],
+  [['deploy', '--break-lock', '--tag', 'build-3'], { breakLock: true, tag: 'build-3' }],
+  [['build', '--cache', 'false'], { cache: false }],
+  [['build', '--cache=no'], { cache: false }],
+  [['deploy', '--insecure-skip-host-key-check', '--run-tasks', 'yes'], { insecureSkipHostKeyCheck: true, runTasks: true }],
+  [['deploy', '--tag', 'a', '--tag', 'b'], { tag: 'b' }],
+  [['deploy', '--environment', 'staging', '--working-directory', 'app'], { environment: 'staging', workingDirectory: 'app' }],
+])('%j', (argv, want) => {
+  expect(inputs(argv)).toMatchObject(want);
+});
+
+test('a bare boolean flag does not swallow the next word', () => {
+  const args = parseCliArgs(['deploy', '--break-lock', '--', 'x'], NO_ENV);
+  expect(args.raw('break-lock')).toBe('true');
+  expect(messageOf(() => parseCliArgs(['deploy', '--break-lock', 'later'], NO_ENV))).toBe("unexpected argument 'later'");
+});
+
+test('arguments after -- are kept for `pallet run`', () => {
+  const args = parseCliArgs(['run', '--config', 'x.yml', '--', './manage.py', 'test', '--keepdb'], NO_ENV);
+  expect(args.rest).toEqual(['./manage.py', 'test', '--keepdb']);
+  expect(args.positional).toEqual(['run']);
+  expect(args.raw('config')).toBe('x.yml');
+});
+
+test.each<[string[], string]>([
+  [['build', '--nope'], "unknown flag --nope (see 'pallet help')"],
+  [['build', '--command', 'deploy'], "unknown flag --command (see 'pallet help')"],
+  [['build', '--config'], '--config needs a value'],
+  [['build', '--config-file', 'x'], "unknown flag --config-file (see 'pallet help')"],
+  [['build', '--shards', 'x'], "--shards must be a whole number >= 1, got 'x'"],
+  [['build', '--cache', 'maybe'], "unexpected argument 'maybe'"],
+  [['build', '--cache=maybe'], "--cache must be true or false, got 'maybe'"],
+  [['build', 'extra'], "unexpected argument 'extra'"],
+  [['build', '--registry-password-file', '/nonexistent/pw'], '--registry-password-file: cannot read /nonexistent/pw: ENOENT: no such file or directory, open \'/nonexistent/pw\''],
+])('%j is rejected', (argv, want) => {
+  expect(messageOf(() => inputs(argv))).toBe(want);
+});
+
+describe('secrets', () => {
+  test.each([
+    ['registry-password', ['push', '--registry-password', 'hunter2-pw']],
+    ['registry-password', ['push', '--registry-password=hunter2-pw']],
+    ['ssh-private-key', ['deploy', '--ssh-private-key', 'hunter2-pw']],
+    ['github-token', ['deploy', '--github-token=hunter2-pw']],
+  ])('--%s on the command line is refused, and the value is masked anyway', (name, argv) => {
+    const msg = messageOf(() => parseCliArgs(argv, NO_ENV));
+    expect(msg).toBe(`--${name} is a secret and is not accepted on the command line; set ${secretEnvName(name)} or use --${name}-file PATH`);
+    expect(msg).not.toContain('hunter2-pw');
+    expect(rep.mask('echo hunter2-pw')).toBe('echo ***');
+  });
+
+  test('read from PALLET_* variables and masked', () => {
+    const env = { PALLET_REGISTRY_PASSWORD: 's3cret-from-env', PALLET_GITHUB_TOKEN: 'ghs_fromenv123', PALLET_SSH_PRIVATE_KEY: '' };
+    const got = inputs(['push'], env);
+    expect(got.registryPassword).toBe('s3cret-from-env');
+    expect(got.githubToken).toBe('ghs_fromenv123');
+    expect(got.sshPrivateKey).toBeUndefined();
+    expect(rep.mask('s3cret-from-env and ghs_fromenv123')).toBe('*** and ***');
+  });
+
+  test('masked as soon as parseCliArgs reads them (before parseInputs, e.g. for pallet run)', () => {
+    parseCliArgs(['run'], { PALLET_REGISTRY_PASSWORD: 'early-secret-value' });
+    expect(rep.mask('x early-secret-value')).toBe('x ***');
+  });
+
+  test('read from --<name>-file, trimmed, and masked line by line', () => {
+    const keyFile = path.join(tmp, 'id_ed25519');
+    const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nAAAAC3NzaC1lZDI1NTE5AAAAIlinetwo\n-----END OPENSSH PRIVATE KEY-----\n';
+    writeFileSync(keyFile, key, { mode: 0o600 });
+    const pwFile = path.join(tmp, 'pw');
+    writeFileSync(pwFile, 'file-password-1\n', { mode: 0o600 });
+    const got = inputs(['deploy', '--ssh-private-key-file', keyFile, `--registry-password-file=${pwFile}`]);
+    expect(got.sshPrivateKey).toBe(key.trim());
+    expect(got.registryPassword).toBe('file-password-1');
+    expect(rep.mask('pw=file-password-1 key AAAAC3NzaC1lZDI1NTE5AAAAIlinetwo')).toBe('pw=*** key ***');
+  });
+
+  test('a flag file wins over the environment variable', () => {
+    const pwFile = path.join(tmp, 'pw2');
+    writeFileSync(pwFile, 'from-file-pw');
+    expect(inputs(['push', '--registry-password-file', pwFile], { PALLET_REGISTRY_PASSWORD: 'from-env-pw' }).registryPassword).toBe('from-file-pw');
+  });
+
+  test('non-secret flags are not masked', () => {
+    inputs(['push', '--registry-username', 'ci-user']);
+    expect(rep.mask('ci-user')).toBe('ci-user');
+  });
+});

@@ -1,0 +1,89 @@
+// parseInputs: raw strings (action INPUT_* variables or CLI flags) -> typed Inputs, with errors
+// that name the input, and secrets masked the moment they are read.
+import { actionRawInputs, INPUT_SPECS, parseInputs, type Inputs, type RawInputs } from '../../src/inputs.js';
+import { CliReporter, setReporter } from '../../src/util/reporter.js';
+
+const raw = (values: Record<string, string>): RawInputs => (name) => values[name] ?? '';
+
+let rep: CliReporter;
+beforeEach(() => { rep = setReporter(new CliReporter(() => {}, () => {})) as CliReporter; });
+
+function messageOf(fn: () => unknown): string {
+  try { fn(); } catch (e) { return (e as Error).message; }
+  throw new Error('no error thrown');
+}
+
+test('defaults when only the command is given', () => {
+  expect(parseInputs(raw({ command: 'build' }))).toEqual<Inputs>({
+    command: 'build', config: 'pallet.yml', workingDirectory: '.', tag: undefined, extraTags: [], image: undefined,
+    registry: undefined, registryUsername: undefined, registryPassword: undefined, sshPrivateKey: undefined,
+    sshKnownHosts: undefined, insecureSkipHostKeyCheck: false, environment: 'production', githubToken: undefined,
+    shards: undefined, testArgs: [], cache: true, lockTimeout: 0, breakLock: false, runTasks: false,
+  });
+});
+
+test.each<[string, Record<string, string>, Partial<Inputs>]>([
+  ['every command is accepted', { command: 'rollback' }, { command: 'rollback' }],
+  ['values are trimmed', { command: ' ci ', tag: ' build-7 \n' }, { command: 'ci', tag: 'build-7' }],
+  ['extra tags: comma or newline separated', { command: 'push', 'extra-tags': 'latest, stable\nv1.2\n' }, { extraTags: ['latest', 'stable', 'v1.2'] }],
+  ['test args: whitespace separated', { command: 'test', 'test-args': '--keepdb  shop.tests\n-v 2' }, { testArgs: ['--keepdb', 'shop.tests', '-v', '2'] }],
+  ['booleans: true/yes/1/on and false/no/0/off, any case', { command: 'deploy', cache: 'No', 'break-lock': 'YES', 'run-tasks': 'on', 'insecure-skip-host-key-check': '1' },
+    { cache: false, breakLock: true, runTasks: true, insecureSkipHostKeyCheck: true }],
+  ['integers', { command: 'test', shards: '3', 'lock-timeout': '120' }, { shards: 3, lockTimeout: 120 }],
+  ['strings pass through', { command: 'deploy', image: 'r.example.com/a/b', registry: 'r.example.com', 'registry-username': 'ci', environment: 'staging', 'working-directory': 'app', config: 'deploy/pallet.yml' },
+    { image: 'r.example.com/a/b', registry: 'r.example.com', registryUsername: 'ci', environment: 'staging', workingDirectory: 'app', config: 'deploy/pallet.yml' }],
+  ['github-token default expression is not taken literally', { command: 'deploy' }, { githubToken: undefined }],
+])('%s', (_name, values, want) => {
+  expect(parseInputs(raw(values))).toMatchObject(want);
+});
+
+test.each<[Record<string, string>, 'input' | 'flag', string]>([
+  [{}, 'input', "input 'command' is required: one of build, test, push, ci, deploy, rollback"],
+  [{}, 'flag', '--command is required: one of build, test, push, ci, deploy, rollback'],
+  [{ command: 'shipit' }, 'input', "unknown command 'shipit': expected one of build, test, push, ci, deploy, rollback"],
+  [{ command: 'build', tag: 'v1:2' }, 'input', "input 'tag' 'v1:2' is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)"],
+  [{ command: 'build', tag: '-x' }, 'flag', "--tag '-x' is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)"],
+  [{ command: 'build', tag: 'x'.repeat(129) }, 'input', `input 'tag' '${'x'.repeat(129)}' is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)`],
+  [{ command: 'push', 'extra-tags': 'ok,no/slash' }, 'input', "input 'extra-tags': 'no/slash' is not a valid image tag"],
+  [{ command: 'test', shards: '0' }, 'input', "input 'shards' must be a whole number >= 1, got '0'"],
+  [{ command: 'test', shards: 'two' }, 'flag', "--shards must be a whole number >= 1, got 'two'"],
+  [{ command: 'test', shards: '1.5' }, 'input', "input 'shards' must be a whole number >= 1, got '1.5'"],
+  [{ command: 'deploy', 'lock-timeout': '-1' }, 'input', "input 'lock-timeout' must be a whole number >= 0, got '-1'"],
+  [{ command: 'build', cache: 'maybe' }, 'input', "input 'cache' must be true or false, got 'maybe'"],
+  [{ command: 'deploy', 'break-lock': 'sure' }, 'flag', "--break-lock must be true or false, got 'sure'"],
+])('%j (%s) is rejected', (values, where, want) => {
+  expect(messageOf(() => parseInputs(raw(values), where))).toBe(want);
+});
+
+test('secrets are masked the moment they are read, and only secrets', () => {
+  const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n';
+  const inputs = parseInputs(raw({
+    command: 'deploy', 'registry-password': 'hunter2-registry', 'ssh-private-key': key, 'github-token': 'ghs_abcdef123456',
+    'registry-username': 'ci-user',
+  }));
+  expect(inputs.registryPassword).toBe('hunter2-registry');
+  expect(inputs.sshPrivateKey).toBe(key.trim());
+  const line = `login ci-user hunter2-registry token ghs_abcdef123456 key b3BlbnNzaC1rZXktdjEAAAAA`;
+  expect(rep.mask(line)).toBe('login ci-user *** token *** key ***');
+  // The reporter masks what it prints, too.
+  const out: string[] = [];
+  const printing = setReporter(new CliReporter((l) => out.push(l), (l) => out.push(l))) as CliReporter;
+  parseInputs(raw({ command: 'deploy', 'registry-password': 'hunter2-registry' }));
+  printing.info('password is hunter2-registry');
+  printing.error('failed with hunter2-registry');
+  expect(out).toEqual(['password is ***', 'error: failed with ***']);
+});
+
+test('INPUT_* variables are what the runner sets', () => {
+  const get = actionRawInputs({ INPUT_COMMAND: 'ci', 'INPUT_EXTRA-TAGS': 'latest', INPUT_REGISTRY_PASSWORD: 'x' });
+  expect(get('command')).toBe('ci');
+  expect(get('extra-tags')).toBe('latest');
+  expect(get('shards')).toBe('');
+});
+
+test('every input has a description; secrets have no default but the token expression', () => {
+  for (const s of INPUT_SPECS) {
+    expect(s.description.length).toBeGreaterThan(10);
+    if (s.secret && s.default !== undefined) expect(s.default).toMatch(/^\$\{\{/);
+  }
+});
