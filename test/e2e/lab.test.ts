@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { describeLab, labSshArgs, readLab, type LabDescriptor, type LabHost } from '../helpers/lab.js';
 import { run, type RunResult } from '../lab/util.js';
 
+// The e2e project's testTimeout is a global-only option in jest: give hooks and tests their own.
+const LONG = 600_000;
 const RUN_ID = `labtest-${randomBytes(4).toString('hex')}`;
 
 describeLab('lab', () => {
@@ -32,14 +34,16 @@ describeLab('lab', () => {
     expect(lab.hosts.length).toBeGreaterThanOrEqual(2);
     dockerConfig = mkdtempSync(path.join(os.tmpdir(), `${RUN_ID}-`));
     djangoRef = `${lab.registry.address}/${RUN_ID}/django:t1`;
-  });
+  }, LONG);
 
   afterAll(async () => {
     for (const [host, id] of hostContainers) await ssh(host, `docker rm -f ${id}`);
+    // A `docker run` that failed half-way leaves a created container we have no id for: it carries our run label.
+    for (const host of hostImages) await ssh(host, `docker ps -aq --filter label=${RUN_ID}=1 | xargs -r docker rm -f`);
     for (const host of hostImages) await ssh(host, `docker rmi ${djangoRef}; rm -rf /tmp/${RUN_ID}`);
     for (const tag of outerTags) await docker(['rmi', tag]);
     if (dockerConfig) rmSync(dockerConfig, { recursive: true, force: true });
-  });
+  }, LONG);
 
   test('registry: authenticated push and pull from the outer engine, wrong password refused', async () => {
     const ctx = mkdtempSync(path.join(os.tmpdir(), `${RUN_ID}-ctx-`));
@@ -81,7 +85,7 @@ describeLab('lab', () => {
     } finally {
       rmSync(ctx, { recursive: true, force: true });
     }
-  });
+  }, LONG);
 
   test('a host pulls from the lab registry at the same address and runs a container over SSH', async () => {
     expect((await docker(['tag', lab.images.django, djangoRef])).code).toBe(0);
@@ -93,7 +97,8 @@ describeLab('lab', () => {
 
     const host = lab.hosts[0];
     // Without credentials the host is refused, like the outer engine.
-    const anon = await ssh(host, `docker pull ${lab.registry.address}/${RUN_ID}/django:t1`);
+    // (An empty client config: other tests may have left a login in root's own.)
+    const anon = await ssh(host, `export DOCKER_CONFIG=/tmp/${RUN_ID}-anon; mkdir -p $DOCKER_CONFIG; docker pull ${djangoRef}; rc=$?; rm -rf $DOCKER_CONFIG; exit $rc`);
     expect(anon.code).not.toBe(0);
     expect(anon.stderr).toMatch(/no basic auth credentials|unauthorized/i);
 
@@ -106,7 +111,7 @@ describeLab('lab', () => {
     // Proof it ran on the host's own engine, not the outer one.
     const hostname = await ssh(host, 'hostname');
     expect(hostname.stdout.trim()).toBe(host.name);
-  });
+  }, LONG);
 
   test('an unknown host key is refused', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), `${RUN_ID}-kh-`));
@@ -123,11 +128,11 @@ describeLab('lab', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, LONG);
 
   test('nginx balances over every host and skips a host that stops serving', async () => {
     // Each host serves its own name on port 8000 (image pulled from the lab registry).
-    await Promise.all(
+    const started = await Promise.allSettled(
       lab.hosts.map(async (host) => {
         hostImages.add(host);
         const serve = `mkdir -p /srv && echo ${host.name} > /srv/index.html && exec python3 -m http.server -d /srv 8000`;
@@ -136,10 +141,12 @@ describeLab('lab', () => {
           withLogin(`docker pull -q ${djangoRef} >/dev/null && docker run -d -p 8000:8000 --label ${RUN_ID}=1 ${djangoRef} sh -c '${serve}'`),
           lab.registry.password + '\n',
         );
-        expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+        if (r.code !== 0) throw new Error(`${host.name}: exit ${r.code}: ${r.stderr}`);
         hostContainers.push([host, r.stdout.trim().split('\n').pop()!]);
       }),
     );
+    // Settle every host first so afterAll knows each container that was started.
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
     const get = async (url: string) => {
       for (let i = 0; i < 40; i++) {
         try {
@@ -169,5 +176,5 @@ describeLab('lab', () => {
     }
     expect(after).not.toContain(down.name);
     expect(new Set(after).size).toBe(lab.hosts.length - 1);
-  });
+  }, LONG);
 });
