@@ -1,4 +1,3 @@
-from django.contrib import admin
 from django.urls import path
 
 from notes import views
@@ -7,5 +6,4 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("health/", views.health, name="health"),
     path("notes/", views.notes, name="notes"),
-    path("admin/", admin.site.urls),
 ]
