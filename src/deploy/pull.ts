@@ -34,7 +34,8 @@ export async function pullEverywhere(run: DeployRun, login?: RegistryLogin): Pro
     if (r.exitCode !== 0) throw new StepError(label, `pull ${ref}`, lastLines(r.stderr || r.stdout));
     h.pullMs = Date.now() - t0;
     done++;
-    reporter().info(`[${done}/${labels.length}] ${label}: pulled ${ref} in ${formatDuration(h.pullMs)} (${lastLines(r.stdout, 1)})`);
+    const digest = /Digest: (\S+)/.exec(r.stdout)?.[1];
+    reporter().info(`[${done}/${labels.length}] ${label}: pulled ${ref} in ${formatDuration(h.pullMs)}${digest ? ` (${digest.slice(0, 19)})` : ''}`);
   });
   const failed = failures(outcomes);
   if (failed.length) throw failed[0].error instanceof StepError ? failed[0].error : new StepError(failed[0].host, 'pull', errorMessage(failed[0].error));

@@ -172,6 +172,7 @@ sed 's/^/A /' $d/audit.log 2>/dev/null; true`);
       return { result: undefined, report: undefined, lines, ms: Date.now() - t0, error: e as Error, leftovers: await this.finish(ledger) };
     } finally {
       this.logs.push(...lines);
+      if (process.env.PALLET_E2E_VERBOSE) console.log(lines.join('\n'));
     }
   }
 

@@ -1,11 +1,13 @@
 // Deploy and rollback against the real lab: 3 SSH hosts with their own dockerd behind nginx, the
 // lab registry with auth, a PostgreSQL for the app. The tests run in order and each starts
 // from the state the previous one left (v1 -> v2 -> failed deploys -> v3 -> rollbacks).
+import { jest } from '@jest/globals';
 import { labAvailable } from '../helpers/lab.js';
 import { startLoad, fetchVersion } from '../helpers/load.js';
 import { startFakeGitHubApi, type FakeGitHubApi } from '../helpers/github-api.js';
 import { APP, DeployFixture, sleep } from './deploy-fixture.js';
 
+jest.setTimeout(600_000);
 const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
 
 describeLab('deploy over ssh (lab)', () => {
