@@ -72,10 +72,13 @@ export class BuildStreamParser {
   result(): BuildStreamResult {
     if (this.partial) { this.line(this.partial); this.partial = ''; }
     const isFrom = (s: BuildStep) => /^FROM\s/i.test(s.instruction);
+    // FROM and the global ARGs before the first FROM are not build steps: neither cached nor run.
+    const firstFrom = this.steps.findIndex(isFrom);
+    const real = this.steps.filter((s, i) => i > firstFrom && !isFrom(s));
     return {
       steps: this.steps,
-      cachedSteps: this.steps.filter((s) => s.cached).length,
-      ranSteps: this.steps.filter((s) => !s.cached && !isFrom(s)).length,
+      cachedSteps: real.filter((s) => s.cached).length,
+      ranSteps: real.filter((s) => !s.cached).length,
       imageId: this.imageId,
       error: this.error,
     };

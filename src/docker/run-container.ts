@@ -67,7 +67,9 @@ export async function runOneOff(
     await container.start();
     const { StatusCode } = (await container.wait()) as { StatusCode: number };
     // Bounded wait for the last output after exit.
-    await Promise.race([ended, new Promise((r) => setTimeout(r, 2000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([ended, new Promise((r) => { timer = setTimeout(r, 2000); })]);
+    clearTimeout(timer);
     if (partial) onLine(partial);
     return { exitCode: StatusCode, output };
   } finally {

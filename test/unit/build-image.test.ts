@@ -105,7 +105,7 @@ describe('BuildStreamParser', () => {
   test('counts cached and run steps and keeps the image id', () => {
     const p = new BuildStreamParser();
     const events: BuildEvent[] = [
-      s('Step 1/4 : FROM base\n'), s(' ---> 765228525339\n'),
+      s('Step 0/4 : ARG BASE=base\n'), s('Step 1/4 : FROM base\n'), s(' ---> 765228525339\n'),
       s('Step 2/4 : COPY wheelhouse/ /wheelhouse/\n'), s(' ---> Using cache\n'), s(' ---> aaa\n'),
       s('Step 3/4 : RUN pip install x\n'), s(' ---> Using cache\n ---> bbb\n'),
       s('Step 4/4 : COPY . /app\n'), s(' ---> ccc\n'),
@@ -114,7 +114,7 @@ describe('BuildStreamParser', () => {
     const lines = events.flatMap((e) => p.push(e));
     expect(lines).toContain('Step 3/4 : RUN pip install x');
     const r = p.result();
-    expect(r.steps.map((x) => [x.n, x.cached])).toEqual([[1, false], [2, true], [3, true], [4, false]]);
+    expect(r.steps.map((x) => [x.n, x.cached])).toEqual([[0, false], [1, false], [2, true], [3, true], [4, false]]);
     expect(r.cachedSteps).toBe(2);
     expect(r.ranSteps).toBe(1);
     expect(r.imageId).toBe('sha256:ccc');
