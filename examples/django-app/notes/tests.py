@@ -8,7 +8,29 @@ from django.core.management import call_command
 from django.db import DatabaseError
 from django.test import SimpleTestCase, TestCase, override_settings
 
+from example.dburl import parse_database_url
+
 from .models import Note
+
+
+class DatabaseUrlTests(SimpleTestCase):
+    def test_postgres_url(self):
+        db = parse_database_url("postgres://app:s%40cret@pg-1a2b:5433/app?sslmode=require")
+        self.assertEqual(db["ENGINE"], "django.db.backends.postgresql")
+        self.assertEqual(
+            (db["NAME"], db["USER"], db["PASSWORD"], db["HOST"], db["PORT"]), ("app", "app", "s@cret", "pg-1a2b", "5433")
+        )
+        self.assertEqual(db["OPTIONS"], {"sslmode": "require", "connect_timeout": "5"})
+
+    def test_postgis_and_sqlite(self):
+        self.assertEqual(parse_database_url("postgis://u@h/db")["ENGINE"], "django.contrib.gis.db.backends.postgis")
+        self.assertEqual(parse_database_url("postgis://u@h/db")["PORT"], "")
+        self.assertEqual(parse_database_url("sqlite:////storage/x.sqlite3")["NAME"], "/storage/x.sqlite3")
+        self.assertEqual(parse_database_url("sqlite://:memory:")["NAME"], ":memory:")
+
+    def test_unknown_scheme(self):
+        with self.assertRaisesRegex(ValueError, "unsupported database URL scheme 'mysql'"):
+            parse_database_url("mysql://u@h/db")
 
 
 class FastslugTests(SimpleTestCase):
