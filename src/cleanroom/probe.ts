@@ -61,7 +61,7 @@ export type WaitResult =
 export async function waitUntilReady(opts: WaitOptions): Promise<WaitResult> {
   const now = opts.now ?? Date.now;
   const sleep = opts.sleep ?? abortableSleep;
-  const { first, max } = opts.delays ?? { first: 100, max: 1000 };
+  const { first, max } = opts.delays ?? { first: 100, max: 250 };
   const start = now();
   // A hard cap on attempts as well as time, so a fake or frozen clock cannot loop forever.
   const maxAttempts = Math.ceil(opts.timeoutMs / first) + 10;
