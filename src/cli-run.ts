@@ -55,7 +55,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
       throw new UserError(`unknown command '${first}': expected one of ${[...COMMANDS, 'run'].join(', ')} (see 'pallet help')`);
     }
     const inputs = parseInputs(args.raw, 'flag');
-    const result = await runCommand(inputs, { env, ledger, signal: abort.signal });
+    const result = await runCommand(inputs, { env, ledger, signal: abort.signal, where: 'flag' });
     const r = reporter() as CliReporter;
     for (const [k, v] of r.outputs) r.info(`${k}=${v}`);
     return result.exitCode;

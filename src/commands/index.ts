@@ -17,12 +17,21 @@ export interface DispatchOptions {
   env?: NodeJS.ProcessEnv;
   ledger?: CleanupLedger;
   signal?: AbortSignal;
+  /** How messages name inputs: `input 'image'` (the action) or `--image` (the CLI). */
+  where?: 'input' | 'flag';
 }
 
 export async function prepareContext(inputs: Inputs, opts: DispatchOptions = {}): Promise<RunContext> {
   const env = opts.env ?? process.env;
   const configPath = path.resolve(inputs.workingDirectory, inputs.config);
-  const config = loadConfig(configPath, { image: inputs.image });
+  // Inputs that override the file are applied (and validated) by the loader, so every stage
+  // reads one resolved config. test-args are appended by the test command itself.
+  const config = loadConfig(configPath, {
+    image: inputs.image,
+    shards: inputs.shards,
+    extraTags: inputs.extraTags,
+    where: opts.where,
+  });
   return {
     inputs,
     config,

