@@ -113,6 +113,36 @@ describeLab('lab', () => {
     expect(hostname.stdout.trim()).toBe(host.name);
   }, LONG);
 
+  test('service images honour POSTGRES_* like the official ones; redis and memcached answer', async () => {
+    const net = `${RUN_ID}-net`;
+    const ids: string[] = [];
+    const d = (args: string[]) => run('docker', args, { allowFailure: true, timeoutMs: 120_000 });
+    const netId = (await d(['network', 'create', net])).stdout.trim();
+    try {
+      const start = async (alias: string, image: string, env: string[] = []) => {
+        const r = await d(['run', '-d', '--network', net, '--network-alias', alias, ...env.flatMap((e) => ['-e', e]), image]);
+        expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+        ids.push(r.stdout.trim());
+      };
+      await start('pg', lab.images.postgres, ['POSTGRES_USER=app', 'POSTGRES_PASSWORD=s3cret', 'POSTGRES_DB=appdb']);
+      await start('redis', lab.images.redis);
+      await start('mc', lab.images.memcached);
+      // One client container runs every probe (psql, pg_isready, redis-cli, bash /dev/tcp), bounded.
+      const probe = [
+        'for i in $(seq 1 60); do pg_isready -q -h pg -U app && break; sleep 0.5; done',
+        'PGPASSWORD=s3cret psql -h pg -U app -d appdb -tAc "select current_user || \'@\' || current_database()"',
+        'PGPASSWORD=wrong psql -h pg -U app -d appdb -tAc "select 1" >/dev/null 2>&1 && echo wrong-password-accepted',
+        'for i in $(seq 1 20); do redis-cli -h redis ping 2>/dev/null | grep -q PONG && break; sleep 0.5; done; redis-cli -h redis ping',
+        'for i in $(seq 1 20); do (exec 3<>/dev/tcp/mc/11211 && printf "version\\r\\n" >&3 && head -c 8 <&3) 2>/dev/null && break; sleep 0.5; done',
+      ].join('; ');
+      const r = await d(['run', '--rm', '--network', net, '--entrypoint', 'bash', lab.images.postgres, '-c', probe]);
+      expect(r.stdout.split('\n').map((l) => l.trim()).filter(Boolean)).toEqual(['app@appdb', 'PONG', 'VERSION']);
+    } finally {
+      if (ids.length) await d(['rm', '-f', ...ids]);
+      if (netId) await d(['network', 'rm', netId]);
+    }
+  }, LONG);
+
   test('an unknown host key is refused', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), `${RUN_ID}-kh-`));
     try {
@@ -131,6 +161,21 @@ describeLab('lab', () => {
   }, LONG);
 
   test('nginx balances over every host and skips a host that stops serving', async () => {
+    // Port 8000 of a host belongs to whoever deploys there; while other suites share the lab
+    // (developers run them side by side), wait a bounded time for it, then fail saying who holds it.
+    const busy = async () => {
+      const holders = await Promise.all(lab.hosts.map(async (h) => {
+        const r = await ssh(h, "docker ps -q --filter publish=8000 --format '{{.Names}} {{.Image}}'");
+        return r.stdout.trim() ? `${h.name}: ${r.stdout.trim()}` : '';
+      }));
+      return holders.filter(Boolean);
+    };
+    let holders = await busy();
+    for (let i = 0; i < 36 && holders.length; i++) {
+      await new Promise((r) => setTimeout(r, 5000));
+      holders = await busy();
+    }
+    expect(holders).toEqual([]);
     // Each host serves its own name on port 8000 (image pulled from the lab registry).
     const started = await Promise.allSettled(
       lab.hosts.map(async (host) => {
