@@ -1,6 +1,7 @@
 // One cleanroom run: N isolated shards (network + services + test container each), at most
 // `concurrency` at a time. The ledger learns about the run before anything is created, and
 // everything carrying the run's label is removed in `finally`, whatever happened.
+import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import pLimit from 'p-limit';
 import type { PalletConfig } from '../config/types.js';
@@ -69,10 +70,15 @@ export async function runCleanroom(config: PalletConfig, ledger: CleanupLedger, 
   try {
     await ensureImage(docker, opts.image, 'the test run', local.signal);
     const limit = pLimit(Math.max(1, opts.concurrency ?? 2));
-    const settled = await Promise.allSettled(plans.map((p) => limit(() => runShard(docker, config, p, opts, local.signal).catch((e) => {
+    const runAll = () => Promise.allSettled(plans.map((p) => limit(() => runShard(docker, config, p, opts, local.signal).catch((e) => {
       local.abort(e);
       throw e;
     }))));
+    // Parallel shards interleave their output: no groups then, so the whole stretch is guarded.
+    const settled = plans.length > 1 ? await withCommandsStopped(runAll) : await runAll();
+    for (const s of settled) {
+      if (plans.length > 1 && s.status === 'fulfilled' && s.value.problem) r.error(`[shard ${s.value.shard}] ${s.value.problem}`);
+    }
     signal.throwIfAborted();
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) throw failed.reason;
@@ -119,8 +125,8 @@ async function runShard(docker: Docker, config: PalletConfig, plan: ShardPlan, o
       prefix: tag,
       onLine: opts.onLine && ((l) => opts.onLine!(plan.shardIndex, l)),
     }, signal);
-    const outcome = many ? await runTests() : await r.group(`tests: ${opts.image} ${opts.command.join(' ')}`, runTests);
-    if (outcome.problem) r.error(tag ? `${tag} ${outcome.problem}` : outcome.problem);
+    const outcome = many ? await runTests() : await r.group(`tests: ${opts.image} ${opts.command.join(' ')}`, () => withCommandsStopped(runTests));
+    if (outcome.problem && !many) r.error(outcome.problem);
     log(`test exit code ${outcome.exitCode} after ${formatDuration(outcome.durationMs)}`);
     const artifacts = await copyArtifacts(docker, outcome.containerId, config.test.artifacts ?? [], artifactsDir(opts.workdir, plan.shardIndex));
     return {
@@ -135,5 +141,22 @@ async function runShard(docker: Docker, config: PalletConfig, plan: ShardPlan, o
   } finally {
     // Free this shard's containers now, so queued shards do not compete with finished ones.
     if (many) await removeByLabels(docker, [`${RUN_LABEL}=${plan.runId}`, `${SHARD_LABEL}=${plan.shardIndex}`]).catch(() => undefined);
+  }
+}
+
+/**
+ * On the runner, a line of test output such as `::add-mask::` or `::set-output` would be obeyed as
+ * a workflow command. Test output is the app's, not ours: the runner is told to ignore commands
+ * while it streams (stop-commands with a one-time token), and to resume afterwards.
+ */
+export async function withCommandsStopped<T>(fn: () => Promise<T>): Promise<T> {
+  const r = reporter();
+  if (r.kind !== 'actions') return fn();
+  const token = randomBytes(16).toString('hex');
+  r.info(`::stop-commands::${token}`);
+  try {
+    return await fn();
+  } finally {
+    r.info(`::${token}::`);
   }
 }

@@ -55,6 +55,8 @@ d('pallet test as the action runs it', () => {
     expect(res.stdout).toMatch(/postgres \(pallet-lab\/postgres:15\) ready in/);
     expect(res.stdout).toMatch(/Ran \d+ tests/);
     expect(res.stdout).toMatch(/^OK/m);
+    // The app's output is streamed with workflow commands switched off (it could print `::add-mask::`...).
+    expect(res.stdout).toMatch(/::stop-commands::([0-9a-f]{32})\n[\s\S]*Ran \d+ tests[\s\S]*\n::\1::\n/);
     expect(res.summary).toContain('Cleanroom tests: passed');
     const junit = path.join(work, 'pallet-artifacts', '0', 'junit.xml');
     expect(existsSync(junit)).toBe(true);
