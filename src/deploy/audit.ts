@@ -10,6 +10,11 @@ import type { DeployRun, HostRecord } from './types.js';
 export async function finishHosts(run: DeployRun, succeeded: boolean, result: string): Promise<void> {
   await forEachHost([...run.hosts.keys()], async (label) => {
     const h = run.hosts.get(label)!;
+    if (h.lost) {
+      // Each command would wait out a connect timeout; the ledger retries the lock once at cleanup.
+      reporter().warning(`${label}: unreachable (${h.lost}); its TAG/REVERT/audit were not updated and its lock is released at cleanup if it is back`);
+      return;
+    }
     try {
       await finishHost(run, h, succeeded, result);
     } catch (e) {

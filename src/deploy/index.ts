@@ -111,7 +111,7 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
   } finally {
     await releaseAll(run);
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
-    report.hosts = [...run.hosts.values()].map((h) => ({
+    report.hosts = plan.hosts.map((t) => run.hosts.get(t.label)).filter((h) => h !== undefined).map((h) => ({
       host: h.label, roles: h.roles, oldTag: h.before.tag, newTag: h.target, pullMs: h.pullMs,
       restartMs: h.restartMs, health: h.health.join(', ') || '-', reverted: h.reverted, lost: h.lost,
     }));

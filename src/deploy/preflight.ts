@@ -36,7 +36,7 @@ export async function preflight(run: DeployRun, conns: SshConnection[], lock: Om
 export async function releaseAll(run: DeployRun): Promise<void> {
   await forEachHost([...run.hosts.keys()], async (label) => {
     const h = run.hosts.get(label)!;
-    if (!h.lock) return;
+    if (!h.lock || h.lost) return;
     try {
       await releaseLock(h.conn, run.ledger, run.plan.app, h.lock);
       h.lock = undefined;

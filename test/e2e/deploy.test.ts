@@ -173,9 +173,12 @@ describeLab('deploy over ssh (lab)', () => {
     for (const [i, h] of fx.lab.hosts.entries()) expect([i, (await fetchVersion(h.webUrl)).version]).toEqual([i, fx.tags.v3]);
   });
 
-  test('rollback to the previous tag: every host back on v2, tasks skipped, worker and beat after web', async () => {
-    const r = await fx.deploy('rollback');
+  test('rollback to the previous tag (breaking a stale lock): every host back on v2, tasks skipped, worker and beat after web', async () => {
+    // A lock left behind by a crashed deploy on host 3; break-lock removes it with a warning.
+    await fx.ssh(addresses()[2], `mkdir -p /var/lib/pallet/${APP}/lock && echo stale > /var/lib/pallet/${APP}/lock/token && echo 'run 1.1 by ghost since 2020-01-01T00:00:00.000Z' > /var/lib/pallet/${APP}/lock/owner`);
+    const r = await fx.deploy('rollback', { inputs: { 'break-lock': 'true' } });
     expect(r.result?.exitCode).toBe(0);
+    expect(r.lines.join('\n')).toContain(`warning: break-lock: removed the deploy lock of ${APP} on ${addresses()[2]} held by run 1.1 by ghost since 2020-01-01T00:00:00.000Z`);
     expect(r.lines.join('\n')).not.toMatch(/task 'deploy'/);
     const views = await fx.views();
     for (const v of views) expect(v).toMatchObject({ tag: fx.tags.v2, revert: fx.tags.v3, lock: false });
