@@ -13,9 +13,11 @@ const SKIP_ENV = 'PALLET_LAB_SKIP_REASON';
 function engineReason(): string | undefined {
   const info = spawnSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8', timeout: 30_000 });
   if (info.status === 0) return undefined;
+  const why = (info.stderr || String(info.error ?? '')).trim().split('\n')[0];
+  if (process.env.DOCKER_HOST) return `no Docker Engine answers at DOCKER_HOST=${process.env.DOCKER_HOST} (${why})`;
   const debianRoot = process.getuid?.() === 0 && existsSync('/etc/debian_version');
   if (debianRoot) return undefined; // lab up installs and starts dockerd
-  return `no Docker Engine answers (docker info: ${(info.stderr || String(info.error ?? '')).trim().split('\n')[0]}) ` +
+  return `no Docker Engine answers (docker info: ${why}) ` +
     'and this is not Debian as root, so the lab cannot start one';
 }
 

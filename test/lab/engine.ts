@@ -1,7 +1,7 @@
 // Makes sure a Docker Engine answers. If one does, it is left alone. On Debian as root the
 // engine is installed (docker.io) and started in the background; elsewhere we say what is missing.
 import { spawn } from 'node:child_process';
-import { existsSync, openSync } from 'node:fs';
+import { existsSync, openSync, readFileSync } from 'node:fs';
 import Docker from 'dockerode';
 import { labPath, ensureLabDir } from './state.js';
 import { log, run, waitFor } from './util.js';
@@ -17,6 +17,16 @@ export async function engineAnswers(): Promise<boolean> {
   }
 }
 
+function dockerdRunning(): boolean {
+  try {
+    const pid = Number(readFileSync('/var/run/docker.pid', 'utf8'));
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function isDebianRoot(): boolean {
   return process.getuid?.() === 0 && existsSync('/etc/debian_version');
 }
@@ -24,6 +34,9 @@ export function isDebianRoot(): boolean {
 /** Why no engine can be had here, or undefined when one can (already running, or installable). */
 export async function engineUnavailableReason(): Promise<string | undefined> {
   if (await engineAnswers()) return undefined;
+  // Only the local default engine is ours to start; a remote or running-but-stuck one is not.
+  if (process.env.DOCKER_HOST) return `no Docker Engine answers at DOCKER_HOST=${process.env.DOCKER_HOST}`;
+  if (dockerdRunning()) return 'dockerd is running (per /var/run/docker.pid) but does not answer: see its log';
   if (isDebianRoot()) return undefined;
   return (
     'no Docker Engine answers on the default socket, and this is not Debian as root, so the lab ' +

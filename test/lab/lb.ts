@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { labPath, type LabState } from './state.js';
-import { log, pickPort, pidAlive, portFree, sleep, tcpOpen, waitFor } from './util.js';
+import { log, pickPort, pidAlive, portFree, run, sleep, tcpOpen, waitFor } from './util.js';
 
 export interface Upstream {
   host: string;
@@ -77,6 +77,9 @@ export async function ensureLb(state: LabState, upstreams: Upstream[]): Promise<
   const url = `http://127.0.0.1:${state.lb.port}`;
   if (running) {
     if (old !== text) {
+      // A reload with a bad config is silently ignored by nginx: check it first.
+      await run('nginx', ['-t', '-q', ...nginxArgs(dir)])
+        .catch((e: Error) => { throw new Error(`new nginx config is invalid: ${e.message}`); });
       process.kill(state.lb.pid!, 'SIGHUP');
       await sleep(500);
       log(`nginx reloaded with ${upstreams.length} upstream(s)`);
