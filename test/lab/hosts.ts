@@ -101,7 +101,9 @@ async function ensureHostContainer(
     try {
       const info = await docker.getContainer(h.containerId).inspect();
       if (info.Config.Labels?.[CONFIG_LABEL] === configHash) {
-        if (!info.State.Running) await docker.getContainer(info.Id).start();
+        // Fault-injection tests stop or pause hosts; a test that died half-way may leave them so.
+        if (info.State.Paused) await docker.getContainer(info.Id).unpause();
+        else if (!info.State.Running) await docker.getContainer(info.Id).start();
         return;
       }
       log(`host ${h.index}: settings or image changed, recreating`);
@@ -124,8 +126,8 @@ async function ensureHostContainer(
   log(`host ${h.index} started: ssh 127.0.0.1:${h.sshPort}, web 127.0.0.1:${h.webPort} (${c.id.slice(0, 12)})`);
 }
 
-/** Waits (bounded) until sshd answers with a pinnable key, then until docker and the registry work inside. */
-async function waitHostReady(h: HostState, keys: LabKeys, registryPort: number, hostKeys: Map<number, string[]>): Promise<void> {
+/** Waits (bounded) until sshd answers with a host key we can pin. */
+async function waitHostReady(h: HostState, hostKeys: Map<number, string[]>): Promise<void> {
   await waitFor(`sshd on host ${h.index}`, async () => {
     const lines = await scanHostKey(h.sshPort);
     if (lines.length) hostKeys.set(h.index, lines);
@@ -133,6 +135,7 @@ async function waitHostReady(h: HostState, keys: LabKeys, registryPort: number, 
   }, { attempts: 60, intervalMs: 1000, timeoutMs: 90_000 });
 }
 
+/** Waits (bounded) until dockerd answers inside and the registry is reachable at 127.0.0.1:PORT there. */
 async function checkInside(h: HostState, keys: LabKeys, registryPort: number): Promise<void> {
   const probe = `docker info --format '{{.ServerVersion}}' >/dev/null && curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${registryPort}/v2/`;
   let last = '';
@@ -156,7 +159,7 @@ export async function ensureHosts(
   for (const h of state.hosts) await ensureHostContainer(state, h, imageId, image, network, keys);
 
   const hostKeys = new Map<number, string[]>();
-  await Promise.all(state.hosts.map((h) => waitHostReady(h, keys, state.registry.port, hostKeys)));
+  await Promise.all(state.hosts.map((h) => waitHostReady(h, hostKeys)));
   // Rebuilt from scratch each time: a recreated host has new keys, stale pins must go.
   writeKnownHosts(keys.knownHostsPath, state.hosts.flatMap((h) => hostKeys.get(h.index) ?? []));
   await Promise.all(state.hosts.map((h) => checkInside(h, keys, state.registry.port)));
