@@ -50,6 +50,8 @@ export interface LabDescriptor {
   };
   hosts: LabHost[];
   lb: { url: string; id: string };
+  /** Name of the outer bridge network the hosts and the registry share (added after the first cut). */
+  network?: string;
 }
 
 export function labAvailable(): boolean {

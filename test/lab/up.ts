@@ -63,6 +63,7 @@ export async function labUp(hostCount = DEFAULT_HOSTS): Promise<LabDescriptor> {
       ssh: { user: 'root', privateKeyPath: keys.privateKeyPath, knownHostsPath: keys.knownHostsPath },
       hosts,
       lb,
+      network,
     };
     writeDescriptor(descriptor);
     log(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${LAB_FILE}`);
