@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../test/helpers/lab.js';
-import { APP, DeployFixture } from '../test/e2e/deploy-fixture.js';
+import { DeployFixture } from '../test/e2e/deploy-fixture.js';
 
 const execFileP = promisify(execFile);
 const RULE = '-p tcp --dport 22 --syn -m comment --comment pallet-bench-deploy -j ACCEPT';
@@ -37,9 +37,11 @@ interface Row {
 }
 
 async function main(): Promise<void> {
-  const fx = new DeployFixture();
+  const fx = new DeployFixture('benchdeploy');
   const available = fx.lab.hosts.length;
   const counts = [1, 2, 4, 8].filter((n) => n <= available);
+  // A lab between sizes (e.g. 3 hosts) also measures its full size.
+  if (available < 8 && !counts.includes(available)) counts.push(available);
   const skipped = [1, 2, 4, 8].filter((n) => n > available);
   if (skipped.length) console.log(`note: the lab has ${available} hosts; skipping ${skipped.join(', ')} (npm run lab:up -- --hosts 8)`);
   const rows: Row[] = [];
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
           env: {
             PATH: process.env.PATH, HOME: process.env.HOME,
             WEB_HOSTS: hosts.join(' '), WORKER_HOSTS: hosts[n - 1], BEAT_HOSTS: hosts[n - 1],
-            IMAGE: fx.repo, TAG: fx.tags.v3, APP, ENV_FILE: '/etc/pallet/example.env',
+            IMAGE: fx.repo, TAG: fx.tags.v3, APP: fx.app, ENV_FILE: '/etc/pallet/example.env',
             SSH_KEY: fx.lab.ssh.privateKeyPath, KNOWN_HOSTS: fx.lab.ssh.knownHostsPath, SSH_USER: fx.lab.ssh.user,
             REGISTRY: fx.lab.registry.address, REGISTRY_USER: fx.lab.registry.username, REGISTRY_PASSWORD: fx.lab.registry.password,
           },

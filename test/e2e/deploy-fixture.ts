@@ -29,6 +29,8 @@ export interface HostContainer { name: string; id: string; tag: string; startedA
 export interface HostView { tag: string; revert: string; lock: boolean; audit: string[]; containers: HostContainer[] }
 
 export class DeployFixture {
+  /** App name: names containers and host state; the benchmark uses its own so runs never collide. */
+  constructor(readonly app: string = APP) {}
   readonly lab: LabDescriptor = readLab();
   readonly docker = new Docker();
   readonly run = randomBytes(3).toString('hex');
@@ -91,7 +93,7 @@ export class DeployFixture {
 
   /** Removes this test app's containers and state from a host (ids listed by the app's label). */
   async resetHost(address: string): Promise<void> {
-    await this.ssh(address, `ids=$(docker ps -aq --filter label=pallet.app=${APP}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/${APP}`);
+    await this.ssh(address, `ids=$(docker ps -aq --filter label=pallet.app=${this.app}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/${this.app}`);
   }
 
   async teardown(): Promise<void> {
@@ -115,9 +117,9 @@ export class DeployFixture {
   }
 
   async view(address: string): Promise<HostView> {
-    const out = await this.ssh(address, `d=/var/lib/pallet/${APP}
+    const out = await this.ssh(address, `d=/var/lib/pallet/${this.app}
 echo "TAG=$(cat $d/TAG 2>/dev/null)"; echo "REVERT=$(cat $d/REVERT 2>/dev/null)"; [ -d $d/lock ] && echo LOCK=1
-for id in $(docker ps -aq --filter label=pallet.app=${APP}); do docker inspect --format 'C {{.Name}} {{.Id}} {{index .Config.Labels "pallet.tag"}} {{.State.StartedAt}} {{.State.Running}}' $id; done
+for id in $(docker ps -aq --filter label=pallet.app=${this.app}); do docker inspect --format 'C {{.Name}} {{.Id}} {{index .Config.Labels "pallet.tag"}} {{.State.StartedAt}} {{.State.Running}}' $id; done
 sed 's/^/A /' $d/audit.log 2>/dev/null; true`);
     const line = (k: string) => (new RegExp(`^${k}=(.*)$`, 'm').exec(out)?.[1] ?? '').trim();
     const containers = out.split('\n').filter((l) => l.startsWith('C ')).map((l) => {
@@ -134,7 +136,7 @@ sed 's/^/A /' $d/audit.log 2>/dev/null; true`);
     const web: RoleConfig = { hosts: overrides.web ?? [h1, h2, h3], command: 'serve', port: 8000, health: { path: '/health/', timeout: overrides.healthTimeout ?? 30 }, stop_timeout: 5 };
     const workers = overrides.workers ?? [h3];
     return {
-      app: APP, image: this.repo,
+      app: this.app, image: this.repo,
       build: { context: '/nonexistent', dockerfile: 'Dockerfile', args: {}, tags: [] },
       test: { command: ['test'], services: [], environment: {}, shards: 1, artifacts: [], timeout: 60 },
       deploy: {
