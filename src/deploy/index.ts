@@ -13,7 +13,7 @@ import { recordRevertArgv } from './commands.js';
 import { preflight, releaseAll } from './preflight.js';
 import { ensureTargetsAvailable, pullEverywhere, type RegistryLogin } from './pull.js';
 import { runTasks } from './tasks.js';
-import { restartRole } from './restart.js';
+import { rollRole } from './restart.js';
 import { revertTouched } from './revert.js';
 import { finishHosts } from './audit.js';
 import { failures, forEachHost } from './parallel.js';
@@ -142,16 +142,10 @@ async function recordRevert(run: DeployRun): Promise<void> {
 
 async function rollOut(run: DeployRun, cancelled: () => void): Promise<void> {
   for (const role of run.plan.roles) {
-    for (const [index, batch] of role.batches.entries()) {
-      cancelled();
-      reporter().info(`${role.role}: restarting ${batch.join(', ')}`);
-      // Touched = about to be stopped (after a web candidate passed): what a revert must undo.
-      const outcomes = await forEachHost(batch, (host) =>
-        restartRole(run, host, role, run.hosts.get(host)!.target, { probe: true, onTouch: () => run.touched.push({ host, role: role.role }) }));
-      const f = failures(outcomes)[0];
+    await rollRole(run, role, cancelled, async (batch, fn) => {
+      const f = failures(await forEachHost(batch, fn))[0];
       if (f) throw f.error;
-      await run.hooks.afterBatch?.({ role: role.role, batch, index });
-    }
+    });
   }
 }
 

@@ -1,5 +1,7 @@
-// Step 5 on one host and role: stop the old container gracefully, start the given tag, wait for
-// health. Used for the rollout and, with the revert tag, for the revert.
+// Step 5 on one host and role. Web roles first run the new version as an unpublished candidate
+// and health-check it (probeCandidate); then switchRole stops the old container gracefully,
+// starts the given tag with the published port and waits for health. The revert uses
+// switchRole alone, with the revert tag.
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
 import { HostConnectionError } from '../ssh/connection.js';
@@ -8,11 +10,9 @@ import { checkHealth } from './health.js';
 import type { RolePlan } from './plan.js';
 import { StepError, type DeployRun } from './types.js';
 
-export async function restartRole(run: DeployRun, label: string, role: RolePlan, tag: string, opts: { probe: boolean; onTouch?: () => void } = { probe: true }): Promise<void> {
+function stepRunner(run: DeployRun, label: string, role: RolePlan) {
   const h = run.hosts.get(label)!;
-  const { app, image, envFile } = run.plan;
-  const t0 = Date.now();
-  const step = async (name: string, fn: () => Promise<void>) => {
+  return async (name: string, fn: () => Promise<void>) => {
     try {
       await fn();
     } catch (e) {
@@ -21,19 +21,34 @@ export async function restartRole(run: DeployRun, label: string, role: RolePlan,
       throw new StepError(label, `${name} (${role.role})`, (e as Error).message);
     }
   };
-  const spec: ContainerSpec = { app, role: role.role, tag, image, command: role.command, envFile, port: role.port, hostPort: role.hostPort };
-  if (role.web && opts.probe) {
-    await step('health', async () => {
-      const r = await h.conn.run(probeArgv(spec, role.healthPath, role.healthTimeout));
-      if (r.exitCode !== 0) {
-        h.health.push(`${role.role}: candidate FAILED`);
-        throw new Error(`new version never served: ${r.stdout.trim() || r.stderr.trim() || `exit ${r.exitCode}`}`);
-      }
-    });
-  }
-  opts.onTouch?.();
+}
+
+function containerSpec(run: DeployRun, role: RolePlan, tag: string): ContainerSpec {
+  const { app, image, envFile } = run.plan;
+  return { app, role: role.role, tag, image, command: role.command, envFile, port: role.port, hostPort: role.hostPort };
+}
+
+/** Web roles: the new version must pass its health check before it may take the published port. */
+export async function probeCandidate(run: DeployRun, label: string, role: RolePlan, tag: string): Promise<void> {
+  const h = run.hosts.get(label)!;
+  await stepRunner(run, label, role)('health', async () => {
+    const r = await h.conn.run(probeArgv(containerSpec(run, role, tag), role.healthPath, role.healthTimeout));
+    if (r.exitCode !== 0) {
+      h.health.push(`${role.role}: candidate FAILED`);
+      throw new Error(`new version never served: ${r.stdout.trim() || r.stderr.trim() || `exit ${r.exitCode}`}`);
+    }
+  });
+}
+
+/** Stop the running container gracefully, start `tag`, wait for health. */
+export async function switchRole(run: DeployRun, label: string, role: RolePlan, tag: string, onTouch?: () => void): Promise<void> {
+  const h = run.hosts.get(label)!;
+  const step = stepRunner(run, label, role);
+  const spec = containerSpec(run, role, tag);
+  const t0 = Date.now();
+  onTouch?.();
   await step('stop', async () => {
-    const r = await h.conn.run(stopRemoveArgv(app, role.role, role.stopTimeout));
+    const r = await h.conn.run(stopRemoveArgv(run.plan.app, role.role, role.stopTimeout));
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
   });
   await step('start', async () => {
@@ -41,11 +56,43 @@ export async function restartRole(run: DeployRun, label: string, role: RolePlan,
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
   });
   await step('health', async () => {
-    const res = await checkHealth(h.conn, app, role);
+    const res = await checkHealth(h.conn, run.plan.app, role);
     h.health.push(`${role.role}: ${res.ok ? 'ok' : 'FAILED'}`);
     if (!res.ok) throw new Error(res.detail);
   });
   const ms = Date.now() - t0;
   h.restartMs += ms;
   reporter().info(`${label}: ${role.role} now on ${tag} (healthy, ${formatDuration(ms)})`);
+}
+
+/**
+ * Rolls one role out batch by batch. Web candidates of the next batch are probed while the
+ * current batch switches, so the health wait of a new version overlaps the previous restart.
+ */
+export async function rollRole(run: DeployRun, role: RolePlan, cancelled: () => void, forBatch: (batch: string[], fn: (host: string) => Promise<void>) => Promise<void>): Promise<void> {
+  const probes = new Map<string, Promise<void>>();
+  const probe = (host: string) => {
+    let p = probes.get(host);
+    if (!p) {
+      p = probeCandidate(run, host, role, run.hosts.get(host)!.target);
+      p.catch(() => undefined); // awaited (and reported) when its batch comes
+      probes.set(host, p);
+    }
+    return p;
+  };
+  try {
+    for (const [index, batch] of role.batches.entries()) {
+      cancelled();
+      reporter().info(`${role.role}: restarting ${batch.join(', ')}`);
+      if (role.web) for (const host of [...batch, ...(role.batches[index + 1] ?? [])]) void probe(host);
+      await forBatch(batch, async (host) => {
+        if (role.web) await probe(host);
+        await switchRole(run, host, role, run.hosts.get(host)!.target, () => run.touched.push({ host, role: role.role }));
+      });
+      await run.hooks.afterBatch?.({ role: role.role, batch, index });
+    }
+  } finally {
+    // Never leave a probe running behind the revert or the end of the deploy.
+    await Promise.allSettled(probes.values());
+  }
 }

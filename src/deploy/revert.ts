@@ -4,7 +4,7 @@ import { errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import { containerName, stopRemoveArgv } from './commands.js';
 import { forEachHost, failures } from './parallel.js';
-import { restartRole } from './restart.js';
+import { switchRole } from './restart.js';
 import type { DeployRun } from './types.js';
 
 export async function revertTouched(run: DeployRun): Promise<string[]> {
@@ -19,7 +19,7 @@ export async function revertTouched(run: DeployRun): Promise<string[]> {
       const back = h.before.tag;
       try {
         if (back) {
-          await restartRole(run, label, role, back, { probe: false });
+          await switchRole(run, label, role, back);
         } else {
           // First deploy to this host: nothing to go back to, so do not leave the failed version up.
           await h.conn.check(stopRemoveArgv(run.plan.app, roleName, role.stopTimeout), `removing ${containerName(run.plan.app, roleName)}`);

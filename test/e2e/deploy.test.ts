@@ -149,7 +149,11 @@ describeLab('deploy over ssh (lab)', () => {
         tag: fx.tags.v2,
         hooks: {
           afterBatch: async ({ role, index }) => {
-            if (role === 'web' && index === 0) { await fx.docker.getContainer(h2.containerId).pause(); paused = true; }
+            if (role !== 'web' || index !== 0) return;
+            // Host 2's candidate is probed while host 1 switches; freeze host 2 once that probe is over.
+            for (let i = 0; i < 80 && (await fx.view(h2.address)).containers.some((c) => c.name.endsWith('-candidate')); i++) await sleep(250);
+            await fx.docker.getContainer(h2.containerId).pause();
+            paused = true;
           },
         },
       });
@@ -162,7 +166,7 @@ describeLab('deploy over ssh (lab)', () => {
       if (paused) await fx.docker.getContainer(h2.containerId).unpause();
     }
     const after = await fx.views();
-    // Host 1 went to v2 and back to v3; host 3 never changed; host 2 was frozen before anything ran on it.
+    // Host 1 went to v2 and back to v3; host 3 never changed; host 2 was frozen before its switch.
     expect(after[0].containers.find((c) => c.name === `${APP}-web`)).toMatchObject({ tag: fx.tags.v3, running: true });
     expect(after[2].containers.map((c) => c.id).sort()).toEqual(before[2].containers.map((c) => c.id).sort());
     expect(after[1].containers.map((c) => c.id).sort()).toEqual(before[1].containers.map((c) => c.id).sort());
