@@ -2,6 +2,10 @@
 // lab registry with auth, a PostgreSQL for the app. The tests run in order and each starts
 // from the state the previous one left (v1 -> v2 -> failed deploys -> v3 -> rollbacks).
 import { jest } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { labAvailable } from '../helpers/lab.js';
 import { startLoad, fetchVersion } from '../helpers/load.js';
 import { startFakeGitHubApi, type FakeGitHubApi } from '../helpers/github-api.js';
@@ -127,6 +131,28 @@ describeLab('deploy over ssh (lab)', () => {
       expect(v.audit).toEqual(before[i].audit);
     }
     expect(r.leftovers).toEqual({ ledger: [], files: [] });
+  });
+
+  test('host keys: an unknown and a changed key are refused naming the host; nothing changes', async () => {
+    const before = await fx.views();
+    const known = readFileSync(fx.lab.ssh.knownHostsPath, 'utf8').split('\n').filter(Boolean);
+    const h1 = fx.lab.hosts[0];
+    const name = `[${h1.sshHost}]:${h1.sshPort}`;
+    const others = known.filter((l) => !l.startsWith(`${name} `));
+    const unknown = await fx.deploy('deploy', { tag: fx.tags.v3, inputs: { 'ssh-known-hosts': others.join('\n') } });
+    expect(unknown.error?.message).toContain(`host key for ${h1.sshHost}:${h1.sshPort} is not in ssh-known-hosts: add the output of \`ssh-keyscan -p ${h1.sshPort} ${h1.sshHost}\``);
+    // A different ed25519 key for host 1: what a man-in-the-middle would present.
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pallet-e2e-key-'));
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(dir, 'k')]);
+    const fake = readFileSync(path.join(dir, 'k.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+    rmSync(dir, { recursive: true, force: true });
+    const changed = await fx.deploy('deploy', { tag: fx.tags.v3, inputs: { 'ssh-known-hosts': [...others, `${name} ${fake}`].join('\n') } });
+    expect(changed.error?.message).toMatch(new RegExp(`host key for ${h1.sshHost.replace(/\./g, '\\.')}:${h1.sshPort} has CHANGED .*man-in-the-middle`));
+    for (const [i, v] of (await fx.views()).entries()) {
+      expect(v).toMatchObject({ tag: before[i].tag, lock: false });
+      expect(v.containers.map((c) => c.id).sort()).toEqual(before[i].containers.map((c) => c.id).sort());
+    }
+    expect(changed.leftovers).toEqual({ ledger: [], files: [] });
   });
 
   test('a second deploy while one runs fails clearly on the lock; the first one finishes', async () => {
