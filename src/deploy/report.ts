@@ -18,7 +18,7 @@ export function failureMessage(rep: DeployReport): string {
   const where = rep.failedHost && rep.failedStep ? `${rep.failedStep} failed on ${rep.failedHost}` : `failed at ${rep.phase}`;
   const what = rep.error ?? 'unknown error';
   const after = rep.phase === 'rolling'
-    ? ` — rolled back: ${rep.hosts.filter((h) => h.reverted).map((h) => h.host).join(', ') || 'no host had switched'}; every host stays on its previous tag`
+    ? ` — rolled back: ${rep.hosts.filter((h) => h.reverted).map((h) => h.host).join(', ') || 'no host had switched'}; every ${rep.revertProblems.length ? 'other ' : ''}host stays on its previous tag`
     : rep.phase === 'tasks' || rep.phase === 'pull' || rep.phase === 'record' ? ' — no host was restarted; every host still runs its previous tag' : '';
   const problems = rep.revertProblems.length ? `; revert problems: ${rep.revertProblems.join('; ')}` : '';
   return `${rep.mode} ${where}: ${what.startsWith(`${rep.failedStep} failed on`) ? what.split(': ').slice(1).join(': ') : what}${after}${problems}`;

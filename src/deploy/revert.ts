@@ -13,7 +13,12 @@ export async function revertTouched(run: DeployRun): Promise<string[]> {
   const problems: string[] = [];
   const outcomes = await forEachHost([...byHost.keys()], async (label) => {
     const h = run.hosts.get(label)!;
-    h.reverted = true;
+    if (h.lost) {
+      // Every command would wait out a connect timeout; a person has to look at this host.
+      problems.push(`${label}: unreachable (${h.lost}); could not be reverted, check ${[...byHost.get(label)!].join(', ')} on it when it is back`);
+      return;
+    }
+    let ok = true;
     for (const roleName of [...byHost.get(label)!].reverse()) {
       const role = run.plan.roles.find((r) => r.role === roleName)!;
       const back = h.before.tag;
@@ -26,9 +31,11 @@ export async function revertTouched(run: DeployRun): Promise<string[]> {
           reporter().warning(`${label}: ${roleName} had no previous version; its failed container was removed`);
         }
       } catch (e) {
+        ok = false;
         problems.push(`${label} ${roleName}: ${errorMessage(e)}`);
       }
     }
+    h.reverted = ok;
   });
   for (const f of failures(outcomes)) problems.push(`${f.host}: ${errorMessage(f.error)}`);
   return problems;

@@ -188,6 +188,7 @@ describeLab('deploy over ssh (lab)', () => {
       expect(r.report!.failedStep).toMatch(/\(web\)$/);
       expect(r.lines.join('\n')).toContain(`failed on ${h2.address}`);
       expect(r.report!.hosts.find((h) => h.host === h1.address)!.reverted).toBe(true);
+      expect(r.report!.revertProblems.join('\n')).toContain(`${h2.address}: unreachable`);
     } finally {
       if (paused) await fx.docker.getContainer(h2.containerId).unpause();
     }
