@@ -84,7 +84,7 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
       cancelled();
       report.phase = 'record';
       await recordRevert(run);
-      if (req.mode === 'deploy' || req.runTasks) {
+      if ((req.mode === 'deploy' || req.runTasks) && plan.tasks.length) {
         report.phase = 'tasks';
         await r.group(`Tasks on ${plan.taskHost}`, () => runTasks(run));
       }
