@@ -10,6 +10,8 @@ export interface RunContext {
   env: NodeJS.ProcessEnv;
   /** Set when the job is cancelled (SIGINT/SIGTERM); long waits check it and stop early. */
   signal: AbortSignal;
+  /** How messages name inputs: `input 'x'` (the action, default) or `--x` (the CLI). */
+  where?: 'input' | 'flag';
 }
 
 /** What a command hands back to the entry point. Outputs are set by the entry point. */

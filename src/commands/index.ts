@@ -38,6 +38,7 @@ export async function prepareContext(inputs: Inputs, opts: DispatchOptions = {})
     ledger: opts.ledger ?? new CleanupLedger(),
     env,
     signal: opts.signal ?? new AbortController().signal,
+    where: opts.where,
   };
 }
 
