@@ -122,12 +122,15 @@ export function auditLine(e: AuditEntry): string {
 
 // --- images ----------------------------------------------------------------------------
 
-export function loginArgv(registry: string, username: string): string[] {
-  return ['docker', 'login', '-u', username, '--password-stdin', registry];
+// With a per-deploy DOCKER_CONFIG (see host-commands.ts) login and pull use only that directory.
+const withConfig = (dir: string | undefined, argv: string[]) => (dir ? ['env', `DOCKER_CONFIG=${dir}`, ...argv] : argv);
+
+export function loginArgv(registry: string, username: string, dockerConfig?: string): string[] {
+  return withConfig(dockerConfig, ['docker', 'login', '-u', username, '--password-stdin', registry]);
 }
 
-export function pullArgv(ref: string): string[] {
-  return ['docker', 'pull', ref];
+export function pullArgv(ref: string, dockerConfig?: string): string[] {
+  return withConfig(dockerConfig, ['docker', 'pull', ref]);
 }
 
 export function imageInspectArgv(ref: string): string[] {

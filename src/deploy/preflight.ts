@@ -1,9 +1,10 @@
-// Step 1: connect to every host in parallel (host keys checked), check Docker, read TAG and
-// REVERT, take the deploy lock. Any failure: give back the locks taken, change nothing.
+// Step 1: connect to every host in parallel (host keys checked), check Docker and the env file,
+// read TAG and REVERT, take the deploy lock. Any failure: give back the locks taken, change nothing.
 import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { dockerVersionArgv, parseState, readStateArgv } from './commands.js';
+import { envFileCheckArgv, envFileProblem } from './host-commands.js';
 import { acquireLock, releaseLock, type LockOptions } from './lock.js';
 import { failures, forEachHost } from './parallel.js';
 import type { DeployRun, HostRecord } from './types.js';
@@ -15,6 +16,14 @@ export async function preflight(run: DeployRun, conns: SshConnection[], lock: Om
     await conn.open();
     const v = await conn.run(dockerVersionArgv());
     if (v.exitCode !== 0) throw new UserError(`${label}: Docker does not answer (${v.stderr.trim() || `exit ${v.exitCode}`})`, `make sure dockerd runs on the host and user ${conn.target.user} may use it`);
+    if (run.plan.envFile) {
+      const e = await conn.run(envFileCheckArgv(run.plan.envFile));
+      const problem = envFileProblem(e.exitCode, e.stdout);
+      if (problem) {
+        throw new UserError(`${label}: deploy.env_file ${run.plan.envFile} ${problem}${problem.includes('readable') ? ` (${conn.target.user})` : ''}`,
+          `create it on every host, readable by user ${conn.target.user}, with the app's production settings (docs/hosts.md §3), or point deploy.env_file at the right path`);
+      }
+    }
     const before = parseState((await conn.check(readStateArgv(app), 'reading the deploy state')).stdout);
     const rec: HostRecord = {
       label, conn, before, target: '', recorded: false, restartMs: 0, health: [], reverted: false,

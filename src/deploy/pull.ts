@@ -1,11 +1,15 @@
 // Step 2: get the image onto every host before anything restarts (the slow part, in parallel).
-// Registry credentials reach each host's `docker login` on stdin, never on its command line.
+// Registry credentials reach each host's `docker login` on stdin, never on its command line, and
+// are stored only in a per-deploy DOCKER_CONFIG directory removed right after the pull.
+import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../errors.js';
+import type { CleanupItem } from '../util/cleanup.js';
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
 import { imageInspectArgv, imageRef, loginArgv, pullArgv } from './commands.js';
+import { dockerConfigPath, makeDockerConfigArgv, removeDockerConfigArgv } from './host-commands.js';
 import { failures, forEachHost } from './parallel.js';
-import { StepError, type DeployRun } from './types.js';
+import { StepError, type DeployRun, type HostRecord } from './types.js';
 
 export interface RegistryLogin {
   registry: string;
@@ -19,6 +23,30 @@ export function registryOf(image: string): string | undefined {
   return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : undefined;
 }
 
+/**
+ * Pulls `ref` on one host. With a login: a fresh 0700 DOCKER_CONFIG directory (recorded in the
+ * ledger first) holds the credentials for login+pull only and is removed whatever happens.
+ */
+async function pullOnHost(run: DeployRun, h: HostRecord, ref: string, login: RegistryLogin | undefined, strictLogin: boolean) {
+  if (!login) return h.conn.run(pullArgv(ref));
+  const dir = dockerConfigPath(randomBytes(8).toString('hex'));
+  const item: CleanupItem = { kind: 'remote-docker-config', host: h.label, path: dir, sshArgs: h.conn.directPrefix() };
+  run.ledger.add(item);
+  try {
+    await h.conn.check(makeDockerConfigArgv(dir), 'creating the registry credentials directory');
+    const l = await h.conn.run(loginArgv(login.registry, login.username, dir), { input: login.password + '\n' });
+    if (l.exitCode !== 0 && strictLogin) throw new StepError(h.label, 'registry login', lastLines(l.stderr || l.stdout));
+    return await h.conn.run(pullArgv(ref, dir));
+  } finally {
+    try {
+      await h.conn.check(removeDockerConfigArgv(dir), 'removing the registry credentials directory');
+      run.ledger.done(item);
+    } catch (e) {
+      reporter().warning(`${h.label}: ${errorMessage(e)}; it is retried at cleanup`);
+    }
+  }
+}
+
 export async function pullEverywhere(run: DeployRun, login?: RegistryLogin): Promise<void> {
   const labels = [...run.hosts.keys()];
   let done = 0;
@@ -26,11 +54,7 @@ export async function pullEverywhere(run: DeployRun, login?: RegistryLogin): Pro
     const h = run.hosts.get(label)!;
     const ref = imageRef(run.plan.image, h.target);
     const t0 = Date.now();
-    if (login) {
-      const r = await h.conn.run(loginArgv(login.registry, login.username), { input: login.password + '\n' });
-      if (r.exitCode !== 0) throw new StepError(label, 'registry login', lastLines(r.stderr || r.stdout));
-    }
-    const r = await h.conn.run(pullArgv(ref));
+    const r = await pullOnHost(run, h, ref, login, true);
     if (r.exitCode !== 0) throw new StepError(label, `pull ${ref}`, lastLines(r.stderr || r.stdout));
     h.pullMs = Date.now() - t0;
     done++;
@@ -52,8 +76,7 @@ export async function ensureTargetsAvailable(run: DeployRun, login?: RegistryLog
     const ref = imageRef(run.plan.image, h.target);
     const t0 = Date.now();
     if ((await h.conn.run(imageInspectArgv(ref))).exitCode === 0) { h.pullMs = 0; return; }
-    if (login) await h.conn.run(loginArgv(login.registry, login.username), { input: login.password + '\n' });
-    const r = await h.conn.run(pullArgv(ref));
+    const r = await pullOnHost(run, h, ref, login, false);
     if (r.exitCode !== 0) { missing.push(`${label} (${h.target})`); return; }
     h.pullMs = Date.now() - t0;
   });

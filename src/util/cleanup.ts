@@ -14,7 +14,9 @@ export type CleanupItem =
   /** An SSH ControlMaster socket to close (`ssh -O exit`). */
   | { kind: 'ssh-master'; socket: string; destination: string; args: string[] }
   /** A deploy lock held on a host; released through a fresh connection when needed. */
-  | { kind: 'deploy-lock'; host: string; app: string; token: string; sshArgs: string[] };
+  | { kind: 'deploy-lock'; host: string; app: string; token: string; sshArgs: string[] }
+  /** A per-deploy DOCKER_CONFIG directory (registry credentials) on a host; removed over a fresh connection. */
+  | { kind: 'remote-docker-config'; host: string; path: string; sshArgs: string[] };
 
 export type CleanupHandler<K extends CleanupItem['kind']> = (item: Extract<CleanupItem, { kind: K }>) => Promise<void>;
 
