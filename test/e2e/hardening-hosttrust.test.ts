@@ -69,10 +69,12 @@ describeLab('host-trust refusals', () => {
     const r = await fx.deploy('deploy', { tag: 'never-pulled', config, inputs: { 'ssh-known-hosts': withoutHost(h2.sshPort) } });
     const text = `${r.error?.message ?? ''} ${r.report?.error ?? ''}`;
     expect(r.report?.ok ?? false).toBe(false);
-    // Refused at preflight. (The message names the target, not the jump: ssh reports the jump's
-    // 'Host key verification failed' before the target's kex error, and only the latter is shown.)
+    // Refused before any connection, naming the JUMP host (over ssh only the target's kex error
+    // would show, because the jump's 'Host key verification failed' goes to the ProxyCommand's stderr).
     expect(r.report?.phase ?? 'preflight').toBe('preflight');
-    expect(text).toContain(`127.0.0.1:${h1.sshPort}`);
+    expect(text).toContain(`host key for jump host 127.0.0.1:${h2.sshPort} is not in ssh-known-hosts`);
+    expect(text).toContain(`ssh-keyscan -p ${h2.sshPort} 127.0.0.1`);
+    expect(text).not.toContain(`127.0.0.1:${h1.sshPort}`);
     await expectUnchanged(r.leftovers);
   });
 
