@@ -21,7 +21,7 @@ describeLab('host-trust refusals', () => {
   // This file's own app name: the deploy suite's app on the same hosts is never looked at or touched.
   const APP = `hardening-trust-${fx.run}`;
   const cfg = (c = fx.config()) => ({ ...c, app: APP });
-  const clean = (a: string) => fx.ssh(a, `ids=$(docker ps -aq --filter label=pallet.app=${APP}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/${APP}`);
+  const clean = (a: string) => fx.ssh(a, `ids=$(docker ps -aq --filter label=pallet.app=${APP}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/${APP}; rm -f /etc/pallet/${APP}.env`);
   /** What this app has on a host: state files, lock, containers. */
   const state = (a: string) => fx.ssh(a, `d=/var/lib/pallet/${APP}; ls -A $d 2>/dev/null | tr '\\n' ' '; echo; [ -d $d/lock ] && echo LOCK; docker ps -aq --filter label=pallet.app=${APP}`);
 
@@ -93,7 +93,10 @@ describeLab('host-trust refusals', () => {
   });
 
   test('allowed: insecure-skip-host-key-check connects without known hosts and logs a warning', async () => {
-    const r = await fx.deploy('deploy', { tag: 'never-pulled', config: cfg(), inputs: { 'ssh-known-hosts': '', 'insecure-skip-host-key-check': 'true' } });
+    // Preflight also checks deploy.env_file on every host: give this app its own.
+    const config = { ...cfg(), deploy: { ...cfg().deploy!, env_file: `/etc/pallet/${APP}.env` } };
+    for (const a of fx.addresses) await fx.ssh(a, `mkdir -p /etc/pallet && : > /etc/pallet/${APP}.env`);
+    const r = await fx.deploy('deploy', { tag: 'never-pulled', config, inputs: { 'ssh-known-hosts': '', 'insecure-skip-host-key-check': 'true' } });
     expect(r.lines.some((l) => /warning: insecure-skip-host-key-check is on: host keys are NOT verified/.test(l))).toBe(true);
     // Preflight passed on every host (keys not checked); it stops at the pull of a tag that does not exist.
     expect(r.report?.phase).toBe('pull');
