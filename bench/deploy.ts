@@ -27,6 +27,7 @@ async function countHandshakes(fx: DeployFixture, hosts: string[], fn: () => Pro
 }
 
 interface Row {
+  scenario: Scenario;
   hosts: number;
   palletMs: number;
   baselineMs: number;
@@ -34,6 +35,72 @@ interface Row {
   palletHandshakesPerHost: number[];
   baselineHandshakesPerHost: number[];
   palletPullMs: { max: number; avg: number };
+}
+
+/**
+ * release: a code-only release on a fleet already running v1 (pulls move a few small layers).
+ * fresh: hosts without the app's image (new hosts, or a release that changed the dependency
+ * layers): every host pulls the whole image; here parallel pulls matter.
+ */
+type Scenario = 'release' | 'fresh';
+const SCENARIOS: Scenario[] = ['release', 'fresh'];
+
+/** Removes the app's containers, state and images from a host, so the next deploy pulls everything. */
+async function wipeHost(fx: DeployFixture, host: string): Promise<void> {
+  await fx.resetHost(host);
+  await fx.ssh(host, `ids=$(docker image ls -q ${fx.repo} | sort -u); [ -z "$ids" ] || docker image rm -f $ids >/dev/null 2>&1; docker image prune -f >/dev/null; true`);
+}
+
+async function measure(fx: DeployFixture, all: string[], hosts: string[], cfg: ReturnType<DeployFixture['config']>, scenario: Scenario): Promise<Row> {
+  const n = hosts.length;
+  const prepare = async () => {
+    for (const h of all) {
+      if (scenario === 'fresh') await wipeHost(fx, h);
+      else {
+        await fx.resetHost(h);
+        await fx.ssh(h, `for t in ${fx.tags.v2} ${fx.tags.v3}; do docker image rm ${fx.repo}:$t >/dev/null 2>&1; done; true`);
+      }
+    }
+    if (scenario === 'release') {
+      // v1 running everywhere, as in a real fleet; not measured.
+      const warm = await fx.deploy('deploy', { tag: fx.tags.v1, config: cfg });
+      if (warm.result?.exitCode !== 0) throw new Error(`warm-up deploy failed: ${warm.lines.slice(-10).join('\n')}`);
+    }
+  };
+
+  await prepare();
+  let palletMs = 0;
+  let pulls: number[] = [];
+  const palletHs = await countHandshakes(fx, hosts, async () => {
+    const r = await fx.deploy('deploy', { tag: fx.tags.v2, config: cfg });
+    if (r.result?.exitCode !== 0) throw new Error(`pallet deploy failed: ${r.lines.slice(-10).join('\n')}`);
+    palletMs = r.ms;
+    pulls = r.report!.hosts.map((h) => h.pullMs ?? 0);
+  });
+
+  await prepare();
+  let baselineMs = 0;
+  const baselineHs = await countHandshakes(fx, hosts, async () => {
+    const t0 = Date.now();
+    await execFileP('bash', [path.join(REPO_ROOT, 'bench/baseline-deploy.sh')], {
+      timeout: 30 * 60_000,
+      env: {
+        PATH: process.env.PATH, HOME: process.env.HOME,
+        WEB_HOSTS: hosts.join(' '), WORKER_HOSTS: hosts[n - 1], BEAT_HOSTS: hosts[n - 1],
+        IMAGE: fx.repo, TAG: fx.tags.v3, APP: fx.app, ENV_FILE: '/etc/pallet/example.env',
+        SSH_KEY: fx.lab.ssh.privateKeyPath, KNOWN_HOSTS: fx.lab.ssh.knownHostsPath, SSH_USER: fx.lab.ssh.user,
+        REGISTRY: fx.lab.registry.address, REGISTRY_USER: fx.lab.registry.username, REGISTRY_PASSWORD: fx.lab.registry.password,
+      },
+    });
+    baselineMs = Date.now() - t0;
+  });
+  const tags = await Promise.all(hosts.map(async (h) => (await fx.view(h)).tag));
+  if (tags.some((t) => t !== fx.tags.v3)) throw new Error(`baseline did not deploy everywhere: ${tags.join(', ')}`);
+  return {
+    scenario, hosts: n, palletMs, baselineMs, ratio: palletMs / baselineMs,
+    palletHandshakesPerHost: palletHs, baselineHandshakesPerHost: baselineHs,
+    palletPullMs: { max: Math.max(...pulls), avg: pulls.reduce((a, b) => a + b, 0) / pulls.length },
+  };
 }
 
 async function main(): Promise<void> {
@@ -53,47 +120,11 @@ async function main(): Promise<void> {
     for (const n of counts) {
       const hosts = all.slice(0, n);
       const cfg = fx.config({ web: hosts, workers: [hosts[n - 1]] });
-      for (const h of all) {
-        await fx.resetHost(h);
-        await fx.ssh(h, `for t in ${fx.tags.v2} ${fx.tags.v3}; do docker image rm ${fx.repo}:$t >/dev/null 2>&1; done; true`);
+      for (const scenario of SCENARIOS) {
+        const row = await measure(fx, all, hosts, cfg, scenario);
+        rows.push(row);
+        console.log(`${scenario} ${n} host(s): pallet ${(row.palletMs / 1000).toFixed(1)}s, baseline ${(row.baselineMs / 1000).toFixed(1)}s`);
       }
-      // Warm-up: v1 running everywhere, as in a real fleet; not measured.
-      const warm = await fx.deploy('deploy', { tag: fx.tags.v1, config: cfg });
-      if (warm.result?.exitCode !== 0) throw new Error(`warm-up deploy failed: ${warm.lines.slice(-10).join('\n')}`);
-
-      let palletMs = 0;
-      let pulls: number[] = [];
-      const palletHs = await countHandshakes(fx, hosts, async () => {
-        const r = await fx.deploy('deploy', { tag: fx.tags.v2, config: cfg });
-        if (r.result?.exitCode !== 0) throw new Error(`pallet deploy failed: ${r.lines.slice(-10).join('\n')}`);
-        palletMs = r.ms;
-        pulls = r.report!.hosts.map((h) => h.pullMs ?? 0);
-      });
-
-      let baselineMs = 0;
-      const baselineHs = await countHandshakes(fx, hosts, async () => {
-        const t0 = Date.now();
-        await execFileP('bash', [path.join(REPO_ROOT, 'bench/baseline-deploy.sh')], {
-          timeout: 30 * 60_000,
-          env: {
-            PATH: process.env.PATH, HOME: process.env.HOME,
-            WEB_HOSTS: hosts.join(' '), WORKER_HOSTS: hosts[n - 1], BEAT_HOSTS: hosts[n - 1],
-            IMAGE: fx.repo, TAG: fx.tags.v3, APP: fx.app, ENV_FILE: '/etc/pallet/example.env',
-            SSH_KEY: fx.lab.ssh.privateKeyPath, KNOWN_HOSTS: fx.lab.ssh.knownHostsPath, SSH_USER: fx.lab.ssh.user,
-            REGISTRY: fx.lab.registry.address, REGISTRY_USER: fx.lab.registry.username, REGISTRY_PASSWORD: fx.lab.registry.password,
-          },
-        });
-        baselineMs = Date.now() - t0;
-      });
-      const tags = await Promise.all(hosts.map(async (h) => (await fx.view(h)).tag));
-      if (tags.some((t) => t !== fx.tags.v3)) throw new Error(`baseline did not deploy everywhere: ${tags.join(', ')}`);
-
-      rows.push({
-        hosts: n, palletMs, baselineMs, ratio: palletMs / baselineMs,
-        palletHandshakesPerHost: palletHs, baselineHandshakesPerHost: baselineHs,
-        palletPullMs: { max: Math.max(...pulls), avg: pulls.reduce((a, b) => a + b, 0) / pulls.length },
-      });
-      console.log(`${n} host(s): pallet ${(palletMs / 1000).toFixed(1)}s, baseline ${(baselineMs / 1000).toFixed(1)}s`);
     }
   } finally {
     for (const h of all) {
@@ -104,13 +135,16 @@ async function main(): Promise<void> {
 
   const s = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
   const avg = (xs: number[]) => (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(1);
-  console.log('\nhosts  pallet   baseline  pallet/baseline  ssh handshakes/host (pallet | baseline)  pull max/avg (pallet)');
+  console.log('\nscenario  hosts  pallet   baseline  pallet/baseline  speed-up  ssh handshakes/host (pallet | baseline)  pull max/avg (pallet)');
   for (const r of rows) {
-    console.log(`${String(r.hosts).padEnd(5)}  ${s(r.palletMs).padEnd(7)}  ${s(r.baselineMs).padEnd(8)}  ${r.ratio.toFixed(2).padEnd(15)}  ${`${avg(r.palletHandshakesPerHost)} | ${avg(r.baselineHandshakesPerHost)}`.padEnd(39)}  ${s(r.palletPullMs.max)}/${s(r.palletPullMs.avg)}`);
+    console.log(`${r.scenario.padEnd(8)}  ${String(r.hosts).padEnd(5)}  ${s(r.palletMs).padEnd(7)}  ${s(r.baselineMs).padEnd(8)}  ${r.ratio.toFixed(2).padEnd(15)}  ${(1 / r.ratio).toFixed(1).padStart(5)}x    ${`${avg(r.palletHandshakesPerHost)} | ${avg(r.baselineHandshakesPerHost)}`.padEnd(39)}  ${s(r.palletPullMs.max)}/${s(r.palletPullMs.avg)}`);
   }
-  const first = rows[0];
-  const last = rows.at(-1)!;
-  if (rows.length > 1) console.log(`pull time ${first.hosts} vs ${last.hosts} hosts (slowest host): ${s(first.palletPullMs.max)} vs ${s(last.palletPullMs.max)}`);
+  for (const sc of SCENARIOS) {
+    const rs = rows.filter((r) => r.scenario === sc);
+    const first = rs[0];
+    const last = rs.at(-1)!;
+    if (rs.length > 1) console.log(`${sc}: pull time ${first.hosts} vs ${last.hosts} hosts (slowest host): ${s(first.palletPullMs.max)} vs ${s(last.palletPullMs.max)}; speed-up at ${last.hosts} hosts: ${(1 / last.ratio).toFixed(1)}x`);
+  }
   const out = path.join(REPO_ROOT, 'bench/results');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'deploy.json'), JSON.stringify({ when: new Date().toISOString(), labHosts: available, skippedHostCounts: skipped, rows }, null, 2) + '\n');
