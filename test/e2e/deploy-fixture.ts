@@ -22,8 +22,8 @@ const execFileP = promisify(execFile);
 export const APP = 'e2edeploy';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export type Variant = 'v1' | 'v2' | 'v3' | 'migrate' | 'health';
-const FAULTS: Record<Variant, ExampleFault | undefined> = { v1: undefined, v2: undefined, v3: undefined, migrate: 'migrate', health: 'health' };
+export type Variant = 'v1' | 'v2' | 'v3' | 'migrate' | 'health' | 'crash';
+const FAULTS: Record<Variant, ExampleFault | undefined> = { v1: undefined, v2: undefined, v3: undefined, migrate: 'migrate', health: 'health', crash: 'crash' };
 
 export interface HostContainer { name: string; id: string; tag: string; startedAt: string; running: boolean }
 export interface HostView { tag: string; revert: string; lock: boolean; audit: string[]; containers: HostContainer[] }

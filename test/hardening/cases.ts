@@ -35,6 +35,7 @@ export const FAULT_REFS: FaultRef[] = [
   { file: 'test/e2e/cleanroom-run.test.ts', title: /OOM-killed/, name: 'test container OOM-killed', expected: 'reported as OOM; nothing left' },
   { file: 'test/e2e/cleanroom-action.test.ts', title: /SIGTERM to the runner mid-test/, name: 'runner cancelled (SIGTERM) mid-test', expected: 'post step leaves no container or network' },
   { file: 'test/e2e/cleanroom-action.test.ts', title: /SIGKILL to the runner mid-test/, name: 'runner killed (SIGKILL) mid-test', expected: 'post step leaves no container or network' },
+  { file: 'test/e2e/hardening-faults.test.ts', title: /^crash-looping build/, name: 'crash-looping container', expected: 'never switched in; LB keeps serving the old version; every host on the previous tag' },
   { file: 'test/e2e/build.test.ts', title: /wrong password fails on the first attempt/, name: 'registry auth failure on push', expected: 'one attempt, no retry, says why' },
 ];
 

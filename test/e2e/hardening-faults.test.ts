@@ -1,0 +1,193 @@
+// Faults survived, on the real lab (3 SSH hosts behind nginx, the lab registry): a crash-looping
+// build, a host frozen while pulls run, a runner SIGTERMed mid-restart followed by the post step.
+// Every test asserts the end state: each role's hosts on one tag and serving it, REVERT
+// consistent, no lock, no candidate or extra container, no ledger item or key file left behind.
+// The app has its own name so these never collide with the deploy suite's state on the hosts.
+import { jest } from '@jest/globals';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { labAvailable, REPO_ROOT } from '../helpers/lab.js';
+import { startLoad, fetchVersion } from '../helpers/load.js';
+import { runLikeRunner, type RunnerResult } from '../helpers/runner.js';
+import { DeployFixture, sleep, type HostView } from './deploy-fixture.js';
+
+jest.setTimeout(600_000);
+const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
+
+const APP = 'e2efaults';
+const TSX = path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
+const ACTION = [process.execPath, '--import', TSX, path.join(REPO_ROOT, 'test/helpers/run-action.ts')];
+
+/** Local processes whose command line contains every needle (bounded scan of /proc). */
+function localProcesses(...needles: string[]): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (needles.every((n) => cmd.includes(n))) pids.push(Number(pid));
+    } catch { /* gone */ }
+  }
+  return pids;
+}
+
+describeLab('faults survived (lab)', () => {
+  let fx: DeployFixture;
+
+  beforeAll(async () => {
+    fx = new DeployFixture(APP);
+    await fx.setup(['v1', 'v2', 'crash']);
+    // Baseline: every host on v1.
+    const r = await fx.deploy('deploy', { tag: fx.tags.v1 });
+    if (r.result?.exitCode !== 0) throw new Error(`baseline deploy failed: ${r.error?.message ?? r.lines.slice(-10).join('\n')}`);
+  }, 900_000);
+
+  afterAll(async () => {
+    // The lab is shared: whatever a test froze is thawed even if it failed half-way.
+    for (const h of fx?.lab.hosts ?? []) await fx.docker.getContainer(h.containerId).unpause().catch(() => undefined);
+    await fx?.teardown();
+  }, 300_000);
+
+  /** One tag per role on every host, serving it, no lock, no candidate; REVERT as given. */
+  async function expectConsistent(tag: string, revert: string, views?: HostView[]): Promise<void> {
+    views ??= await fx.views();
+    for (const [i, v] of views.entries()) {
+      expect({ i, tag: v.tag, revert: v.revert, lock: v.lock }).toEqual({ i, tag, revert, lock: false });
+      expect(v.containers.filter((c) => c.name.endsWith('-candidate'))).toEqual([]);
+      // web on every host, worker + beat on host 3; all running `tag`, nothing else.
+      const names = v.containers.map((c) => c.name).sort();
+      expect(names).toEqual(i === 2 ? [`${APP}-beat`, `${APP}-web`, `${APP}-worker`] : [`${APP}-web`]);
+      for (const c of v.containers) expect({ i, name: c.name, tag: c.tag, running: c.running }).toEqual({ i, name: c.name, tag, running: true });
+      expect([i, (await fetchVersion(fx.lab.hosts[i].webUrl)).version]).toEqual([i, tag]);
+    }
+  }
+
+  const ids = (vs: HostView[]) => vs.map((v) => v.containers.map((c) => `${c.id}:${c.tag}`).sort());
+
+  test('crash-looping build (serve exits after ~2 s): never switched in, the LB keeps serving the old version', async () => {
+    const before = await fx.views();
+    const load = startLoad({ url: fx.lab.lb.url, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    await sleep(300);
+    const r = await fx.deploy('deploy', { tag: fx.tags.crash });
+    const stats = await load.stop();
+    console.log(`crash fault: ${Math.round(r.ms / 100) / 10}s; ${r.report?.error}; load ${JSON.stringify({ ...stats, failures: stats.failures.slice(0, 5) })}`);
+    expect(r.result?.exitCode).toBe(1);
+    expect(r.report).toMatchObject({ ok: false, phase: 'rolling', failedHost: fx.addresses[0], failedStep: 'health (web)' });
+    expect(r.report!.error).toMatch(/candidate exited: .*PALLET_FAULT=crash/);
+    expect(r.report!.hosts.every((h) => !h.reverted)).toBe(true); // nothing had switched, nothing to put back
+    expect(stats.requests).toBeGreaterThan(50);
+    expect(stats.failed).toBe(0);
+    expect(Object.keys(stats.versions)).toEqual([fx.tags.v1]);
+    const after = await fx.views();
+    expect(ids(after)).toEqual(ids(before));
+    await expectConsistent(fx.tags.v1, '', after);
+    for (const v of after) expect(v.audit.at(-1)).toMatch(new RegExp(`\\tdeploy\\t${fx.tags.v1}->${fx.tags.crash}\\tfailed at rolling\\t`));
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
+  });
+
+  test('host frozen while the pulls run: the deploy fails at pull, nothing restarted, locks released on the reachable hosts', async () => {
+    const h2 = fx.lab.hosts[1];
+    const before = await fx.views();
+    let paused = false;
+    // Freeze host 2 the moment its `docker pull` starts (watching the local ssh command lines).
+    let watching = true;
+    const watcher = (async () => {
+      for (let i = 0; i < 6000 && watching; i++) {
+        if (localProcesses('ssh', `-p ${h2.sshPort}`, 'docker pull').length) {
+          await fx.docker.getContainer(h2.containerId).pause();
+          paused = true;
+          return;
+        }
+        await sleep(10);
+      }
+    })();
+    let r: Awaited<ReturnType<DeployFixture['deploy']>>;
+    try {
+      r = await fx.deploy('deploy', { tag: fx.tags.v2 });
+      watching = false;
+      await watcher;
+      console.log(`pull fault: paused=${paused} ${Math.round(r.ms / 100) / 10}s; ${r.report?.error ?? r.error?.message}`);
+      expect(paused).toBe(true);
+      expect(r.result?.exitCode).toBe(1);
+      expect(r.report).toMatchObject({ ok: false, phase: 'pull', failedHost: h2.address, reverted: false });
+      expect(r.report!.failedStep).toMatch(/^pull /);
+      expect(r.report!.hosts.find((h) => h.host === h2.address)!.lost).toBeTruthy();
+      // Reachable hosts: lock released, nothing changed, audit says the deploy failed at pull.
+      for (const i of [0, 2]) {
+        const v = await fx.view(fx.addresses[i]);
+        expect({ i, lock: v.lock, tag: v.tag }).toEqual({ i, lock: false, tag: fx.tags.v1 });
+        expect(v.containers.map((c) => `${c.id}:${c.tag}`).sort()).toEqual(before[i].containers.map((c) => `${c.id}:${c.tag}`).sort());
+        expect(v.audit.at(-1)).toMatch(/\tfailed at pull\t/);
+      }
+    } finally {
+      watching = false;
+      await watcher;
+      // Tolerant: a concurrent `lab up` (another suite's global setup) also thaws paused hosts.
+      if (paused) await fx.docker.getContainer(h2.containerId).unpause().catch((e: Error) => { if (!/not paused/.test(e.message)) throw e; });
+    }
+    // Host 2 after the thaw: nothing restarted; its lock could not be released while frozen.
+    const v2 = await fx.view(h2.address);
+    expect(v2.containers.map((c) => `${c.id}:${c.tag}`).sort()).toEqual(before[1].containers.map((c) => `${c.id}:${c.tag}`).sort());
+    if (v2.lock) await fx.ssh(h2.address, `rm -rf /var/lib/pallet/${APP}/lock`);
+    await expectConsistent(fx.tags.v1, '');
+    expect(r!.leftovers.files).toEqual([]);
+  });
+
+  test('SIGTERM to the runner mid-restart, then the post step: no lock anywhere, every host on one tag and serving, no key file left', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pallet-faults-'));
+    // Short on purpose: the ControlMaster sockets live under RUNNER_TEMP (unix socket path limit).
+    const runnerTemp = mkdtempSync('/tmp/pf-');
+    try {
+      const [h1, h2, h3] = fx.addresses;
+      writeFileSync(path.join(dir, 'pallet.yml'), [
+        `app: ${APP}`, `image: ${fx.repo}`,
+        'deploy:', '  ssh: { user: root }', '  env_file: /etc/pallet/example.env', '  tasks: [[deploy]]', '  rolling: { batch: 1 }',
+        '  roles:',
+        '    web:', `      hosts: ["${h1}", "${h2}", "${h3}"]`, '      command: serve', '      port: 8000', '      health: { path: /health/, timeout: 30 }', '      stop_timeout: 5',
+        '    worker:', `      hosts: ["${h3}"]`, '      command: worker', '      stable: 2', '      stop_timeout: 3',
+        '    beat:', `      hosts: ["${h3}"]`, '      command: beat', '      stable: 2', '      stop_timeout: 3', '',
+      ].join('\n'));
+      const inputs = {
+        command: 'deploy', config: path.join(dir, 'pallet.yml'), tag: fx.tags.v2,
+        'registry-username': fx.lab.registry.username, 'registry-password': fx.lab.registry.password,
+        'ssh-private-key': readFileSync(fx.lab.ssh.privateKeyPath, 'utf8'), 'ssh-known-hosts': readFileSync(fx.lab.ssh.knownHostsPath, 'utf8'),
+      };
+      const env = { RUNNER_TEMP: runnerTemp, GITHUB_REPOSITORY: 'hardening/faults', GITHUB_RUN_ID: `8${Date.now() % 1e6}`, GITHUB_API_URL: 'http://127.0.0.1:9', GITHUB_ACTOR: 'faults' };
+      let pid = 0;
+      let out = '';
+      let exited = false;
+      const main = runLikeRunner('', { command: ACTION, cwd: dir, inputs, env, onStart: (p) => { pid = p; } });
+      void main.finally(() => { exited = true; });
+      // SIGTERM once the rolling restart has started and host 1's web is switching.
+      let sent = false;
+      for (let i = 0; i < 1200 && !sent && !exited; i++) {
+        const v = await fx.view(h1).catch(() => undefined);
+        if (v && v.containers.some((c) => c.name === `${APP}-web` && c.tag === fx.tags.v2)) {
+          process.kill(pid, 'SIGTERM');
+          sent = true;
+        }
+        await sleep(100);
+      }
+      const res: RunnerResult = await main;
+      out = res.stdout + res.stderr;
+      console.log(`SIGTERM mid-restart: sent=${sent} exit=${res.code}/${res.signal}\n${out.split('\n').filter((l) => /SIGTERM|revert|failed|cancel/i.test(l)).slice(0, 12).join('\n')}`);
+      expect(sent).toBe(true);
+      expect(res.code).not.toBe(0);
+      expect(out).toMatch(/Rolling restart/);
+      const post = await runLikeRunner('', { command: ACTION, cwd: dir, state: res.state, env });
+      console.log(`post step: exit=${post.code}\n${(post.stdout + post.stderr).split('\n').slice(-8).join('\n')}`);
+      expect(post.code).toBe(0);
+      const views = await fx.views();
+      for (const v of views) expect(v.lock).toBe(false);
+      // One tag everywhere: the interrupted rollout was put back (v1) or, if it got to the end, v2.
+      const tag = views[0].tag;
+      expect([fx.tags.v1, fx.tags.v2]).toContain(tag);
+      await expectConsistent(tag, tag === fx.tags.v2 ? fx.tags.v1 : views[0].revert, views);
+      expect(readdirSync(runnerTemp)).toEqual([]);
+      expect(localProcesses('ssh', runnerTemp)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(runnerTemp, { recursive: true, force: true });
+    }
+  });
+});
