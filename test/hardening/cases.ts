@@ -36,6 +36,10 @@ export const FAULT_REFS: FaultRef[] = [
   { file: 'test/e2e/cleanroom-action.test.ts', title: /SIGTERM to the runner mid-test/, name: 'runner cancelled (SIGTERM) mid-test', expected: 'post step leaves no container or network' },
   { file: 'test/e2e/cleanroom-action.test.ts', title: /SIGKILL to the runner mid-test/, name: 'runner killed (SIGKILL) mid-test', expected: 'post step leaves no container or network' },
   { file: 'test/e2e/hardening-faults.test.ts', title: /^crash-looping build/, name: 'crash-looping container', expected: 'never switched in; LB keeps serving the old version; every host on the previous tag' },
+  { file: 'test/e2e/hardening-faults.test.ts', title: /^host frozen while the pulls run/, name: 'host lost during pull', expected: 'fails at pull naming the host; nothing restarted; locks released on reachable hosts' },
+  { file: 'test/e2e/hardening-faults.test.ts', title: /^SIGTERM to the runner mid-restart/, name: 'runner cancelled (SIGTERM) mid-restart + post step', expected: 'no lock on any host; every host on one tag, serving; no key file left' },
+  { file: 'test/e2e/hardening-faults.test.ts', title: /^registry answers 503/, name: 'registry 5xx during push', expected: 'retried (attempt 2), pushed; in the registry by digest' },
+  { file: 'test/e2e/hardening-faults.test.ts', title: /^disk full on a host during pull/, name: 'disk full on a host during pull', expected: 'fails at pull naming the host, no space; nothing restarted' },
   { file: 'test/e2e/build.test.ts', title: /wrong password fails on the first attempt/, name: 'registry auth failure on push', expected: 'one attempt, no retry, says why' },
 ];
 
