@@ -268,6 +268,21 @@ describeLab('faults survived (lab)', () => {
   test('disk full on a host during pull: the deploy fails at pull naming the host, nothing restarted anywhere, no lock left', async () => {
     const h1 = fx.lab.hosts[0];
     const before = await fx.views();
+    // v3 plus a 4 MB layer of random bytes: a pull that really needs space on the host.
+    const bigTag = `${fx.tags.v3}-big`;
+    const local = `${fx.repo}:${fx.tags.v3}`;
+    const entry = (await fx.docker.getImage(local).inspect()).Config.Entrypoint ?? [];
+    const c = await fx.docker.createContainer({ Image: local, Entrypoint: ['sh', '-c', 'head -c 4000000 /dev/urandom > /big.bin'], Labels: { 'pallet.run': fx.run } });
+    try {
+      await c.start();
+      expect(((await c.wait()) as { StatusCode: number }).StatusCode).toBe(0);
+      await c.commit({ repo: fx.repo, tag: bigTag, changes: [`ENTRYPOINT ${JSON.stringify(entry)}`] } as never);
+    } finally {
+      await c.remove({ force: true }).catch(() => undefined);
+    }
+    const auth = { username: fx.lab.registry.username, password: fx.lab.registry.password, serveraddress: fx.lab.registry.address };
+    const pushed = await pushTag({ docker: fx.docker, repo: fx.repo, tag: bigTag, auth, registry: fx.lab.registry.address, quiet: true });
+    expect(pushed.digest).toMatch(/^sha256:/);
     const exec = (cmd: string) => execFileSync('docker', ['exec', h1.containerId, 'sh', '-c', cmd], { encoding: 'utf8', timeout: 30_000 });
     // Shrink host 1's /var/lib/docker tmpfs to what it already uses (+64 KiB) instead of filling
     // it with a big file: same "no space left", without eating the machine's memory.
@@ -278,7 +293,7 @@ describeLab('faults survived (lab)', () => {
       exec(`used=$(df -k --output=used /var/lib/docker | tail -1); mount -o remount,size=$((used + 64))k /var/lib/docker`);
       shrunk = true;
       expect(exec(`df -k --output=avail /var/lib/docker | tail -1`).trim()).toMatch(/^\d{1,3}$/);
-      const r = await fx.deploy('deploy', { tag: fx.tags.v3 });
+      const r = await fx.deploy('deploy', { tag: bigTag });
       console.log(`disk full: ${Math.round(r.ms / 100) / 10}s; ${r.report?.error ?? r.error?.message}`);
       expect(r.result?.exitCode).toBe(1);
       expect(r.report).toMatchObject({ ok: false, phase: 'pull', failedHost: h1.address, reverted: false });
@@ -286,6 +301,8 @@ describeLab('faults survived (lab)', () => {
       expect(r.leftovers).toEqual({ ledger: [], files: [] });
     } finally {
       if (shrunk) exec(`mount -o remount,size=${size} /var/lib/docker`);
+      await fx.docker.getImage(`${fx.repo}:${bigTag}`).remove().catch(() => undefined);
+      for (const a of fx.addresses) await fx.ssh(a, `docker image rm ${fx.repo}:${bigTag} >/dev/null 2>&1; true`).catch(() => undefined);
     }
     const after = await fx.views();
     expect(ids(after)).toEqual(ids(before));
