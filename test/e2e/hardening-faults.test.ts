@@ -309,4 +309,38 @@ describeLab('faults survived (lab)', () => {
     for (const v of after) expect(v.audit.at(-1)).toMatch(/\tfailed at pull\t/);
     await expectConsistent(before[0].tag, before[0].revert, after);
   });
+
+  test('ssh ControlMaster of host 2 killed during its restart: the deploy carries on over a fresh connection, every host on the new tag, nothing left', async () => {
+    const [, h2] = fx.lab.hosts;
+    const before = await fx.views();
+    const start = before[0].tag;
+    const target = start === fx.tags.v2 ? fx.tags.v1 : fx.tags.v2;
+    let killed = 0;
+    let watcher: Promise<void> | undefined;
+    const r = await fx.deploy('deploy', {
+      tag: target,
+      hooks: {
+        afterBatch: async ({ role, index }) => {
+          if (role !== 'web' || index !== 0) return;
+          // Host 2's switch is next: kill its multiplexing master as soon as its health wait starts.
+          watcher = (async () => {
+            for (let i = 0; i < 3000 && !killed; i++) {
+              if (localProcesses('ssh', `-p ${h2.sshPort}`, 'running steadily', fx.runnerTemp).length) {
+                for (const pid of localProcesses('ssh', '-M', `-p ${h2.sshPort}`, fx.runnerTemp)) { process.kill(pid, 'SIGKILL'); killed++; }
+              }
+              await sleep(10);
+            }
+          })();
+        },
+      },
+    });
+    await watcher;
+    console.log(`ssh master killed: killed=${killed} ${Math.round(r.ms / 100) / 10}s; exit=${r.result?.exitCode} ${r.report?.error ?? ''}\n${r.lines.filter((l) => l.includes(h2.address) && !l.includes('$ ')).slice(0, 8).join('\n')}`);
+    expect(killed).toBe(1);
+    // Later commands to host 2 open their own connection (ControlMaster=no falls back to a direct one).
+    expect(r.result?.exitCode).toBe(0);
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
+    expect(localProcesses('ssh', fx.runnerTemp)).toEqual([]);
+    await expectConsistent(target, start);
+  });
 });

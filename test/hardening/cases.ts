@@ -40,6 +40,7 @@ export const FAULT_REFS: FaultRef[] = [
   { file: 'test/e2e/hardening-faults.test.ts', title: /^SIGTERM to the runner mid-restart/, name: 'runner cancelled (SIGTERM) mid-restart + post step', expected: 'no lock on any host; every host on one tag, serving; no key file left' },
   { file: 'test/e2e/hardening-faults.test.ts', title: /^registry answers 503/, name: 'registry 5xx during push', expected: 'retried (attempt 2), pushed; in the registry by digest' },
   { file: 'test/e2e/hardening-faults.test.ts', title: /^disk full on a host during pull/, name: 'disk full on a host during pull', expected: 'fails at pull naming the host, no space; nothing restarted' },
+  { file: 'test/e2e/hardening-faults.test.ts', title: /^ssh ControlMaster of host 2 killed/, name: 'ssh master killed mid-restart', expected: 'carries on over a fresh connection; every host on the new tag; nothing left' },
   { file: 'test/e2e/build.test.ts', title: /wrong password fails on the first attempt/, name: 'registry auth failure on push', expected: 'one attempt, no retry, says why' },
 ];
 
