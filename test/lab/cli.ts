@@ -24,8 +24,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// Keeps the event loop alive until main settles: a wait whose only pending handle is unref'd
+// (an AbortSignal timer during a connect) must never let node exit 0 halfway through `up`.
+const keepAlive = setInterval(() => undefined, 60_000);
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => { clearInterval(keepAlive); process.exit(code); },
   (e: Error) => {
     process.stderr.write(`lab: ${e.message}\n`);
     process.exit(1);

@@ -65,13 +65,20 @@ export async function ensureRegistry(state: LabState, runtimeImage: string, netw
   await writeRegistryFiles(state);
   state.registry.containerId ??= await ownContainerId(containerName(state, 'registry'), state.labId);
   if (state.registry.containerId) {
+    const id = state.registry.containerId;
     try {
-      const info = await docker.getContainer(state.registry.containerId).inspect();
+      const info = await docker.getContainer(id).inspect();
+      // An `up` interrupted before saving state adopted this container: its port is on the container.
+      const bound = Number(info.HostConfig.PortBindings?.[`${REGISTRY_INNER_PORT}/tcp`]?.[0]?.HostPort ?? 0);
+      if (bound) state.registry.port = bound;
       if (!info.State.Running) await docker.getContainer(info.Id).start();
       await waitFor('the lab registry', () => registryAnswers(state.registry.port), { timeoutMs: 30_000 });
       log(`registry reused: 127.0.0.1:${state.registry.port} (${info.Id.slice(0, 12)})`);
       return;
-    } catch {
+    } catch (e) {
+      // Ours (found by name and lab label) but unusable: remove it by id and make a new one.
+      log(`registry ${id.slice(0, 12)} not reusable (${(e as Error).message}); recreating`);
+      await docker.getContainer(id).remove({ force: true }).catch(() => undefined);
       state.registry.containerId = undefined;
     }
   }
