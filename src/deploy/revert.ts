@@ -7,14 +7,29 @@ import { forEachHost, failures } from './parallel.js';
 import { switchRole } from './restart.js';
 import type { DeployRun } from './types.js';
 
+/** One fresh attempt (the master may be gone; ssh then connects directly, bounded by ConnectTimeout). */
+async function reachableAgain(conn: { run(argv: readonly string[]): Promise<{ exitCode: number }> }): Promise<boolean> {
+  try {
+    return (await conn.run(['true'])).exitCode === 0;
+  } catch {
+    return false;
+  }
+}
+
 export async function revertTouched(run: DeployRun): Promise<string[]> {
   const byHost = new Map<string, string[]>();
   for (const t of run.touched) byHost.set(t.host, [...(byHost.get(t.host) ?? []).filter((r) => r !== t.role), t.role]);
   const problems: string[] = [];
   const outcomes = await forEachHost([...byHost.keys()], async (label) => {
     const h = run.hosts.get(label)!;
+    if (h.lost && (await reachableAgain(h.conn))) {
+      // The connection dropped but the host answers: revert it like the others rather than leave
+      // it half-switched.
+      reporter().info(`${label}: reachable again after "${h.lost}"; reverting it`);
+      h.lost = undefined;
+    }
     if (h.lost) {
-      // Every command would wait out a connect timeout; a person has to look at this host.
+      // Still unreachable: every command would wait out a connect timeout; a person has to look.
       problems.push(`${label}: unreachable (${h.lost}); could not be reverted, check ${[...byHost.get(label)!].join(', ')} on it when it is back`);
       return;
     }

@@ -96,3 +96,19 @@ test('a worker that is not stable reverts web and worker on every touched host, 
   expect(byHost('c')).toEqual(['c:shop-worker:old', 'c:shop-web:old']);
   expect([...byHost('a'), ...byHost('b')].sort()).toEqual(['a:shop-web:old', 'b:shop-web:old']);
 });
+
+test('a host whose connection dropped is reverted when it answers again, and reported when it does not', async () => {
+  const { calls, run } = setup();
+  run.touched.push({ host: 'a', role: 'web' }, { host: 'b', role: 'web' });
+  run.hosts.get('a')!.lost = 'connection reset';
+  run.hosts.get('b')!.lost = 'connection reset';
+  // b stays unreachable: its connection throws like a lost ssh connection would.
+  const b = run.hosts.get('b')!.conn as unknown as { run: (argv: string[]) => Promise<unknown> };
+  b.run = async () => { throw new Error('lost the ssh connection to b'); };
+  const problems = await revertTouched(run);
+  expect(run.hosts.get('a')!.reverted).toBe(true);
+  expect(run.hosts.get('a')!.lost).toBeUndefined();
+  expect(switches(calls)).toEqual(['a:shop-web:old']);
+  expect(run.hosts.get('b')!.reverted).toBe(false);
+  expect(problems).toEqual([expect.stringMatching(/^b: unreachable \(connection reset\); could not be reverted/)]);
+});
