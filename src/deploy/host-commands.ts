@@ -43,8 +43,14 @@ function guard(dir: string): string {
   return dir;
 }
 
+// Also sweeps such directories older than an hour: a host that froze mid-pull could not have
+// its own removed, and registry credentials must not stay on it (a live pull takes minutes).
+const MAKE_DOCKER_CONFIG = `umask 077
+find /tmp -maxdepth 1 -type d -name 'pallet-docker-*' -mmin +60 -exec rm -rf {} + 2>/dev/null
+mkdir -m 700 -- "$1"`;
+
 export function makeDockerConfigArgv(dir: string): string[] {
-  return sh('umask 077; mkdir -m 700 -- "$1"', guard(dir));
+  return sh(MAKE_DOCKER_CONFIG, guard(dir));
 }
 
 export function removeDockerConfigArgv(dir: string): string[] {

@@ -41,14 +41,18 @@ describeLab('deploy preflight and host hygiene (lab)', () => {
     // Its own published port: other suites' web containers hold 8000 on the shared hosts.
     const config = fx.config();
     config.deploy!.roles.web.host_port = 21000 + Math.floor(Math.random() * 2000);
+    // Temp login dirs other runs may have left (a host frozen mid-pull cannot be cleaned): only
+    // what this deploy adds counts.
+    const dirs = async (a: string) => (await creds(a)).split('DIRS:')[1].trim();
+    const dirsBefore = await Promise.all(fx.addresses.map(dirs));
     const r = await fx.deploy('deploy', { tag: fx.tags.v1, config });
     expect(r.error).toBeUndefined();
     expect(r.report?.ok).toBe(true);
     expect(r.lines.some((l) => l.includes(fx.lab.registry.password))).toBe(false);
-    for (const a of fx.addresses) {
+    for (const [i, a] of fx.addresses.entries()) {
       const shown = await creds(a);
       expect({ a, shown, hasAuth: shown.includes(`"${registry}"`) || shown.includes('"auth"') }).toEqual({ a, shown, hasAuth: false });
-      expect(shown.split('DIRS:')[1].trim()).toBe('');
+      expect({ a, dirs: await dirs(a) }).toEqual({ a, dirs: dirsBefore[i] });
     }
     for (const v of await fx.views()) expect(v.tag).toBe(fx.tags.v1);
     expect(r.leftovers).toEqual({ ledger: [], files: [] });

@@ -123,7 +123,11 @@ describeLab('deploy over ssh (lab)', () => {
   test('a host unreachable at preflight: nothing changes anywhere', async () => {
     const before = await fx.views();
     const cfg = fx.config({ web: [...addresses(), '127.0.0.1:1'] });
-    const r = await fx.deploy('deploy', { tag: fx.tags.v3, config: cfg });
+    // Pin a key for the unreachable host too, so the deploy gets past the input checks and
+    // really tries to connect (nothing listens on port 1).
+    const known = readFileSync(fx.lab.ssh.knownHostsPath, 'utf8');
+    const someKey = known.split('\n').find((l) => l.trim())!.split(/\s+/).slice(1).join(' ');
+    const r = await fx.deploy('deploy', { tag: fx.tags.v3, config: cfg, inputs: { 'ssh-known-hosts': `${known}\n[127.0.0.1]:1 ${someKey}\n` } });
     expect(r.error?.message).toMatch(/preflight failed, nothing was changed: cannot reach 127\.0\.0\.1:1 over ssh/);
     for (const [i, v] of (await fx.views()).entries()) {
       expect(v).toMatchObject({ tag: fx.tags.v2, lock: false });

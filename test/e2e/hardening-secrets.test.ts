@@ -83,6 +83,8 @@ describeLab('secrets found', () => {
       'deploy:', '  ssh: { user: root }', '  roles:', '    web:', `      hosts: [${fx.addresses.map((a) => `"${a}"`).join(', ')}]`,
       '      command: sleep 3600', '      port: 8000', '      health: { path: /health/, timeout: 5 }', '',
     ].join('\n'));
+    // The deploy's preflight checks the app's env file on every host (default /etc/pallet/APP.env).
+    for (const a of fx.addresses) await fx.ssh(a, `mkdir -p /etc/pallet && echo ROLE=web > /etc/pallet/${app}.env && chmod 600 /etc/pallet/${app}.env`);
     const env = { GITHUB_REPOSITORY: 'hardening/secrets', GITHUB_RUN_ID: `9${Date.now() % 1e6}`, GITHUB_API_URL: 'http://127.0.0.1:9' };
     const p1 = runLikeRunner('', { command: ACTION, cwd: dir, inputs: inputs('push'), env });
     await pollProcesses(p1);
@@ -95,7 +97,7 @@ describeLab('secrets found', () => {
 
   afterAll(async () => {
     for (const a of fx.addresses) {
-      await fx.ssh(a, `ids=$(docker ps -aq --filter label=pallet.app=${app}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/${app}; docker image rm ${repo}:${tag} >/dev/null 2>&1; true`).catch(() => undefined);
+      await fx.ssh(a, `ids=$(docker ps -aq --filter label=pallet.app=${app}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/${app} /etc/pallet/${app}.env; docker image rm ${repo}:${tag} >/dev/null 2>&1; true`).catch(() => undefined);
     }
     await docker.getImage(`${repo}:${tag}`).remove().catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 // Host housekeeping commands: the env-file check (run here with the local sh against real
 // files) and the per-deploy DOCKER_CONFIG directory that keeps registry credentials off hosts.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, statSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync, statSync, existsSync, utimesSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -62,5 +62,22 @@ describe('per-deploy DOCKER_CONFIG', () => {
     expect(mk.exitCode).toBe(0);
     expect(statSync(local).mode & 0o777).toBe(0o700);
     expect(runLocal([...argv.slice(0, -1), local]).exitCode).not.toBe(0);
+  });
+  test('sweeps pallet docker config dirs older than an hour, keeps fresh ones', () => {
+    const stale = dockerConfigPath(`5a1e${Date.now().toString(16)}`);
+    const fresh = dockerConfigPath(`f5e5${Date.now().toString(16)}`);
+    mkdirSync(stale, { mode: 0o700 });
+    mkdirSync(fresh, { mode: 0o700 });
+    const old = new Date(Date.now() - 2 * 3600_000);
+    utimesSync(stale, old, old);
+    try {
+      const argv = makeDockerConfigArgv(dir);
+      expect(runLocal([...argv.slice(0, -1), path.join(tmp, 'cfg2')]).exitCode).toBe(0);
+      expect(existsSync(stale)).toBe(false);
+      expect(existsSync(fresh)).toBe(true);
+    } finally {
+      rmSync(stale, { recursive: true, force: true });
+      rmSync(fresh, { recursive: true, force: true });
+    }
   });
 });
