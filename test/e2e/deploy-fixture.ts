@@ -2,14 +2,13 @@
 // registry, a PostgreSQL for the app on the hosts' network, the env file on every host, and
 // helpers to run a deploy in-process and to look at a host's real state over ssh.
 import Docker from 'dockerode';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { readLab, type LabDescriptor } from '../helpers/lab.js';
-import { buildExampleImage, exampleLabImages, type ExampleFault } from '../helpers/example-image.js';
+import { labSsh, startAppDatabase, writeHostEnvFiles } from '../helpers/app-database.js';
+import { buildExampleImage, type ExampleFault } from '../helpers/example-image.js';
 import { parseInputs } from '../../src/inputs.js';
 import { CleanupLedger } from '../../src/util/cleanup.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
@@ -18,7 +17,6 @@ import type { PalletConfig, RoleConfig } from '../../src/config/types.js';
 import type { DeployHooks, DeployMode } from '../../src/deploy/types.js';
 import '../../src/cleanup-handlers.js';
 
-const execFileP = promisify(execFile);
 export const APP = 'e2edeploy';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -64,31 +62,12 @@ export class DeployFixture {
   }
 
   private async startPostgres(): Promise<void> {
-    const host = await this.docker.getContainer(this.lab.hosts[0].containerId).inspect();
-    const network = Object.keys(host.NetworkSettings.Networks)[0];
-    const c = await this.docker.createContainer({
-      Image: exampleLabImages().postgres,
-      Env: ['POSTGRES_USER=app', 'POSTGRES_PASSWORD=deploy-pw', 'POSTGRES_DB=app'],
-      Labels: { 'pallet.test': 'deploy-e2e', 'pallet.run': this.run },
-      HostConfig: { NetworkMode: network },
+    const db = await startAppDatabase(this.lab, { 'pallet.test': 'deploy-e2e', 'pallet.run': this.run }, this.docker);
+    this.pgId = db.containerId;
+    await writeHostEnvFiles(this.lab, '/etc/pallet/example.env', {
+      SECRET_KEY: `e2e-${this.run}`, DATABASE_URL: db.url, DB_DEFAULT_URL: db.url, ALLOWED_HOSTS: '*',
+      ENVIRONMENT: 'production', WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '3',
     });
-    this.pgId = c.id;
-    await c.start();
-    const ip = (await c.inspect()).NetworkSettings.Networks[network].IPAddress;
-    for (let i = 0; i < 60; i++) {
-      const ex = await c.exec({ Cmd: ['sh', '-c', 'pg_isready -h 127.0.0.1 -U app'], AttachStdout: true, AttachStderr: true });
-      const s = await ex.start({});
-      s.resume();
-      await new Promise((r) => s.on('end', r));
-      if ((await ex.inspect()).ExitCode === 0) break;
-      if (i === 59) throw new Error('postgres did not become ready in 60 s');
-      await sleep(1000);
-    }
-    const url = `postgres://app:deploy-pw@${ip}:5432/app`;
-    const envText = [`SECRET_KEY=e2e-${this.run}`, `DATABASE_URL=${url}`, `DB_DEFAULT_URL=${url}`, 'ALLOWED_HOSTS=*', 'ENVIRONMENT=production', 'WEB_CONCURRENCY=2', 'GRACEFUL_TIMEOUT=3'].join('\n') + '\n';
-    for (const h of this.lab.hosts) {
-      await this.ssh(h.address, `umask 077; mkdir -p /etc/pallet && cat > /etc/pallet/example.env && chmod 600 /etc/pallet/example.env`, envText);
-    }
   }
 
   /** Removes this test app's containers and state from a host (ids listed by the app's label). */
@@ -108,12 +87,7 @@ export class DeployFixture {
 
   /** Runs a shell command on a lab host with the lab's key (test-side access, not the code under test). */
   async ssh(address: string, command: string, input?: string): Promise<string> {
-    const h = this.lab.hosts.find((x) => x.address === address)!;
-    const args = ['-i', this.lab.ssh.privateKeyPath, '-o', 'IdentitiesOnly=yes', '-o', `UserKnownHostsFile=${this.lab.ssh.knownHostsPath}`,
-      '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', '-p', String(h.sshPort), `${this.lab.ssh.user}@${h.sshHost}`, command];
-    const p = execFileP('ssh', args, { timeout: 60_000, maxBuffer: 10 << 20 });
-    if (input !== undefined) { p.child.stdin!.end(input); } else p.child.stdin!.end();
-    return (await p).stdout;
+    return labSsh(this.lab, this.lab.hosts.find((x) => x.address === address)!, command, input);
   }
 
   async view(address: string): Promise<HostView> {
