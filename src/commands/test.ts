@@ -12,7 +12,8 @@ export async function runTestCommand(ctx: RunContext): Promise<CommandResult> {
   const { config, inputs } = ctx;
   if (!config.image) throw new UserError('image: missing in the config', 'set `image:` in pallet.yml or pass the image input');
   const image = `${config.image}:${resolveTag(inputs, ctx.env)}`;
-  const shards = inputs.shards ?? config.test.shards ?? 1;
+  // The loader already applied the shards input over test.shards (src/commands/index.ts).
+  const shards = config.test.shards;
   const result = await runCleanroom(config, ctx.ledger, ctx.signal, {
     image,
     command: testCommand(config.test.command, inputs.testArgs),
