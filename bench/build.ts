@@ -12,9 +12,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { readLab, REPO_ROOT } from '../test/helpers/lab.js';
 import { copyExampleApp, fixtureContext, removeDir, removeRepoImages, runId } from './lib/build-fixture.js';
-import { runBuildStage, type BuildReport } from '../src/build/stage.js';
-import { buildWheelhouse } from '../src/build/wheelhouse.js';
-import { LocalWheelhouseCache } from '../src/build/wheelhouse-cache.js';
+import { runBuildStage, type BuildReport } from '../src/builder/stage.js';
+import { buildWheelhouse } from '../src/builder/wheelhouse.js';
+import { LocalWheelhouseCache } from '../src/builder/wheelhouse-cache.js';
 import { CliReporter, setReporter } from '../src/util/reporter.js';
 
 const lab = readLab();

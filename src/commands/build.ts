@@ -1,6 +1,6 @@
 import type { CommandResult, RunContext } from './context.js';
-import { runBuildStage } from '../build/stage.js';
-import { writeBuildSummary } from '../build/summary.js';
+import { runBuildStage } from '../builder/stage.js';
+import { writeBuildSummary } from '../builder/summary.js';
 
 /** Wheelhouse + image (+ the branch's layer-cache image when registry credentials are given). */
 export async function runBuildCommand(ctx: RunContext): Promise<CommandResult> {

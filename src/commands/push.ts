@@ -2,10 +2,10 @@ import type { CommandResult, RunContext } from './context.js';
 import { resolveTag } from './context.js';
 import { UserError } from '../errors.js';
 import { dockerClient, ensureEngine } from '../docker/client.js';
-import { pushTag, type PushResult } from '../build/push.js';
-import { registryHostOf } from '../build/registry.js';
-import { authFromContext } from '../build/stage.js';
-import { writePushSummary } from '../build/summary.js';
+import { pushTag, type PushResult } from '../builder/push.js';
+import { registryHostOf } from '../builder/registry.js';
+import { authFromContext } from '../builder/stage.js';
+import { writePushSummary } from '../builder/summary.js';
 
 /** Pushes build-N (or the `tag` input) plus extra-tags and build.tags of the config. */
 export async function runPushCommand(ctx: RunContext): Promise<CommandResult> {

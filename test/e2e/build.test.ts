@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { labAvailable, readLab, type LabDescriptor } from '../helpers/lab.js';
 import { copyExampleApp, fixtureContext, removeDir, removeRepoImages, runId } from '../../bench/lib/build-fixture.js';
-import { runBuildStage, type BuildReport } from '../../src/build/stage.js';
+import { runBuildStage, type BuildReport } from '../../src/builder/stage.js';
 import { runPushCommand } from '../../src/commands/push.js';
 import { runBuildCommand } from '../../src/commands/build.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';

@@ -15,7 +15,7 @@ import { startLoad, fetchVersion } from '../helpers/load.js';
 import { runLikeRunner, type RunnerResult } from '../helpers/runner.js';
 import { DeployFixture, sleep, type HostView } from './deploy-fixture.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
-import { pushTag } from '../../src/build/push.js';
+import { pushTag } from '../../src/builder/push.js';
 
 jest.setTimeout(600_000);
 const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;

@@ -2,7 +2,7 @@
 // developer would by hand: `pip wheel` in the lab builder image, then `docker build` with the
 // wheels in the context. Wheels are cached per package-source hash under .pallet-cache/, and the
 // Dockerfile puts FAULT/APP_VERSION last, so a rebuild of another variant takes seconds.
-// Independent of src/build on purpose: tests of the action compare against this known-good path.
+// Independent of src/builder on purpose: tests of the action compare against this known-good path.
 import Docker from 'dockerode';
 import ignore from '@balena/dockerignore';
 import { createHash, randomBytes } from 'node:crypto';

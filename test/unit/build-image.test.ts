@@ -1,8 +1,8 @@
-import { contextFilter } from '../../src/build/context.js';
-import { buildArgs, imageLabels, sourceFromEnv } from '../../src/build/labels.js';
-import { cacheCandidates, cacheTag, resolveBranch, resolveDefaultBranches, sanitizeBranch } from '../../src/build/cache-tags.js';
-import { BuildStreamParser, buildFailureAnnotation, type BuildEvent } from '../../src/build/build-stream.js';
-import { buildQuery } from '../../src/build/image.js';
+import { contextFilter } from '../../src/builder/context.js';
+import { buildArgs, imageLabels, sourceFromEnv } from '../../src/builder/labels.js';
+import { cacheCandidates, cacheTag, resolveBranch, resolveDefaultBranches, sanitizeBranch } from '../../src/builder/cache-tags.js';
+import { BuildStreamParser, buildFailureAnnotation, type BuildEvent } from '../../src/builder/build-stream.js';
+import { buildQuery } from '../../src/builder/image.js';
 
 describe('contextFilter (.dockerignore)', () => {
   const ignore = [
@@ -149,6 +149,6 @@ test.each([
   ['d?cs/a', 'docs', true],
   ['docs', 'docs', false],
 ])('exception %s may match below %s: %s', async (pattern, dir, expected) => {
-  const { mayMatchBelow } = await import('../../src/build/context.js');
+  const { mayMatchBelow } = await import('../../src/builder/context.js');
   expect(mayMatchBelow(pattern, dir)).toBe(expected);
 });

@@ -1,5 +1,5 @@
-import { backoffDelay, classifyPushFailure, PushProgress } from '../../src/build/push-stream.js';
-import { registryAuth, registryHostOf, serverAddress, splitTag } from '../../src/build/registry.js';
+import { backoffDelay, classifyPushFailure, PushProgress } from '../../src/builder/push-stream.js';
+import { registryAuth, registryHostOf, serverAddress, splitTag } from '../../src/builder/registry.js';
 
 describe('classifyPushFailure', () => {
   test.each([

@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { collectRequirements, logicalLines, parseRequirementLine, rewriteRequirements } from '../../src/build/requirements.js';
-import { wheelhouseKeys } from '../../src/build/wheelhouse-key.js';
-import { builtWheelsFromPipOutput, findWheel, isCurrent, planLocalPackages, projectName, type WheelhouseManifest } from '../../src/build/wheelhouse-manifest.js';
-import { pipWheelSpec } from '../../src/build/wheelhouse-builder.js';
+import { collectRequirements, logicalLines, parseRequirementLine, rewriteRequirements } from '../../src/builder/requirements.js';
+import { wheelhouseKeys } from '../../src/builder/wheelhouse-key.js';
+import { builtWheelsFromPipOutput, findWheel, isCurrent, planLocalPackages, projectName, type WheelhouseManifest } from '../../src/builder/wheelhouse-manifest.js';
+import { pipWheelSpec } from '../../src/builder/wheelhouse-builder.js';
 import { UserError } from '../../src/errors.js';
 
 describe('parseRequirementLine', () => {
