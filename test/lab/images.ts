@@ -5,9 +5,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync
 import path from 'node:path';
 import { docker } from './engine.js';
 import {
-  LAYERS, RECIPE_LABEL, ROOTFS, debootstrapArgs, importChangeArgs, layerHash, parseMirror, rootfsHash,
+  LAYERS, RECIPE_LABEL, ROOTFS, debootstrapArgs, importChangeArgs, layerHash, rootfsHash,
   type LayerRecipe, type RootfsRecipe,
 } from './recipes.js';
+import { describeRootfsSource, hubRootfsDockerfile, rootfsSource, type RootfsSource } from './distro.js';
 import { labPath } from './state.js';
 import { log, run } from './util.js';
 
@@ -43,16 +44,27 @@ export async function imageRecipe(tag: string): Promise<string | undefined> {
   }
 }
 
-export function aptMirror(): string {
+/** How this machine makes root filesystems (see distro.ts); checks the keyring it needs is there. */
+export function machineRootfsSource(): RootfsSource {
   const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : undefined);
-  const mirror = parseMirror(read('/etc/apt/sources.list.d/debian.sources'), read('/etc/apt/sources.list'));
-  if (!mirror) {
-    throw new Error('cannot find the Debian mirror: no URIs: line in /etc/apt/sources.list.d/debian.sources');
+  const source = rootfsSource({
+    osRelease: read('/etc/os-release'),
+    debianSources: read('/etc/apt/sources.list.d/debian.sources'),
+    sourcesList: read('/etc/apt/sources.list'),
+    env: process.env,
+  });
+  if (source.mode === 'debootstrap' && source.keyring && !existsSync(source.keyring)) {
+    throw new Error(`debootstrap needs Debian's archive keys at ${source.keyring}: apt-get install debian-archive-keyring (.ci/run does)`);
   }
-  return mirror;
+  return source;
 }
 
-async function buildRootfs(r: RootfsRecipe, hash: string, mirror: string): Promise<void> {
+async function buildRootfs(r: RootfsRecipe, hash: string, source: RootfsSource): Promise<void> {
+  if (source.mode === 'hub') {
+    await buildDockerfile(r.name, r.tag, hubRootfsDockerfile(source.baseImage, r.packages, r.changes), {}, hash);
+    await tagAliases(r);
+    return;
+  }
   const dir = labPath('rootfs', r.name);
   const logFile = labPath('logs', `debootstrap-${r.name}.log`);
   rmSync(dir, { recursive: true, force: true });
@@ -60,7 +72,7 @@ async function buildRootfs(r: RootfsRecipe, hash: string, mirror: string): Promi
   const started = Date.now();
   log(`debootstrap ${r.name}: ${r.packages.join(' ')} (log: ${logFile})`);
   try {
-    await run('debootstrap', debootstrapArgs(r, dir, mirror), { logFile, timeoutMs: 30 * 60_000 });
+    await run('debootstrap', debootstrapArgs(r, dir, source.mirror, source.keyring), { logFile, timeoutMs: 30 * 60_000 });
     // Downloaded .debs and apt lists are not needed in the image.
     for (const sub of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
       const p = path.join(dir, sub);
@@ -68,10 +80,7 @@ async function buildRootfs(r: RootfsRecipe, hash: string, mirror: string): Promi
       for (const f of readdirSync(p)) if (f !== 'partial' && f !== 'lock') rmSync(path.join(p, f), { recursive: true, force: true });
     }
     await importRootfs(dir, r.tag, importChangeArgs(r, hash));
-    for (const alias of r.aliases ?? []) {
-      const [repo, tag] = alias.split(':');
-      await docker.getImage(r.tag).tag({ repo, tag });
-    }
+    await tagAliases(r);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -98,15 +107,27 @@ function importRootfs(dir: string, tag: string, changeArgs: string[]): Promise<v
   });
 }
 
-async function buildLayer(l: LayerRecipe, hash: string): Promise<void> {
-  const ctx = labPath('build', l.name);
+async function tagAliases(r: RootfsRecipe): Promise<void> {
+  for (const alias of r.aliases ?? []) {
+    const [repo, tag] = alias.split(':');
+    await docker.getImage(r.tag).tag({ repo, tag });
+  }
+}
+
+function buildLayer(l: LayerRecipe, hash: string): Promise<void> {
+  return buildDockerfile(l.name, l.tag, l.dockerfile, l.files, hash);
+}
+
+/** Builds `dockerfile` (plus the recipe label) with `files` beside it as the context, tagged `tag`. */
+async function buildDockerfile(name: string, tag: string, dockerfile: string, files: Record<string, string>, hash: string): Promise<void> {
+  const ctx = labPath('build', name);
   rmSync(ctx, { recursive: true, force: true });
   mkdirSync(ctx, { recursive: true });
-  writeFileSync(path.join(ctx, 'Dockerfile'), `${l.dockerfile}\nLABEL ${RECIPE_LABEL}=${hash}\n`);
-  for (const [name, text] of Object.entries(l.files)) writeFileSync(path.join(ctx, name), text);
+  writeFileSync(path.join(ctx, 'Dockerfile'), `${dockerfile}\nLABEL ${RECIPE_LABEL}=${hash}\n`);
+  for (const [file, text] of Object.entries(files)) writeFileSync(path.join(ctx, file), text);
   const stream = await docker.buildImage(
-    { context: ctx, src: ['Dockerfile', ...Object.keys(l.files)] },
-    { t: l.tag, rm: true, forcerm: true },
+    { context: ctx, src: ['Dockerfile', ...Object.keys(files)] },
+    { t: tag, rm: true, forcerm: true },
   );
   const output: string[] = [];
   await new Promise<void>((resolve, reject) => {
@@ -114,32 +135,32 @@ async function buildLayer(l: LayerRecipe, hash: string): Promise<void> {
       stream,
       (err: Error | null, res: Array<{ error?: string }>) => {
         const failed = err?.message ?? res.find((r) => r.error)?.error;
-        if (failed) reject(new Error(`building ${l.tag} failed: ${failed}\n${output.join('').slice(-2000)}`));
+        if (failed) reject(new Error(`building ${tag} failed: ${failed}\n${output.join('').slice(-2000)}`));
         else resolve();
       },
       (ev: { stream?: string }) => ev.stream && output.push(ev.stream),
     );
   });
   rmSync(ctx, { recursive: true, force: true });
-  log(`image ${l.tag} built`);
+  log(`image ${tag} built`);
 }
 
 /** Ensures every lab image exists with the current recipe; returns their names. */
 export async function ensureImages(): Promise<LabImages> {
+  const source = machineRootfsSource();
   const hashes = new Map<string, string>();
   const todo: Array<{ r: RootfsRecipe; hash: string }> = [];
   for (const r of ROOTFS) {
-    const hash = rootfsHash(r);
+    const hash = rootfsHash(r, source.mode === 'hub' ? source.baseImage : undefined);
     hashes.set(r.tag, hash);
     const have = await imageRecipe(r.tag);
     const aliasesOk = await Promise.all((r.aliases ?? []).map(async (a) => (await imageRecipe(a)) === hash));
     if (have !== hash || aliasesOk.includes(false)) todo.push({ r, hash });
   }
   if (todo.length) {
-    const mirror = aptMirror();
-    log(`building ${todo.length} root filesystem(s) in parallel from ${mirror}`);
+    log(`building ${todo.length} root filesystem(s) in parallel ${describeRootfsSource(source)}`);
     // Independent debootstraps are network/disk bound: run them side by side.
-    const results = await Promise.allSettled(todo.map(({ r, hash }) => buildRootfs(r, hash, mirror)));
+    const results = await Promise.allSettled(todo.map(({ r, hash }) => buildRootfs(r, hash, source)));
     const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
     if (failed.length) throw new Error(failed.map((f) => (f.reason as Error).message).join('\n'));
   }

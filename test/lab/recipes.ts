@@ -149,8 +149,12 @@ function sha(parts: unknown): string {
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
 }
 
-export function rootfsHash(r: RootfsRecipe): string {
-  return sha({ v: SCRIPT_VERSION, suite: SUITE, variant: 'minbase', packages: [...r.packages].sort(), changes: r.changes });
+/**
+ * A root filesystem's recipe hash. `from` is set only for images made another way than debootstrap
+ * (the official base image name), so switching the way rebuilds them and debootstrap hashes stay put.
+ */
+export function rootfsHash(r: RootfsRecipe, from?: string): string {
+  return sha({ v: SCRIPT_VERSION, suite: SUITE, variant: 'minbase', packages: [...r.packages].sort(), changes: r.changes, ...(from ? { from } : {}) });
 }
 
 /** A layer's hash covers its parent's, so a rebuilt rootfs rebuilds what sits on it. */
@@ -158,8 +162,9 @@ export function layerHash(l: LayerRecipe, parentHash: string): string {
   return sha({ v: SCRIPT_VERSION, parent: parentHash, dockerfile: l.dockerfile, files: l.files });
 }
 
-export function debootstrapArgs(r: RootfsRecipe, dir: string, mirror: string): string[] {
-  return ['--variant=minbase', `--include=${r.packages.join(',')}`, SUITE, dir, mirror];
+/** debootstrap's arguments for a recipe; `keyring` where the machine's own keyring is not Debian's. */
+export function debootstrapArgs(r: RootfsRecipe, dir: string, mirror: string, keyring?: string): string[] {
+  return ['--variant=minbase', ...(keyring ? [`--keyring=${keyring}`] : []), `--include=${r.packages.join(',')}`, SUITE, dir, mirror];
 }
 
 export function importChangeArgs(r: RootfsRecipe, hash: string): string[] {
