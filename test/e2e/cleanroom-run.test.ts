@@ -210,3 +210,77 @@ d('cleanroom runs on the lab engine', () => {
     expect(await leftovers([`pallet.run=${result.runId}`])).toEqual({ containers: [], networks: [] });
   }, T);
 });
+
+/**
+ * The "app" for the messaging services: an AMQP round trip through BROKER_URL (python3-amqp:
+ * declare a queue, publish, get the message back), a mail to EMAIL_HOST:EMAIL_PORT with smtplib,
+ * then what the sink says it received (its JSON list on port 8025).
+ */
+const MESSAGING_SCRIPT = `
+import json, os, smtplib, urllib.parse, urllib.request
+from email.message import EmailMessage
+import amqp
+mark = os.environ["RUN_MARK"]
+url = urllib.parse.urlsplit(os.environ["BROKER_URL"])
+vhost = urllib.parse.unquote(url.path[1:]) or "/"
+print(f"broker at {url.hostname}:{url.port}, vhost {vhost}, user {url.username}", flush=True)
+with amqp.Connection(host=f"{url.hostname}:{url.port}", userid=urllib.parse.unquote(url.username),
+                     password=urllib.parse.unquote(url.password), virtual_host=vhost, connect_timeout=10) as conn:
+    ch = conn.channel()
+    queue, _, _ = ch.queue_declare(exclusive=True)
+    ch.basic_publish(amqp.Message(mark), exchange="", routing_key=queue)
+    got = ch.basic_get(queue, no_ack=True)
+    body = got.body.decode() if isinstance(got.body, bytes) else got.body
+    print(f"amqp round trip: {body} via {conn.server_properties['product']}", flush=True)
+print(f"mail to {os.environ['EMAIL_HOST']}:{os.environ['EMAIL_PORT']}", flush=True)
+msg = EmailMessage()
+msg["From"], msg["To"], msg["Subject"] = "app@example.test", "ops@example.test", f"cleanroom {mark}"
+msg.set_content(f"sent by run {mark}")
+with smtplib.SMTP(os.environ["EMAIL_HOST"], int(os.environ["EMAIL_PORT"]), timeout=10) as smtp:
+    smtp.send_message(msg)
+with urllib.request.urlopen(f"http://{os.environ['EMAIL_HOST']}:8025/api/v1/messages", timeout=10) as r:
+    seen = json.load(r)
+print("sink received: " + json.dumps([[m["From"]["Address"], [t["Address"] for t in m["To"]], m["Subject"], m["Snippet"]] for m in seen["messages"]], separators=(",", ":")), flush=True)
+`;
+
+const messagingMissing = await labMissing([images.rabbitmq, images.smtpSink]);
+if (messagingMissing) console.warn(`skipping cleanroom messaging e2e: ${messagingMissing}`);
+
+(messagingMissing ? describe.skip : describe)('cleanroom with the lab\'s RabbitMQ and SMTP sink', () => {
+  const apps: string[] = [];
+  afterAll(async () => {
+    for (const app of apps) await sweep([`pallet.app=${app}`]);
+  });
+
+  test('the app gets a working BROKER_URL and EMAIL_HOST: an AMQP round trip, and the sink received its mail; nothing left', async () => {
+    const cap = captureReporter();
+    const app = uniqueApp('msg');
+    apps.push(app);
+    const mark = `mark-${app}`;
+    // A password that needs percent-encoding in the URL: it must reach the broker's first user intact.
+    const password = 'p@ss w/1:x';
+    const config = testConfig(app, {
+      services: [
+        { name: 'rabbitmq', image: images.rabbitmq, credentials: { password }, env: {} },
+        { name: 'smtp', image: images.smtpSink, env: {} },
+      ],
+      environment: { RUN_MARK: mark },
+    });
+    const lines: string[] = [];
+    const result = await runCleanroom(config, new CleanupLedger(), new AbortController().signal, {
+      image: images.smtpSink, command: ['python3', '-c', MESSAGING_SCRIPT], workdir: mkdtempSync(path.join(os.tmpdir(), 'pallet-cr-msg-')),
+      shards: 1, onLine: (_s, l) => lines.push(l),
+    });
+    if (!result.passed) console.log(cap.text());
+    expect(result).toMatchObject({ passed: true, exitCode: 0 });
+    expect(lines).toContain(`broker at mq-${result.runId}:5672, vhost /, user guest`);
+    expect(lines).toContain(`amqp round trip: ${mark} via RabbitMQ`);
+    expect(lines).toContain(`mail to mail-${result.runId}:1025`);
+    expect(lines).toContain(`sink received: ${JSON.stringify([['app@example.test', ['ops@example.test'], `cleanroom ${mark}`, `sent by run ${mark}`]])}`);
+    // The catalog's readiness probes passed on the real protocols, not on an open port.
+    expect(cap.text()).toMatch(/rabbitmq \(pallet-lab\/rabbitmq:3\) ready in [\d.]+m?s: AMQP handshake on port 5672/);
+    expect(cap.text()).toMatch(/smtp \(pallet-lab\/smtp-sink:1\) ready in [\d.]+m?s: SMTP 220 banner on port 1025/);
+    expect(cap.text()).not.toContain(password);
+    expect(await leftovers([`pallet.run=${result.runId}`])).toEqual({ containers: [], networks: [] });
+  }, T);
+});

@@ -11,11 +11,26 @@ import { labAvailable, readLab } from './lab.js';
 
 export const docker = new Docker();
 
-export function labServiceImages(): { postgres: string; redis: string; memcached: string } {
-  const d = { postgres: 'pallet-lab/postgres:15', redis: 'pallet-lab/redis:7', memcached: 'pallet-lab/memcached:1' };
+export interface LabServiceImages {
+  postgres: string;
+  redis: string;
+  memcached: string;
+  rabbitmq: string;
+  /** The SMTP sink; it has python3 and python3-amqp, so it doubles as a test "app" for both. */
+  smtpSink: string;
+}
+
+export function labServiceImages(): LabServiceImages {
+  const d: LabServiceImages = {
+    postgres: 'pallet-lab/postgres:15', redis: 'pallet-lab/redis:7', memcached: 'pallet-lab/memcached:1',
+    rabbitmq: 'pallet-lab/rabbitmq:3', smtpSink: 'pallet-lab/smtp-sink:1',
+  };
   if (!labAvailable()) return d;
   const { images } = readLab();
-  return { postgres: images.postgres ?? d.postgres, redis: images.redis ?? d.redis, memcached: images.memcached ?? d.memcached };
+  return {
+    postgres: images.postgres ?? d.postgres, redis: images.redis ?? d.redis, memcached: images.memcached ?? d.memcached,
+    rabbitmq: images.rabbitmq ?? d.rabbitmq, smtpSink: images.smtpSink ?? d.smtpSink,
+  };
 }
 
 /** Why the lab cannot run these tests, or undefined when it can (engine up, images present). */

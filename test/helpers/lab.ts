@@ -41,6 +41,9 @@ export interface LabDescriptor {
     postgres: string; // cleanroom service images
     redis: string;
     memcached: string;
+    /** RabbitMQ and the SMTP sink (added after the first cut: absent from older descriptors). */
+    rabbitmq?: string;
+    smtpSink?: string; // also the test "app" for them: python3 with python3-amqp
     host: string;     // SSH target host with its own dockerd
   };
   ssh: {

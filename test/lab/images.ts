@@ -19,6 +19,8 @@ export interface LabImages {
   postgres: string;
   redis: string;
   memcached: string;
+  rabbitmq: string;
+  smtpSink: string;
   host: string;
   /** Image the registry container runs in (any Debian rootfs with libc). */
   registryRuntime: string;
@@ -31,6 +33,8 @@ export const IMAGE_NAMES: LabImages = {
   postgres: 'pallet-lab/postgres:15',
   redis: 'pallet-lab/redis:7',
   memcached: 'pallet-lab/memcached:1',
+  rabbitmq: 'pallet-lab/rabbitmq:3',
+  smtpSink: 'pallet-lab/smtp-sink:1',
   host: 'pallet-lab/host:bookworm',
   registryRuntime: 'pallet-lab/services-rootfs:bookworm',
 };

@@ -2,7 +2,7 @@
 // Root filesystems come from debootstrap with Debian packages; small Dockerfiles go on top.
 // Every image carries a label with the hash of its recipe and is rebuilt only when it changes.
 import { createHash } from 'node:crypto';
-import { HOST_INIT, POSTGRES_ENTRYPOINT, SSHD_LAB_CONF } from './scripts.js';
+import { HOST_INIT, POSTGRES_ENTRYPOINT, RABBITMQ_ENTRYPOINT, SMTP_SINK, SSHD_LAB_CONF } from './scripts.js';
 
 /** Bump when the way images are built changes without any recipe text changing. */
 export const SCRIPT_VERSION = 1;
@@ -67,6 +67,15 @@ export const ROOTFS: RootfsRecipe[] = [
   },
   {
     kind: 'rootfs',
+    name: 'messaging',
+    tag: 'pallet-lab/messaging-rootfs:bookworm',
+    // A message broker and an SMTP sink for the cleanroom catalog's rabbitmq and smtp services;
+    // python3-amqp lets a test "app" on the same image speak AMQP to the broker.
+    packages: ['rabbitmq-server', 'python3-aiosmtpd', 'python3-amqp'],
+    changes: [`ENV ${PATH_ENV}`, 'ENV LANG=C.UTF-8', 'ENV PYTHONUNBUFFERED=1'],
+  },
+  {
+    kind: 'rootfs',
     name: 'host',
     tag: 'pallet-lab/host-rootfs:bookworm',
     packages: [
@@ -77,6 +86,7 @@ export const ROOTFS: RootfsRecipe[] = [
 ];
 
 const SERVICES = 'pallet-lab/services-rootfs:bookworm';
+const MESSAGING = 'pallet-lab/messaging-rootfs:bookworm';
 
 export const LAYERS: LayerRecipe[] = [
   {
@@ -125,6 +135,40 @@ export const LAYERS: LayerRecipe[] = [
       `FROM ${SERVICES}`,
       'EXPOSE 11211',
       'CMD ["memcached", "-u", "nobody", "-l", "0.0.0.0", "-p", "11211", "-m", "64"]',
+    ].join('\n'),
+  },
+  {
+    kind: 'layer',
+    name: 'rabbitmq',
+    tag: 'pallet-lab/rabbitmq:3',
+    from: MESSAGING,
+    files: { 'docker-entrypoint.sh': RABBITMQ_ENTRYPOINT },
+    dockerfile: [
+      `FROM ${MESSAGING}`,
+      // A fixed node name: the broker does not depend on the container's hostname resolving.
+      'ENV RABBITMQ_NODENAME=rabbit@localhost HOME=/var/lib/rabbitmq',
+      'COPY docker-entrypoint.sh /usr/local/bin/docker-entrypoint.sh',
+      'RUN chmod 755 /usr/local/bin/docker-entrypoint.sh && chown -R rabbitmq:rabbitmq /etc/rabbitmq /var/lib/rabbitmq',
+      'USER rabbitmq',
+      'WORKDIR /var/lib/rabbitmq',
+      'EXPOSE 5672',
+      'ENTRYPOINT ["docker-entrypoint.sh"]',
+      'CMD ["/usr/lib/rabbitmq/bin/rabbitmq-server"]',
+    ].join('\n'),
+  },
+  {
+    kind: 'layer',
+    name: 'smtp-sink',
+    tag: 'pallet-lab/smtp-sink:1',
+    from: MESSAGING,
+    files: { 'smtp-sink': SMTP_SINK },
+    dockerfile: [
+      `FROM ${MESSAGING}`,
+      'COPY smtp-sink /usr/local/bin/smtp-sink',
+      'RUN chmod 755 /usr/local/bin/smtp-sink',
+      'USER nobody',
+      'EXPOSE 1025 8025',
+      'CMD ["smtp-sink"]',
     ].join('\n'),
   },
   {

@@ -62,3 +62,89 @@ fi
 rm -rf /var/run/docker.pid /run/docker /run/containerd
 exec dockerd >>/var/log/dockerd.log 2>&1
 `;
+
+/**
+ * Entry point of the RabbitMQ service image. Like the official image it takes the first user,
+ * password and vhost from RABBITMQ_DEFAULT_USER / _PASS / _VHOST (guest / guest / `/`), and
+ * lets that user connect from other containers (RabbitMQ only lets `guest` in over loopback by
+ * default). Logs go to the console, so `docker logs` shows why a broker did not come up.
+ */
+export const RABBITMQ_ENTRYPOINT = `#!/bin/sh
+set -eu
+{
+  echo 'loopback_users = none'
+  echo 'listeners.tcp.default = 5672'
+  echo 'log.console = true'
+  echo 'log.console.level = info'
+  echo 'log.console.use_colors = off'
+  echo 'log.file = false'
+  printf 'default_user = %s\\n' "\${RABBITMQ_DEFAULT_USER:-guest}"
+  printf 'default_pass = %s\\n' "\${RABBITMQ_DEFAULT_PASS:-guest}"
+  printf 'default_vhost = %s\\n' "\${RABBITMQ_DEFAULT_VHOST:-/}"
+} > /etc/rabbitmq/rabbitmq.conf
+echo "pallet-lab rabbitmq: user '\${RABBITMQ_DEFAULT_USER:-guest}', vhost '\${RABBITMQ_DEFAULT_VHOST:-/}'"
+exec "$@"
+`;
+
+/**
+ * The SMTP sink (python3-aiosmtpd): accepts every message on port 1025 and keeps it in memory;
+ * port 8025 lists what arrived as JSON at GET /api/v1/messages, in the shape of the catalog's
+ * default image (Mailpit: {total, messages: [{ID, From: {Address}, To: [{Address}], Subject,
+ * Snippet}]}), so a test can ask the sink what it received.
+ */
+export const SMTP_SINK = `#!/usr/bin/env python3
+import json
+import os
+import threading
+from email import message_from_bytes, policy
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+
+SMTP_PORT = int(os.environ.get("SMTP_PORT", "1025"))
+HTTP_PORT = int(os.environ.get("HTTP_PORT", "8025"))
+messages = []
+lock = threading.Lock()
+
+
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        msg = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        body = msg.get_body(preferencelist=("plain", "html"))
+        text = body.get_content() if body is not None else ""
+        with lock:
+            record = {
+                "ID": str(len(messages) + 1),
+                "From": {"Name": "", "Address": envelope.mail_from},
+                "To": [{"Name": "", "Address": r} for r in envelope.rcpt_tos],
+                "Subject": str(msg.get("Subject", "")),
+                "Snippet": text.strip()[:250],
+                "Peer": session.peer[0],
+            }
+            messages.append(record)
+        print(f"smtp sink: message {record['ID']} from {envelope.mail_from} to {', '.join(envelope.rcpt_tos)}: {record['Subject']}", flush=True)
+        return "250 Message accepted for delivery"
+
+
+class Api(BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path.split("?")[0] != "/api/v1/messages":
+            self.send_error(404)
+            return
+        with lock:
+            data = json.dumps({"total": len(messages), "messages": list(reversed(messages))}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+controller = Controller(Sink(), hostname="0.0.0.0", port=SMTP_PORT)
+controller.start()
+print(f"smtp sink: SMTP on {SMTP_PORT}, messages as JSON on {HTTP_PORT} /api/v1/messages", flush=True)
+ThreadingHTTPServer(("0.0.0.0", HTTP_PORT), Api).serve_forever()
+`;

@@ -58,7 +58,8 @@ export async function labUp(hostCount = DEFAULT_HOSTS): Promise<LabDescriptor> {
       },
       images: {
         base: images.base, builder: images.builder, django: images.django, postgres: images.postgres,
-        redis: images.redis, memcached: images.memcached, host: images.host,
+        redis: images.redis, memcached: images.memcached, rabbitmq: images.rabbitmq, smtpSink: images.smtpSink,
+        host: images.host,
       },
       ssh: { user: 'root', privateKeyPath: keys.privateKeyPath, knownHostsPath: keys.knownHostsPath },
       hosts,

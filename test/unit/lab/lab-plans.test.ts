@@ -45,6 +45,7 @@ describe('recipes', () => {
     expect(pkgs('django')).toEqual(expect.arrayContaining(['python3-django', 'python3-psycopg2', 'gunicorn', 'python3-pip', 'python3-venv']));
     expect(pkgs('builder')).toEqual(expect.arrayContaining(['build-essential', 'python3-dev', 'python3-wheel', 'python3-setuptools']));
     expect(pkgs('services')).toEqual(expect.arrayContaining(['postgresql', 'redis-server', 'memcached']));
+    expect(pkgs('messaging')).toEqual(expect.arrayContaining(['rabbitmq-server', 'python3-aiosmtpd', 'python3-amqp']));
     expect(pkgs('host')).toEqual(expect.arrayContaining(['docker.io', 'openssh-server', 'socat', 'iptables']));
   });
 
