@@ -1,5 +1,5 @@
 // `deploy` and `rollback`: inputs -> a deploy request, the GitHub deployment around it, outputs
-// and summary after. The algorithm itself lives in src/deploy/.
+// and summary after. The algorithms live in src/deploy/ (SSH fleet) and src/swarm/ (Docker Swarm).
 import type { CommandResult, RunContext } from './context.js';
 import { resolveTag } from './context.js';
 import { executeDeploy, type DeployReport } from '../deploy/index.js';
@@ -11,13 +11,23 @@ import { reporter } from '../util/reporter.js';
 import { UserError } from '../errors.js';
 import { jumpTarget, planDeploy } from '../deploy/plan.js';
 import { checkKnownHosts, checkPrivateKey, inputLabel, secretSource } from '../ssh/material.js';
+import { executeSwarmDeploy } from '../swarm/index.js';
+import { planSwarm } from '../swarm/plan.js';
+import { swarmFailureMessage, swarmOutputs, writeSwarmSummary } from '../swarm/report.js';
+import type { SwarmHooks, SwarmReport } from '../swarm/types.js';
+
+/** deploy.swarm picks the Swarm target (src/swarm/); otherwise the SSH fleet (src/deploy/). */
+async function dispatch(ctx: RunContext, mode: DeployMode, hooks?: DeployHooks): Promise<CommandResult> {
+  if (ctx.config.deploy?.swarm) return (await swarmDeployWithReport(ctx, mode)).result;
+  return (await deployWithReport(ctx, mode, hooks)).result;
+}
 
 export async function runDeployCommand(ctx: RunContext, hooks?: DeployHooks): Promise<CommandResult> {
-  return (await deployWithReport(ctx, 'deploy', hooks)).result;
+  return dispatch(ctx, 'deploy', hooks);
 }
 
 export async function runRollbackCommand(ctx: RunContext, hooks?: DeployHooks): Promise<CommandResult> {
-  return (await deployWithReport(ctx, 'rollback', hooks)).result;
+  return dispatch(ctx, 'rollback', hooks);
 }
 
 function registryLogin(ctx: RunContext): RegistryLogin | undefined {
@@ -51,35 +61,81 @@ function checkDeployInputs(ctx: RunContext): void {
   checkKnownHosts(sshKnownHosts, plan.hosts, insecureSkipHostKeyCheck, ctx.where, jump);
 }
 
-/** Runs a deploy or rollback and returns the command result together with the full report. */
-export async function deployWithReport(ctx: RunContext, mode: DeployMode, hooks?: DeployHooks): Promise<{ result: CommandResult; report: DeployReport }> {
-  const tag = mode === 'deploy' ? resolveTag(ctx.inputs, ctx.env) : ctx.inputs.tag;
-  checkDeployInputs(ctx);
-  const login = registryLogin(ctx);
+/** What the GitHub deployment wrapper needs from a target (SSH fleet or Swarm). */
+interface TargetRun<R> {
+  execute(): Promise<R>;
+  ok(r: R): boolean;
+  outputs(r: R): Record<string, string>;
+  summary(r: R): void;
+  failure(r: R): string;
+  success(r: R): { count: string; detail: string };
+}
+
+/** Runs a target's deploy inside a GitHub deployment: statuses, summary, outputs. */
+async function withDeployment<R>(ctx: RunContext, mode: DeployMode, tag: string | undefined, t: TargetRun<R>): Promise<{ result: CommandResult; report: R }> {
   const gh = await startDeployment({
     env: ctx.env, token: ctx.inputs.githubToken, environment: ctx.inputs.environment, url: ctx.config.deploy?.url,
     tag: tag ?? 'previous', description: `${mode} ${ctx.config.app} ${tag ?? 'to the previous tag'}`,
   });
-  let report: DeployReport;
+  let report: R;
   try {
-    report = await executeDeploy({
-      mode, config: ctx.config, tag, runTasks: mode === 'deploy' || ctx.inputs.runTasks,
-      ssh: { knownHosts: ctx.inputs.sshKnownHosts, privateKey: ctx.inputs.sshPrivateKey, insecure: ctx.inputs.insecureSkipHostKeyCheck },
-      login, lockTimeout: ctx.inputs.lockTimeout, breakLock: ctx.inputs.breakLock,
-      ledger: ctx.ledger, env: ctx.env, signal: ctx.signal, hooks,
-    });
+    report = await t.execute();
   } catch (e) {
-    await gh.status('failure', `${mode} failed before any host changed`);
+    await gh.status('failure', `${mode} failed before anything changed`);
     throw e;
   }
-  writeDeploySummary(report);
-  const outputs = deployOutputs(report, tag);
-  if (report.ok) {
-    await gh.status('success', `${mode} of ${outputs.tag} to ${report.hosts.length} host(s) succeeded`);
-    reporter().info(`${mode} succeeded: ${report.hosts.map((h) => `${h.host}=${h.newTag}`).join(', ')}`);
+  t.summary(report);
+  const outputs = t.outputs(report);
+  if (t.ok(report)) {
+    const { count, detail } = t.success(report);
+    await gh.status('success', `${mode} of ${outputs.tag} to ${count} succeeded`);
+    reporter().info(`${mode} succeeded: ${detail}`);
     return { result: { exitCode: 0, outputs }, report };
   }
-  await gh.status('failure', failureMessage(report));
-  reporter().error(failureMessage(report));
+  await gh.status('failure', t.failure(report));
+  reporter().error(t.failure(report));
   return { result: { exitCode: 1, outputs }, report };
+}
+
+function deployRequest(ctx: RunContext, mode: DeployMode, tag: string | undefined) {
+  return {
+    mode, config: ctx.config, tag, runTasks: mode === 'deploy' || ctx.inputs.runTasks,
+    ssh: { knownHosts: ctx.inputs.sshKnownHosts, privateKey: ctx.inputs.sshPrivateKey, insecure: ctx.inputs.insecureSkipHostKeyCheck },
+    login: registryLogin(ctx), lockTimeout: ctx.inputs.lockTimeout, breakLock: ctx.inputs.breakLock,
+    ledger: ctx.ledger, env: ctx.env, signal: ctx.signal,
+  };
+}
+
+/** Runs a deploy or rollback to an SSH fleet and returns the command result together with the full report. */
+export async function deployWithReport(ctx: RunContext, mode: DeployMode, hooks?: DeployHooks): Promise<{ result: CommandResult; report: DeployReport }> {
+  const tag = mode === 'deploy' ? resolveTag(ctx.inputs, ctx.env) : ctx.inputs.tag;
+  checkDeployInputs(ctx);
+  const req = { ...deployRequest(ctx, mode, tag), hooks };
+  return withDeployment(ctx, mode, tag, {
+    execute: () => executeDeploy(req),
+    ok: (r) => r.ok,
+    outputs: (r) => deployOutputs(r, tag),
+    summary: writeDeploySummary,
+    failure: failureMessage,
+    success: (r) => ({ count: `${r.hosts.length} host(s)`, detail: r.hosts.map((h) => `${h.host}=${h.newTag}`).join(', ') }),
+  });
+}
+
+/** Runs a deploy or rollback to a Docker Swarm (deploy.swarm) and returns the result with the full report. */
+export async function swarmDeployWithReport(ctx: RunContext, mode: DeployMode, hooks?: SwarmHooks): Promise<{ result: CommandResult; report: SwarmReport }> {
+  const tag = mode === 'deploy' ? resolveTag(ctx.inputs, ctx.env) : ctx.inputs.tag;
+  const { sshPrivateKey, sshKnownHosts, insecureSkipHostKeyCheck } = ctx.inputs;
+  if (sshPrivateKey) reporter().setSecret(sshPrivateKey);
+  const plan = planSwarm(ctx.config);
+  checkPrivateKey(sshPrivateKey, ctx.where);
+  checkKnownHosts(sshKnownHosts, [plan.manager], insecureSkipHostKeyCheck, ctx.where, jumpTarget(ctx.config.deploy));
+  const req = { ...deployRequest(ctx, mode, tag), hooks };
+  return withDeployment(ctx, mode, tag, {
+    execute: () => executeSwarmDeploy(req),
+    ok: (r) => r.ok,
+    outputs: (r) => swarmOutputs(r, tag),
+    summary: writeSwarmSummary,
+    failure: swarmFailureMessage,
+    success: (r) => ({ count: `${r.services.length} service(s)`, detail: r.services.map((x) => `${x.service}=${x.newTag} (${x.running}/${x.desired})`).join(', ') }),
+  });
 }

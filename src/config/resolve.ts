@@ -26,6 +26,7 @@ export const DEFAULTS = {
   health: { path: '/health/', timeout: 60 },
   stable: 5,
   stopTimeout: 30,
+  swarmPublish: 'host',
 } as const;
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -104,7 +105,7 @@ export function isWebRole(name: string, r: Obj): boolean {
 
 function resolveRole(name: string, r: Obj): RoleConfig {
   const role: RoleConfig = {
-    hosts: [...r.hosts],
+    hosts: [...(r.hosts ?? [])],
     command: r.command ?? (isWebRole(name, r) ? DEFAULTS.webCommand : name),
     stop_timeout: r.stop_timeout ?? DEFAULTS.stopTimeout,
   };
@@ -117,6 +118,8 @@ function resolveRole(name: string, r: Obj): RoleConfig {
     role.stable = r.stable ?? DEFAULTS.stable;
   }
   if (isWebRole(name, r) && r.stable !== undefined) role.stable = r.stable;
+  if (r.replicas !== undefined) role.replicas = r.replicas;
+  if (r.placement !== undefined) role.placement = [...r.placement];
   return role;
 }
 
@@ -135,6 +138,7 @@ function resolveDeploy(d: Obj, app: string): DeployConfig {
       port: d.ssh?.port ?? DEFAULTS.sshPort,
       ...(d.ssh?.jump !== undefined ? { jump: d.ssh.jump } : {}),
     },
+    ...(d.swarm !== undefined ? { swarm: { manager: d.swarm.manager, publish: d.swarm.publish ?? DEFAULTS.swarmPublish } } : {}),
     env_file: d.env_file ?? DEFAULTS.envFile(app),
     tasks: resolveTasks(d.tasks),
     roles,

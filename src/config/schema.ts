@@ -123,9 +123,8 @@ const test: Schema = {
 
 const role: Schema = {
   type: 'object',
-  'x-expected': 'a mapping (hosts, command, port, host_port, health, stable, stop_timeout)',
+  'x-expected': 'a mapping (hosts, command, port, host_port, health, stable, stop_timeout, replicas, placement)',
   additionalProperties: false,
-  required: ['hosts'],
   properties: {
     hosts: list(string('a host ([user@]host[:port])'), 'a list of hosts ([user@]host[:port])', { minItems: 1 }),
     command: nonEmpty('an entrypoint command'),
@@ -142,12 +141,26 @@ const role: Schema = {
     },
     stable: { type: 'number', minimum: 0, 'x-expected': 'a number of seconds' },
     stop_timeout: seconds(0),
+    // Swarm only (deploy.swarm): tasks of the role's service, and where they may run.
+    replicas: { type: 'integer', minimum: 0, 'x-expected': 'a whole number of tasks' },
+    placement: list(nonEmpty('a placement constraint, e.g. node.role==worker'), 'a list of placement constraints', { minItems: 1 }),
+  },
+};
+
+const swarm: Schema = {
+  type: 'object',
+  'x-expected': 'a mapping {manager, publish}',
+  additionalProperties: false,
+  required: ['manager'],
+  properties: {
+    manager: nonEmpty('a host ([user@]host[:port])'),
+    publish: { type: 'string', enum: ['host', 'ingress'], 'x-expected': "'host' or 'ingress'" },
   },
 };
 
 const deploy: Schema = {
   type: 'object',
-  'x-expected': 'a mapping (ssh, env_file, tasks, roles, rolling, keep, url)',
+  'x-expected': 'a mapping (ssh, swarm, env_file, tasks, roles, rolling, keep, url)',
   additionalProperties: false,
   required: ['roles'],
   properties: {
@@ -161,6 +174,7 @@ const deploy: Schema = {
         jump: nonEmpty('a host ([user@]host[:port])'),
       },
     },
+    swarm,
     env_file: string('an absolute path', { pattern: '^/', 'x-message': 'must be an absolute path on the host' }),
     tasks: {
       oneOf: [nonEmpty(), list(command('a command: a string or a list of strings'), 'a list of commands')],

@@ -149,10 +149,26 @@ function checkDeploy(deploy: unknown, out: Problem[]): void {
     port: typeof ssh.port === 'number' ? ssh.port : 22,
   };
   if (isStr(ssh.jump) && ssh.jump !== '') checkHost(ssh.jump, ['deploy', 'ssh', 'jump'], out);
+  const swarm = isObj(deploy.swarm);
+  if (swarm) {
+    const manager = (deploy.swarm as Obj).manager;
+    if (isStr(manager) && manager !== '') checkHost(manager, ['deploy', 'swarm', 'manager'], out);
+  }
   if (!isObj(deploy.roles)) return;
   for (const [role, cfg] of Object.entries(deploy.roles)) {
     if (!ROLE_NAME.test(role)) out.push({ path: ['deploy', 'roles', role], message: 'invalid role name; must match [a-z][a-z0-9_-]*' });
     if (!isObj(cfg)) continue;
+    if (swarm) {
+      // Swarm schedules tasks itself: a role is a service, placed by constraints, not a host list.
+      if (cfg.hosts !== undefined) {
+        out.push({ path: ['deploy', 'roles', role, 'hosts'], message: 'not used with deploy.swarm (Swarm places the tasks); remove it and use replicas and placement constraints instead' });
+      }
+      continue;
+    }
+    if (cfg.hosts === undefined) out.push({ path: ['deploy', 'roles', role, 'hosts'], message: 'required key is missing', at: 'parent' });
+    for (const key of ['replicas', 'placement']) {
+      if (cfg[key] !== undefined) out.push({ path: ['deploy', 'roles', role, key], message: 'only used with deploy.swarm; an SSH fleet runs one container per listed host' });
+    }
     const seen = new Map<string, number>();
     items(cfg.hosts).forEach((h, i) => {
       const parsed = checkHost(h, ['deploy', 'roles', role, 'hosts', i], out);

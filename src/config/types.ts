@@ -71,6 +71,8 @@ export interface TestConfig {
 
 export interface DeployConfig {
   ssh: { user: string; port: number; jump?: string };
+  /** Set: deploy to a Docker Swarm through this manager instead of an SSH fleet (src/swarm/). */
+  swarm?: SwarmConfig;
   env_file: string;
   /** Entrypoint commands run once on the first host before any restart. */
   tasks: string[][];
@@ -81,7 +83,15 @@ export interface DeployConfig {
   url?: string;
 }
 
+export interface SwarmConfig {
+  /** Manager node, `[user@]host[:port]`, reached over the same pinned SSH as fleet hosts. */
+  manager: string;
+  /** How web ports are published: `host` (each node's port, behind your load balancer) or `ingress` (routing mesh). */
+  publish: 'host' | 'ingress';
+}
+
 export interface RoleConfig {
+  /** SSH fleet: the role's hosts. Empty with deploy.swarm (Swarm places tasks). */
   hosts: string[];
   command: string;
   /** Web roles publish this container port (8000 by the contract) on the host. */
@@ -93,4 +103,8 @@ export interface RoleConfig {
   stable?: number;
   /** Seconds docker waits after SIGTERM before SIGKILL. */
   stop_timeout: number;
+  /** Swarm: number of tasks; unset = one per node for web roles (global mode), 1 for others. */
+  replicas?: number;
+  /** Swarm: placement constraints, e.g. `node.role==worker`, `node.labels.tier==web`. */
+  placement?: string[];
 }

@@ -55,6 +55,19 @@ export interface LabDescriptor {
   lb: { url: string; id: string };
   /** Name of the outer bridge network the hosts and the registry share (added after the first cut). */
   network?: string;
+  /** Set by `lab up --swarm`: the hosts form one Docker Swarm. */
+  swarm?: LabSwarm;
+}
+
+export interface LabSwarm {
+  /** The manager's SSH address (host 1), what deploy.swarm.manager names. */
+  manager: string;
+  nodes: number;
+}
+
+/** Reads the descriptor of a lab kept in another directory (a test's own lab). */
+export function readLabAt(dir: string): LabDescriptor {
+  return JSON.parse(readFileSync(path.join(dir, 'lab.json'), 'utf8')) as LabDescriptor;
 }
 
 export function labAvailable(): boolean {

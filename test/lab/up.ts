@@ -6,6 +6,7 @@ import { ensureHosts, HOST_WEB_PORT } from './hosts.js';
 import { ensureImages } from './images.js';
 import { ensureKeys } from './keys.js';
 import { ensureLb } from './lb.js';
+import { ensureSwarm } from './swarm.js';
 import { ensureNetwork, ensureRegistry } from './registry.js';
 import { ensureLabDir, LAB_DIR, LAB_FILE, loadState, saveState, withLabLock, writeDescriptor } from './state.js';
 import { log } from './util.js';
@@ -21,7 +22,12 @@ export function requestedHosts(argv: string[], env: NodeJS.ProcessEnv = process.
   return n;
 }
 
-export async function labUp(hostCount = DEFAULT_HOSTS): Promise<LabDescriptor> {
+/** `--swarm`: the hosts form one Docker Swarm (host 1 the manager). */
+export function requestedSwarm(argv: string[]): boolean {
+  return argv.includes('--swarm');
+}
+
+export async function labUp(hostCount = DEFAULT_HOSTS, opts: { swarm?: boolean } = {}): Promise<LabDescriptor> {
   return withLabLock(async () => {
     const t0 = Date.now();
     const step = (name: string) => log(`${name} ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -45,6 +51,8 @@ export async function labUp(hostCount = DEFAULT_HOSTS): Promise<LabDescriptor> {
       saveState(state);
     }
     step(`${hosts.length} hosts`);
+    const swarm = opts.swarm ? await ensureSwarm(hosts, keys) : undefined;
+    if (swarm) step(`swarm of ${swarm.nodes} nodes`);
     const lb = await ensureLb(state, hosts.map((h) => ({ host: h.ip, port: HOST_WEB_PORT })));
     saveState(state);
     step('load balancer');
@@ -65,6 +73,7 @@ export async function labUp(hostCount = DEFAULT_HOSTS): Promise<LabDescriptor> {
       hosts,
       lb,
       network,
+      ...(swarm ? { swarm } : {}),
     };
     writeDescriptor(descriptor);
     log(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${LAB_FILE}`);

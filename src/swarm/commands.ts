@@ -1,0 +1,186 @@
+// Pure: every command a Swarm deploy runs on the manager, as an argument vector, and parsers of
+// what they print. Data (names, tags, paths) only travels as positional arguments; the one shell
+// script is a constant run as `sh -c SCRIPT sh ARG...`.
+
+const sh = (script: string, ...args: string[]) => ['sh', '-c', script, 'sh', ...args];
+// With a per-deploy DOCKER_CONFIG the CLI reads registry credentials only from that directory;
+// --with-registry-auth then sends them to the nodes with the service spec.
+const withConfig = (dir: string | undefined, argv: string[]) => (dir ? ['env', `DOCKER_CONFIG=${dir}`, ...argv] : argv);
+
+/** `LocalNodeState ControlAvailable`, e.g. `active true` on a manager. */
+export function swarmInfoArgv(): string[] {
+  return ['docker', 'info', '--format', '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}'];
+}
+
+/** Pure: undefined if this node is an active manager, else what is wrong and what to do. */
+export function swarmInfoProblem(stdout: string): string | undefined {
+  const [state, control] = stdout.trim().split(/\s+/);
+  if (state === 'active' && control === 'true') return undefined;
+  if (state === 'active') return 'is a Swarm worker, not a manager (run `docker node promote` for it, or name a manager in deploy.swarm.manager)';
+  return `is not part of an active swarm (state '${state || 'unknown'}'; run \`docker swarm init\` there, see docs/swarm.md)`;
+}
+
+export function nodeListArgv(): string[] {
+  return ['docker', 'node', 'ls', '--format', '{{.Hostname}}\t{{.Status}}\t{{.Availability}}'];
+}
+
+export interface NodeInfo { hostname: string; status: string; availability: string }
+
+export function parseNodes(stdout: string): NodeInfo[] {
+  return stdout.split('\n').filter((l) => l.trim()).map((l) => {
+    const [hostname, status, availability] = l.split('\t');
+    return { hostname, status: (status ?? '').toLowerCase(), availability: (availability ?? '').toLowerCase() };
+  });
+}
+
+// The app's overlay network: created once, left in place (services of the stack are on it).
+const ENSURE_NETWORK = `n="$1"; app="$2"
+docker network inspect "$n" >/dev/null 2>&1 && exit 0
+docker network create --driver overlay --label "pallet.app=$app" "$n" >/dev/null`;
+
+export function ensureNetworkArgv(network: string, app: string): string[] {
+  return sh(ENSURE_NETWORK, network, app);
+}
+
+/** Deploys the Compose document on stdin into the stack; --resolve-image pins tags to digests. */
+export function stackDeployArgv(stack: string, dockerConfig?: string): string[] {
+  return withConfig(dockerConfig, ['docker', 'stack', 'deploy', '--with-registry-auth', '--resolve-image', 'always', '-c', '-', stack]);
+}
+
+/** Pulls a reference on the manager: proves the tag exists (and the login works) before any change. */
+export function pullArgv(ref: string, dockerConfig?: string): string[] {
+  return withConfig(dockerConfig, ['docker', 'pull', '-q', ref]);
+}
+
+// --- services -----------------------------------------------------------------------------
+
+const SERVICE_FORMAT = '{{.ID}}\t{{.Spec.TaskTemplate.ContainerSpec.Image}}\t{{json .UpdateStatus}}\t{{.Version.Index}}';
+
+/** One line per existing service (missing ones print nothing; exit 0 either way). */
+export function serviceInspectArgv(name: string): string[] {
+  return sh(`docker service inspect --format '${SERVICE_FORMAT}' "$1" 2>/dev/null || true`, name);
+}
+
+export interface UpdateStatus { state: string; message: string; startedAt: string }
+
+export interface ServiceInfo {
+  id: string;
+  /** The spec's image, usually `repo:tag@sha256:...`. */
+  image: string;
+  update?: UpdateStatus;
+  version: number;
+}
+
+export function parseServiceInfo(stdout: string): ServiceInfo | undefined {
+  const line = stdout.split('\n').find((l) => l.trim());
+  if (!line) return undefined;
+  const [id, image, status, version] = line.split('\t');
+  let update: UpdateStatus | undefined;
+  try {
+    const u = JSON.parse(status) as { State?: string; Message?: string; StartedAt?: string } | null;
+    if (u && u.State) update = { state: u.State, message: u.Message ?? '', startedAt: u.StartedAt ?? '' };
+  } catch { /* no update yet: 'null' or '<no value>' */ }
+  return { id, image, update, version: Number(version) || 0 };
+}
+
+/** `repo:tag@sha256:...` -> `tag` (the tag the spec names; '' if none). */
+export function tagOf(imageRef: string): string {
+  const noDigest = imageRef.split('@')[0];
+  const slash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  return colon > slash ? noDigest.slice(colon + 1) : '';
+}
+
+export function serviceTasksArgv(serviceId: string): string[] {
+  return ['docker', 'service', 'ps', '--no-trunc', '--format', '{{.ID}}\t{{.Node}}\t{{.Image}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}', serviceId];
+}
+
+export interface TaskInfo { id: string; node: string; image: string; desired: string; current: string; error: string }
+
+export function parseTasks(stdout: string): TaskInfo[] {
+  return stdout.split('\n').filter((l) => l.trim()).map((l) => {
+    const [id, node, image, desired, current, error] = l.split('\t');
+    return { id, node, image, desired: (desired ?? '').toLowerCase(), current: current ?? '', error: (error ?? '').replace(/^"|"$/g, '') };
+  });
+}
+
+export interface TaskCount {
+  /** Tasks Swarm wants running. */
+  desired: number;
+  /** Of those, running on the given tag. */
+  running: number;
+  /** Nodes whose wanted task is not yet running on the tag. */
+  behind: string[];
+}
+
+/** Pure: how far the service's wanted tasks are on `tag`. */
+export function countTasks(tasks: TaskInfo[], tag: string): TaskCount {
+  const wanted = tasks.filter((t) => t.desired === 'running');
+  const onTag = (t: TaskInfo) => tagOf(t.image) === tag && /^running/i.test(t.current);
+  return {
+    desired: wanted.length,
+    running: wanted.filter(onTag).length,
+    behind: [...new Set(wanted.filter((t) => !onTag(t)).map((t) => t.node))].sort(),
+  };
+}
+
+/** The task Swarm names in "update rolled back due to failure or early termination of task X". */
+export function failedTaskOf(message: string): string | undefined {
+  return /task ([a-z0-9]{10,})/.exec(message)?.[1];
+}
+
+/** Pure: the reason Swarm gave for a rollback, from the failed task's error (or its message). */
+export function rollbackReason(update: UpdateStatus | undefined, tasks: TaskInfo[]): string {
+  const id = failedTaskOf(update?.message ?? '');
+  const task = id ? tasks.find((t) => t.id.startsWith(id) || id.startsWith(t.id)) : undefined;
+  const failedState = (t: TaskInfo) => t.desired !== 'running' && (t.error !== '' || /^(failed|rejected)/i.test(t.current));
+  const failed = task && failedState(task) ? task : tasks.find(failedState);
+  const parts = [update?.message, failed ? `task on ${failed.node}: ${failed.error || failed.current}` : undefined].filter(Boolean);
+  return parts.join('; ') || 'no reason given';
+}
+
+export function serviceRemoveArgv(id: string): string[] {
+  return ['docker', 'service', 'rm', id];
+}
+
+/** Asks Swarm to put the service back on its previous spec (used when an update stalls). */
+export function serviceRollbackArgv(id: string): string[] {
+  return ['docker', 'service', 'rollback', '--detach', id];
+}
+
+// --- release tasks: a one-off Swarm job -------------------------------------------------------
+
+export interface JobSpec {
+  name: string;
+  app: string;
+  image: string;
+  tag: string;
+  network: string;
+  envFile?: string;
+  command: string[];
+}
+
+/** `--mode replicated-job` (Engine 20.10+): one task, never restarted, on the app's network. */
+export function jobCreateArgv(j: JobSpec, dockerConfig?: string): string[] {
+  const argv = ['docker', 'service', 'create', '--detach', '--quiet', '--with-registry-auth', '--name', j.name,
+    '--mode', 'replicated-job', '--restart-condition', 'none', '--network', j.network,
+    '--label', `pallet.app=${j.app}`, '--label', 'pallet.role=task', '--label', `pallet.tag=${j.tag}`];
+  if (j.envFile) argv.push('--env-file', j.envFile);
+  argv.push(`${j.image}:${j.tag}`, ...j.command);
+  return withConfig(dockerConfig, argv);
+}
+
+export function serviceLogsArgv(id: string): string[] {
+  return ['docker', 'service', 'logs', '--raw', '--no-task-ids', id];
+}
+
+export type JobState = 'pending' | 'complete' | 'failed';
+
+/** Pure: a job's one task -> done or not, and how it failed. */
+export function jobState(tasks: TaskInfo[]): { state: JobState; error?: string } {
+  const t = tasks[0];
+  if (!t) return { state: 'pending' };
+  if (/^complete/i.test(t.current)) return { state: 'complete' };
+  if (/^(failed|rejected|shutdown|orphaned)/i.test(t.current)) return { state: 'failed', error: t.error || t.current };
+  return { state: 'pending' };
+}

@@ -1,0 +1,80 @@
+// The state one Swarm deploy (or rollback) carries from step to step, and what it reports.
+import type { SshConnection } from '../ssh/connection.js';
+import type { CleanupLedger } from '../util/cleanup.js';
+import type { DeployMode } from '../deploy/types.js';
+import type { HeldLock } from '../deploy/lock.js';
+import type { HostState } from '../deploy/commands.js';
+import type { SwarmPlan } from './plan.js';
+import type { ServiceInfo } from './commands.js';
+
+/** Hooks for tests (fault injection while Swarm updates a service). Never set in production. */
+export interface SwarmHooks {
+  afterServiceDeploy?: (info: { service: string; tag: string }) => Promise<void>;
+}
+
+export interface SwarmRun {
+  plan: SwarmPlan;
+  mode: DeployMode;
+  conn: SshConnection;
+  ledger: CleanupLedger;
+  runId: string;
+  actor: string;
+  signal: AbortSignal;
+  hooks: SwarmHooks;
+  /** TAG and REVERT kept on the manager (/var/lib/pallet/APP). */
+  before: HostState;
+  target: string;
+  /** Each service as found in preflight (undefined: not created yet). */
+  found: Map<string, ServiceInfo | undefined>;
+  lock?: HeldLock;
+  recorded: boolean;
+  /** Per-deploy DOCKER_CONFIG directory on the manager holding the registry login. */
+  dockerConfig?: string;
+  /** Eligible (ready, active) nodes: the task count of global services. */
+  nodes: number;
+  downNodes: string[];
+}
+
+export interface SwarmServiceResult {
+  service: string;
+  role: string;
+  /** Tag before the deploy ('' = the service did not exist). */
+  oldTag: string;
+  newTag: string;
+  running: number;
+  desired: number;
+  /** updated | unchanged | rolled back by Swarm | reverted | removed | not started | ... */
+  result: string;
+  /** Nodes whose task is not on the expected tag (half-done work, named in the summary). */
+  behind: string[];
+  ms: number;
+}
+
+export type SwarmPhase = 'preflight' | 'pull' | 'record' | 'tasks' | 'rolling' | 'finish' | 'done';
+
+export interface SwarmReport {
+  target: 'swarm';
+  ok: boolean;
+  mode: DeployMode;
+  plan: SwarmPlan;
+  phase: SwarmPhase;
+  error?: string;
+  failedStep?: string;
+  /** The service the failure happened on (or 'manager'). */
+  failedService?: string;
+  reverted: boolean;
+  revertProblems: string[];
+  oldTag: string;
+  newTag: string;
+  services: SwarmServiceResult[];
+  /** Anything a person should look at: nodes down, tasks not on the expected tag. */
+  notes: string[];
+}
+
+/** A failure at a known service (or the manager) and step. */
+export class SwarmStepError extends Error {
+  constructor(readonly where: string, readonly step: string, readonly detail: string, readonly rolledBackBySwarm = false) {
+    super(`${step} failed on ${where}: ${detail}`);
+    this.name = 'SwarmStepError';
+  }
+}

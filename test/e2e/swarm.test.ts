@@ -1,0 +1,272 @@
+// Deploy and rollback to a Docker Swarm on the lab: this file brings up its own 3-node swarm lab
+// (`lab up --swarm` under its own PALLET_LAB_DIR, images are cached) so the shared lab's hosts are
+// never turned into a swarm, and takes it down by id afterwards. Every release runs under a bounded
+// request loop through the lab's load balancer (nginx -> each node's port 8000, host mode).
+// PALLET_SWARM_LAB_DIR=DIR reuses a lab already up there (kept afterwards) for a quick rerun.
+import { jest } from '@jest/globals';
+import Docker from 'dockerode';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { readLabAt, REPO_ROOT, type LabDescriptor, labSkipReason } from '../helpers/lab.js';
+import { labSsh, startAppDatabase, writeHostEnvFiles } from '../helpers/app-database.js';
+import { buildExampleImage, type ExampleFault } from '../helpers/example-image.js';
+import { startLoad, fetchVersion } from '../helpers/load.js';
+import { parseInputs } from '../../src/inputs.js';
+import { CleanupLedger } from '../../src/util/cleanup.js';
+import { CliReporter, setReporter } from '../../src/util/reporter.js';
+import { swarmDeployWithReport } from '../../src/commands/deploy.js';
+import type { PalletConfig } from '../../src/config/types.js';
+import type { DeployMode } from '../../src/deploy/types.js';
+import type { SwarmHooks } from '../../src/swarm/types.js';
+import '../../src/cleanup-handlers.js';
+
+jest.setTimeout(600_000);
+const APP = 'e2eswarm';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const skip = labSkipReason() && !process.env.PALLET_SWARM_LAB_DIR;
+const describeSwarm = skip ? describe.skip : describe;
+
+type Variant = 'v1' | 'v2' | 'v3' | 'migrate' | 'health';
+const FAULTS: Record<Variant, ExampleFault | undefined> = { v1: undefined, v2: undefined, v3: undefined, migrate: 'migrate', health: 'health' };
+
+function labCli(dir: string, args: string[]): void {
+  const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+  const r = spawnSync(tsx, [path.join(REPO_ROOT, 'test/lab/cli.ts'), ...args], {
+    cwd: REPO_ROOT, env: { ...process.env, PALLET_LAB_DIR: dir }, stdio: ['ignore', 'inherit', 'inherit'], timeout: 20 * 60_000,
+  });
+  if (r.status !== 0) throw new Error(`lab ${args.join(' ')} in ${dir} failed (exit ${r.status ?? r.signal})`);
+}
+
+describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
+  const reuse = process.env.PALLET_SWARM_LAB_DIR;
+  const labDir = reuse ?? mkdtempSync(path.join(os.tmpdir(), 'pallet-swarm-lab-'));
+  const docker = new Docker();
+  const run = randomBytes(3).toString('hex');
+  const tags = {} as Record<Variant, string>;
+  const localImages: string[] = [];
+  const runnerTemp = mkdtempSync(path.join(os.tmpdir(), 'pallet-e2e-runner-'));
+  let lab: LabDescriptor;
+  let repo: string;
+  let pgId = '';
+  const t0 = Date.now();
+
+  const manager = () => lab.hosts[0];
+  const ssh = (command: string) => labSsh(lab, manager(), command);
+
+  beforeAll(async () => {
+    labCli(labDir, ['up', '--swarm']);
+    lab = readLabAt(labDir);
+    expect(lab.swarm?.manager).toBe(manager().address);
+    repo = `${lab.registry.address}/pallet-e2e/swarm`;
+    const auth = { username: lab.registry.username, password: lab.registry.password, serveraddress: lab.registry.address };
+    for (const v of Object.keys(FAULTS) as Variant[]) {
+      const tag = `${run}-${v}`;
+      const local = `pallet-e2e-swarm:${tag}`;
+      await buildExampleImage({ tag: local, version: tag, fault: FAULTS[v] });
+      await docker.getImage(local).tag({ repo, tag });
+      localImages.push(local, `${repo}:${tag}`);
+      const stream = (await docker.getImage(`${repo}:${tag}`).push({ authconfig: auth } as never)) as unknown as NodeJS.ReadableStream;
+      const events = await new Promise<{ error?: string }[]>((res, rej) => docker.modem.followProgress(stream, (e: Error | null, r: { error?: string }[]) => (e ? rej(e) : res(r))));
+      const failed = events.find((e) => e.error);
+      if (failed) throw new Error(`push ${repo}:${tag}: ${failed.error}`);
+      tags[v] = tag;
+    }
+    const db = await startAppDatabase(lab, { 'pallet.test': 'swarm-e2e', 'pallet.run': run }, docker);
+    pgId = db.containerId;
+    await writeHostEnvFiles(lab, '/etc/pallet/swarm.env', {
+      SECRET_KEY: `e2e-${run}`, DATABASE_URL: db.url, DB_DEFAULT_URL: db.url, ALLOWED_HOSTS: '*',
+      ENVIRONMENT: 'production', WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '3',
+    });
+    console.log(`swarm lab and images ready in ${Math.round((Date.now() - t0) / 1000)}s`);
+  }, 1_800_000);
+
+  afterAll(async () => {
+    if (lab && reuse) {
+      // Leave a reused lab as found: this app's services, network and state removed (ids from labels).
+      await ssh(`ids=$(docker service ls -q --filter label=pallet.app=${APP}); [ -z "$ids" ] || docker service rm $ids >/dev/null; sleep 2; docker network rm ${APP}_net >/dev/null 2>&1; rm -rf /var/lib/pallet/${APP}; true`).catch(() => undefined);
+    }
+    if (pgId) await docker.getContainer(pgId).remove({ force: true, v: true }).catch(() => undefined);
+    for (const ref of localImages) await docker.getImage(ref).remove().catch(() => undefined);
+    rmSync(runnerTemp, { recursive: true, force: true });
+    if (!reuse) {
+      labCli(labDir, ['down']);
+      rmSync(labDir, { recursive: true, force: true });
+    }
+    console.log(`swarm e2e total ${Math.round((Date.now() - t0) / 1000)}s`);
+  }, 600_000);
+
+  function config(): PalletConfig {
+    return {
+      app: APP, image: repo,
+      build: { context: '/nonexistent', dockerfile: 'Dockerfile', args: {}, tags: [] },
+      test: { command: ['test'], services: [], environment: {}, shards: 1, artifacts: [], timeout: 60 },
+      deploy: {
+        ssh: { user: 'root', port: 22 }, swarm: { manager: manager().address, publish: 'host' },
+        env_file: '/etc/pallet/swarm.env', tasks: [['deploy']],
+        roles: {
+          worker: { hosts: [], command: 'worker', stable: 2, stop_timeout: 3, replicas: 1 },
+          web: { hosts: [], command: 'serve', port: 8000, health: { path: '/health/', timeout: 10 }, stable: 2, stop_timeout: 5 },
+        },
+        rolling: { batch: 1 }, keep: 3,
+      },
+      source: { file: '/nonexistent/pallet.yml', dir: '/nonexistent' },
+    };
+  }
+
+  async function deploy(mode: DeployMode, opts: { tag?: string; inputs?: Record<string, string>; hooks?: SwarmHooks } = {}) {
+    const raw: Record<string, string> = {
+      command: mode, ...(opts.tag ? { tag: opts.tag } : {}),
+      'registry-username': lab.registry.username, 'registry-password': lab.registry.password,
+      'ssh-private-key': readFileSync(lab.ssh.privateKeyPath, 'utf8'), 'ssh-known-hosts': readFileSync(lab.ssh.knownHostsPath, 'utf8'),
+      ...opts.inputs,
+    };
+    const lines: string[] = [];
+    const reporter = setReporter(new CliReporter((l) => lines.push(l), (l) => lines.push(l))) as CliReporter;
+    const ledger = new CleanupLedger();
+    const ctx = { inputs: parseInputs((n) => raw[n] ?? ''), config: config(), ledger, env: { PATH: process.env.PATH, HOME: process.env.HOME, USER: 'e2e-tester', RUNNER_TEMP: runnerTemp }, signal: new AbortController().signal };
+    const started = Date.now();
+    try {
+      const { result, report } = await swarmDeployWithReport(ctx, mode, opts.hooks);
+      await reporter.summary.write();
+      const left = ledger.list().map((i) => i.kind).filter((k) => k !== 'path');
+      await ledger.runAll();
+      return { result, report, lines, text: lines.join('\n'), ms: Date.now() - started, leftovers: { ledger: left, files: readdirSync(runnerTemp) } };
+    } finally {
+      if (process.env.PALLET_E2E_VERBOSE) console.log(lines.join('\n'));
+    }
+  }
+
+  /** Image tag of every task Swarm wants running, per service (from the manager). */
+  async function taskTags(): Promise<Record<string, string[]>> {
+    const out = await ssh(`for s in web worker; do docker service ps --filter desired-state=running --format "$s {{.Image}} {{.CurrentState}}" ${APP}_$s 2>/dev/null; done; true`);
+    const res: Record<string, string[]> = {};
+    for (const l of out.split('\n').filter((x) => x.trim())) {
+      const [svc, image, state] = l.split(' ');
+      if (state !== 'Running') continue;
+      (res[svc] ??= []).push(image.split('@')[0].split(':').pop()!);
+    }
+    return res;
+  }
+
+  async function versions(): Promise<Record<string, string>> {
+    return Object.fromEntries((await ssh(`for s in web worker; do docker service inspect --format "$s {{.Version.Index}}" ${APP}_$s 2>/dev/null; done; true`))
+      .split('\n').filter((l) => l.trim()).map((l) => l.split(' ') as [string, string]));
+  }
+
+  const underLoad = async <T>(fn: () => Promise<T>) => {
+    const load = startLoad({ url: lab.lb.url, concurrency: 4, pauseMs: 20, maxMs: 300_000, maxRequests: 40_000 });
+    await sleep(300);
+    const out = await fn();
+    await sleep(300);
+    return { out, stats: await load.stop() };
+  };
+
+  test('first deploy: the release job migrates, services created, every task on v1', async () => {
+    const r = await deploy('deploy', { tag: tags.v1 });
+    expect(r.result.exitCode).toBe(0);
+    expect(r.report.services.map((s) => [s.service, s.result, s.running, s.desired])).toEqual([[`${APP}_web`, 'created', 3, 3], [`${APP}_worker`, 'created', 1, 1]]);
+    expect(await taskTags()).toEqual({ web: [tags.v1, tags.v1, tags.v1], worker: [tags.v1] });
+    expect(r.text).toMatch(/Release tasks as Swarm jobs/);
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
+    for (const h of lab.hosts) expect((await fetchVersion(`http://${h.ip}:8000/`)).version).toBe(tags.v1);
+  });
+
+  test('good release under load: 0 failed requests, every task on v2, audit line, summary per service', async () => {
+    const { out: r, stats } = await underLoad(() => deploy('deploy', { tag: tags.v2 }));
+    console.log(`swarm good release: ${Math.round(r.ms / 100) / 10}s; load ${JSON.stringify({ ...stats, failures: stats.failures.slice(0, 5) })}`);
+    expect(r.result.exitCode).toBe(0);
+    expect(stats.requests).toBeGreaterThan(100);
+    expect(stats.failed).toBe(0);
+    expect(stats.firstSeen).toEqual([tags.v1, tags.v2]);
+    expect(await taskTags()).toEqual({ web: [tags.v2, tags.v2, tags.v2], worker: [tags.v2] });
+    expect(r.result.outputs).toMatchObject({ tag: tags.v2, 'previous-tag': tags.v1, reverted: 'false' });
+    expect(r.text).toMatch(new RegExp(`${APP}_web +${repo}:${tags.v1} +${repo}:${tags.v2} +3/3 +\\S+ +updated`));
+    const state = await ssh(`cat /var/lib/pallet/${APP}/TAG /var/lib/pallet/${APP}/REVERT; tail -1 /var/lib/pallet/${APP}/audit.log; ls -d /var/lib/pallet/${APP}/lock 2>&1; ls -d /tmp/pallet-docker-* 2>&1; true`);
+    expect(state).toMatch(new RegExp(`^${tags.v2}\n${tags.v1}\n.*\te2e-tester\t${APP}\tdeploy\t${tags.v1}->${tags.v2}\tsuccess\trun=local-`));
+    expect(state).toMatch(/lock': No such file/);
+    expect(state).toMatch(/pallet-docker-\*': No such file/);
+    expect(r.text).not.toContain(lab.registry.password);
+    expect(r.text).not.toContain(`e2e-${run}`);
+  });
+
+  test('release whose health path answers 500: Swarm rolls it back, 0 failed requests, reverted=true, every task on v2', async () => {
+    const { out: r, stats } = await underLoad(() => deploy('deploy', { tag: tags.health }));
+    console.log(`swarm health-500 release: ${Math.round(r.ms / 100) / 10}s; load ${JSON.stringify({ ...stats, failures: stats.failures.slice(0, 5) })}`);
+    expect(r.result.exitCode).toBe(1);
+    expect(stats.failed).toBe(0);
+    expect(r.result.outputs.reverted).toBe('true');
+    expect(r.report).toMatchObject({ phase: 'rolling', reverted: true, failedService: `${APP}_web`, failedStep: 'health check' });
+    expect(r.report.error).toMatch(/Swarm rolled the update back: update rolled back due to failure or early termination of task \w+; task on lab-host-\d: .*(unhealthy|exit)/);
+    expect(r.report.services.map((s) => [s.service, s.result])).toEqual([[`${APP}_web`, 'rolled back by Swarm'], [`${APP}_worker`, 'not started']]);
+    expect(await taskTags()).toEqual({ web: [tags.v2, tags.v2, tags.v2], worker: [tags.v2] });
+    expect(await ssh(`cat /var/lib/pallet/${APP}/TAG /var/lib/pallet/${APP}/REVERT`)).toBe(`${tags.v2}\n${tags.v1}\n`);
+  });
+
+  test('failing migration: no service touched, the job output in the log, the job removed', async () => {
+    const before = await versions();
+    const r = await deploy('deploy', { tag: tags.migrate });
+    expect(r.result.exitCode).toBe(1);
+    expect(r.report).toMatchObject({ phase: 'tasks', reverted: false, failedStep: "task 'deploy'" });
+    expect(r.text).toMatch(/ {2}\| .*PALLET_FAULT=migrate: this build's migration fails on purpose/);
+    expect(r.text).toMatch(/no service was touched/);
+    expect(await versions()).toEqual(before);
+    expect(await taskTags()).toEqual({ web: [tags.v2, tags.v2, tags.v2], worker: [tags.v2] });
+    expect((await ssh(`docker service ls -q --filter label=pallet.role=task | wc -l`)).trim()).toBe('0');
+  });
+
+  test('rollback to the previous tag, then to a named tag', async () => {
+    const back = await deploy('rollback');
+    expect(back.result.exitCode).toBe(0);
+    expect(back.result.outputs).toMatchObject({ tag: tags.v1, 'previous-tag': tags.v2 });
+    expect(await taskTags()).toEqual({ web: [tags.v1, tags.v1, tags.v1], worker: [tags.v1] });
+    expect(back.text).not.toMatch(/Release tasks/);
+    const named = await deploy('rollback', { tag: tags.v2 });
+    expect(named.result.exitCode).toBe(0);
+    expect(await taskTags()).toEqual({ web: [tags.v2, tags.v2, tags.v2], worker: [tags.v2] });
+    expect((await ssh(`tail -2 /var/lib/pallet/${APP}/audit.log`)).split('\n').filter(Boolean).map((l) => l.split('\t').slice(3, 6)))
+      .toEqual([['rollback', `${tags.v2}->${tags.v1}`, 'success'], ['rollback', `${tags.v1}->${tags.v2}`, 'success']]);
+  });
+
+  test('a node paused during the update: it completes on the others or fails clearly, and the summary names what is behind', async () => {
+    const paused = lab.hosts[2];
+    let didPause = false;
+    const hooks: SwarmHooks = {
+      afterServiceDeploy: async ({ service }) => {
+        if (service !== `${APP}_web` || didPause) return;
+        await docker.getContainer(paused.containerId).pause();
+        didPause = true;
+      },
+    };
+    let r;
+    try {
+      r = await deploy('deploy', { tag: tags.v3, hooks });
+    } finally {
+      if (didPause) await docker.getContainer(paused.containerId).unpause().catch(() => undefined);
+    }
+    console.log(`swarm paused node: ${Math.round(r.ms / 100) / 10}s ok=${r.report.ok} error=${r.report.error ?? '-'} notes=${JSON.stringify(r.report.notes)}`);
+    expect(didPause).toBe(true);
+    const summary = r.text;
+    if (r.report.ok) {
+      // Swarm finished on the nodes that answer; the paused node is named as behind or down.
+      expect(r.report.notes.join('\n')).toMatch(/lab-host-3/);
+      expect(summary).toMatch(/lab-host-3/);
+    } else {
+      expect(r.report.error).toMatch(/lab-host-3|did not finish|rolled/);
+      expect(summary).toMatch(/FAILED/);
+    }
+    // Once the node is back, Swarm brings it to the service's current spec; the lab is left consistent.
+    const want = r.report.ok ? tags.v3 : tags.v2;
+    let seen: Record<string, string[]> = {};
+    for (let i = 0; i < 60; i++) {
+      seen = await taskTags();
+      if (seen.web?.length === 3 && seen.web.every((t) => t === want)) break;
+      await sleep(2000);
+    }
+    expect(seen.web).toEqual([want, want, want]);
+  });
+});
+
+if (skip) test.skip(`swarm e2e skipped: ${labSkipReason()}`, () => undefined);
