@@ -45,6 +45,11 @@ export function convergeTimeout(s: ServicePlan, tasks: number, parallelism: numb
   return Math.ceil(Math.max(1, tasks) / Math.max(1, parallelism)) * perBatch + 60;
 }
 
+/** Pure: seconds without progress, with a node down, after which an update counts as stalled. */
+export function stallSeconds(s: ServicePlan): number {
+  return (s.web ? s.healthTimeout + HEALTH_INTERVAL * (HEALTH_RETRIES + 1) : 5) + s.monitor + s.stopTimeout + 30;
+}
+
 export interface RollResult { count: TaskCount; ms: number; changed: boolean }
 
 /**
@@ -69,6 +74,8 @@ export async function rollService(run: SwarmRun, s: ServicePlan, tag: string, op
   // only shown while the rollback runs (its final message is just "rollback completed").
   let cause = '';
   let count: TaskCount = { desired: 0, running: 0, behind: [] };
+  let lastChange = Date.now();
+  const stallMs = stallSeconds(s) * 1000;
   for (let i = 0; i < 100_000; i++) {
     const info = await inspectService(run, s.name);
     if (!info) throw new SwarmStepError(s.name, 'update', 'the service disappeared during the update');
@@ -76,9 +83,11 @@ export async function rollService(run: SwarmRun, s: ServicePlan, tag: string, op
     count = countTasks(list, tag);
     const fresh = info.update && info.update.startedAt !== before?.update?.startedAt ? info.update : undefined;
     const line = `${s.name}: ${count.running}/${count.desired} task(s) on ${tag}${fresh ? ` (${fresh.state})` : ''}`;
-    if (line !== last) { reporter().info(line); last = line; }
+    if (line !== last) { reporter().info(line); last = line; lastChange = Date.now(); }
     if (fresh) {
-      if (fresh.state === 'completed') return { count, ms: Date.now() - t0, changed: true };
+      // Swarm says completed once the last task was started; wait for it to run (healthy) too.
+      if (fresh.state === 'completed' && count.running === count.desired) return { count, ms: Date.now() - t0, changed: true };
+      if (fresh.state === 'completed' && Date.now() > deadline) return { count, ms: Date.now() - t0, changed: true };
       if (fresh.state.startsWith('rollback') && /task /.test(fresh.message)) cause = fresh.message;
       const why = () => rollbackReason({ ...fresh, message: cause || fresh.message }, list);
       if (fresh.state === 'rollback_started' && !announcedRollback) {
@@ -94,6 +103,14 @@ export async function rollService(run: SwarmRun, s: ServicePlan, tag: string, op
     } else if (count.desired > 0 && count.running === count.desired && (!before || info.version !== before.version || before.image.split('@')[0].endsWith(`:${tag}`))) {
       // A new service that converged, or an unchanged spec (nothing for Swarm to roll).
       return { count, ms: Date.now() - t0, changed: !!before && info.version !== before.version };
+    }
+    // A node that stopped answering holds the update until it is back: say so instead of waiting it out.
+    if (Date.now() - lastChange > stallMs) {
+      await readNodes(run).catch(() => undefined);
+      if (run.downNodes.length) {
+        throw new SwarmStepError(s.name, 'update', `stalled for ${Math.round((Date.now() - lastChange) / 1000)}s with node(s) down: ${run.downNodes.join(', ')}; ` +
+          `${count.running}/${count.desired} task(s) on ${tag}${count.behind.length ? `, not yet on it: ${count.behind.join(', ')}` : ''}`);
+      }
     }
     if (Date.now() > deadline) {
       await readNodes(run).catch(() => undefined);

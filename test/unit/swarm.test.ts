@@ -11,7 +11,7 @@ import {
   countTasks, ensureNetworkArgv, failedTaskOf, jobCreateArgv, jobState, parseNodes, parseServiceInfo, parseTasks,
   rollbackReason, serviceInspectArgv, stackDeployArgv, swarmInfoProblem, tagOf,
 } from '../../src/swarm/commands.js';
-import { convergeTimeout, desiredTasks } from '../../src/swarm/rollout.js';
+import { convergeTimeout, desiredTasks, stallSeconds } from '../../src/swarm/rollout.js';
 import { jobName } from '../../src/swarm/job.js';
 import { swarmFailureMessage, swarmOutputs } from '../../src/swarm/report.js';
 import type { SwarmReport } from '../../src/swarm/types.js';
@@ -93,6 +93,8 @@ describe('planSwarm', () => {
     expect(desiredTasks(worker, 3)).toBe(3);
     expect(convergeTimeout(web, 3, 1)).toBe(3 * (20 + 8 + 5 + 30 + 60) + 60);
     expect(convergeTimeout(web, 3, 3)).toBe(20 + 8 + 5 + 30 + 60 + 60);
+    expect(stallSeconds(web)).toBe(20 + 8 + 5 + 30 + 30);
+    expect(stallSeconds(worker)).toBe(5 + 4 + 30 + 30);
   });
 });
 
