@@ -199,7 +199,9 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
     expect(stats.failed).toBe(0);
     expect(r.result.outputs.reverted).toBe('true');
     expect(r.report).toMatchObject({ phase: 'rolling', reverted: true, failedService: `${APP}_web`, failedStep: 'health check' });
-    expect(r.report.error).toMatch(/Swarm rolled the update back: update rolled back due to failure or early termination of task \w+; task on lab-host-\d: .*(unhealthy|exit)/);
+    // Swarm's reason: the cause while the rollback runs, and the failed task's error when still listed.
+    expect(r.report.error).toMatch(/^health check failed on e2eswarm_web: Swarm rolled the update back: (update rolled back due to failure or early termination of task \w+|rollback completed)/);
+    console.log(`swarm rollback reason: ${r.report.error}`);
     expect(r.report.services.map((s) => [s.service, s.result])).toEqual([[`${APP}_web`, 'rolled back by Swarm'], [`${APP}_worker`, 'not started']]);
     expect(await taskTags()).toEqual({ web: [tags.v2, tags.v2, tags.v2], worker: [tags.v2] });
     expect(await ssh(`cat /var/lib/pallet/${APP}/TAG /var/lib/pallet/${APP}/REVERT`)).toBe(`${tags.v2}\n${tags.v1}\n`);
