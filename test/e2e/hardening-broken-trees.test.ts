@@ -39,7 +39,8 @@ class CountingProxy {
   async start(): Promise<void> {
     this.server = net.createServer((client) => {
       const engine = net.connect(ENGINE_SOCKET);
-      client.once('data', (d) => this.requests.push(d.toString('latin1').split('\r\n')[0]));
+      // Every request line, also of requests that reuse a kept-alive connection.
+      client.on('data', (d) => { for (const m of d.toString('latin1').matchAll(/^(?:GET|POST|PUT|DELETE|HEAD) \S+ HTTP\/1\.[01]\r?$/gm)) this.requests.push(m[0].trim()); });
       client.pipe(engine).pipe(client);
       const end = () => { client.destroy(); engine.destroy(); };
       client.on('error', end);
