@@ -2,20 +2,18 @@
 // The `pallet` command: the same commands and modules as the action, for reproducing CI locally.
 //   pallet ci | build | test | push | deploy | rollback [--flag value ...]
 //   pallet run [--config pallet.yml] -- ./manage.py test     (host command with services provided)
-import { COMMANDS, INPUT_SPECS, parseCliArgs, parseInputs, secretEnvName } from './inputs.js';
+import { COMMANDS, INPUT_SPECS, parseCliArgs, parseInputs } from './inputs.js';
 import { runCommand } from './commands/index.js';
 import { CleanupLedger } from './util/cleanup.js';
 import { CliReporter, reporter, setReporter } from './util/reporter.js';
 import { reportFailure } from './util/failure.js';
 import { UserError } from './errors.js';
+import { commandHelp, flagLine } from './cli-help.js';
+import { VERSION } from './version.js';
 import './cleanup-handlers.js';
 
 export function usage(): string {
-  const flags = INPUT_SPECS.filter((s) => s.name !== 'command').map((s) =>
-    s.secret
-      ? `  ${secretEnvName(s.name).padEnd(30)} (env) ${s.description} Or --${s.name}-file PATH.`
-      : `  --${s.name.padEnd(28)} ${s.description}${s.default && !s.default.startsWith('$') ? ` [${s.default}]` : ''}`,
-  );
+  const flags = INPUT_SPECS.filter((s) => s.name !== 'command').map(flagLine);
   return [
     'usage: pallet <command> [flags]',
     '',
@@ -28,6 +26,8 @@ export function usage(): string {
     '  rollback   go back to the recorded revert tag (or --tag) on every host',
     '  run        run a host command with the test services provided: pallet run -- ./manage.py test',
     '',
+    "'pallet help COMMAND' explains one command; 'pallet --version' prints the version.",
+    '',
     'flags:',
     ...flags,
   ].join('\n');
@@ -36,6 +36,21 @@ export function usage(): string {
 export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
   setReporter(new CliReporter());
   const first = argv[0];
+  if (first === '--version' || first === '-V') {
+    process.stdout.write(`pallet ${VERSION}\n`);
+    return 0;
+  }
+  // `pallet help build` and `pallet build --help` (flags before a `--`; after it they belong to the command run).
+  const asked = first === 'help' ? argv[1] : argv.slice(1, argv.includes('--') ? argv.indexOf('--') : undefined).some((a) => a === '--help' || a === '-h') ? first : undefined;
+  if (asked) {
+    const help = commandHelp(asked);
+    if (help === undefined) {
+      reporter().error(`unknown command '${asked}': expected one of ${[...COMMANDS, 'run'].join(', ')}\n  hint: 'pallet help' lists them`);
+      return 2;
+    }
+    process.stdout.write(help + '\n');
+    return 0;
+  }
   if (!first || first === 'help' || first === '--help' || first === '-h') {
     process.stdout.write(usage() + '\n');
     return first ? 0 : 2;

@@ -38,3 +38,24 @@ export function resolveDefaultBranches(env: NodeJS.ProcessEnv): string[] {
   }
   return ['main', 'master'];
 }
+
+/** Whether this build pulls the registry layer cache, and the one line that says why not. */
+export interface RegistryCachePlan {
+  pull: boolean;
+  /** Said once when the cache is off for a reason the user may not expect. */
+  note?: string;
+}
+
+/**
+ * The registry layer cache needs registry credentials outside GitHub Actions: a local build
+ * without them does not try to pull (the pulls would only be refused), and says so once. In
+ * Actions it still tries: a public image's cache can be pulled anonymously. Pure; tested.
+ */
+export function registryCachePlan(o: { cache: boolean; hasAuth: boolean; env: NodeJS.ProcessEnv; image: string; registry: string }): RegistryCachePlan {
+  if (!o.cache) return { pull: false };
+  if (o.hasAuth || o.env.GITHUB_ACTIONS === 'true') return { pull: true };
+  return {
+    pull: false,
+    note: `layer cache: the registry cache (${o.image}:cache-<branch>) is off: no registry credentials for ${o.registry}, so this build uses this engine's local layers only; to use it, pass --registry-username and set PALLET_REGISTRY_PASSWORD`,
+  };
+}

@@ -7,6 +7,7 @@ import type { PalletConfig } from '../config/types.js';
 import { reporter } from '../util/reporter.js';
 import { UserError, errorMessage } from '../errors.js';
 import { followJson } from '../docker/json-stream.js';
+import { classifyEngineError } from '../docker/engine-errors.js';
 import { contextEntries, contextTar } from './context.js';
 import { buildArgs, imageLabels, resolveSource } from './labels.js';
 import { BuildStreamParser, buildFailureAnnotation, type BuildEvent, type BuildStreamResult } from './build-stream.js';
@@ -107,7 +108,8 @@ export async function buildImage(o: ImageBuildOptions): Promise<ImageBuildReport
   if (result.error) {
     const { title, body } = buildFailureAnnotation(result.error);
     reporter().error(body, { title, file: path.join(b.context, dockerfile) });
-    throw new UserError(`${title}: ${result.error.message}`, 'fix the failing Dockerfile step; its last output lines are above');
+    // A step that failed for a reason outside the Dockerfile (no space left, ...) gets that reason's hint.
+    throw new UserError(`${title}: ${result.error.message}`, classifyEngineError(result.error.message)?.hint ?? 'fix the failing Dockerfile step; its last output lines are above');
   }
   const info = await docker.getImage(ref).inspect();
   if (ownCacheTag) await docker.getImage(info.Id).tag({ repo: config.image, tag: ownCacheTag });

@@ -12,6 +12,7 @@ import { chooseWheelhouseCache } from './wheelhouse-cache.js';
 import { buildImage, type ImageBuildReport } from './image.js';
 import { pushTag, type PushResult } from './push.js';
 import { registryAuth, registryHostOf } from './registry.js';
+import { registryCachePlan } from './cache-tags.js';
 
 export interface BuildReport {
   tag: string;
@@ -44,7 +45,9 @@ export async function runBuildStage(ctx: RunContext, docker: Docker = dockerClie
       tmpDir: ctx.env.RUNNER_TEMP || undefined,
     }))
     : undefined;
-  const image = await timed('image build', () => buildImage({ docker, config, tag, env: ctx.env, useCache: inputs.cache, auth, signal: ctx.signal }));
+  const layerCache = registryCachePlan({ cache: inputs.cache, hasAuth: !!auth, env: ctx.env, image: config.image, registry: inputs.registry || registryHostOf(config.image) });
+  if (layerCache.note) reporter().info(layerCache.note);
+  const image = await timed('image build', () => buildImage({ docker, config, tag, env: ctx.env, useCache: layerCache.pull, auth, signal: ctx.signal }));
   if (image.cacheFrom) phases.splice(phases.length - 1, 0, { name: 'layer cache pull', ms: image.pullCacheMs });
 
   let cachePush: PushResult | undefined;

@@ -26,3 +26,10 @@ export function resolveTag(inputs: Inputs, env: NodeJS.ProcessEnv): string {
   const n = env.GITHUB_RUN_NUMBER;
   return n && /^\d+$/.test(n) ? `build-${n}` : 'build-local';
 }
+
+/** What to run so that IMAGE:TAG exists on this engine, worded for the front door in use. */
+export function buildFirstHint(where: RunContext['where'], tag: string): string {
+  return where === 'flag'
+    ? `run 'pallet build --tag ${tag}' first (or 'pallet ci --tag ${tag}', which builds, tests and pushes)`
+    : `run command 'build' first in this job (or command 'ci', which builds, tests and pushes) with the same tag`;
+}

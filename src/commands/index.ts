@@ -21,6 +21,9 @@ export interface DispatchOptions {
   where?: 'input' | 'flag';
 }
 
+/** Commands that build from the project tree: their Dockerfile, requirements, ... are checked at load. */
+const BUILDS = new Set<string>(['build', 'ci']);
+
 export async function prepareContext(inputs: Inputs, opts: DispatchOptions = {}): Promise<RunContext> {
   const env = opts.env ?? process.env;
   const configPath = path.resolve(inputs.workingDirectory, inputs.config);
@@ -31,7 +34,7 @@ export async function prepareContext(inputs: Inputs, opts: DispatchOptions = {})
     shards: inputs.shards,
     extraTags: inputs.extraTags,
     where: opts.where,
-  });
+  }, { buildFiles: BUILDS.has(inputs.command) });
   return {
     inputs,
     config,

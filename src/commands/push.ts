@@ -1,5 +1,5 @@
 import type { CommandResult, RunContext } from './context.js';
-import { resolveTag } from './context.js';
+import { buildFirstHint, resolveTag } from './context.js';
 import { UserError } from '../errors.js';
 import { dockerClient, ensureEngine } from '../docker/client.js';
 import { pushTag, type PushResult } from '../builder/push.js';
@@ -18,7 +18,7 @@ export async function runPushCommand(ctx: RunContext): Promise<CommandResult> {
   try {
     imageId = (await docker.getImage(ref).inspect()).Id;
   } catch {
-    throw new UserError(`no local image ${ref} to push`, "run the build command first (or use command 'ci'), with the same tag");
+    throw new UserError(`no local image ${ref} to push: it was never built on this Docker Engine`, buildFirstHint(ctx.where, tag));
   }
   const auth = authFromContext(ctx);
   const registry = inputs.registry || registryHostOf(config.image);

@@ -11,6 +11,7 @@ import { semanticProblems } from './semantic-checks.js';
 import { resolveConfig } from './resolve.js';
 import { applyOverrides, validateOverrides, type ConfigOverrides } from './overrides.js';
 import { isWithin, toUserError, type Problem } from './problems.js';
+import { buildFileProblems } from './build-files.js';
 
 export type { ConfigOverrides } from './overrides.js';
 export { ConfigErrors } from './problems.js';
@@ -29,8 +30,18 @@ function byPosition(a: ConfigError, b: ConfigError): number {
   return a.line - b.line || a.column - b.column || a.message.localeCompare(b.message);
 }
 
+/** What to check besides the file itself. */
+export interface LoadOptions {
+  /**
+   * Also check the files a build reads (Dockerfile, .dockerignore, a non-empty context, the
+   * wheelhouse directory; see build-files.ts). Set for the commands that build (build, ci);
+   * deploy, rollback, test and push build nothing and run from checkouts that may lack them.
+   */
+  buildFiles?: boolean;
+}
+
 /** Problems of a parsed document, schema first; semantic problems under a schema problem are dropped. */
-function validateDocument(src: YamlSource, file: string, overrides: ConfigOverrides): ConfigError[] {
+function validateDocument(src: YamlSource, file: string, overrides: ConfigOverrides, options: LoadOptions): ConfigError[] {
   const data = src.data;
   if (data === null || data === undefined) {
     return [toConfigError(src, { path: [], message: 'the file is empty; expected a mapping with at least app and image' })];
@@ -40,14 +51,13 @@ function validateDocument(src: YamlSource, file: string, overrides: ConfigOverri
   }
   const overridden = new Set(overrides.image !== undefined ? ['image'] : []);
   const schema = schemaProblems(data).filter((p) => !(p.message === 'required key is missing' && overridden.has(String(p.path[0])) && p.path.length === 1));
-  const semantic = semanticProblems(data, {
-    dir: path.dirname(file),
-    show: (abs) => displayPath(abs),
-    overridden,
-  }).filter((s) => !schema.some((p) => isWithin(s.path, p.path)));
+  const ctx = { dir: path.dirname(file), show: (abs: string) => displayPath(abs), overridden };
+  const semantic = semanticProblems(data, ctx);
+  const files = options.buildFiles ? buildFileProblems(data, ctx) : [];
+  const below = [...semantic, ...files].filter((s) => !schema.some((p) => isWithin(s.path, p.path)));
   const seen = new Set<string>();
   const errors: ConfigError[] = [];
-  for (const p of [...schema, ...semantic] as Problem[]) {
+  for (const p of [...schema, ...below] as Problem[]) {
     const e = toConfigError(src, p);
     if (!seen.has(e.message)) errors.push(e);
     seen.add(e.message);
@@ -56,10 +66,11 @@ function validateDocument(src: YamlSource, file: string, overrides: ConfigOverri
 }
 
 /**
- * Reads, validates and resolves the config file. Throws a UserError (a ConfigError for one
- * problem, a ConfigErrors listing all of them otherwise) before anything else runs.
+ * Reads, validates and resolves the config file (and with `buildFiles`, the files a build reads).
+ * Throws a UserError (a ConfigError for one problem, a ConfigErrors listing all of them
+ * otherwise) before anything else runs.
  */
-export function loadConfig(file: string, overrides: ConfigOverrides = {}): PalletConfig {
+export function loadConfig(file: string, overrides: ConfigOverrides = {}, options: LoadOptions = {}): PalletConfig {
   validateOverrides(overrides);
   const absolute = path.resolve(file);
   const shown = displayPath(absolute);
@@ -73,7 +84,7 @@ export function loadConfig(file: string, overrides: ConfigOverrides = {}): Palle
     throw new UserError(`cannot read config file ${shown}: ${(e as Error).message}`);
   }
   const { source, errors: syntax } = parseYaml(text, shown);
-  const errors = syntax.length ? syntax : validateDocument(source, absolute, overrides);
+  const errors = syntax.length ? syntax : validateDocument(source, absolute, overrides, options);
   if (errors.length) throw toUserError(errors, HINT);
   const config = resolveConfig(source.data as Record<string, unknown>, absolute, (p) => scalarSource(source, p));
   return applyOverrides(config, overrides);

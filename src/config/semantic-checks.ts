@@ -6,6 +6,7 @@ import path from 'node:path';
 import { CATALOG_SERVICE_NAMES, isCatalogService } from './services.js';
 import { closestKey } from './did-you-mean.js';
 import type { KeyPath, Problem } from './problems.js';
+import { requirementFileProblems } from './build-files.js';
 import { hostKey, imageReferenceProblem, imageRepositoryProblem, parseHostAddress, TAG_PATTERN } from './references.js';
 
 type Obj = Record<string, unknown>;
@@ -77,16 +78,7 @@ function checkBuild(build: unknown, ctx: CheckContext, out: Problem[]): void {
   if (isStr(w.dir) && w.dir !== '' && (escapes(w.dir) || path.normalize(w.dir) === '.')) {
     out.push({ path: ['build', 'wheelhouse', 'dir'], message: 'must be a relative path to a directory inside the build context' });
   }
-  const requirements = w.requirements === undefined ? ['requirements.txt'] : items(w.requirements);
-  requirements.forEach((r, i) => {
-    if (!isStr(r) || r === '') return;
-    const at: KeyPath = w.requirements === undefined ? ['build', 'wheelhouse'] : ['build', 'wheelhouse', 'requirements', i];
-    if (escapes(r)) {
-      out.push({ path: at, message: `'${r}' must be a relative path inside the build context` });
-    } else if (contextOk && !(existsSync(path.join(context, r)) && statSync(path.join(context, r)).isFile())) {
-      out.push({ path: at, message: `file '${ctx.show(path.join(context, r))}' not found (requirement files are relative to the build context)` });
-    }
-  });
+  out.push(...requirementFileProblems(w, context, contextOk, ctx));
 }
 
 function checkService(s: unknown, at: KeyPath, out: Problem[]): string | undefined {

@@ -1,19 +1,32 @@
 import * as core from '@actions/core';
 import { UserError } from '../errors.js';
+import { engineUserError } from '../docker/engine-errors.js';
+import { VERSION } from '../version.js';
 import { reporter } from './reporter.js';
 
-/** Reports a failure the way a person can act on: the message and the hint, a stack only for bugs. */
+/** What a defect report asks for: pallet's fault, so say where and with what to report it. */
+export function bugReportHint(where: 'actions' | 'cli'): string {
+  const debug = where === 'actions' ? 're-run the job with debug logging on (ACTIONS_STEP_DEBUG) for the stack trace' : 'include the stack trace printed below';
+  return `this is a defect in pallet ${VERSION}, not in your project: please report it on the pallet-action issue tracker with this message, the command you ran and your pallet.yml (without secrets); ${debug}`;
+}
+
+/**
+ * Reports a failure the way a person can act on: the message and the hint. Engine errors a user
+ * can cause (docker/engine-errors.ts) are reported like any UserError; anything else is a defect
+ * in pallet: "unexpected error", how to report it, and the stack (debug log in Actions).
+ */
 export function reportFailure(e: unknown): void {
   const r = reporter();
+  const known = engineUserError(e);
   const err = e instanceof Error ? e : new Error(String(e));
-  const text = e instanceof UserError
-    ? (e.hint ? `${e.message}\n  hint: ${e.hint}` : e.message)
-    : `unexpected error: ${err.message}`;
+  const text = known
+    ? (known.hint ? `${known.message}\n  hint: ${known.hint}` : known.message)
+    : `unexpected error: ${err.message}\n  ${bugReportHint(r.kind)}`;
   if (!(e instanceof UserError)) r.debug(err.stack ?? '');
   if (r.kind === 'actions') {
     core.setFailed(text); // one error annotation, and the step fails
   } else {
     r.error(text);
-    if (!(e instanceof UserError)) process.stderr.write((err.stack ?? '') + '\n');
+    if (!known) process.stderr.write((err.stack ?? '') + '\n');
   }
 }

@@ -2,7 +2,7 @@
 // report rows (category, case, expected end state). Fault cases already proven by the deploy,
 // cleanroom and build suites are referenced by test title here instead of being repeated.
 
-export type Category = 'faults survived' | 'bad input refused' | 'secrets found' | 'injection strings round-tripped' | 'host-trust refusals';
+export type Category = 'faults survived' | 'bad input refused' | 'broken project trees refused' | 'secrets found' | 'injection strings round-tripped' | 'host-trust refusals';
 
 export interface JestAssertion { title: string; fullName: string; ancestorTitles: string[]; status: string }
 export interface JestFileResult { name: string; assertionResults: JestAssertion[]; message?: string }
@@ -13,6 +13,7 @@ export interface Row { category: Category; name: string; expected: string; resul
 export const OWN_FILES = [
   'test/unit/hardening-quoting.test.ts',
   'test/e2e/hardening-bad-input.test.ts',
+  'test/e2e/hardening-broken-trees.test.ts',
   'test/e2e/hardening-injection.test.ts',
   'test/e2e/hardening-hosttrust.test.ts',
   'test/e2e/hardening-secrets.test.ts',
@@ -78,6 +79,15 @@ export function rowsFrom(results: JestFileResult[], ran: string[]): Row[] {
     rows.push({ category: 'bad input refused', name: `pallet.yml corpus (${passed}/${corpus.length} files)`, expected: 'exact file:line:col message', result: passed === corpus.length ? 'pass' : 'fail', weight: corpus.length });
   }
 
+  // Broken project trees: one row per tree and front door; the engine check and the control must pass too.
+  const trees = byFile.get('test/e2e/hardening-broken-trees.test.ts');
+  if (!trees) missing('broken project trees refused', 'broken project trees', 'exit 1, path and what to do named, nothing sent to the engine');
+  for (const a of trees ?? []) {
+    const id = /^(\S+ via \S+): exit 1/.exec(a.title)?.[1];
+    if (id) rows.push({ category: 'broken project trees refused', name: id, expected: 'exit 1, path + what to do, no stack, no engine request', result: ok(a), weight: 1 });
+    else rows.push({ category: 'broken project trees refused', name: a.title.slice(0, 70), expected: '(check)', result: ok(a), weight: 0 });
+  }
+
   // Injection: the 1000-string test counts 1000; the rest are checks (weight 0 but must pass).
   for (const file of ['test/e2e/hardening-injection.test.ts', 'test/unit/hardening-quoting.test.ts']) {
     const tests = byFile.get(file);
@@ -107,7 +117,7 @@ export function rowsFrom(results: JestFileResult[], ran: string[]): Row[] {
 export interface Total { category: Category; text: string; ok: boolean }
 
 export function totals(rows: Row[]): Total[] {
-  const cats: Category[] = ['faults survived', 'bad input refused', 'secrets found', 'injection strings round-tripped', 'host-trust refusals'];
+  const cats: Category[] = ['faults survived', 'bad input refused', 'broken project trees refused', 'secrets found', 'injection strings round-tripped', 'host-trust refusals'];
   return cats.map((category) => {
     const rs = rows.filter((r) => r.category === category);
     const allOk = rs.length > 0 && rs.every((r) => r.result === 'pass');

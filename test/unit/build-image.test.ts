@@ -1,6 +1,6 @@
 import { contextFilter } from '../../src/builder/context.js';
 import { buildArgs, imageLabels, sourceFromEnv } from '../../src/builder/labels.js';
-import { cacheCandidates, cacheTag, resolveBranch, resolveDefaultBranches, sanitizeBranch } from '../../src/builder/cache-tags.js';
+import { cacheCandidates, cacheTag, registryCachePlan, resolveBranch, resolveDefaultBranches, sanitizeBranch } from '../../src/builder/cache-tags.js';
 import { BuildStreamParser, buildFailureAnnotation, type BuildEvent } from '../../src/builder/build-stream.js';
 import { buildQuery } from '../../src/builder/image.js';
 
@@ -151,4 +151,20 @@ test.each([
 ])('exception %s may match below %s: %s', async (pattern, dir, expected) => {
   const { mayMatchBelow } = await import('../../src/builder/context.js');
   expect(mayMatchBelow(pattern, dir)).toBe(expected);
+});
+
+describe('registryCachePlan: the registry layer cache needs credentials outside Actions', () => {
+  const base = { image: '127.0.0.1:5000/team/app', registry: '127.0.0.1:5000' };
+  test.each([
+    ['cache off: no pull, nothing said', { cache: false, hasAuth: true, env: {} }, false, undefined],
+    ['credentials: pull', { cache: true, hasAuth: true, env: {} }, true, undefined],
+    ['Actions without credentials: pull (public images need none)', { cache: true, hasAuth: false, env: { GITHUB_ACTIONS: 'true' } }, true, undefined],
+    ['local without credentials: off, said why', { cache: true, hasAuth: false, env: {} }, false,
+      /^layer cache: the registry cache \(127\.0\.0\.1:5000\/team\/app:cache-<branch>\) is off: no registry credentials for 127\.0\.0\.1:5000, .*--registry-username and set PALLET_REGISTRY_PASSWORD$/],
+  ])('%s', (_name, o, pull, note) => {
+    const plan = registryCachePlan({ ...base, ...o });
+    expect(plan.pull).toBe(pull);
+    if (note) expect(plan.note).toMatch(note);
+    else expect(plan.note).toBeUndefined();
+  });
 });

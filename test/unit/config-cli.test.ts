@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -63,4 +64,37 @@ test('a bad --image flag is named as the flag, also before Docker', () => {
   // The CLI dispatch does not pass `where: 'flag'` yet, so the input's name is used.
   expect(r.stderr).toMatch(/^error: (input 'image'|--image): must not include a tag \(':v2'\)/);
   expect(r.stderr + r.stdout).not.toMatch(/Docker Engine|ENOENT/);
+}, 60_000);
+
+test('pallet --version and -V print the version of package.json', () => {
+  const want = `pallet ${JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}\n`;
+  for (const flag of ['--version', '-V']) {
+    const r = run(['src/cli.ts', flag]);
+    expect({ code: r.code, stdout: r.stdout, stderr: r.stderr }).toEqual({ code: 0, stdout: want, stderr: '' });
+  }
+}, 60_000);
+
+test.each([
+  [['help', 'build'], /^usage: pallet build .*\n[\s\S]*Dockerfile[\s\S]*\n {2}--cache +/],
+  [['push', '--help'], /^usage: pallet push [\s\S]*run 'pallet build' first[\s\S]*--extra-tags/],
+  [['help', 'run'], /^usage: pallet run .* -- COMMAND/],
+])('pallet %j explains one command, exit 0', (args, want) => {
+  const r = run(['src/cli.ts', ...args]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(want);
+  // Only the command's own flags: build reads no ssh key.
+  if (args.includes('build')) expect(r.stdout).not.toMatch(/ssh-known-hosts|PALLET_SSH_PRIVATE_KEY/);
+}, 60_000);
+
+test('pallet help NOPE: exit 2 naming the command and where the list is', () => {
+  const r = run(['src/cli.ts', 'help', 'deploi']);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/^error: unknown command 'deploi': expected one of build, .*\n {2}hint: 'pallet help' lists them/);
+}, 60_000);
+
+test('a build in a directory without a Dockerfile: refused at load, pointing at the mapping that would hold build.dockerfile, before Docker', () => {
+  const r = run(['src/cli.ts', 'build', '--config', 'test/fixtures/config/bad/no-build-section/pallet.yml']);
+  expect(r.code).toBe(1);
+  expect(r.stderr.split('\n')[0]).toBe("error: test/fixtures/config/bad/no-build-section/pallet.yml:1:1 build.dockerfile: no Dockerfile: 'test/fixtures/config/bad/no-build-section/Dockerfile' not found in the build context 'test/fixtures/config/bad/no-build-section'; add a Dockerfile there, or set build.dockerfile to the one to use");
+  expect(r.stderr + r.stdout).not.toMatch(/Docker Engine|ENOENT|unexpected error|\n\s+at /);
 }, 60_000);

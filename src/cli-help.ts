@@ -1,0 +1,89 @@
+// `pallet help COMMAND` (and `pallet COMMAND --help`): what one command does, what it needs
+// first, and the flags it reads, from the same INPUT_SPECS table as the flags themselves.
+import { INPUT_SPECS, secretEnvName, type InputSpec } from './inputs.js';
+
+interface CommandDoc {
+  usage: string;
+  /** What it does, one line each. */
+  about: string[];
+  /** Flags (input names) the command reads. */
+  flags: string[];
+}
+
+const COMMON = ['config', 'working-directory', 'image'];
+const REGISTRY = ['registry', 'registry-username', 'registry-password'];
+const DEPLOY = [...COMMON, 'tag', ...REGISTRY, 'ssh-private-key', 'ssh-known-hosts', 'insecure-skip-host-key-check', 'environment', 'github-token', 'lock-timeout', 'break-lock'];
+
+/** Per command: usage line, description, flags. docs/cli.md says the same in prose. */
+export const COMMAND_DOCS: Record<string, CommandDoc> = {
+  build: {
+    usage: 'pallet build [--tag TAG] [flags]',
+    about: [
+      'Builds the wheelhouse (when build.wheelhouse is set) and the image IMAGE:TAG on the local Docker Engine.',
+      'Before anything runs, the files the build reads are checked: the Dockerfile, .dockerignore, the',
+      'requirement files and the wheelhouse directory. With registry credentials the registry layer cache',
+      '(IMAGE:cache-<branch>) is pulled first and pushed after; a local build without them leaves it off.',
+      'TAG defaults to build-local (build-<run number> in GitHub Actions).',
+    ],
+    flags: [...COMMON, 'tag', ...REGISTRY, 'cache'],
+  },
+  test: {
+    usage: 'pallet test [--tag TAG] [--shards N] [--test-args "..."]',
+    about: [
+      "Runs the image's test entrypoint against fresh service containers (test.services), the way CI does,",
+      'and removes every container and network afterwards. The image IMAGE:TAG must exist: run',
+      "'pallet build' first with the same tag (or 'pallet ci', which builds, tests and pushes).",
+    ],
+    flags: [...COMMON, 'tag', 'shards', 'test-args'],
+  },
+  push: {
+    usage: 'pallet push [--tag TAG] [--extra-tags a,b]',
+    about: [
+      'Pushes IMAGE:TAG (and extra-tags and build.tags) to the registry. The image must have been built',
+      "here: run 'pallet build' first with the same tag (or 'pallet ci').",
+    ],
+    flags: [...COMMON, 'tag', 'extra-tags', ...REGISTRY],
+  },
+  ci: {
+    usage: 'pallet ci [--tag TAG] [flags]',
+    about: ['build, then test, then push (what CI runs for a push to a branch). Stops at the first step that fails.'],
+    flags: [...COMMON, 'tag', 'extra-tags', ...REGISTRY, 'cache', 'shards', 'test-args'],
+  },
+  deploy: {
+    usage: 'pallet deploy --tag TAG [flags]',
+    about: [
+      'Pulls IMAGE:TAG on every host over ssh, runs deploy.tasks (migrations) once, then restarts the roles',
+      'host by host with health checks; on a failure every touched host goes back to its previous tag.',
+      'Needs PALLET_SSH_PRIVATE_KEY (or --ssh-private-key-file) and --ssh-known-hosts for every host.',
+    ],
+    flags: DEPLOY,
+  },
+  rollback: {
+    usage: 'pallet rollback [--tag TAG] [flags]',
+    about: ["Goes back to each host's recorded revert tag (or --tag) on every host, with the same health checks as deploy."],
+    flags: [...DEPLOY, 'run-tasks'],
+  },
+  run: {
+    usage: 'pallet run [--config pallet.yml] -- COMMAND [ARGS...]',
+    about: [
+      'Starts the test services (test.services) with published ports and runs COMMAND on this machine with',
+      'their addresses in the environment (DATABASE_URL, ...), e.g. pallet run -- ./manage.py test.',
+    ],
+    flags: COMMON,
+  },
+};
+
+/** One flag line of the help: `--name  description [default]`, secrets as their environment variable. */
+export function flagLine(s: InputSpec): string {
+  return s.secret
+    ? `  ${secretEnvName(s.name).padEnd(30)} (env) ${s.description} Or --${s.name}-file PATH.`
+    : `  --${s.name.padEnd(28)} ${s.description}${s.default && !s.default.startsWith('$') ? ` [${s.default}]` : ''}`;
+}
+
+/** The help text of one command, or undefined when there is no such command. */
+export function commandHelp(name: string): string | undefined {
+  const doc = Object.hasOwn(COMMAND_DOCS, name) ? COMMAND_DOCS[name] : undefined;
+  if (!doc) return undefined;
+  const specs = doc.flags.map((f) => INPUT_SPECS.find((s) => s.name === f)).filter((s): s is InputSpec => !!s);
+  return [`usage: ${doc.usage}`, '', ...doc.about, '', 'flags:', ...specs.map(flagLine)].join('\n');
+}
