@@ -1,6 +1,7 @@
 import type { Inputs } from '../inputs.js';
 import type { PalletConfig } from '../config/types.js';
 import type { CleanupLedger } from '../util/cleanup.js';
+import type { SessionOptions } from '../ops/remote.js';
 
 /** Everything a command needs, built once by the entry point. */
 export interface RunContext {
@@ -25,4 +26,13 @@ export function resolveTag(inputs: Inputs, env: NodeJS.ProcessEnv): string {
   if (inputs.tag) return inputs.tag;
   const n = env.GITHUB_RUN_NUMBER;
   return n && /^\d+$/.test(n) ? `build-${n}` : 'build-local';
+}
+
+/** The ssh side of a day-2 command (status, exec, logs, lock-*): the same inputs a deploy uses. */
+export function sessionOptions(ctx: RunContext): SessionOptions {
+  const { sshKnownHosts, sshPrivateKey, insecureSkipHostKeyCheck } = ctx.inputs;
+  return {
+    config: ctx.config, ledger: ctx.ledger, env: ctx.env, where: ctx.where,
+    ssh: { knownHosts: sshKnownHosts, privateKey: sshPrivateKey, insecure: insecureSkipHostKeyCheck },
+  };
 }
