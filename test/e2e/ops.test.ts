@@ -33,7 +33,8 @@ describeLab('day-2 operations: status, exec, logs, lock (lab)', () => {
     fx = new DeployFixture(OPS_APP);
     await fx.setup(['v1', 'health']);
     dir = mkdtempSync(path.join(os.tmpdir(), 'pallet-e2e-ops-'));
-    runnerTemp = mkdtempSync(path.join(os.tmpdir(), 'pallet-e2e-ops-ssh-'));
+    // Short: ssh's ControlMaster socket (dir + 40-char hash + 17-char temp suffix) must fit 108 bytes.
+    runnerTemp = mkdtempSync('/tmp/po-');
     config = fx.config({ batch: '100%', healthTimeout: 90 });
     // The same app as a pallet.yml on disk, for the CLI.
     const d = config.deploy!;
