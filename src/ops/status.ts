@@ -5,9 +5,11 @@
 import { stateDir } from '../deploy/commands.js';
 
 // docker inspect's Go template: one tab-separated line per container.
+// .State goes out as JSON: its Health key exists only for images with a HEALTHCHECK, and a
+// template that names a missing key fails.
 const INSPECT = [
   '{{.Name}}', '{{.Id}}', '{{index .Config.Labels "pallet.role"}}', '{{index .Config.Labels "pallet.tag"}}',
-  '{{.State.Status}}', '{{if .State.Health}}{{.State.Health.Status}}{{end}}', '{{.RestartCount}}', '{{.State.StartedAt}}',
+  '{{.RestartCount}}', '{{json .State}}',
 ].join('\t');
 
 const STATUS = `d="$1"; app="$2"; n="$3"; fmt="$4"
@@ -67,11 +69,16 @@ export function parseStatus(host: string, roles: string[], stdout: string): Host
   const one = (k: string) => lines.find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1).trim();
   const now = Number(one('now'));
   const containers = lines.filter((l) => l.startsWith('container=')).map((l): ContainerStatus => {
-    const [name, id, role, tag, state, health, restarts, startedAt] = l.slice('container='.length).split('\t');
-    const started = parseDockerDate(startedAt ?? '');
+    const [name, id, role, tag, restarts, stateJson] = l.slice('container='.length).split('\t');
+    let st: { Status?: string; StartedAt?: string; Health?: { Status?: string } } = {};
+    try { st = JSON.parse(stateJson ?? '{}') as typeof st; } catch { /* shown as an unknown state */ }
+    const state = st.Status ?? 'unknown';
+    const health = st.Health?.Status ?? '';
+    const startedAt = st.StartedAt ?? '';
+    const started = parseDockerDate(startedAt);
     const c: ContainerStatus = {
       name: (name ?? '').replace(/^\//, ''), id: (id ?? '').slice(0, 12), role: role ?? '', tag: tag ?? '',
-      state: state ?? '', health: health ?? '', restarts: Number(restarts) || 0, startedAt: startedAt ?? '',
+      state, health, restarts: Number(restarts) || 0, startedAt,
     };
     if (c.state === 'running' && Number.isFinite(started) && Number.isFinite(now)) c.uptime = Math.max(0, Math.round(now - started));
     return c;

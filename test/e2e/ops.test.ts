@@ -111,7 +111,9 @@ describeLab('day-2 operations: status, exec, logs, lock (lab)', () => {
     const [cmd, ...rest] = args;
     const dash = rest.indexOf('--');
     const argv = [process.execPath, '--import', 'tsx', CLI, ...cmd.split(' '), ...(dash < 0 ? rest : rest.slice(0, dash)), ...baseArgs(), ...(dash < 0 ? [] : rest.slice(dash))];
-    writeFileSync(script, `${env}\ncd ${q(REPO_ROOT)}\n${argv.map(q).join(' ')}\necho $? > ${q(exitFile)}\nsleep 300\n`);
+    // The terminal's Ctrl-C reaches the whole foreground group: the shell traps it so it lives on to
+    // record pallet's exit code (a trapped signal is reset to its default in the child).
+    writeFileSync(script, `${env}\ntrap : INT\ncd ${q(REPO_ROOT)}\n${argv.map(q).join(' ')}\necho $? > ${q(exitFile)}\nsleep 300\n`);
     tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', `sh ${q(script)}`);
     return { exitFile };
   }

@@ -63,8 +63,8 @@ describe('status', () => {
   const out = [
     'now=1764455196',
     'tag=build-7', 'revert=build-6', 'lock=run 77.1 by octo since 2026-11-29T22:00:00.000Z',
-    'container=/shop-web\tabcdef1234567890\tweb\tbuild-7\trunning\thealthy\t0\t2025-11-29T22:06:36.123456789Z',
-    'container=/shop-web-candidate\t1111111111112222\tweb-candidate\tbuild-8\texited\t\t0\t2025-11-29T22:00:00Z',
+    'container=/shop-web\tabcdef1234567890\tweb\tbuild-7\t0\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36.123456789Z","Health":{"Status":"healthy","FailingStreak":0}}',
+    'container=/shop-web-candidate\t1111111111112222\tweb-candidate\tbuild-8\t0\t{"Status":"exited","Running":false,"StartedAt":"2025-11-29T22:00:00Z"}',
     'audit=2026-11-29T22:00:00.000Z\tocto\tshop\tdeploy\tbuild-6->build-7\tsuccess\trun=77.1',
   ].join('\n');
 
