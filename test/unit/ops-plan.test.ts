@@ -50,7 +50,7 @@ describe('selection', () => {
 
   test.each<[string, () => unknown, string]>([
     ['unknown role, with a suggestion', () => selectForView(plan, { role: 'wbe' }), "--role: unknown role 'wbe'; did you mean 'web'? (this app's roles: web, worker)"],
-    ['unknown role in the action', () => selectForExec(plan, { role: 'db', where: 'input' }), "input 'role': unknown role 'db' (this app's roles: web, worker)"],
+    ['unknown role in the action', () => selectForExec(plan, { role: 'scheduler', where: 'input' }), "input 'role': unknown role 'scheduler' (this app's roles: web, worker)"],
     ['unknown host', () => selectForView(plan, { host: 'db1' }), "--host: unknown host 'db1' (this app's hosts: app1, app2:2222, app3)"],
     ['host not in the role', () => selectForExec(plan, { host: 'app3' }), "--host: host 'app3' does not run role web (its hosts: app1, app2:2222)"],
     ['--host with --all-hosts', () => selectForExec(plan, { host: 'app1', allHosts: true }), '--host and --all-hosts exclude each other'],
