@@ -1,6 +1,6 @@
 // `pallet help COMMAND` (and `pallet COMMAND --help`): what one command does, what it needs
 // first, and the flags it reads, from the same INPUT_SPECS table as the flags themselves.
-import { INPUT_SPECS, secretEnvName, type InputSpec } from './inputs.js';
+import { CLI_ONLY_SPECS, INPUT_SPECS, secretEnvName, type InputSpec } from './inputs.js';
 
 interface CommandDoc {
   usage: string;
@@ -12,6 +12,7 @@ interface CommandDoc {
 
 const COMMON = ['config', 'working-directory', 'image'];
 const REGISTRY = ['registry', 'registry-username', 'registry-password'];
+const SSH = [...COMMON, 'ssh-private-key', 'ssh-known-hosts', 'insecure-skip-host-key-check'];
 const DEPLOY = [...COMMON, 'tag', ...REGISTRY, 'ssh-private-key', 'ssh-known-hosts', 'insecure-skip-host-key-check', 'environment', 'github-token', 'lock-timeout', 'break-lock'];
 
 /** Per command: usage line, description, flags. docs/cli.md says the same in prose. */
@@ -63,6 +64,36 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     about: ["Goes back to each host's recorded revert tag (or --tag) on every host, with the same health checks as deploy."],
     flags: [...DEPLOY, 'run-tasks'],
   },
+  status: {
+    usage: 'pallet status [--role ROLE] [--host HOST] [--json]',
+    about: [
+      'What runs where: per host and role the running tag and container state (running, health, restarts,',
+      'uptime), the recorded revert tag, the deploy lock holder if any, and the last audit lines.',
+    ],
+    flags: [...SSH, 'role', 'host', 'json'],
+  },
+  exec: {
+    usage: 'pallet exec [--role ROLE] [--host HOST | --all] [-i] -- ARGS...',
+    about: [
+      "A one-off container of the role's running tag, with the host's env file and the app's volumes, like",
+      'the release tasks. -i gives an interactive terminal (manage.py shell). The exit code is passed through;',
+      'with --all each output line is prefixed with its host. Each exec adds an audit line.',
+    ],
+    flags: [...SSH, 'role', 'host', 'all-hosts', 'interactive'],
+  },
+  logs: {
+    usage: 'pallet logs [--role ROLE] [--host HOST] [--since 10m] [--tail N] [-f]',
+    about: ["The role's container logs from every host, merged and prefixed with the host; -f follows until Ctrl-C."],
+    flags: [...SSH, 'role', 'host', 'since', 'tail', 'follow'],
+  },
+  lock: {
+    usage: 'pallet lock status | pallet lock release [--force]',
+    about: [
+      'The deploy lock on every host: who holds it and since when; release removes a lock this user holds,',
+      'or with --force one held by another run, naming the holder it removed (audited).',
+    ],
+    flags: [...SSH, 'host', 'force', 'json'],
+  },
   run: {
     usage: 'pallet run [--config pallet.yml] -- COMMAND [ARGS...]',
     about: [
@@ -84,6 +115,6 @@ export function flagLine(s: InputSpec): string {
 export function commandHelp(name: string): string | undefined {
   const doc = Object.hasOwn(COMMAND_DOCS, name) ? COMMAND_DOCS[name] : undefined;
   if (!doc) return undefined;
-  const specs = doc.flags.map((f) => INPUT_SPECS.find((s) => s.name === f)).filter((s): s is InputSpec => !!s);
+  const specs = doc.flags.map((f) => [...INPUT_SPECS, ...CLI_ONLY_SPECS].find((s) => s.name === f)).filter((s): s is InputSpec => !!s);
   return [`usage: ${doc.usage}`, '', ...doc.about, '', 'flags:', ...specs.map(flagLine)].join('\n');
 }

@@ -2,7 +2,7 @@
 // The `pallet` command: the same commands and modules as the action, for reproducing CI locally.
 //   pallet ci | build | test | push | deploy | rollback [--flag value ...]
 //   pallet run [--config pallet.yml] -- ./manage.py test     (host command with services provided)
-import { COMMANDS, INPUT_SPECS, parseCliArgs, parseInputs } from './inputs.js';
+import { CLI_ONLY_SPECS, COMMANDS, INPUT_SPECS, parseCliArgs, parseInputs } from './inputs.js';
 import { runCommand } from './commands/index.js';
 import { CleanupLedger } from './util/cleanup.js';
 import { CliReporter, reporter, setReporter } from './util/reporter.js';
@@ -13,7 +13,7 @@ import { VERSION } from './version.js';
 import './cleanup-handlers.js';
 
 export function usage(): string {
-  const flags = INPUT_SPECS.filter((s) => s.name !== 'command').map(flagLine);
+  const flags = [...INPUT_SPECS, ...CLI_ONLY_SPECS].filter((s) => s.name !== 'command').map(flagLine);
   return [
     'usage: pallet <command> [flags]',
     '',
@@ -25,6 +25,10 @@ export function usage(): string {
     '  deploy     pull, migrate once, rolling restart with health checks, revert on failure',
     '  rollback   go back to the recorded revert tag (or --tag) on every host',
     '  run        run a host command with the test services provided: pallet run -- ./manage.py test',
+    '  status     what runs where: per host and role the container, tag, state, health; TAG, REVERT, lock, audit',
+    '  exec       a one-off container of the running tag: pallet exec [--role R] [--host H | --all] [-i] -- manage.py shell',
+    '  logs       the role\'s container logs from every host, merged: pallet logs [--role R] [--host H] [--since 10m] [--tail N] [-f]',
+    '  lock       pallet lock status | pallet lock release [--force]: the deploy lock on every host',
     '',
     "'pallet help COMMAND' explains one command; 'pallet --version' prints the version.",
     '',
@@ -66,10 +70,15 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
       const { runHostCommand } = await import('./commands/run.js');
       return await runHostCommand(args, { env, ledger, signal: abort.signal });
     }
-    if (!(COMMANDS as readonly string[]).includes(first)) {
-      throw new UserError(`unknown command '${first}': expected one of ${[...COMMANDS, 'run'].join(', ')} (see 'pallet help')`);
+    const command = args.positional[0] ?? first;
+    if (!(COMMANDS as readonly string[]).includes(command)) {
+      throw new UserError(`unknown command '${first}': expected one of ${[...COMMANDS.filter((c) => !c.startsWith('lock-')), 'lock', 'run'].join(', ')} (see 'pallet help')`);
     }
     const inputs = parseInputs(args.raw, 'flag');
+    if (args.rest.length) {
+      if (inputs.command !== 'exec') throw new UserError(`pallet ${first} takes no command after --`, "only pallet exec and pallet run do: pallet exec -- manage.py check");
+      inputs.ops.args = args.rest;
+    }
     const result = await runCommand(inputs, { env, ledger, signal: abort.signal, where: 'flag' });
     const r = reporter() as CliReporter;
     for (const [k, v] of r.outputs) r.info(`${k}=${v}`);

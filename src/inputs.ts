@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
 
-export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback'] as const;
+export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface InputSpec {
@@ -19,7 +19,7 @@ export interface InputSpec {
 
 /** The action's inputs; action.yml must declare exactly these (a test checks). */
 export const INPUT_SPECS: InputSpec[] = [
-  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy or rollback.' },
+  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, status, exec, logs, lock-status or lock-release.' },
   { name: 'config', description: 'Path of the pallet config file, relative to working-directory.', default: 'pallet.yml' },
   { name: 'working-directory', description: 'Directory the config path and build context resolve against.', default: '.' },
   { name: 'tag', description: 'Image tag to build, push or deploy. Default: build-<run number>. For rollback: the tag to go back to (default: each host\'s recorded revert tag).' },
@@ -39,7 +39,24 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'lock-timeout', description: 'Seconds a deploy waits for another deploy\'s lock before failing.', default: '0', kind: 'integer' },
   { name: 'break-lock', description: 'Break a stale deploy lock left by a crashed deploy before deploying.', default: 'false', kind: 'boolean' },
   { name: 'run-tasks', description: 'rollback: also run the deploy tasks (migrations) of the target tag.', default: 'false', kind: 'boolean' },
+  { name: 'role', description: 'status, logs: only this role (default: every role). exec: the role whose running tag, env file and volumes the command gets (default: web, else the first role).' },
+  { name: 'host', description: 'status, logs, exec, lock-*: only this host, as written in pallet.yml (exec default: the role\'s first host).' },
+  { name: 'all-hosts', description: 'exec: run on every host of the role (output lines prefixed with the host).', default: 'false', kind: 'boolean' },
+  { name: 'args', description: 'exec: the command run in a one-off container of the app\'s image, one argument per line (e.g. manage.py, then check).', kind: 'list' },
+  { name: 'since', description: 'logs: only lines since this time: a duration (10m, 2h), an RFC 3339 time or a Unix timestamp.' },
+  { name: 'tail', description: 'logs: this many lines from the end of each host\'s log (default: all).', kind: 'integer' },
+  { name: 'force', description: 'lock-release: also remove a lock held by another run (a deploy may still be running).', default: 'false', kind: 'boolean' },
 ];
+
+/** Flags of the `pallet` command that have no action input (terminal-only behaviour). */
+export const CLI_ONLY_SPECS: InputSpec[] = [
+  { name: 'json', description: 'status, lock status: print JSON instead of tables.', default: 'false', kind: 'boolean' },
+  { name: 'follow', description: 'logs: keep streaming new lines until Ctrl-C (-f).', default: 'false', kind: 'boolean' },
+  { name: 'interactive', description: 'exec: a terminal for the command, e.g. manage.py shell (-i).', default: 'false', kind: 'boolean' },
+];
+
+/** Short spellings the CLI accepts. */
+export const CLI_ALIASES: Record<string, string> = { '-i': '--interactive', '-f': '--follow', '--all': '--all-hosts' };
 
 export interface Inputs {
   command: Command;
@@ -62,6 +79,22 @@ export interface Inputs {
   lockTimeout: number;
   breakLock: boolean;
   runTasks: boolean;
+  /** Day-2 operations (status, exec, logs, lock-*). */
+  ops: OpsInputs;
+}
+
+export interface OpsInputs {
+  role?: string;
+  host?: string;
+  allHosts: boolean;
+  /** exec: the argument vector (CLI: the words after `--`). */
+  args: string[];
+  since?: string;
+  tail?: number;
+  force: boolean;
+  json: boolean;
+  follow: boolean;
+  interactive: boolean;
 }
 
 /** Raw string values by input name ('' = not given). */
@@ -75,7 +108,7 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
     if (spec.secret && v) reporter().setSecret(v);
     return v || (spec.default !== undefined && !spec.default.startsWith('${{') ? spec.default : '');
   };
-  const values = new Map(INPUT_SPECS.map((s) => [s.name, raw(s)]));
+  const values = new Map([...INPUT_SPECS, ...CLI_ONLY_SPECS].map((s) => [s.name, raw(s)]));
   const str = (n: string) => values.get(n) || undefined;
   const bool = (n: string) => {
     const v = (values.get(n) ?? '').toLowerCase();
@@ -90,6 +123,8 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
     return Number(v);
   };
   const list = (n: string) => (values.get(n) ?? '').split(n === 'test-args' ? /\s+/ : /[,\n]/).map((s) => s.trim()).filter(Boolean);
+  // One argument per line, kept exactly (spaces inside an argument are part of it).
+  const lines = (n: string) => (get(n) ?? '').split(/\r?\n/).filter((l) => l.trim() !== '');
 
   const command = values.get('command') ?? '';
   if (!command) throw new UserError(`${label('command')} is required: one of ${COMMANDS.join(', ')}`);
@@ -102,6 +137,10 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
   }
   for (const t of list('extra-tags')) {
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(t)) throw new UserError(`${label('extra-tags')}: '${t}' is not a valid image tag`);
+  }
+  const since = str('since');
+  if (since !== undefined && !SINCE.test(since)) {
+    throw new UserError(`${label('since')} '${since}' is not a time docker logs understands`, 'use a duration like 10m or 1h30m, an RFC 3339 time like 2026-11-29T10:00:00Z, or a Unix timestamp');
   }
   return {
     command: command as Command,
@@ -124,8 +163,23 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
     lockTimeout: int('lock-timeout') ?? 0,
     breakLock: bool('break-lock'),
     runTasks: bool('run-tasks'),
+    ops: {
+      role: str('role'),
+      host: str('host'),
+      allHosts: bool('all-hosts'),
+      args: lines('args'),
+      since,
+      tail: int('tail'),
+      force: bool('force'),
+      json: bool('json'),
+      follow: bool('follow'),
+      interactive: bool('interactive'),
+    },
   };
 }
+
+// docker logs --since: a Go duration, an RFC 3339 date/time, or a Unix timestamp.
+const SINCE = /^(?:(?:\d+(?:\.\d+)?(?:ns|us|ms|s|m|h))+|\d{4}-\d\d-\d\d(?:T\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:\d\d)?)?|\d+(?:\.\d+)?)$/;
 
 /** The runner's view: INPUT_<NAME> variables (what core.getInput reads). */
 export function actionRawInputs(env: NodeJS.ProcessEnv = process.env): RawInputs {
@@ -154,9 +208,9 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   const values = new Map<string, string>();
   const positional: string[] = [];
   let rest: string[] = [];
-  const specs = new Map(INPUT_SPECS.map((s) => [s.name, s]));
+  const specs = new Map([...INPUT_SPECS, ...CLI_ONLY_SPECS].map((s) => [s.name, s]));
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
+    const a = CLI_ALIASES[argv[i]] ?? argv[i];
     if (a === '--') { rest = argv.slice(i + 1); break; }
     if (!a.startsWith('--')) { positional.push(a); continue; }
     let [flag, value] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
@@ -189,9 +243,16 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       values.set(s.name, fromEnv);
     }
   }
+  // `pallet lock status|release` is the lock-status / lock-release command.
+  if (positional[0] === 'lock') {
+    const sub = positional[1];
+    if (sub !== 'status' && sub !== 'release') throw new UserError(`pallet lock needs 'status' or 'release'${sub ? `, got '${sub}'` : ''}`, 'pallet lock status | pallet lock release [--force]');
+    positional.splice(0, 2, `lock-${sub}`);
+  }
   if (positional.length > 1) {
-    throw new UserError(`unexpected argument '${positional[1]}'`, "flags take the form --name value; for pallet run, put the command after --");
+    throw new UserError(`unexpected argument '${positional[1]}'`, "flags take the form --name value; for pallet run and pallet exec, put the command after --");
   }
   if (positional[0] !== undefined) values.set('command', positional[0]);
+  if (rest.length && values.has('args')) throw new UserError('give the exec command either after -- or with --args, not both');
   return { raw: (n) => values.get(n) ?? '', rest, positional };
 }

@@ -1,6 +1,7 @@
 import type { Inputs } from '../inputs.js';
 import type { PalletConfig } from '../config/types.js';
 import type { CleanupLedger } from '../util/cleanup.js';
+import type { SessionOptions } from '../ops/remote.js';
 
 /** Everything a command needs, built once by the entry point. */
 export interface RunContext {
@@ -32,4 +33,13 @@ export function buildFirstHint(where: RunContext['where'], tag: string): string 
   return where === 'flag'
     ? `run 'pallet build --tag ${tag}' first (or 'pallet ci --tag ${tag}', which builds, tests and pushes)`
     : `run command 'build' first in this job (or command 'ci', which builds, tests and pushes) with the same tag`;
+}
+
+/** The ssh side of a day-2 command (status, exec, logs, lock-*): the same inputs a deploy uses. */
+export function sessionOptions(ctx: RunContext): SessionOptions {
+  const { sshKnownHosts, sshPrivateKey, insecureSkipHostKeyCheck } = ctx.inputs;
+  return {
+    config: ctx.config, ledger: ctx.ledger, env: ctx.env, where: ctx.where,
+    ssh: { knownHosts: sshKnownHosts, privateKey: sshPrivateKey, insecure: insecureSkipHostKeyCheck },
+  };
 }

@@ -10,6 +10,10 @@ import { runTestCommand } from './test.js';
 import { runPushCommand } from './push.js';
 import { runCiCommand } from './ci.js';
 import { runDeployCommand, runRollbackCommand } from './deploy.js';
+import { runStatusCommand } from './status.js';
+import { runExecCommand } from './exec.js';
+import { runLogsCommand } from './logs.js';
+import { runLockCommand } from './lock.js';
 import { reporter } from '../util/reporter.js';
 import '../cleanup-handlers.js';
 
@@ -56,6 +60,11 @@ export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Pr
       case 'ci': result = await runCiCommand(ctx); break;
       case 'deploy': result = await runDeployCommand(ctx); break;
       case 'rollback': result = await runRollbackCommand(ctx); break;
+      case 'status': result = await runStatusCommand(ctx); break;
+      case 'exec': result = await runExecCommand(ctx); break;
+      case 'logs': result = await runLogsCommand(ctx); break;
+      case 'lock-status': result = await runLockCommand(ctx, false); break;
+      case 'lock-release': result = await runLockCommand(ctx, true); break;
     }
   } finally {
     await ctx.ledger.runAll();

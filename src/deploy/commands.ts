@@ -116,8 +116,32 @@ export interface AuditEntry {
 
 /** One tab-separated line, no secrets: time, actor, app, command, from->to, result, run. */
 export function auditLine(e: AuditEntry): string {
+  return auditRecord({ ...e, what: `${e.from || '(none)'}->${e.to}` });
+}
+
+/** An audit entry of a day-2 operation: `what` takes the from->to column (e.g. `web@build-7 $ manage.py check`). */
+export interface OpsAuditEntry {
+  time: Date;
+  actor: string;
+  app: string;
+  command: 'exec' | 'lock-release';
+  what: string;
+  result: string;
+  runId: string;
+}
+
+/** The audit.log line format shared by deploys and day-2 operations (tabs and newlines in values become spaces). */
+export function auditRecord(e: Omit<OpsAuditEntry, 'command'> & { command: string }): string {
   const clean = (s: string) => s.replace(/[\t\r\n]+/g, ' ');
-  return [e.time.toISOString(), e.actor, e.app, e.command, `${e.from || '(none)'}->${e.to}`, e.result, `run=${e.runId}`].map(clean).join('\t');
+  return [e.time.toISOString(), e.actor, e.app, e.command, e.what, e.result, `run=${e.runId}`].map(clean).join('\t');
+}
+
+const APPEND_AUDIT = `d="$1"; line="$2"
+mkdir -p "$d" && printf '%s\\n' "$line" >> "$d/audit.log"`;
+
+/** Appends one line to the app's audit.log on a host (the line travels as an argument). */
+export function appendAuditArgv(app: string, line: string): string[] {
+  return sh(APPEND_AUDIT, stateDir(app), line);
 }
 
 // --- images ----------------------------------------------------------------------------
@@ -201,10 +225,17 @@ export function stopRemoveArgv(app: string, role: string, stopTimeout: number): 
   return sh(STOP_REMOVE, containerName(app, role), String(stopTimeout));
 }
 
-export function taskArgv(c: { app: string; image: string; tag: string; envFile?: string; command: string[]; name: string }): string[] {
-  const argv = ['docker', 'run', '--rm', '--name', c.name];
+/**
+ * A one-off container of the app's image: release tasks (kind `task`) and `pallet exec` (kind
+ * `exec`, `tty` for an interactive terminal). Same env file and volumes as the roles; removed
+ * when it exits; its exit code is docker run's.
+ */
+export function taskArgv(c: { app: string; image: string; tag: string; envFile?: string; command: string[]; name: string; kind?: 'task' | 'exec'; tty?: boolean }): string[] {
+  const argv = ['docker', 'run', '--rm', ...(c.tty ? ['-i', '-t'] : []), '--name', c.name];
   if (c.envFile) argv.push('--env-file', c.envFile);
-  argv.push('--label', `pallet.app=${c.app}`, '--label', 'pallet.role=task', '-v', `${stateDir(c.app)}/storage:/storage`, imageRef(c.image, c.tag), ...c.command);
+  argv.push('--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.kind ?? 'task'}`);
+  if (c.kind === 'exec') argv.push('--label', `pallet.tag=${c.tag}`);
+  argv.push('-v', `${stateDir(c.app)}/storage:/storage`, imageRef(c.image, c.tag), ...c.command);
   return argv;
 }
 

@@ -1,6 +1,7 @@
 // One multiplexed ssh connection per host: `open()` starts the master (one handshake),
 // `run()` sends commands over it, `close()` asks it to exit. Runs the OpenSSH client via
 // @actions/exec; stdin carries anything secret (passwords, env values), never argv.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { getExecOutput } from '@actions/exec';
 import type { CleanupLedger, CleanupItem } from '../util/cleanup.js';
 import { reporter } from '../util/reporter.js';
@@ -78,6 +79,16 @@ export class SshConnection {
       throw new Error(`${what} failed on ${this.name} (exit ${r.exitCode}): ${lastLines(r.stderr || r.stdout) || 'no output'}`);
     }
     return r;
+  }
+
+  /**
+   * Starts argv on the host over the master and hands back the running ssh client, for output
+   * that streams (logs --follow) or a terminal (exec -i). stdio defaults to pipes; `tty` asks
+   * for a remote terminal. The caller waits for 'close' and ends the process it started.
+   */
+  spawn(argv: readonly string[], opts: { tty?: boolean; stdio?: StdioOptions } = {}): ChildProcess {
+    reporter().debug(`[${this.name}] $ ${argv.join(' ')}`);
+    return spawn('ssh', commandArgs(this.settings, this.target, argv, { tty: opts.tty }), { stdio: opts.stdio ?? 'pipe' });
   }
 
   async close(): Promise<void> {

@@ -73,13 +73,16 @@ export function masterArgs(s: SshSettings, t: SshTarget): string[] {
   ];
 }
 
-/** A remote command riding the master (never opening its own connection). */
-export function commandArgs(s: SshSettings, t: SshTarget, remoteArgv: readonly string[]): string[] {
+/**
+ * A remote command riding the master (never opening its own connection). `tty: true` asks for a
+ * remote terminal (`-tt`, for interactive programs); the default `-T` keeps stdout and stderr apart.
+ */
+export function commandArgs(s: SshSettings, t: SshTarget, remoteArgv: readonly string[], opts: { tty?: boolean } = {}): string[] {
   return [
     ...commonOptions(s), ...jumpOptions(s),
     '-o', `ControlPath=${controlPath(s)}`,
     '-o', 'ControlMaster=no',
-    '-T', '-p', String(t.port), destination(t),
+    opts.tty ? '-tt' : '-T', '-p', String(t.port), destination(t),
     '--', shellQuote(remoteArgv),
   ];
 }

@@ -16,7 +16,7 @@ describe('dist/index.js as the runner runs it', () => {
   test('a bad command input fails cleanly with exit 1 and saves isPost', async () => {
     const r = await runLikeRunner(DIST, { inputs: { command: 'deplo' }, env: NO_DOCKER });
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain("::error::unknown command 'deplo': expected one of build, test, push, ci, deploy, rollback");
+    expect(r.stdout).toContain("::error::unknown command 'deplo': expected one of build, test, push, ci, deploy, rollback, status, exec, logs, lock-status, lock-release");
     expect(r.stdout).not.toMatch(/at .*\.js:\d+/); // no stack trace for user errors
     expect(r.stdout + r.stderr).not.toContain('nonexistent/pallet-test.sock');
     expect(r.state.isPost).toBe('true');

@@ -51,7 +51,26 @@ test('arguments after -- are kept for `pallet run`', () => {
   expect(args.raw('config')).toBe('x.yml');
 });
 
+test.each<[string[], Partial<Record<string, unknown>>]>([
+  [['exec', '-i', '--role', 'web', '--', 'manage.py', 'shell'], { command: 'exec', interactive: true, role: 'web', rest: ['manage.py', 'shell'] }],
+  [['exec', '--all', '--', 'manage.py', 'check'], { command: 'exec', allHosts: true, rest: ['manage.py', 'check'] }],
+  [['logs', '-f', '--since', '10m', '--tail', '20', '--host', 'app1'], { command: 'logs', follow: true, since: '10m', tail: 20, host: 'app1' }],
+  [['lock', 'status', '--json'], { command: 'lock-status', json: true }],
+  [['lock', 'release', '--force'], { command: 'lock-release', force: true }],
+  [['status', '--json'], { command: 'status', json: true }],
+])('day-2 commands: %j', (argv, want) => {
+  const args = parseCliArgs(argv, NO_ENV);
+  const i = parseInputs(args.raw, 'flag');
+  const { command, rest, ...ops } = want;
+  expect(i.command).toBe(command);
+  expect(i.ops).toMatchObject(ops);
+  if (rest) expect(args.rest).toEqual(rest);
+});
+
 test.each<[string[], string]>([
+  [['lock'], "pallet lock needs 'status' or 'release'"],
+  [['lock', 'steal'], "pallet lock needs 'status' or 'release', got 'steal'"],
+  [['exec', '--args', 'x', '--', 'y'], 'give the exec command either after -- or with --args, not both'],
   [['build', '--nope'], "unknown flag --nope (see 'pallet help')"],
   [['build', '--command', 'deploy'], "unknown flag --command (see 'pallet help')"],
   [['build', '--config'], '--config needs a value'],

@@ -1,6 +1,6 @@
 // parseInputs: raw strings (action INPUT_* variables or CLI flags) -> typed Inputs, with errors
 // that name the input, and secrets masked the moment they are read.
-import { actionRawInputs, INPUT_SPECS, parseInputs, type Inputs, type RawInputs } from '../../src/inputs.js';
+import { actionRawInputs, COMMANDS, INPUT_SPECS, parseInputs, type Inputs, type RawInputs } from '../../src/inputs.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
 
 const raw = (values: Record<string, string>): RawInputs => (name) => values[name] ?? '';
@@ -19,6 +19,7 @@ test('defaults when only the command is given', () => {
     registry: undefined, registryUsername: undefined, registryPassword: undefined, sshPrivateKey: undefined,
     sshKnownHosts: undefined, insecureSkipHostKeyCheck: false, environment: 'production', githubToken: undefined,
     shards: undefined, testArgs: [], cache: true, lockTimeout: 0, breakLock: false, runTasks: false,
+    ops: { role: undefined, host: undefined, allHosts: false, args: [], since: undefined, tail: undefined, force: false, json: false, follow: false, interactive: false },
   });
 });
 
@@ -33,14 +34,20 @@ test.each<[string, Record<string, string>, Partial<Inputs>]>([
   ['strings pass through', { command: 'deploy', image: 'r.example.com/a/b', registry: 'r.example.com', 'registry-username': 'ci', environment: 'staging', 'working-directory': 'app', config: 'deploy/pallet.yml' },
     { image: 'r.example.com/a/b', registry: 'r.example.com', registryUsername: 'ci', environment: 'staging', workingDirectory: 'app', config: 'deploy/pallet.yml' }],
   ['github-token default expression is not taken literally', { command: 'deploy' }, { githubToken: undefined }],
+  ['exec args: one argument per line, spaces kept', { command: 'exec', args: 'shell\n-c\nprint("a b")\n', 'all-hosts': 'true', role: 'worker' },
+    { ops: expect.objectContaining({ args: ['shell', '-c', 'print("a b")'], allHosts: true, role: 'worker' }) as never }],
+  ['logs since and tail', { command: 'logs', since: '1h30m', tail: '50' }, { ops: expect.objectContaining({ since: '1h30m', tail: 50 }) as never }],
+  ['logs since as a time', { command: 'logs', since: '2026-11-29T10:00:00Z' }, { ops: expect.objectContaining({ since: '2026-11-29T10:00:00Z' }) as never }],
+  ['lock-release with force', { command: 'lock-release', force: 'true' }, { command: 'lock-release', ops: expect.objectContaining({ force: true }) as never }],
 ])('%s', (_name, values, want) => {
   expect(parseInputs(raw(values))).toMatchObject(want);
 });
 
 test.each<[Record<string, string>, 'input' | 'flag', string]>([
-  [{}, 'input', "input 'command' is required: one of build, test, push, ci, deploy, rollback"],
-  [{}, 'flag', '--command is required: one of build, test, push, ci, deploy, rollback'],
-  [{ command: 'shipit' }, 'input', "unknown command 'shipit': expected one of build, test, push, ci, deploy, rollback"],
+  [{}, 'input', `input 'command' is required: one of ${COMMANDS.join(', ')}`],
+  [{}, 'flag', `--command is required: one of ${COMMANDS.join(', ')}`],
+  [{ command: 'shipit' }, 'input', `unknown command 'shipit': expected one of ${COMMANDS.join(', ')}`],
+  [{ command: 'logs', since: 'yesterday' }, 'flag', "--since 'yesterday' is not a time docker logs understands"],
   [{ command: 'build', tag: 'v1:2' }, 'input', "input 'tag' 'v1:2' is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)"],
   [{ command: 'build', tag: '-x' }, 'flag', "--tag '-x' is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)"],
   [{ command: 'build', tag: 'x'.repeat(129) }, 'input', `input 'tag' '${'x'.repeat(129)}' is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)`],

@@ -1,0 +1,150 @@
+// Pure: `pallet status`. One remote script per host prints the deploy state (TAG, REVERT, the lock
+// owner, the last audit lines) and every container labelled with the app, found by its
+// pallet.app/pallet.role/pallet.tag labels rather than a fixed name (so any way of running a
+// role's containers shows up). The parser turns that into HostStatus; the rows feed the table.
+import { stateDir } from '../deploy/commands.js';
+
+// docker inspect's Go template: one tab-separated line per container.
+// .State goes out as JSON: its Health key exists only for images with a HEALTHCHECK, and a
+// template that names a missing key fails.
+const INSPECT = [
+  '{{.Name}}', '{{.Id}}', '{{index .Config.Labels "pallet.role"}}', '{{index .Config.Labels "pallet.tag"}}',
+  '{{.RestartCount}}', '{{json .State}}',
+].join('\t');
+
+const STATUS = `d="$1"; app="$2"; n="$3"; fmt="$4"
+printf 'now=%s\\n' "$(date +%s)"
+printf 'tag=%s\\n' "$(cat "$d/TAG" 2>/dev/null)"
+printf 'revert=%s\\n' "$(cat "$d/REVERT" 2>/dev/null)"
+if [ -d "$d/lock" ]; then printf 'lock=%s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"; fi
+ids=$(docker ps -aq --filter "label=pallet.app=$app") || exit 2
+if [ -n "$ids" ]; then docker inspect --format "container=$fmt" $ids || exit 2; fi
+tail -n "$n" "$d/audit.log" 2>/dev/null | sed 's/^/audit=/'
+exit 0`;
+
+/** The one command status runs on a host. `auditLines`: how many audit.log lines to show. */
+export function statusArgv(app: string, auditLines = 5): string[] {
+  return ['sh', '-c', STATUS, 'sh', stateDir(app), app, String(auditLines), INSPECT];
+}
+
+export interface ContainerStatus {
+  name: string;
+  id: string;
+  role: string;
+  tag: string;
+  /** docker's State.Status: created, running, restarting, exited, ... */
+  state: string;
+  /** healthy, unhealthy, starting, or '' without a HEALTHCHECK. */
+  health: string;
+  restarts: number;
+  startedAt: string;
+  /** Seconds since start (host clock), while running. */
+  uptime?: number;
+}
+
+export interface HostStatus {
+  host: string;
+  /** Roles pallet.yml puts on this host. */
+  roles: string[];
+  tag: string;
+  revert: string;
+  /** The lock's owner line (`run ID by ACTOR since TIME`) while a deploy lock is held. */
+  lock?: string;
+  containers: ContainerStatus[];
+  audit: string[];
+  /** Set when the host could not be asked. */
+  error?: string;
+}
+
+/** Epoch seconds of docker's RFC 3339 time with nanoseconds (`2026-11-29T22:26:36.123456789Z`), NaN if unreadable. */
+export function parseDockerDate(s: string): number {
+  const m = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(s.trim());
+  if (!m) return NaN;
+  return Date.parse(`${m[1]}.${(m[2] ?? '0').padEnd(3, '0').slice(0, 3)}${m[3]}`) / 1000;
+}
+
+/** What statusArgv printed on one host -> HostStatus. */
+export function parseStatus(host: string, roles: string[], stdout: string): HostStatus {
+  const lines = stdout.split('\n');
+  const one = (k: string) => lines.find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1).trim();
+  const now = Number(one('now'));
+  const containers = lines.filter((l) => l.startsWith('container=')).map((l): ContainerStatus => {
+    const [name, id, role, tag, restarts, stateJson] = l.slice('container='.length).split('\t');
+    let st: { Status?: string; StartedAt?: string; Health?: { Status?: string } } = {};
+    try { st = JSON.parse(stateJson ?? '{}') as typeof st; } catch { /* shown as an unknown state */ }
+    const state = st.Status ?? 'unknown';
+    const health = st.Health?.Status ?? '';
+    const startedAt = st.StartedAt ?? '';
+    const started = parseDockerDate(startedAt);
+    const c: ContainerStatus = {
+      name: (name ?? '').replace(/^\//, ''), id: (id ?? '').slice(0, 12), role: role ?? '', tag: tag ?? '',
+      state, health, restarts: Number(restarts) || 0, startedAt,
+    };
+    if (c.state === 'running' && Number.isFinite(started) && Number.isFinite(now)) c.uptime = Math.max(0, Math.round(now - started));
+    return c;
+  });
+  const lock = one('lock');
+  return {
+    host, roles, tag: one('tag') ?? '', revert: one('revert') ?? '',
+    ...(lock !== undefined ? { lock: lock || '(owner unknown)' } : {}),
+    containers, audit: lines.filter((l) => l.startsWith('audit=')).map((l) => l.slice('audit='.length)),
+  };
+}
+
+/** 59s, 4m12s, 3h05m, 2d04h. */
+export function formatUptime(seconds: number | undefined): string {
+  if (seconds === undefined) return '-';
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
+}
+
+export const CONTAINER_HEADER = ['host', 'role', 'container', 'tag', 'state', 'health', 'restarts', 'uptime'];
+
+/**
+ * Table rows: each selected role on each of its hosts (a role with no container says `missing`),
+ * then any other container of the app (a leftover candidate, a running exec). `roles` limits
+ * the rows to those roles (status --role).
+ */
+export function containerRows(hosts: HostStatus[], roles?: string[]): string[][] {
+  const rows: string[][] = [];
+  for (const h of hosts) {
+    if (h.error) { rows.push([h.host, h.roles.join('+'), '-', '-', `unreachable: ${h.error}`, '-', '-', '-']); continue; }
+    const wanted = h.roles.filter((r) => !roles || roles.includes(r));
+    for (const role of wanted) {
+      const cs = h.containers.filter((c) => c.role === role);
+      if (!cs.length) rows.push([h.host, role, '-', '-', 'missing', '-', '-', '-']);
+      for (const c of cs) rows.push([h.host, role, c.name, c.tag || '-', c.state, c.health || '-', String(c.restarts), formatUptime(c.uptime)]);
+    }
+    if (roles) continue;
+    for (const c of h.containers.filter((x) => !h.roles.includes(x.role))) {
+      rows.push([h.host, c.role || '(none)', c.name, c.tag || '-', c.state, c.health || '-', String(c.restarts), formatUptime(c.uptime)]);
+    }
+  }
+  return rows;
+}
+
+export const STATE_HEADER = ['host', 'TAG', 'REVERT', 'deploy lock'];
+
+export function stateRows(hosts: HostStatus[]): string[][] {
+  return hosts.map((h) => (h.error ? [h.host, '?', '?', '?'] : [h.host, h.tag || '(none)', h.revert || '(none)', h.lock ? `held by ${h.lock}` : 'free']));
+}
+
+/** One problem per line a person should act on (exit 1 when any). */
+export function statusProblems(hosts: HostStatus[], roles?: string[]): string[] {
+  const out: string[] = [];
+  for (const h of hosts) {
+    if (h.error) { out.push(`${h.host}: ${h.error}`); continue; }
+    for (const role of h.roles.filter((r) => !roles || roles.includes(r))) {
+      const cs = h.containers.filter((c) => c.role === role);
+      if (!cs.some((c) => c.state === 'running')) out.push(`${h.host}: no running ${role} container`);
+      for (const c of cs) {
+        if (c.health === 'unhealthy') out.push(`${h.host}: ${c.name} is unhealthy`);
+        if (c.tag && h.tag && c.tag !== h.tag) out.push(`${h.host}: ${c.name} runs ${c.tag} but TAG says ${h.tag}`);
+      }
+    }
+  }
+  return out;
+}
