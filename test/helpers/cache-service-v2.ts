@@ -32,7 +32,7 @@ import { findEntry } from './cache-server.js';
 
 /** Azurite's development account (https://learn.microsoft.com/azure/storage/common/storage-use-azurite). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
-const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFr/BtpSsMOWQ0Tg3bMLFw==';
+const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 /** The host the signed URLs name; the proxy sends it to Azurite. */
 export const BLOB_HOST = `${AZURITE_ACCOUNT}.blob.core.windows.net`;
 const CONTAINER = 'actions-cache';
