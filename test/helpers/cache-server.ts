@@ -52,9 +52,13 @@ function json(res: http.ServerResponse, status: number, body?: unknown) {
   res.end(data);
 }
 
-/** The v1 lookup rule: for each key in order, an exact match, else the newest prefix match. */
-export function findEntry(entries: CacheEntry[], keys: string[], version: string): CacheEntry | undefined {
-  const done = entries.filter((e) => e.archive && e.version === version);
+/**
+ * The lookup rule both service versions follow: for each key in order, an exact match, else the
+ * newest entry whose key starts with it; only entries of the same version. `entries` are those
+ * that can be restored (uploaded and committed); `created` orders them, higher is newer.
+ */
+export function findEntry<E extends { key: string; version: string; created: number }>(entries: E[], keys: string[], version: string): E | undefined {
+  const done = entries.filter((e) => e.version === version);
   for (const k of keys) {
     const exact = done.find((e) => e.key === k);
     if (exact) return exact;
@@ -88,7 +92,7 @@ export async function startCacheServer(): Promise<CacheServer> {
       const api = url.pathname.replace(/^\/_apis\/artifactcache\//, '');
       if (api === 'cache' && req.method === 'GET') {
         const keys = (url.searchParams.get('keys') ?? '').split(',').filter(Boolean);
-        const e = findEntry(entries, keys, url.searchParams.get('version') ?? '');
+        const e = findEntry(entries.filter((x) => x.archive), keys, url.searchParams.get('version') ?? '');
         if (!e) return json(res, 204);
         return json(res, 200, { cacheKey: e.key, scope: 'refs/heads/main', creationTime: new Date(e.created).toISOString(), archiveLocation: `${base}download/${e.id}` });
       }
