@@ -43,11 +43,12 @@ function registryLogin(ctx: RunContext): RegistryLogin | undefined {
  * section, the private key's shape, known_hosts lines and their coverage of every planned host.
  */
 function checkDeployInputs(ctx: RunContext): void {
-  const { sshPrivateKey, sshKnownHosts, insecureSkipHostKeyCheck } = ctx.inputs;
+  const { sshPrivateKey, sshKeyPassphrase, sshKnownHosts, insecureSkipHostKeyCheck } = ctx.inputs;
   if (sshPrivateKey) reporter().setSecret(sshPrivateKey);
+  if (sshKeyPassphrase) reporter().setSecret(sshKeyPassphrase);
   const plan = planDeploy(ctx.config);
   const jump = jumpTarget(ctx.config.deploy);
-  checkPrivateKey(sshPrivateKey, ctx.where);
+  checkPrivateKey(sshPrivateKey, ctx.where, sshKeyPassphrase);
   checkKnownHosts(sshKnownHosts, plan.hosts, insecureSkipHostKeyCheck, ctx.where, jump);
 }
 
@@ -64,7 +65,10 @@ export async function deployWithReport(ctx: RunContext, mode: DeployMode, hooks?
   try {
     report = await executeDeploy({
       mode, config: ctx.config, tag, runTasks: mode === 'deploy' || ctx.inputs.runTasks,
-      ssh: { knownHosts: ctx.inputs.sshKnownHosts, privateKey: ctx.inputs.sshPrivateKey, insecure: ctx.inputs.insecureSkipHostKeyCheck },
+      ssh: {
+        knownHosts: ctx.inputs.sshKnownHosts, privateKey: ctx.inputs.sshPrivateKey, passphrase: ctx.inputs.sshKeyPassphrase,
+        insecure: ctx.inputs.insecureSkipHostKeyCheck, where: ctx.where,
+      },
       login, lockTimeout: ctx.inputs.lockTimeout, breakLock: ctx.inputs.breakLock,
       ledger: ctx.ledger, env: ctx.env, signal: ctx.signal, hooks,
     });

@@ -1,6 +1,10 @@
 // What users of SSH-and-Docker deploy tools run into, tried on the real lab the way a new user
-// would: a health path that answers a steady 4xx (strict ALLOWED_HOSTS, a wrong path), and a
-// worker that ignores SIGTERM. Each message is asserted for what is wrong, where and what to do.
+// would: a passphrase-protected deploy key, host env files written like shell .env files, a
+// health path that answers a steady 4xx (strict ALLOWED_HOSTS, a wrong path), and a worker that
+// ignores SIGTERM. Each message is asserted for what is wrong, where and what to do.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describeLab } from '../helpers/lab.js';
 import type { PalletConfig } from '../../src/config/types.js';
@@ -10,6 +14,8 @@ describeLab('deploy pitfalls (lab)', () => {
   const fx = new DeployFixture(`pitfall-${randomBytes(3).toString('hex')}`);
   const strictEnv = `/etc/pallet/strict-${fx.run}.env`;
   const APP_HOST = 'shop.example.test';
+  const lintEnv = `/etc/pallet/lint-${fx.run}.env`;
+  const keyComment = `pallet-e2e-encrypted-${fx.run}`;
 
   /** One web role on the first host only, its own published port, no tasks unless asked. */
   const webOnly = (health: { path?: string; timeout?: number; host?: string }, envFile = '/etc/pallet/example.env', tasks: string[][] = []): PalletConfig => {
@@ -22,6 +28,20 @@ describeLab('deploy pitfalls (lab)', () => {
     c.deploy!.tasks = tasks;
     return c;
   };
+
+  /** A worker-only deploy on one host: the cheapest deploy that really runs a container. */
+  const workerOnly = (host: string, envFile = '/etc/pallet/example.env'): PalletConfig => {
+    const c = fx.config({ workers: [host] });
+    c.deploy!.roles = { worker: { hosts: [host], command: 'worker', stable: 2, stop_timeout: 3 } };
+    c.deploy!.tasks = [];
+    c.deploy!.env_file = envFile;
+    return c;
+  };
+
+  /** ssh-agent processes whose command line names a path under this fixture's RUNNER_TEMP. */
+  const agents = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try { const c = readFileSync(`/proc/${p}/cmdline`, 'utf8'); return c.includes('ssh-agent') && c.includes(fx.runnerTemp); } catch { return false; }
+  });
 
   /** ms from the rolling restart's first line to the end of the deploy. */
   const healthWait = (r: { lines: string[]; at: number[]; ms: number }) => {
@@ -40,7 +60,7 @@ describeLab('deploy pitfalls (lab)', () => {
   }, 900_000);
 
   afterAll(async () => {
-    for (const a of fx.addresses) await fx.ssh(a, `rm -f ${strictEnv}`).catch(() => undefined);
+    for (const a of fx.addresses) await fx.ssh(a, `rm -f ${strictEnv} ${lintEnv}; sed -i '/${keyComment}/d' ~/.ssh/authorized_keys`).catch(() => undefined);
     await fx.teardown();
   }, 300_000);
 
@@ -114,4 +134,81 @@ describeLab('deploy pitfalls (lab)', () => {
     expect((await fx.ssh(host, `docker inspect --format '{{.Config.StopSignal}}' ${fx.app}-worker`)).trim()).toBe('SIGUSR1');
     expect(third.leftovers).toEqual({ ledger: [], files: [] });
   }, 300_000);
+
+  describe('a passphrase-protected deploy key (ssh-keygen -N)', () => {
+    const passphrase = `correct horse ${fx.run} battery`;
+    let encrypted = '';
+    beforeAll(async () => {
+      const file = path.join(fx.runnerTemp, '..', `pallet-e2e-enc-${fx.run}`);
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', keyComment, '-f', file]);
+      encrypted = readFileSync(file, 'utf8');
+      const pub = readFileSync(`${file}.pub`, 'utf8');
+      execFileSync('rm', ['-f', file, `${file}.pub`]);
+      for (const a of fx.addresses) await fx.ssh(a, 'cat >> ~/.ssh/authorized_keys', pub);
+    }, 120_000);
+
+    test('without ssh-key-passphrase it is refused before any host is contacted, naming the input and what to do', async () => {
+      const r = await fx.deploy('deploy', { tag: fx.tags.v1, config: workerOnly(fx.addresses[2]), inputs: { 'ssh-private-key': encrypted } });
+      expect(r.report).toBeUndefined();
+      expect(r.error!.message).toBe("input 'ssh-private-key' is encrypted with a passphrase (OpenSSH key, cipher aes256-ctr) and input 'ssh-key-passphrase' is not set: ssh cannot use the key without it");
+      expect((r.error as { hint?: string }).hint).toContain('set the ssh-key-passphrase input (from a secret) to the key\'s passphrase');
+      expect(r.lines.filter((l) => /Preflight|lock taken/.test(l))).toEqual([]);
+      expect((await fx.view(fx.addresses[2])).containers).toEqual([]);
+      expect(r.leftovers).toEqual({ ledger: [], files: [] });
+    }, 120_000);
+
+    test('a wrong passphrase is refused naming both inputs; the agent is stopped', async () => {
+      const r = await fx.deploy('deploy', { tag: fx.tags.v1, config: workerOnly(fx.addresses[2]), inputs: { 'ssh-private-key': encrypted, 'ssh-key-passphrase': 'not the passphrase' } });
+      expect(r.error!.message).toMatch(/^input 'ssh-key-passphrase' does not unlock input 'ssh-private-key' \(ssh-add: /);
+      expect((r.error as { hint?: string }).hint).toContain('the passphrase the key was made with');
+      expect(r.lines.filter((l) => /lock taken/.test(l))).toEqual([]);
+      expect(agents()).toEqual([]);
+      expect(r.leftovers).toEqual({ ledger: [], files: [] });
+    }, 120_000);
+
+    test('with ssh-key-passphrase the key is loaded into a per-run agent, the deploy succeeds, and the agent is gone after', async () => {
+      const during: { agents: string[]; sockets: string[] }[] = [];
+      const config = workerOnly(fx.addresses[2]);
+      const r = await fx.deploy('deploy', {
+        tag: fx.tags.v1, config, inputs: { 'ssh-private-key': encrypted, 'ssh-key-passphrase': passphrase },
+        hooks: { afterBatch: async () => { during.push({ agents: agents(), sockets: readdirSync(fx.runnerTemp).flatMap((d) => readdirSync(path.join(fx.runnerTemp, d)).filter((f) => f === 'agent.sock')) }); } },
+      });
+      expect({ ok: r.report?.ok, error: r.report?.error ?? r.error?.message }).toEqual({ ok: true, error: undefined });
+      expect(during).toEqual([{ agents: [expect.any(String)], sockets: ['agent.sock'] }]);
+      expect((await fx.view(fx.addresses[2])).tag).toBe(fx.tags.v1);
+      expect(agents()).toEqual([]);
+      expect(r.lines.join('\n')).not.toContain(passphrase);
+      expect(r.leftovers).toEqual({ ledger: [], files: [] });
+      await fx.resetHost(fx.addresses[2]);
+    }, 300_000);
+  });
+
+  describe("the host's env file checked like docker reads it", () => {
+    const QUOTED = `"quoted-${fx.run}-value"`;
+    let base = 0;
+    beforeAll(async () => {
+      base = Number((await fx.ssh(fx.addresses[0], 'wc -l < /etc/pallet/example.env')).trim());
+      // Host 1: a shell-style `export` line (docker refuses the file). Host 2: a quoted value, and
+      // the whole file saved with CRLF endings.
+      await fx.ssh(fx.addresses[0], `umask 077; { cat /etc/pallet/example.env; echo 'export DJANGO_SETTINGS_MODULE=example.settings'; } > ${lintEnv}`);
+      await fx.ssh(fx.addresses[1], `umask 077; { cat /etc/pallet/example.env; echo 'API_TOKEN=${QUOTED}'; } | sed 's/$/\r/' > ${lintEnv}`);
+    }, 120_000);
+
+    test('a line docker refuses fails preflight on that host by file and line, nothing changes; quotes and CRLF are warnings; no value is shown', async () => {
+      const [h1, h2] = fx.addresses;
+      const r = await fx.deploy('deploy', { tag: fx.tags.v1, config: (() => { const c = workerOnly(h1, lintEnv); c.deploy!.roles.worker.hosts = [h1, h2]; return c; })() });
+      expect(r.report).toBeUndefined();
+      const msg = r.error!.message;
+      expect(msg).toContain('preflight failed, nothing was changed');
+      expect(msg).toContain(`${h1}: deploy.env_file ${lintEnv} line ${base + 1}: 'export DJANGO_SETTINGS_MODULE=...' is refused by docker's --env-file (no export, no shell syntax); write DJANGO_SETTINGS_MODULE=value without export`);
+      expect(msg).not.toContain(h2);
+      const warnings = r.lines.filter((l) => l.includes(lintEnv) && !l.includes('preflight failed'));
+      expect(warnings.join('\n')).toContain(`${h2}: deploy.env_file ${lintEnv} line ${base + 1}: the value of API_TOKEN is in quotes; docker's --env-file keeps them, so the app gets the quotes as part of the value; remove them`);
+      expect(warnings.join('\n')).toContain(`${h2}: deploy.env_file ${lintEnv} lines 1, 2, 3`);
+      expect(warnings.join('\n')).toContain('end in CRLF (Windows line endings)');
+      expect(r.lines.join('\n') + msg).not.toContain(`quoted-${fx.run}-value`);
+      for (const v of await fx.views()) expect({ tag: v.tag, lock: v.lock, containers: v.containers }).toEqual({ tag: '', lock: false, containers: [] });
+      expect(r.leftovers).toEqual({ ledger: [], files: [] });
+    }, 300_000);
+  });
 });
