@@ -155,10 +155,14 @@ sed 's/^/A /' $d/audit.log 2>/dev/null; true`);
     }
   }
 
-  /** Undoes the ledger like the entry points do; returns what was left before (must be nothing). */
+  /**
+   * Undoes the ledger like the entry points do; returns what was left before (must be nothing)
+   * besides what only the end-of-command cleanup undoes by design (the per-run key directory and
+   * the per-run ssh-agent), and what is left in RUNNER_TEMP after (must be nothing).
+   */
   private async finish(ledger: CleanupLedger): Promise<{ ledger: string[]; files: string[] }> {
     const left = ledger.list().map((i) => i.kind);
     await ledger.runAll();
-    return { ledger: left.filter((k) => k !== 'path'), files: readdirSync(this.runnerTemp) };
+    return { ledger: left.filter((k) => k !== 'path' && k !== 'ssh-agent'), files: readdirSync(this.runnerTemp) };
   }
 }

@@ -172,14 +172,13 @@ describeLab('deploy pitfalls (lab)', () => {
       const r = await fx.deploy('deploy', {
         tag: fx.tags.v1, config, inputs: { 'ssh-private-key': encrypted, 'ssh-key-passphrase': passphrase },
         hooks: { afterBatch: async () => { during.push({ agents: agents(), sockets: readdirSync(fx.runnerTemp).flatMap((d) => readdirSync(path.join(fx.runnerTemp, d)).filter((f) => f === 'agent.sock')) }); } },
-      });
+      }).finally(() => fx.resetHost(fx.addresses[2]));
       expect({ ok: r.report?.ok, error: r.report?.error ?? r.error?.message }).toEqual({ ok: true, error: undefined });
       expect(during).toEqual([{ agents: [expect.any(String)], sockets: ['agent.sock'] }]);
-      expect((await fx.view(fx.addresses[2])).tag).toBe(fx.tags.v1);
+      expect(r.report!.hosts.map((h) => [h.host, h.newTag])).toEqual([[fx.addresses[2], fx.tags.v1]]);
       expect(agents()).toEqual([]);
       expect(r.lines.join('\n')).not.toContain(passphrase);
       expect(r.leftovers).toEqual({ ledger: [], files: [] });
-      await fx.resetHost(fx.addresses[2]);
     }, 300_000);
   });
 
@@ -207,7 +206,10 @@ describeLab('deploy pitfalls (lab)', () => {
       expect(warnings.join('\n')).toContain(`${h2}: deploy.env_file ${lintEnv} lines 1, 2, 3`);
       expect(warnings.join('\n')).toContain('end in CRLF (Windows line endings)');
       expect(r.lines.join('\n') + msg).not.toContain(`quoted-${fx.run}-value`);
-      for (const v of await fx.views()) expect({ tag: v.tag, lock: v.lock, containers: v.containers }).toEqual({ tag: '', lock: false, containers: [] });
+      for (const a of [h1, h2]) {
+        const v = await fx.view(a);
+        expect({ a, tag: v.tag, lock: v.lock, containers: v.containers }).toEqual({ a, tag: '', lock: false, containers: [] });
+      }
       expect(r.leftovers).toEqual({ ledger: [], files: [] });
     }, 300_000);
   });
