@@ -29,6 +29,7 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'registry-username', description: 'Registry user name.' },
   { name: 'registry-password', description: 'Registry password or token (masked).', secret: true },
   { name: 'ssh-private-key', description: 'Private key for the deploy user (masked; written 0600 under RUNNER_TEMP and removed by the post step).', secret: true },
+  { name: 'ssh-key-passphrase', description: 'Passphrase of ssh-private-key, if it has one (masked). The key is then loaded into an ssh-agent that lives for this run only.', secret: true },
   { name: 'ssh-known-hosts', description: 'known_hosts lines for every target (and jump) host. Unknown or changed host keys are refused.' },
   { name: 'insecure-skip-host-key-check', description: 'Accept any host key (NOT recommended; logs a warning). For throw-away test hosts only.', default: 'false', kind: 'boolean' },
   { name: 'environment', description: 'Deployment environment name for the GitHub deployment (e.g. production).', default: 'production' },
@@ -69,6 +70,7 @@ export interface Inputs {
   registryUsername?: string;
   registryPassword?: string;
   sshPrivateKey?: string;
+  sshKeyPassphrase?: string;
   sshKnownHosts?: string;
   insecureSkipHostKeyCheck: boolean;
   environment: string;
@@ -153,6 +155,7 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
     registryUsername: str('registry-username'),
     registryPassword: str('registry-password'),
     sshPrivateKey: str('ssh-private-key'),
+    sshKeyPassphrase: str('ssh-key-passphrase'),
     sshKnownHosts: str('ssh-known-hosts'),
     insecureSkipHostKeyCheck: bool('insecure-skip-host-key-check'),
     environment: str('environment') ?? 'production',

@@ -53,11 +53,12 @@ function registryLogin(ctx: RunContext): RegistryLogin | undefined {
  * section, the private key's shape, known_hosts lines and their coverage of every planned host.
  */
 function checkDeployInputs(ctx: RunContext): void {
-  const { sshPrivateKey, sshKnownHosts, insecureSkipHostKeyCheck } = ctx.inputs;
+  const { sshPrivateKey, sshKeyPassphrase, sshKnownHosts, insecureSkipHostKeyCheck } = ctx.inputs;
   if (sshPrivateKey) reporter().setSecret(sshPrivateKey);
+  if (sshKeyPassphrase) reporter().setSecret(sshKeyPassphrase);
   const plan = planDeploy(ctx.config);
   const jump = jumpTarget(ctx.config.deploy);
-  checkPrivateKey(sshPrivateKey, ctx.where);
+  checkPrivateKey(sshPrivateKey, ctx.where, sshKeyPassphrase);
   checkKnownHosts(sshKnownHosts, plan.hosts, insecureSkipHostKeyCheck, ctx.where, jump);
 }
 
@@ -100,7 +101,10 @@ async function withDeployment<R>(ctx: RunContext, mode: DeployMode, tag: string 
 function deployRequest(ctx: RunContext, mode: DeployMode, tag: string | undefined) {
   return {
     mode, config: ctx.config, tag, runTasks: mode === 'deploy' || ctx.inputs.runTasks,
-    ssh: { knownHosts: ctx.inputs.sshKnownHosts, privateKey: ctx.inputs.sshPrivateKey, insecure: ctx.inputs.insecureSkipHostKeyCheck },
+    ssh: {
+      knownHosts: ctx.inputs.sshKnownHosts, privateKey: ctx.inputs.sshPrivateKey, passphrase: ctx.inputs.sshKeyPassphrase,
+      insecure: ctx.inputs.insecureSkipHostKeyCheck, where: ctx.where,
+    },
     login: registryLogin(ctx), lockTimeout: ctx.inputs.lockTimeout, breakLock: ctx.inputs.breakLock,
     ledger: ctx.ledger, env: ctx.env, signal: ctx.signal,
   };

@@ -27,7 +27,13 @@ export const DEFAULTS = {
   stable: 5,
   stopTimeout: 30,
   swarmPublish: 'host',
+  stopSignal: 'SIGTERM',
 } as const;
+
+/** `TERM` or `SIGTERM` -> `SIGTERM` (the spelling docker and the docs use). */
+export function normalizeSignal(name: string): string {
+  return name.startsWith('SIG') ? name : `SIG${name}`;
+}
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -108,11 +114,13 @@ function resolveRole(name: string, r: Obj): RoleConfig {
     hosts: [...(r.hosts ?? [])],
     command: r.command ?? (isWebRole(name, r) ? DEFAULTS.webCommand : name),
     stop_timeout: r.stop_timeout ?? DEFAULTS.stopTimeout,
+    stop_signal: normalizeSignal(r.stop_signal ?? DEFAULTS.stopSignal),
   };
   if (isWebRole(name, r)) {
     role.port = r.port ?? DEFAULTS.webPort;
     role.host_port = r.host_port ?? role.port;
     role.health = { path: r.health?.path ?? DEFAULTS.health.path, timeout: r.health?.timeout ?? DEFAULTS.health.timeout };
+    if (r.health?.host !== undefined) role.health.host = r.health.host;
   } else {
     if (r.host_port !== undefined) role.host_port = r.host_port;
     role.stable = r.stable ?? DEFAULTS.stable;

@@ -123,24 +123,32 @@ const test: Schema = {
 
 const role: Schema = {
   type: 'object',
-  'x-expected': 'a mapping (hosts, command, port, host_port, health, stable, stop_timeout, replicas, placement)',
+  'x-expected': 'a mapping (hosts, command, port, host_port, health, stable, stop_timeout, stop_signal, replicas, placement)',
   additionalProperties: false,
   properties: {
     hosts: list(string('a host ([user@]host[:port])'), 'a list of hosts ([user@]host[:port])', { minItems: 1 }),
-    command: nonEmpty('an entrypoint command'),
+    command: command('an entrypoint command: a string (split on spaces) or a list of strings'),
     port: port(),
     host_port: port(),
     health: {
       type: 'object',
-      'x-expected': 'a mapping {path, timeout}',
+      'x-expected': 'a mapping {path, timeout, host}',
       additionalProperties: false,
       properties: {
         path: string('a URL path', { pattern: '^/', 'x-message': "must start with '/'" }),
         timeout: seconds(0, true),
+        host: string('a host name', {
+          pattern: '^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:[0-9]{1,5})?$',
+          'x-message': 'must be a host name (optionally :port), sent as the Host header of the health check',
+        }),
       },
     },
     stable: { type: 'number', minimum: 0, 'x-expected': 'a number of seconds' },
     stop_timeout: seconds(0),
+    stop_signal: string('a signal name such as SIGTERM', {
+      pattern: '^(SIG)?[A-Z][A-Z0-9]*$',
+      'x-message': 'must be a signal name such as SIGTERM, SIGINT or SIGQUIT',
+    }),
     // Swarm only (deploy.swarm): tasks of the role's service, and where they may run.
     replicas: { type: 'integer', minimum: 0, 'x-expected': 'a whole number of tasks' },
     placement: list(nonEmpty('a placement constraint, e.g. node.role==worker'), 'a list of placement constraints', { minItems: 1 }),

@@ -16,6 +16,12 @@ export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const SERVICE_ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.]*$/;
 const ROLE_NAME = /^[a-z][a-z0-9_-]*$/;
 
+/** Signals a container can be asked to stop with (Linux names, as `docker run --stop-signal` takes them). */
+export const STOP_SIGNALS = [
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGABRT', 'SIGKILL', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGTERM',
+  'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGWINCH', 'SIGPWR', 'SIGXCPU', 'SIGIO', 'SIGURG', 'SIGVTALRM', 'SIGPROF', 'SIGXFSZ', 'SIGTTIN', 'SIGTTOU',
+] as const;
+
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const items = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
@@ -133,6 +139,14 @@ function checkHost(h: unknown, at: KeyPath, out: Problem[]) {
   return parsed;
 }
 
+function checkStopSignal(v: unknown, at: KeyPath, out: Problem[]): void {
+  if (!isStr(v) || !/^(SIG)?[A-Z][A-Z0-9]*$/.test(v)) return; // the schema reports the shape
+  const name = v.startsWith('SIG') ? v : `SIG${v}`;
+  if ((STOP_SIGNALS as readonly string[]).includes(name)) return;
+  const guess = closestKey(name, [...STOP_SIGNALS]);
+  out.push({ path: at, message: `unknown signal '${v}'${guess ? `; did you mean '${guess}'?` : `; use one of ${STOP_SIGNALS.join(', ')}`}` });
+}
+
 function checkDeploy(deploy: unknown, out: Problem[]): void {
   if (!isObj(deploy)) return;
   const ssh = isObj(deploy.ssh) ? deploy.ssh : {};
@@ -150,6 +164,7 @@ function checkDeploy(deploy: unknown, out: Problem[]): void {
   for (const [role, cfg] of Object.entries(deploy.roles)) {
     if (!ROLE_NAME.test(role)) out.push({ path: ['deploy', 'roles', role], message: 'invalid role name; must match [a-z][a-z0-9_-]*' });
     if (!isObj(cfg)) continue;
+    checkStopSignal(cfg.stop_signal, ['deploy', 'roles', role, 'stop_signal'], out);
     if (swarm) {
       // Swarm schedules tasks itself: a role is a service, placed by constraints, not a host list.
       if (cfg.hosts !== undefined) {

@@ -93,16 +93,20 @@ export interface SwarmConfig {
 export interface RoleConfig {
   /** SSH fleet: the role's hosts. Empty with deploy.swarm (Swarm places tasks). */
   hosts: string[];
-  command: string;
+  /** Entrypoint arguments: a string is split on spaces, a list is taken as is. */
+  command: string | string[];
   /** Web roles publish this container port (8000 by the contract) on the host. */
   port?: number;
   /** Host port to publish; defaults to port. */
   host_port?: number;
-  health?: { path: string; timeout: number };
+  /** host: sent as the Host header of the check (a name in Django's ALLOWED_HOSTS). */
+  health?: { path: string; timeout: number; host?: string };
   /** Seconds a non-web container must stay running to count as healthy. */
   stable?: number;
-  /** Seconds docker waits after SIGTERM before SIGKILL. */
+  /** Seconds a stopping container gets after stop_signal before it is killed (SIGKILL). */
   stop_timeout: number;
+  /** Signal that asks the role's process to shut down cleanly, e.g. SIGTERM, SIGQUIT, SIGINT (default SIGTERM). */
+  stop_signal?: string;
   /** Swarm: number of tasks; unset = one per node for web roles (global mode), 1 for others. */
   replicas?: number;
   /** Swarm: placement constraints, e.g. `node.role==worker`, `node.labels.tier==web`. */

@@ -202,12 +202,17 @@ export interface ContainerSpec {
   /** Container port published as hostPort (web roles). */
   port?: number;
   hostPort?: number;
+  /** Recorded on the container (`--stop-signal`, `--stop-timeout`) so a manual `docker stop` matches the deploy's. */
+  stopSignal?: string;
+  stopTimeout?: number;
 }
 
 export function runContainerArgv(c: ContainerSpec): string[] {
   const argv = ['docker', 'run', '-d', '--restart', 'unless-stopped', '--name', containerName(c.app, c.role)];
   if (c.envFile) argv.push('--env-file', c.envFile);
   if (c.port) argv.push('-p', `${c.hostPort ?? c.port}:${c.port}`);
+  if (c.stopSignal) argv.push('--stop-signal', c.stopSignal);
+  if (c.stopTimeout !== undefined) argv.push('--stop-timeout', String(c.stopTimeout));
   argv.push(
     '--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.role}`, '--label', `pallet.tag=${c.tag}`,
     '-v', `${stateDir(c.app)}/storage:/storage`,
@@ -216,13 +221,30 @@ export function runContainerArgv(c: ContainerSpec): string[] {
   return argv;
 }
 
-// Graceful: SIGTERM, then SIGKILL after the timeout; a missing container is fine (first deploy).
-const STOP_REMOVE = `n="$1"; t="$2"
+// Graceful: the role's stop signal, then SIGKILL after the timeout (printing KILLED); a missing
+// container is fine (first deploy). Not `docker stop --signal` (Docker 23+ only) and not the
+// container's own stop signal (the one running may predate a stop_signal change): the restart
+// policy is lifted first so the signalled container is not restarted by the engine.
+const STOP_REMOVE = `n="$1"; t="$2"; sig="$3"
 docker container inspect "$n" >/dev/null 2>&1 || exit 0
-docker stop -t "$t" "$n" >/dev/null && docker rm "$n" >/dev/null`;
+if [ "$(docker inspect --format '{{.State.Running}}' "$n")" = true ]; then
+  docker update --restart no "$n" >/dev/null || exit 1
+  docker kill --signal "$sig" "$n" >/dev/null 2>&1
+  if [ "$t" -gt 0 ] && timeout "$t" docker wait "$n" >/dev/null 2>&1; then :
+  elif [ "$(docker inspect --format '{{.State.Running}}' "$n" 2>/dev/null)" = true ]; then
+    docker kill "$n" >/dev/null 2>&1; echo KILLED
+  fi
+fi
+docker rm -f "$n" >/dev/null`;
 
-export function stopRemoveArgv(app: string, role: string, stopTimeout: number): string[] {
-  return sh(STOP_REMOVE, containerName(app, role), String(stopTimeout));
+/** Stops the role's container with `signal` (e.g. SIGTERM), SIGKILL after `stopTimeout` seconds; stdout holds KILLED then. */
+export function stopRemoveArgv(app: string, role: string, stopTimeout: number, signal = 'SIGTERM'): string[] {
+  return sh(STOP_REMOVE, containerName(app, role), String(stopTimeout), signal);
+}
+
+/** Pure: whether the stop command had to kill the container after the timeout. */
+export function wasKilled(stdout: string): boolean {
+  return /^KILLED$/m.test(stdout);
 }
 
 /**
@@ -239,13 +261,21 @@ export function taskArgv(c: { app: string; image: string; tag: string; envFile?:
   return argv;
 }
 
+// A steady redirect or client error (the same 3xx/4xx STEADY_ANSWERS times in a row) will not
+// turn into a 200 by waiting: both health loops stop at once and print 'steady HTTP CODE' (see
+// explainSteadyAnswer in health.ts for what it tells the user).
+export const STEADY_ANSWERS = 5;
+const STEADY = `case "$code" in 3??|4??) if [ "$code" = "$prev" ]; then same=$((same+1)); else same=1; fi;; *) same=0;; esac; prev=$code
+  [ "$same" -ge ${STEADY_ANSWERS} ] && { echo "steady HTTP $code: the same answer $same times in a row"; exit 1; }`;
+
 // Web health from the host itself: HTTP 200 within the timeout; gives up early if the
 // container stopped or restarted (a crash loop is not worth waiting out).
-const WEB_HEALTH = `n="$1"; url="$2"; t="$3"; end=$(( $(date +%s) + t )); code=000; i=0
+const WEB_HEALTH = `n="$1"; url="$2"; t="$3"; h="$4"; end=$(( $(date +%s) + t )); code=000; i=0; prev=; same=0
 while [ "$i" -lt 100000 ]; do
   i=$((i+1))
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null) || true
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \${h:+-H} \${h:+"Host: $h"} "$url" 2>/dev/null) || true
   [ "$code" = 200 ] && { echo "healthy: HTTP 200 after $i tries"; exit 0; }
+  ${STEADY}
   st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null)
   case "$st" in "true 0") ;; *) echo "container $n is not running steadily (running/restarts: $st), last HTTP status $code"; exit 1;; esac
   [ "$(date +%s)" -ge "$end" ] && break
@@ -253,9 +283,10 @@ while [ "$i" -lt 100000 ]; do
 done
 echo "no HTTP 200 from $url within \${t}s (last status $code)"; exit 1`;
 
-export function webHealthArgv(app: string, role: string, hostPort: number, path: string, timeout: number): string[] {
+/** `host` ('' = none) is sent as the Host header; otherwise curl sends 127.0.0.1:PORT. */
+export function webHealthArgv(app: string, role: string, hostPort: number, path: string, timeout: number, host = ''): string[] {
   const p = path.startsWith('/') ? path : `/${path}`;
-  return sh(WEB_HEALTH, containerName(app, role), `http://127.0.0.1:${hostPort}${p}`, String(timeout));
+  return sh(WEB_HEALTH, containerName(app, role), `http://127.0.0.1:${hostPort}${p}`, String(timeout), host);
 }
 
 // Background roles: running, and the restart count unchanged after `stable` seconds.
@@ -274,15 +305,17 @@ export function stableArgv(app: string, role: string, stable: number): string[] 
 // Web roles: before the old container is stopped, the new version runs once as an unpublished
 // candidate and must pass its health check on its bridge address. A version that fails never
 // gets the published port, so the load balancer never sends users to it.
-const PROBE = `n="$1"; path="$2"; port="$3"; t="$4"; shift 4
+const PROBE = `n="$1"; path="$2"; port="$3"; t="$4"; h="$5"; shift 5
 docker rm -f "$n" >/dev/null 2>&1
 docker run -d --name "$n" "$@" >/dev/null || exit 2
 ip=$(docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$n")
-end=$(( $(date +%s) + t )); code=000; i=0; rc=1; why=""
+end=$(( $(date +%s) + t )); code=000; i=0; rc=1; why=""; prev=; same=0
 while [ "$i" -lt 100000 ]; do
   i=$((i+1))
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$ip:$port$path" 2>/dev/null) || true
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \${h:+-H} \${h:+"Host: $h"} "http://$ip:$port$path" 2>/dev/null) || true
   [ "$code" = 200 ] && { rc=0; why="candidate healthy: HTTP 200 after $i tries"; break; }
+  case "$code" in 3??|4??) if [ "$code" = "$prev" ]; then same=$((same+1)); else same=1; fi;; *) same=0;; esac; prev=$code
+  [ "$same" -ge ${STEADY_ANSWERS} ] && { why="steady HTTP $code: the same answer $same times in a row"; break; }
   st=$(docker inspect --format '{{.State.Running}}' "$n" 2>/dev/null)
   [ "$st" = true ] || { why="candidate exited: $(docker logs --tail 3 "$n" 2>&1 | tr '\\n' ' ')"; break; }
   [ "$(date +%s)" -ge "$end" ] && { why="no HTTP 200 from $path within \${t}s (last status $code)"; break; }
@@ -291,7 +324,8 @@ done
 docker rm -f "$n" >/dev/null 2>&1
 echo "$why"; exit $rc`;
 
-export function probeArgv(c: ContainerSpec, path: string, timeout: number): string[] {
+/** `host` ('' = none) is sent as the Host header; otherwise curl sends the candidate's IP:PORT. */
+export function probeArgv(c: ContainerSpec, path: string, timeout: number, host = ''): string[] {
   const p = path.startsWith('/') ? path : `/${path}`;
   const args: string[] = [];
   if (c.envFile) args.push('--env-file', c.envFile);
@@ -299,5 +333,5 @@ export function probeArgv(c: ContainerSpec, path: string, timeout: number): stri
     '--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.role}-candidate`, '--label', `pallet.tag=${c.tag}`,
     '-v', `${stateDir(c.app)}/storage:/storage`, imageRef(c.image, c.tag), ...c.command,
   );
-  return sh(PROBE, `${containerName(c.app, c.role)}-candidate`, p, String(c.port ?? 8000), String(timeout), ...args);
+  return sh(PROBE, `${containerName(c.app, c.role)}-candidate`, p, String(c.port ?? 8000), String(timeout), host, ...args);
 }

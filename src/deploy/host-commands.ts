@@ -2,16 +2,78 @@
 // preflight, and the temporary DOCKER_CONFIG directory that holds registry credentials.
 const sh = (script: string, ...args: string[]) => ['sh', '-c', script, 'sh', ...args];
 
+
+// docker's --env-file reader (docker/cli opts/envfile.go) takes each line literally: no quoting,
+// no `export`, and it refuses a name with a space in it (so `export NAME=x`) or an empty name,
+// printing the whole line (value included) in its error. This awk program reports such lines by
+// number and kind, with the variable name only where it is a plain name; never a value.
+//   LINT <line> <crlf|quoted|export|space|noname> <name or ->
+const ENV_FILE_LINT = `function plain(s) { return s ~ /^[A-Za-z_][A-Za-z0-9_.]*$/ ? s : "-" }
+{
+  l = $0
+  if (l ~ /\\r$/) { print "LINT", NR, "crlf", "-"; sub(/\\r$/, "", l) }
+  sub(/^[ \\t]+/, "", l)
+  if (l == "" || substr(l, 1, 1) == "#") next
+  i = index(l, "=")
+  name = i > 0 ? substr(l, 1, i - 1) : l
+  val = i > 0 ? substr(l, i + 1) : ""
+  if (name == "") { print "LINT", NR, "noname", "-"; next }
+  if (name ~ /^export[ \\t]/) { n = name; sub(/^export[ \\t]+/, "", n); print "LINT", NR, "export", plain(n); next }
+  if (name ~ /[ \\t]/) { print "LINT", NR, "space", "-"; next }
+  q = substr(val, 1, 1)
+  if (length(val) >= 2 && (q == "\\"" || q == "'") && substr(val, length(val), 1) == q) print "LINT", NR, "quoted", plain(name)
+}`;
+
 // The env file is read by the docker client on the host (--env-file), so the deploy user must
-// be able to read it; a missing one would only surface when the first container starts.
+// be able to read it; a missing one would only surface when the first container starts. Then
+// its lines are checked (LINT lines before OK).
 const ENV_FILE = `f="$1"
 if [ ! -e "$f" ]; then echo MISSING; exit 1; fi
 if [ ! -f "$f" ]; then echo NOTFILE; exit 1; fi
 if [ ! -r "$f" ]; then echo UNREADABLE; exit 1; fi
+awk "$2" "$f" || exit 1
 echo OK`;
 
 export function envFileCheckArgv(path: string): string[] {
-  return sh(ENV_FILE, path);
+  return sh(ENV_FILE, path, ENV_FILE_LINT);
+}
+
+export type EnvLineKind = 'crlf' | 'quoted' | 'export' | 'space' | 'noname';
+export interface EnvLineFinding { line: number; kind: EnvLineKind; name?: string }
+
+/** Pure: the LINT lines of the env-file check -> findings (line numbers from 1). */
+export function parseEnvFileLint(stdout: string): EnvLineFinding[] {
+  return [...stdout.matchAll(/^LINT (\d+) (crlf|quoted|export|space|noname) (\S+)$/gm)].map((m) => ({
+    line: Number(m[1]), kind: m[2] as EnvLineKind, ...(m[3] !== '-' ? { name: m[3] } : {}),
+  }));
+}
+
+function lineList(lines: number[]): string {
+  const shown = lines.slice(0, 5).join(', ');
+  return lines.length > 5 ? `${shown} and ${lines.length - 5} more` : shown;
+}
+
+/**
+ * Pure: findings -> messages that name the file and line (and the variable where it is a plain
+ * name), never a value. Errors are lines docker refuses; warnings are lines docker takes
+ * literally where people expect shell/.env rules (quotes kept; CRLF).
+ */
+export function envFileReport(file: string, findings: EnvLineFinding[]): { errors: string[]; warnings: string[] } {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  for (const f of findings) {
+    const at = `${file} line ${f.line}`;
+    const name = f.name ?? 'NAME';
+    if (f.kind === 'export') errors.push(`${at}: 'export ${name}=...' is refused by docker's --env-file (no export, no shell syntax); write ${name}=value without export`);
+    else if (f.kind === 'space') errors.push(`${at}: the variable name has a space in it, which docker's --env-file refuses; write NAME=value with no space before the =`);
+    else if (f.kind === 'noname') errors.push(`${at}: there is no variable name before the =, which docker's --env-file refuses; write NAME=value`);
+    else if (f.kind === 'quoted') warnings.push(`${at}: the value of ${name} is in quotes; docker's --env-file keeps them, so the app gets the quotes as part of the value; remove them (${name}=value needs no quoting, even with spaces)`);
+  }
+  const crlf = findings.filter((f) => f.kind === 'crlf').map((f) => f.line);
+  if (crlf.length) {
+    warnings.push(`${file} ${crlf.length === 1 ? 'line' : 'lines'} ${lineList(crlf)} end in CRLF (Windows line endings): docker drops the \\r, but anything else that reads the file (a shell, systemd, another tool) keeps it at the end of each value; convert the file with \`sed -i 's/\\r$//' ${file}\``);
+  }
+  return { errors, warnings };
 }
 
 /** Pure: what the env-file check printed -> undefined if fine, else why not. */

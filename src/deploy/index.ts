@@ -26,7 +26,7 @@ export interface DeployRequest {
   /** deploy: the tag to roll out. rollback: the named target (else each host's REVERT). */
   tag?: string;
   runTasks: boolean;
-  ssh: { knownHosts?: string; privateKey?: string; insecure: boolean };
+  ssh: { knownHosts?: string; privateKey?: string; passphrase?: string; insecure: boolean; where?: 'input' | 'flag' };
   login?: RegistryLogin;
   lockTimeout: number;
   breakLock: boolean;

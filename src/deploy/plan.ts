@@ -13,8 +13,12 @@ export interface RolePlan {
   hostPort?: number;
   healthPath: string;
   healthTimeout: number;
+  /** Sent as the Host header of web health checks (else the address the check connects to). */
+  healthHost?: string;
   stable: number;
   stopTimeout: number;
+  /** Signal sent first when a container of this role is stopped, e.g. SIGTERM. */
+  stopSignal: string;
   /** Host labels (as written in the config), in order. */
   hosts: string[];
   /** Hosts restarted together, in order. */
@@ -88,8 +92,10 @@ function rolePlan(name: string, r: RoleConfig, deploy: DeployConfig, hostKey: (h
     hostPort: web ? r.host_port ?? port : undefined,
     healthPath: r.health?.path ?? '/health/',
     healthTimeout: r.health?.timeout ?? 60,
+    ...(r.health?.host ? { healthHost: r.health.host } : {}),
     stable: r.stable ?? 5,
     stopTimeout: r.stop_timeout ?? 30,
+    stopSignal: r.stop_signal ?? 'SIGTERM',
     hosts,
     batches: chunk(hosts, batchSize(hosts.length, deploy.rolling?.batch)),
   };

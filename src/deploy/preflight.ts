@@ -4,7 +4,7 @@ import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { dockerVersionArgv, parseState, readStateArgv } from './commands.js';
-import { envFileCheckArgv, envFileProblem } from './host-commands.js';
+import { envFileCheckArgv, envFileProblem, envFileReport, parseEnvFileLint } from './host-commands.js';
 import { acquireLock, releaseLock, type LockOptions } from './lock.js';
 import { failures, forEachHost } from './parallel.js';
 import type { DeployRun, HostRecord } from './types.js';
@@ -22,6 +22,12 @@ export async function preflight(run: DeployRun, conns: SshConnection[], lock: Om
       if (problem) {
         throw new UserError(`${label}: deploy.env_file ${run.plan.envFile} ${problem}${problem.includes('readable') ? ` (${conn.target.user})` : ''}`,
           `create it on every host, readable by user ${conn.target.user}, with the app's production settings (docs/hosts.md §3), or point deploy.env_file at the right path`);
+      }
+      const { errors, warnings } = envFileReport(run.plan.envFile, parseEnvFileLint(e.stdout));
+      for (const w of warnings) reporter().warning(`${label}: deploy.env_file ${w}`);
+      if (errors.length) {
+        throw new UserError(`${label}: deploy.env_file ${errors.join('; ')}`,
+          "fix those lines in the env file on the host: docker reads it literally, one NAME=value per line, no export, no quotes (docs/hosts.md §3)");
       }
     }
     const before = parseState((await conn.check(readStateArgv(app), 'reading the deploy state')).stdout);

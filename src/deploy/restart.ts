@@ -5,8 +5,8 @@
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
 import { HostConnectionError } from '../ssh/connection.js';
-import { probeArgv, runContainerArgv, stopRemoveArgv, type ContainerSpec } from './commands.js';
-import { checkHealth } from './health.js';
+import { probeArgv, runContainerArgv, stopRemoveArgv, wasKilled, type ContainerSpec } from './commands.js';
+import { checkHealth, explainSteadyAnswer } from './health.js';
 import type { RolePlan } from './plan.js';
 import { StepError, type DeployRun } from './types.js';
 
@@ -25,17 +25,21 @@ function stepRunner(run: DeployRun, label: string, role: RolePlan) {
 
 function containerSpec(run: DeployRun, role: RolePlan, tag: string): ContainerSpec {
   const { app, image, envFile } = run.plan;
-  return { app, role: role.role, tag, image, command: role.command, envFile, port: role.port, hostPort: role.hostPort };
+  return {
+    app, role: role.role, tag, image, command: role.command, envFile, port: role.port, hostPort: role.hostPort,
+    stopSignal: role.stopSignal, stopTimeout: role.stopTimeout,
+  };
 }
 
 /** Web roles: the new version must pass its health check before it may take the published port. */
 export async function probeCandidate(run: DeployRun, label: string, role: RolePlan, tag: string): Promise<void> {
   const h = run.hosts.get(label)!;
   await stepRunner(run, label, role)('health', async () => {
-    const r = await h.conn.run(probeArgv(containerSpec(run, role, tag), role.healthPath, role.healthTimeout));
+    const r = await h.conn.run(probeArgv(containerSpec(run, role, tag), role.healthPath, role.healthTimeout, role.healthHost ?? ''));
     if (r.exitCode !== 0) {
       h.health.push(`${role.role}: candidate FAILED`);
-      throw new Error(`new version never served: ${r.stdout.trim() || r.stderr.trim() || `exit ${r.exitCode}`}`);
+      const said = r.stdout.trim() || r.stderr.trim() || `exit ${r.exitCode}`;
+      throw new Error(`new version never served: ${explainSteadyAnswer(said, role) ?? said}`);
     }
   });
 }
@@ -48,8 +52,12 @@ export async function switchRole(run: DeployRun, label: string, role: RolePlan, 
   const t0 = Date.now();
   onTouch?.();
   await step('stop', async () => {
-    const r = await h.conn.run(stopRemoveArgv(run.plan.app, role.role, role.stopTimeout));
+    const r = await h.conn.run(stopRemoveArgv(run.plan.app, role.role, role.stopTimeout, role.stopSignal));
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
+    if (wasKilled(r.stdout)) {
+      reporter().warning(`${label}: the ${role.role} container did not exit within stop_timeout (${role.stopTimeout} s) after ${role.stopSignal} and was killed (SIGKILL); `
+        + `in-flight work may be lost. Make the process exit on ${role.stopSignal}, set deploy.roles.${role.role}.stop_signal to the signal it shuts down on, or raise deploy.roles.${role.role}.stop_timeout`);
+    }
   });
   await step('start', async () => {
     const r = await h.conn.run(runContainerArgv(spec));

@@ -1,5 +1,5 @@
 // Undo handlers for what the ssh and deploy stages leave behind: the per-run key/socket
-// directory, ControlMaster processes, deploy locks and registry-credential directories on hosts.
+// directory, the per-run ssh-agent, ControlMaster processes, deploy locks and registry-credential directories on hosts.
 import { rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -9,6 +9,11 @@ import { shellQuote } from './quote.js';
 import { releaseLockArgv } from '../deploy/commands.js';
 import { removeDockerConfigArgv } from '../deploy/host-commands.js';
 import { lastLines } from './errors.js';
+import { stopAgent } from './agent.js';
+
+registerCleanupHandler('ssh-agent', async ({ pid, socket }) => {
+  await stopAgent(pid, socket);
+});
 
 registerCleanupHandler('path', async ({ path: p }) => {
   await rm(p, { recursive: true, force: true });

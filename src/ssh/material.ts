@@ -21,8 +21,40 @@ export function secretSource(name: string, where: Where = 'input'): string {
 const PRIVATE_BEGIN = /^-----BEGIN ((?:RSA|EC|DSA|OPENSSH|ENCRYPTED) )?PRIVATE KEY-----$/;
 const PUBLIC_KEY = /^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+/;
 
-/** Throws unless `key` has the shape of a PEM or OpenSSH private key. Never includes the value. */
-export function checkPrivateKey(key: string | undefined, where: Where = 'input'): void {
+/** How a private key is protected: its format and, where the file says, the cipher. */
+export interface KeyEncryption {
+  format: 'OpenSSH' | 'PEM' | 'PKCS#8';
+  cipher?: string;
+}
+
+const OPENSSH_MAGIC = 'openssh-key-v1\0';
+
+/**
+ * Pure: whether a private key (text) is passphrase-protected. OpenSSH keys
+ * (PROTOCOL.key: "openssh-key-v1\0", then the cipher name as a length-prefixed string, "none"
+ * when not encrypted), PEM keys with `Proc-Type: 4,ENCRYPTED` (RFC 1421; the cipher in
+ * DEK-Info), and PKCS#8 `ENCRYPTED PRIVATE KEY` (RFC 5958). Undefined when not encrypted or unreadable.
+ */
+export function privateKeyEncryption(key: string): KeyEncryption | undefined {
+  const text = key.replace(/\r\n/g, '\n').trim();
+  if (/^-----BEGIN ENCRYPTED PRIVATE KEY-----/.test(text)) return { format: 'PKCS#8' };
+  if (/^Proc-Type:\s*4,ENCRYPTED\s*$/m.test(text)) {
+    const dek = /^DEK-Info:\s*([^,\s]+)/m.exec(text);
+    return { format: 'PEM', ...(dek ? { cipher: dek[1] } : {}) };
+  }
+  if (!/^-----BEGIN OPENSSH PRIVATE KEY-----/.test(text)) return undefined;
+  const body = Buffer.from(text.split('\n').filter((l) => !l.startsWith('-----')).join(''), 'base64');
+  if (body.length < OPENSSH_MAGIC.length + 4 || body.subarray(0, OPENSSH_MAGIC.length).toString('latin1') !== OPENSSH_MAGIC) return undefined;
+  const n = body.readUInt32BE(OPENSSH_MAGIC.length);
+  const cipher = body.subarray(OPENSSH_MAGIC.length + 4, OPENSSH_MAGIC.length + 4 + n).toString('latin1');
+  return cipher && cipher !== 'none' ? { format: 'OpenSSH', cipher } : undefined;
+}
+
+/**
+ * Throws unless `key` has the shape of a PEM or OpenSSH private key, and, when the key is
+ * passphrase-protected, unless a passphrase is given. Never includes the value.
+ */
+export function checkPrivateKey(key: string | undefined, where: Where = 'input', passphrase?: string): void {
   const name = inputLabel('ssh-private-key', where);
   if (!key?.trim()) {
     throw new UserError(`${name} is required to deploy: the hosts are reached over ssh with this key`, `set ${secretSource('ssh-private-key', where)} to the deploy user's private key`);
@@ -34,6 +66,13 @@ export function checkPrivateKey(key: string | undefined, where: Where = 'input')
   const end = lines[lines.length - 1];
   if (!begin || end !== `-----END ${begin[1] ?? ''}PRIVATE KEY-----` || lines.length < 3) {
     throw new UserError(`${name} is not a private key (expected a PEM or OpenSSH key with BEGIN/END lines)`, hint);
+  }
+  const enc = privateKeyEncryption(key);
+  if (enc && !passphrase) {
+    throw new UserError(
+      `${name} is encrypted with a passphrase (${enc.format} key${enc.cipher ? `, cipher ${enc.cipher}` : ''}) and ${inputLabel('ssh-key-passphrase', where)} is not set: ssh cannot use the key without it`,
+      `set ${secretSource('ssh-key-passphrase', where)} to the key's passphrase (the key is then loaded into an ssh-agent for this run only), or use a deploy key made without one (ssh-keygen -N '')`,
+    );
   }
 }
 

@@ -11,6 +11,8 @@ export interface SshSettings {
   insecure: boolean;
   /** Private key file (0600) from `ssh-private-key`; else the user's agent/default keys. */
   identityFile?: string;
+  /** ssh-agent socket holding the (passphrase-protected) key; identityFile is then its public half. */
+  identityAgent?: string;
   /** Directory holding the ControlMaster sockets. */
   controlDir: string;
   jump?: SshTarget;
@@ -44,6 +46,7 @@ export function commonOptions(s: SshSettings): string[] {
     args.push(...o('StrictHostKeyChecking=yes'), ...o(`UserKnownHostsFile=${s.knownHostsFile ?? '/dev/null'}`));
   }
   if (s.identityFile) args.push('-i', s.identityFile, ...o('IdentitiesOnly=yes'));
+  if (s.identityAgent) args.push(...o(`IdentityAgent=${s.identityAgent}`));
   return args;
 }
 

@@ -11,6 +11,8 @@ export type CleanupItem =
   | { kind: 'docker-label'; label: string; value: string }
   /** A local file or directory (key files, temp dirs). */
   | { kind: 'path'; path: string }
+  /** A per-run ssh-agent (pid, and the socket it listens on) to stop. */
+  | { kind: 'ssh-agent'; pid: number; socket: string }
   /** An SSH ControlMaster socket to close (`ssh -O exit`). */
   | { kind: 'ssh-master'; socket: string; destination: string; args: string[] }
   /** A deploy lock held on a host; released through a fresh connection when needed. */

@@ -135,27 +135,34 @@ sed 's/^/A /' $d/audit.log 2>/dev/null; true`);
       ...opts.inputs,
     };
     const lines: string[] = [];
-    const reporter = setReporter(new CliReporter((l) => lines.push(l), (l) => lines.push(l))) as CliReporter;
+    // When each line arrived (ms since the deploy started), for tests that time a step.
+    const at: number[] = [];
+    const t0 = Date.now();
+    const log = (l: string) => { lines.push(l); at.push(Date.now() - t0); };
+    const reporter = setReporter(new CliReporter(log, log)) as CliReporter;
     const ledger = new CleanupLedger();
     const inputs = parseInputs((n) => raw[n] ?? '');
     const ctx = { inputs, config: opts.config ?? this.config(), ledger, env: { PATH: process.env.PATH, HOME: process.env.HOME, USER: 'e2e-tester', RUNNER_TEMP: this.runnerTemp, ...opts.env }, signal: new AbortController().signal };
-    const t0 = Date.now();
     try {
       const { result, report } = await deployWithReport(ctx, mode, opts.hooks);
       await reporter.summary.write();
-      return { result, report, lines, ms: Date.now() - t0, error: undefined as Error | undefined, leftovers: await this.finish(ledger) };
+      return { result, report, lines, at, ms: Date.now() - t0, error: undefined as Error | undefined, leftovers: await this.finish(ledger) };
     } catch (e) {
-      return { result: undefined, report: undefined, lines, ms: Date.now() - t0, error: e as Error, leftovers: await this.finish(ledger) };
+      return { result: undefined, report: undefined, lines, at, ms: Date.now() - t0, error: e as Error, leftovers: await this.finish(ledger) };
     } finally {
       this.logs.push(...lines);
       if (process.env.PALLET_E2E_VERBOSE) console.log(lines.join('\n'));
     }
   }
 
-  /** Undoes the ledger like the entry points do; returns what was left before (must be nothing). */
+  /**
+   * Undoes the ledger like the entry points do; returns what was left before (must be nothing)
+   * besides what only the end-of-command cleanup undoes by design (the per-run key directory and
+   * the per-run ssh-agent), and what is left in RUNNER_TEMP after (must be nothing).
+   */
   private async finish(ledger: CleanupLedger): Promise<{ ledger: string[]; files: string[] }> {
     const left = ledger.list().map((i) => i.kind);
     await ledger.runAll();
-    return { ledger: left.filter((k) => k !== 'path'), files: readdirSync(this.runnerTemp) };
+    return { ledger: left.filter((k) => k !== 'path' && k !== 'ssh-agent'), files: readdirSync(this.runnerTemp) };
   }
 }

@@ -34,7 +34,7 @@ function setup(failWhen?: (c: Call) => boolean) {
       async run(argv: string[]) {
         const script = argv[2] ?? '';
         const what = argv[1] === 'run' ? `start ${argv[argv.indexOf('--name') + 1]}`
-          : script.includes('candidate') ? `probe ${argv[4]}` : script.includes('docker stop') ? `stop ${argv[4]}`
+          : script.includes('candidate') ? `probe ${argv[4]}` : script.includes('docker kill --signal') ? `stop ${argv[4]}`
           : script.includes('curl') ? `health ${argv[4]}` : script.includes('sleep "$s"') ? `stable ${argv[4]}` : argv.join(' ');
         const tag = argv.find((a) => a.startsWith('reg/shop:'))?.slice('reg/shop:'.length);
         const call = { host: t.label, what, tag };
