@@ -18,6 +18,10 @@ export interface BuildStep {
   instruction: string;
   cached: boolean;
   output: string[];
+  /** BuildKit only: the stage label ("builder", "stage-1"), the 1-based Dockerfile line, the step's time. */
+  stage?: string;
+  line?: number;
+  ms?: number;
 }
 
 export interface BuildStreamResult {
@@ -26,7 +30,8 @@ export interface BuildStreamResult {
   /** Steps that executed (not FROM, not from cache). */
   ranSteps: number;
   imageId?: string;
-  error?: { message: string; step?: BuildStep; tail: string[] };
+  /** line: the Dockerfile line (1-based) of the failing instruction, when known. */
+  error?: { message: string; step?: BuildStep; tail: string[]; line?: number };
 }
 
 const STEP = /^Step (\d+)\/(\d+) : (.*)$/;
@@ -85,9 +90,13 @@ export class BuildStreamParser {
   }
 }
 
-/** The annotation for a failed build: title names the step, body is its last output lines. */
-export function buildFailureAnnotation(err: NonNullable<BuildStreamResult['error']>): { title: string; body: string } {
-  const title = err.step ? `docker build failed at ${err.step.header}` : 'docker build failed';
+/**
+ * The annotation for a failed build (either builder): title names the step (and its Dockerfile
+ * line when known), body is its last output lines and the engine's message.
+ */
+export function buildFailureAnnotation(err: NonNullable<BuildStreamResult['error']>, file = 'Dockerfile'): { title: string; body: string } {
+  const where = err.line ? ` (${file}:${err.line})` : '';
+  const title = err.step ? `docker build failed at ${err.step.header}${where}` : `docker build failed${where}`;
   const body = [...err.tail, err.message].join('\n');
   return { title, body };
 }

@@ -13,6 +13,15 @@ export function cacheTag(branch: string): string {
   return `cache-${sanitizeBranch(branch)}`;
 }
 
+/**
+ * The cache tag of a stage before the build target: `cache-<branch>--<stage>` (BuildKit builds;
+ * the target's own cache image keeps `cache-<branch>`). At most 128 characters.
+ */
+export function stageCacheTag(branch: string, stage: string): string {
+  const suffix = `--${stage.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-')}`.slice(0, 60);
+  return cacheTag(branch).slice(0, 128 - suffix.length) + suffix;
+}
+
 /** The tags to try pulling, in order: own branch, then default branch(es); no duplicates. */
 export function cacheCandidates(branch: string | undefined, defaults: string[]): string[] {
   const tags = [branch, ...defaults].filter((b): b is string => !!b).map(cacheTag);

@@ -47,10 +47,21 @@ export function mayMatchBelow(pattern: string, dir: string): boolean {
   return true;
 }
 
+/**
+ * The ignore file that applies: `<Dockerfile>.dockerignore` next to the Dockerfile when it
+ * exists (Docker's rule with BuildKit, so several Dockerfiles can share one context), else the
+ * context's `.dockerignore`. Paths relative to the context.
+ */
+export function ignoreFileFor(context: string, dockerfile: string): string {
+  const specific = `${dockerfile}.dockerignore`;
+  return existsSync(path.join(context, specific)) ? specific : '.dockerignore';
+}
+
 /** Every file and symlink of the context, relative and sorted (dirs are implied by their files). */
 export function contextEntries(context: string, dockerfile: string): string[] {
-  const ignoreFile = path.join(context, '.dockerignore');
-  const decide = contextFilter(existsSync(ignoreFile) ? readFileSync(ignoreFile, 'utf8') : '', [dockerfile, '.dockerignore']);
+  const ignoreRel = ignoreFileFor(context, dockerfile);
+  const ignoreFile = path.join(context, ignoreRel);
+  const decide = contextFilter(existsSync(ignoreFile) ? readFileSync(ignoreFile, 'utf8') : '', [dockerfile, ignoreRel, '.dockerignore']);
   const out: string[] = [];
   const walk = (dir: string, rel: string) => {
     for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {

@@ -19,6 +19,8 @@ export interface BuildReport {
   wheelhouse?: WheelhouseReport;
   image: ImageBuildReport;
   cachePush?: PushResult;
+  /** BuildKit: the cache images of the stages before the target. */
+  stageCachePushes: PushResult[];
   phases: { name: string; ms: number }[];
 }
 
@@ -48,19 +50,27 @@ export async function runBuildStage(ctx: RunContext, docker: Docker = dockerClie
   const layerCache = registryCachePlan({ cache: inputs.cache, hasAuth: !!auth, env: ctx.env, image: config.image, registry: inputs.registry || registryHostOf(config.image) });
   if (layerCache.note) reporter().info(layerCache.note);
   const image = await timed('image build', () => buildImage({ docker, config, tag, env: ctx.env, useCache: layerCache.pull, auth, signal: ctx.signal }));
-  if (image.cacheFrom) phases.splice(phases.length - 1, 0, { name: 'layer cache pull', ms: image.pullCacheMs });
+  if (image.cacheImports.length) phases.splice(phases.length - 1, 0, { name: image.builder === 'buildkit' ? 'layer cache lookup' : 'layer cache pull', ms: image.pullCacheMs });
 
   let cachePush: PushResult | undefined;
+  const stageCachePushes: PushResult[] = [];
   if (inputs.cache && auth && image.cacheTag) {
-    cachePush = await timed('cache image push', async () => {
+    const pushCache = async (cacheTag: string) => {
       try {
-        return await pushTag({ docker, repo: config.image, tag: image.cacheTag!, auth, registry: auth.serveraddress || registryHostOf(config.image), quiet: true, signal: ctx.signal, attempts: 2 });
+        return await pushTag({ docker, repo: config.image, tag: cacheTag, auth, registry: auth.serveraddress || registryHostOf(config.image), quiet: true, signal: ctx.signal, attempts: 2 });
       } catch (e) {
         // The build itself succeeded; a missing cache image only makes the next build slower.
-        reporter().warning(`layer cache: could not push ${config.image}:${image.cacheTag} (${errorMessage(e)})`);
+        reporter().warning(`layer cache: could not push ${config.image}:${cacheTag} (${errorMessage(e)})`);
         return undefined;
       }
+    };
+    cachePush = await timed('cache image push', async () => {
+      for (const t of image.stageCacheTags) {
+        const pushed = await pushCache(t);
+        if (pushed) stageCachePushes.push(pushed);
+      }
+      return pushCache(image.cacheTag!);
     });
   }
-  return { tag, wheelhouse, image, cachePush, phases };
+  return { tag, wheelhouse, image, cachePush, stageCachePushes, phases };
 }

@@ -160,6 +160,8 @@ export async function buildExampleImage(opts: BuildExampleOptions): Promise<stri
   try {
     const stream = await docker.buildImage(tar.pack(ctx) as unknown as NodeJS.ReadableStream, {
       t: opts.tag,
+      // BuildKit: the Dockerfile uses cache/bind mounts and COPY --chmod.
+      version: '2',
       rm: true,
       forcerm: true,
       networkmode: 'none',
