@@ -30,7 +30,10 @@ export function validateOverrides(o: ConfigOverrides): void {
     const problem = imageRepositoryProblem(o.image);
     if (problem) fail('image', problem, 'give the repository only, e.g. registry.example.com/team/app; set the tag with the tag input');
   }
-  if (o.shards !== undefined && !(Number.isInteger(o.shards) && o.shards >= 1)) fail('shards', `must be a whole number >= 1, got ${o.shards}`);
+  // The same range the cleanroom plans (src/cleanroom/plan.ts), refused here before any engine is contacted.
+  if (o.shards !== undefined && !(Number.isInteger(o.shards) && o.shards >= 1 && o.shards <= 32)) {
+    fail('shards', `must be a whole number from 1 to 32, got ${o.shards}`, 'each shard runs its own set of service containers; 32 is the most one run starts');
+  }
   for (const t of o.extraTags ?? []) {
     if (!TAG_PATTERN.test(t)) fail('extra-tags', `'${t}' is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)`);
   }

@@ -219,7 +219,8 @@ describe('overrides (action inputs / CLI flags)', () => {
     [{ image: 'Team/Shop' }, "input 'image': must be lowercase"],
     [{ image: 'team/shop', where: 'flag' }, ''],
     [{ image: 'team/shop v2', where: 'flag' }, '--image: must not contain spaces'],
-    [{ shards: 0 }, "input 'shards': must be a whole number >= 1, got 0"],
+    [{ shards: 0 }, "input 'shards': must be a whole number from 1 to 32, got 0"],
+    [{ shards: 100000 }, "input 'shards': must be a whole number from 1 to 32, got 100000"],
     [{ extraTags: ['ok', '-bad'] }, "input 'extra-tags': '-bad' is not a valid image tag (letters, digits, _ . -, at most 128, not starting with . or -)"],
     [{ testArgs: [''] }, "input 'test-args': arguments must not be empty"],
   ])('override %j is validated', (overrides, want) => {
