@@ -195,6 +195,12 @@ describeLab('deploy pitfalls (lab)', () => {
 
     test('a line docker refuses fails preflight on that host by file and line, nothing changes; quotes and CRLF are warnings; no value is shown', async () => {
       const [h1, h2] = fx.addresses;
+      // "Nothing changes": each host is exactly as before the attempt (earlier tests may have left the app there).
+      const before = new Map<string, unknown>();
+      for (const a of [h1, h2]) {
+        const v = await fx.view(a);
+        before.set(a, { a, tag: v.tag, lock: false, containers: v.containers });
+      }
       const r = await fx.deploy('deploy', { tag: fx.tags.v1, config: (() => { const c = workerOnly(h1, lintEnv); c.deploy!.roles.worker.hosts = [h1, h2]; return c; })() });
       expect(r.report).toBeUndefined();
       const msg = r.error!.message;
@@ -208,7 +214,7 @@ describeLab('deploy pitfalls (lab)', () => {
       expect(r.lines.join('\n') + msg).not.toContain(`quoted-${fx.run}-value`);
       for (const a of [h1, h2]) {
         const v = await fx.view(a);
-        expect({ a, tag: v.tag, lock: v.lock, containers: v.containers }).toEqual({ a, tag: '', lock: false, containers: [] });
+        expect({ a, tag: v.tag, lock: v.lock, containers: v.containers }).toEqual(before.get(a));
       }
       expect(r.leftovers).toEqual({ ledger: [], files: [] });
     }, 300_000);
