@@ -28,7 +28,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { findEntry } from './cache-server.js';
+import { findEntry, readBody } from './cache-server.js';
 
 /** Azurite's development account (https://learn.microsoft.com/azure/storage/common/storage-use-azurite). */
 export const AZURITE_ACCOUNT = 'devstoreaccount1';
@@ -109,14 +109,6 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function readBody(req: http.IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => resolve(Buffer.concat(parts)));
-    req.on('error', reject);
-  });
-}
 
 function json(res: http.ServerResponse, status: number, body: unknown) {
   const data = Buffer.from(JSON.stringify(body));
