@@ -2,7 +2,7 @@
 // forms expanded (service names, command strings), values coerced to strings, paths resolved.
 // Only called once schema and semantic checks passed, so the shapes here are known to be right.
 import path from 'node:path';
-import type { BuildConfig, DeployConfig, PalletConfig, ReadyProbe, RoleConfig, ServiceSpec, TestConfig } from './types.js';
+import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, ReadyProbe, RoleConfig, ServiceSpec, TestConfig } from './types.js';
 import { isCatalogService } from './services.js';
 import type { KeyPath } from './problems.js';
 
@@ -27,6 +27,8 @@ export const DEFAULTS = {
   stable: 5,
   stopTimeout: 30,
   swarmPublish: 'host',
+  proxyImage: 'caddy:2',
+  drainTimeout: 2,
 } as const;
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -113,6 +115,7 @@ function resolveRole(name: string, r: Obj): RoleConfig {
     role.port = r.port ?? DEFAULTS.webPort;
     role.host_port = r.host_port ?? role.port;
     role.health = { path: r.health?.path ?? DEFAULTS.health.path, timeout: r.health?.timeout ?? DEFAULTS.health.timeout };
+    if (r.health?.host !== undefined) role.health.host = r.health.host;
   } else {
     if (r.host_port !== undefined) role.host_port = r.host_port;
     role.stable = r.stable ?? DEFAULTS.stable;
@@ -145,6 +148,21 @@ function resolveDeploy(d: Obj, app: string): DeployConfig {
     rolling: { batch: d.rolling?.batch ?? DEFAULTS.batch },
     keep: d.keep ?? DEFAULTS.keep,
     ...(d.url !== undefined ? { url: d.url } : {}),
+    proxy: resolveProxy(d.proxy),
+  };
+}
+
+/** deploy.proxy: absent or true = the proxy with defaults; false = published ports. */
+function resolveProxy(p: unknown): ProxyConfig | false {
+  if (p === false) return false;
+  const o = (typeof p === 'object' && p !== null ? p : {}) as Obj;
+  const hosts: string[] = [...(o.hosts ?? [])];
+  return {
+    hosts,
+    // With host names the proxy can get certificates; without, it can only route plain HTTP.
+    tls: o.tls ?? (hosts.length ? 'auto' : 'off'),
+    image: o.image ?? DEFAULTS.proxyImage,
+    drain_timeout: o.drain_timeout ?? DEFAULTS.drainTimeout,
   };
 }
 

@@ -178,10 +178,15 @@ export interface ContainerSpec {
   /** Container port published as hostPort (web roles). */
   port?: number;
   hostPort?: number;
+  /** Container name (default APP-ROLE); behind the proxy each start gets its own. */
+  name?: string;
+  /** Network to attach (the proxy's), instead of the default bridge. */
+  network?: string;
 }
 
 export function runContainerArgv(c: ContainerSpec): string[] {
-  const argv = ['docker', 'run', '-d', '--restart', 'unless-stopped', '--name', containerName(c.app, c.role)];
+  const argv = ['docker', 'run', '-d', '--restart', 'unless-stopped', '--name', c.name ?? containerName(c.app, c.role)];
+  if (c.network) argv.push('--network', c.network);
   if (c.envFile) argv.push('--env-file', c.envFile);
   if (c.port) argv.push('-p', `${c.hostPort ?? c.port}:${c.port}`);
   argv.push(
@@ -210,10 +215,11 @@ export function taskArgv(c: { app: string; image: string; tag: string; envFile?:
 
 // Web health from the host itself: HTTP 200 within the timeout; gives up early if the
 // container stopped or restarted (a crash loop is not worth waiting out).
-const WEB_HEALTH = `n="$1"; url="$2"; t="$3"; end=$(( $(date +%s) + t )); code=000; i=0
+const WEB_HEALTH = `n="$1"; url="$2"; t="$3"; host="$4"; end=$(( $(date +%s) + t )); code=000; i=0
+set --; [ -n "$host" ] && set -- -H "Host: $host"
 while [ "$i" -lt 100000 ]; do
   i=$((i+1))
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$url" 2>/dev/null) || true
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "$url" 2>/dev/null) || true
   [ "$code" = 200 ] && { echo "healthy: HTTP 200 after $i tries"; exit 0; }
   st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null)
   case "$st" in "true 0") ;; *) echo "container $n is not running steadily (running/restarts: $st), last HTTP status $code"; exit 1;; esac
@@ -222,9 +228,10 @@ while [ "$i" -lt 100000 ]; do
 done
 echo "no HTTP 200 from $url within \${t}s (last status $code)"; exit 1`;
 
-export function webHealthArgv(app: string, role: string, hostPort: number, path: string, timeout: number): string[] {
+/** `host` is sent as the Host header (health.host; '' = curl's default, 127.0.0.1:PORT). */
+export function webHealthArgv(app: string, role: string, hostPort: number, path: string, timeout: number, host = ''): string[] {
   const p = path.startsWith('/') ? path : `/${path}`;
-  return sh(WEB_HEALTH, containerName(app, role), `http://127.0.0.1:${hostPort}${p}`, String(timeout));
+  return sh(WEB_HEALTH, containerName(app, role), `http://127.0.0.1:${hostPort}${p}`, String(timeout), host);
 }
 
 // Background roles: running, and the restart count unchanged after `stable` seconds.
@@ -243,14 +250,15 @@ export function stableArgv(app: string, role: string, stable: number): string[] 
 // Web roles: before the old container is stopped, the new version runs once as an unpublished
 // candidate and must pass its health check on its bridge address. A version that fails never
 // gets the published port, so the load balancer never sends users to it.
-const PROBE = `n="$1"; path="$2"; port="$3"; t="$4"; shift 4
+const PROBE = `n="$1"; path="$2"; port="$3"; t="$4"; host="$5"; shift 5
 docker rm -f "$n" >/dev/null 2>&1
 docker run -d --name "$n" "$@" >/dev/null || exit 2
+set --; [ -n "$host" ] && set -- -H "Host: $host"
 ip=$(docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$n")
 end=$(( $(date +%s) + t )); code=000; i=0; rc=1; why=""
 while [ "$i" -lt 100000 ]; do
   i=$((i+1))
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://$ip:$port$path" 2>/dev/null) || true
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "http://$ip:$port$path" 2>/dev/null) || true
   [ "$code" = 200 ] && { rc=0; why="candidate healthy: HTTP 200 after $i tries"; break; }
   st=$(docker inspect --format '{{.State.Running}}' "$n" 2>/dev/null)
   [ "$st" = true ] || { why="candidate exited: $(docker logs --tail 3 "$n" 2>&1 | tr '\\n' ' ')"; break; }
@@ -260,7 +268,8 @@ done
 docker rm -f "$n" >/dev/null 2>&1
 echo "$why"; exit $rc`;
 
-export function probeArgv(c: ContainerSpec, path: string, timeout: number): string[] {
+/** `host` is sent as the Host header of each try (health.host; '' = the candidate's address). */
+export function probeArgv(c: ContainerSpec, path: string, timeout: number, host = ''): string[] {
   const p = path.startsWith('/') ? path : `/${path}`;
   const args: string[] = [];
   if (c.envFile) args.push('--env-file', c.envFile);
@@ -268,5 +277,5 @@ export function probeArgv(c: ContainerSpec, path: string, timeout: number): stri
     '--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.role}-candidate`, '--label', `pallet.tag=${c.tag}`,
     '-v', `${stateDir(c.app)}/storage:/storage`, imageRef(c.image, c.tag), ...c.command,
   );
-  return sh(PROBE, `${containerName(c.app, c.role)}-candidate`, p, String(c.port ?? 8000), String(timeout), ...args);
+  return sh(PROBE, `${containerName(c.app, c.role)}-candidate`, p, String(c.port ?? 8000), String(timeout), host, ...args);
 }

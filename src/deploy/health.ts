@@ -12,7 +12,7 @@ export interface HealthResult {
 
 export async function checkHealth(conn: SshConnection, app: string, role: RolePlan): Promise<HealthResult> {
   const argv = role.web
-    ? webHealthArgv(app, role.role, role.hostPort!, role.healthPath, role.healthTimeout)
+    ? webHealthArgv(app, role.role, role.hostPort!, role.healthPath, role.healthTimeout, role.healthHost)
     : stableArgv(app, role.role, role.stable);
   const r = await conn.run(argv);
   return { ok: r.exitCode === 0, detail: lastLines(r.stdout || r.stderr, 2) };

@@ -10,7 +10,8 @@ import { checkHealth } from './health.js';
 import type { RolePlan } from './plan.js';
 import { StepError, type DeployRun } from './types.js';
 
-function stepRunner(run: DeployRun, label: string, role: RolePlan) {
+/** Runs a named step of a (host, role) restart; failures become StepErrors naming host and step. */
+export function stepRunner(run: DeployRun, label: string, role: RolePlan) {
   const h = run.hosts.get(label)!;
   return async (name: string, fn: () => Promise<void>) => {
     try {
@@ -23,7 +24,8 @@ function stepRunner(run: DeployRun, label: string, role: RolePlan) {
   };
 }
 
-function containerSpec(run: DeployRun, role: RolePlan, tag: string): ContainerSpec {
+/** What `docker run` starts for this role at `tag` (published port mode; the proxy mode adjusts it). */
+export function containerSpec(run: DeployRun, role: RolePlan, tag: string): ContainerSpec {
   const { app, image, envFile } = run.plan;
   return { app, role: role.role, tag, image, command: role.command, envFile, port: role.port, hostPort: role.hostPort };
 }
@@ -32,7 +34,7 @@ function containerSpec(run: DeployRun, role: RolePlan, tag: string): ContainerSp
 export async function probeCandidate(run: DeployRun, label: string, role: RolePlan, tag: string): Promise<void> {
   const h = run.hosts.get(label)!;
   await stepRunner(run, label, role)('health', async () => {
-    const r = await h.conn.run(probeArgv(containerSpec(run, role, tag), role.healthPath, role.healthTimeout));
+    const r = await h.conn.run(probeArgv(containerSpec(run, role, tag), role.healthPath, role.healthTimeout, role.healthHost));
     if (r.exitCode !== 0) {
       h.health.push(`${role.role}: candidate FAILED`);
       throw new Error(`new version never served: ${r.stdout.trim() || r.stderr.trim() || `exit ${r.exitCode}`}`);

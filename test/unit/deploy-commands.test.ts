@@ -31,11 +31,19 @@ describe('docker argv', () => {
     expect(a.slice(3)).toEqual(['sh', 'shop-web', '7']);
   });
   test('health url is on the host loopback', () => {
-    expect(webHealthArgv('shop', 'web', 8001, 'health/', 9).slice(3)).toEqual(['sh', 'shop-web', 'http://127.0.0.1:8001/health/', '9']);
+    expect(webHealthArgv('shop', 'web', 8001, 'health/', 9).slice(3)).toEqual(['sh', 'shop-web', 'http://127.0.0.1:8001/health/', '9', '']);
+  });
+  test('health.host travels as an argument and becomes the Host header', () => {
+    const a = webHealthArgv('shop', 'web', 8000, '/health/', 9, 'shop.example.com');
+    expect(a.at(-1)).toBe('shop.example.com');
+    expect(a[2]).toContain('-H "Host: $host"');
+    const p = probeArgv({ app: 'shop', role: 'web', tag: 't', image: 'i', command: ['serve'], port: 8000 }, '/health/', 5, 'shop.example.com');
+    expect(p[8]).toBe('shop.example.com');
+    expect(p[2]).toContain('-H "Host: $host"');
   });
   test('candidate probe: same image and env, no published port, own name', () => {
     const a = probeArgv({ app: 'shop', role: 'web', tag: 't', image: 'i', command: ['serve'], envFile: '/e', port: 8000, hostPort: 8080 }, '/health/', 5);
-    expect(a.slice(3, 8)).toEqual(['sh', 'shop-web-candidate', '/health/', '8000', '5']);
+    expect(a.slice(3, 9)).toEqual(['sh', 'shop-web-candidate', '/health/', '8000', '5', '']);
     expect(a).not.toContain('-p');
     expect(a.slice(-2)).toEqual(['i:t', 'serve']);
   });
