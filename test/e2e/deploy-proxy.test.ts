@@ -14,6 +14,10 @@ const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? desc
 
 const HOST = 'shop.test';
 const PROXY_APP = 'e2eproxy';
+/** A second app on the same hosts and proxy, and an app in the published-port mode. */
+const BLOG = 'blog.test';
+const BLOG_APP = 'e2eproxyblog';
+const PUB_APP = 'e2eproxypub';
 
 describeLab('deploy behind the per-host proxy (lab)', () => {
   let fx: DeployFixture;
@@ -30,13 +34,15 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
   beforeAll(async () => {
     fx = new DeployFixture(PROXY_APP);
     if (!fx.lab.images.proxy || !fx.lab.lb.proxyUrl) throw new Error('the lab has no proxy image or proxy LB port: run `npm run lab:up` again');
-    await fx.setup(['v1', 'v2', 'v3', 'health'], { ALLOWED_HOSTS: HOST, BOOT_DELAY: '6' });
+    // Django refuses any other Host (HTTP 400): only the two apps' names are allowed.
+    await fx.setup(['v1', 'v2', 'v3', 'health'], { ALLOWED_HOSTS: `${HOST},${BLOG}`, BOOT_DELAY: '6' });
     // A clean proxy on every host (the lab's hosts are shared with other suites).
     for (const a of fx.addresses) await fx.ssh(a, 'docker rm -f pallet-proxy >/dev/null 2>&1; rm -rf /var/lib/pallet/proxy /var/lib/pallet/proxy-data; true');
   }, 900_000);
 
   afterAll(async () => {
-    for (const a of fx?.addresses ?? []) await fx.ssh(a, 'docker rm -f pallet-proxy >/dev/null 2>&1; rm -rf /var/lib/pallet/proxy /var/lib/pallet/proxy-data; docker network rm pallet-proxy >/dev/null 2>&1; true').catch(() => undefined);
+    const others = `for app in ${BLOG_APP} ${PUB_APP}; do ids=$(docker ps -aq --filter label=pallet.app=$app); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/$app; done; `;
+    for (const a of fx?.addresses ?? []) await fx.ssh(a, `${others}docker rm -f pallet-proxy >/dev/null 2>&1; rm -rf /var/lib/pallet/proxy /var/lib/pallet/proxy-data; docker network rm pallet-proxy >/dev/null 2>&1; true`).catch(() => undefined);
     await fx?.teardown();
   }, 300_000);
 
@@ -149,5 +155,67 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
       expect(v.containers.filter((c) => c.running).map((c) => c.id)).toEqual(before[i].containers.map((c) => c.id));
       expect(await starts(fx.addresses[i], fx.tags.v3, t0)).toBe(0);
     }
+  });
+
+  test('two apps on the same hosts and proxy port, routed by host name: deploying one drops no request of the other', async () => {
+    const blog = { ...fx.config({ workers: [], proxy: { ...proxy(), hosts: [BLOG] } }), app: BLOG_APP };
+    const first = await fx.deploy('deploy', { tag: fx.tags.v1, config: blog });
+    expect(first.result?.exitCode).toBe(0);
+    const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: BLOG, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    await sleep(300);
+    const r = await fx.deploy('deploy', { tag: fx.tags.v3, config: fx.config({ workers: [], proxy: proxy() }) });
+    const stats = await load.stop();
+    show('other app during a deploy', r.ms, stats);
+    expect(r.result?.exitCode).toBe(0);
+    expect(stats.failed).toBe(0);
+    expect(Object.keys(stats.versions)).toEqual([fx.tags.v1]);
+    for (const i of fx.lab.hosts.keys()) {
+      expect((await fetchVersion(hostUrl(i), BLOG)).version).toBe(fx.tags.v1);
+      expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
+    }
+  });
+
+  test('the proxy container killed during a deploy: the deploy fails, says why, and every host serves the old version again', async () => {
+    const [, h2] = fx.lab.hosts;
+    const before = await fx.views();
+    const r = await fx.deploy('deploy', {
+      tag: fx.tags.v2, config: fx.config({ workers: [], proxy: proxy() }),
+      hooks: { afterBatch: async ({ index }) => { if (index === 0) await fx.ssh(h2.address, 'docker kill pallet-proxy >/dev/null'); } },
+    });
+    expect(r.result?.exitCode).toBe(1);
+    expect(r.result!.outputs.reverted).toBe('true');
+    expect(r.report).toMatchObject({ phase: 'rolling', failedHost: h2.address, failedStep: 'switch (web)' });
+    expect(r.report!.error).toMatch(/the proxy container pallet-proxy is not running .*the route was not changed/);
+    expect(r.report!.revertProblems).toEqual([]);
+    for (const [i, v] of (await fx.views()).entries()) {
+      expect(v.containers.filter((c) => c.running).map((c) => c.id)).toEqual(before[i].containers.map((c) => c.id));
+      expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
+    }
+  });
+
+  test("a host's engine restarted: the proxy comes back with the last routes", async () => {
+    const [h1] = fx.lab.hosts;
+    await fx.ssh(h1.address, 'kill $(cat /var/run/docker.pid)');
+    let answer: { status: number; version?: string } = { status: 0 };
+    for (let i = 0; i < 60; i++) {
+      await sleep(1000);
+      answer = await fetchVersion(hostUrl(0), HOST).catch(() => ({ status: 0 }));
+      if (answer.status === 200) break;
+    }
+    expect(answer).toMatchObject({ status: 200, version: fx.tags.v3 });
+    expect((await fetchVersion(hostUrl(0), BLOG)).version).toBe(fx.tags.v1);
+    expect((await fetchVersion(hostUrl(0), 'unknown.test')).status).toBe(404);
+  });
+
+  test('ALLOWED_HOSTS without the proxy: health.host makes the published-port deploy green; without it the version is refused', async () => {
+    const [h1] = fx.addresses;
+    const pub = (healthHost?: string, healthTimeout = 30) => ({ ...fx.config({ web: [h1], workers: [], healthHost, healthTimeout }), app: PUB_APP });
+    const refused = await fx.deploy('deploy', { tag: fx.tags.v1, config: pub(undefined, 8) });
+    expect(refused.result?.exitCode).toBe(1);
+    expect(refused.report).toMatchObject({ phase: 'rolling', failedStep: 'health (web)' });
+    expect(refused.report!.error).toMatch(/last status 400/);
+    const ok = await fx.deploy('deploy', { tag: fx.tags.v1, config: pub(HOST) });
+    expect(ok.result?.exitCode).toBe(0);
+    expect((await fetchVersion(fx.lab.hosts[0].webUrl, HOST)).version).toBe(fx.tags.v1);
   });
 });
