@@ -104,7 +104,7 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
       build: { context: '/nonexistent', dockerfile: 'Dockerfile', args: {}, tags: [] },
       test: { command: ['test'], services: [], environment: {}, shards: 1, artifacts: [], timeout: 60 },
       deploy: {
-        ssh: { user: 'root', port: 22 }, swarm: { manager: manager().address, publish: 'host' },
+        ssh: { user: 'root', port: 22 }, swarm: { manager: manager().address, publish: 'host' }, proxy: false,
         env_file: '/etc/pallet/swarm.env', tasks: [['deploy']],
         roles: {
           worker: { hosts: [], command: 'worker', stable: 2, stop_timeout: 3, replicas: 1 },
