@@ -2,7 +2,7 @@
 // forms expanded (service names, command strings), values coerced to strings, paths resolved.
 // Only called once schema and semantic checks passed, so the shapes here are known to be right.
 import path from 'node:path';
-import type { BuildConfig, DeployConfig, PalletConfig, ReadyProbe, RoleConfig, ServiceSpec, TestConfig } from './types.js';
+import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, ReadyProbe, RoleConfig, ServiceSpec, TestConfig } from './types.js';
 import { isCatalogService } from './services.js';
 import type { KeyPath } from './problems.js';
 
@@ -28,6 +28,8 @@ export const DEFAULTS = {
   stopTimeout: 30,
   swarmPublish: 'host',
   stopSignal: 'SIGTERM',
+  proxyImage: 'caddy:2',
+  drainTimeout: 2,
 } as const;
 
 /** `TERM` or `SIGTERM` -> `SIGTERM` (the spelling docker and the docs use). */
@@ -153,6 +155,21 @@ function resolveDeploy(d: Obj, app: string): DeployConfig {
     rolling: { batch: d.rolling?.batch ?? DEFAULTS.batch },
     keep: d.keep ?? DEFAULTS.keep,
     ...(d.url !== undefined ? { url: d.url } : {}),
+    proxy: resolveProxy(d.proxy),
+  };
+}
+
+/** deploy.proxy: absent or true = the proxy with defaults; false = published ports. */
+function resolveProxy(p: unknown): ProxyConfig | false {
+  if (p === false) return false;
+  const o = (typeof p === 'object' && p !== null ? p : {}) as Obj;
+  const hosts: string[] = [...(o.hosts ?? [])];
+  return {
+    hosts,
+    // With host names the proxy can get certificates; without, it can only route plain HTTP.
+    tls: o.tls ?? (hosts.length ? 'auto' : 'off'),
+    image: o.image ?? DEFAULTS.proxyImage,
+    drain_timeout: o.drain_timeout ?? DEFAULTS.drainTimeout,
   };
 }
 

@@ -121,6 +121,31 @@ const test: Schema = {
   },
 };
 
+/** A DNS host name as the proxy matches it (a leading `*.` label matches one label). */
+const hostName = (): Schema =>
+  string('a host name', {
+    pattern: '^(\\*\\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$',
+    'x-message': 'must be a lower-case host name like shop.example.com (no scheme, port or path)',
+    maxLength: 253,
+  });
+
+const proxy: Schema = {
+  oneOf: [
+    { type: 'boolean' },
+    {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        hosts: list(hostName(), 'a list of host names', { minItems: 1 }),
+        tls: { type: 'string', enum: ['auto', 'internal', 'off'], 'x-expected': 'auto, internal or off' },
+        image: nonEmpty('an image reference'),
+        drain_timeout: seconds(0),
+      },
+    },
+  ],
+  'x-expected': 'false (publish the port, no proxy) or a mapping {hosts, tls, image, drain_timeout}',
+};
+
 const role: Schema = {
   type: 'object',
   'x-expected': 'a mapping (hosts, command, port, host_port, health, stable, stop_timeout, stop_signal, replicas, placement)',
@@ -168,7 +193,7 @@ const swarm: Schema = {
 
 const deploy: Schema = {
   type: 'object',
-  'x-expected': 'a mapping (ssh, swarm, env_file, tasks, roles, rolling, keep, url)',
+  'x-expected': 'a mapping (ssh, swarm, env_file, tasks, roles, rolling, keep, url, proxy)',
   additionalProperties: false,
   required: ['roles'],
   properties: {
@@ -211,6 +236,7 @@ const deploy: Schema = {
     },
     keep: { type: 'integer', minimum: 1, 'x-expected': 'a whole number' },
     url: string('a URL', { pattern: '^https?://[^\\s]+$', 'x-message': 'must be an http:// or https:// URL' }),
+    proxy,
   },
 };
 

@@ -147,8 +147,28 @@ function checkStopSignal(v: unknown, at: KeyPath, out: Problem[]): void {
   out.push({ path: at, message: `unknown signal '${v}'${guess ? `; did you mean '${guess}'?` : `; use one of ${STOP_SIGNALS.join(', ')}`}` });
 }
 
+function checkProxy(proxy: unknown, out: Problem[]): void {
+  if (!isObj(proxy)) return;
+  const hosts = items(proxy.hosts);
+  if ((proxy.tls === 'auto' || proxy.tls === 'internal') && hosts.length === 0) {
+    out.push({ path: ['deploy', 'proxy', 'tls'], message: `tls ${proxy.tls} needs the app's host names: list them in deploy.proxy.hosts, or set tls: off` });
+  }
+  const seen = new Map<string, number>();
+  hosts.forEach((h, i) => {
+    if (!isStr(h)) return;
+    const first = seen.get(h);
+    if (first !== undefined) out.push({ path: ['deploy', 'proxy', 'hosts', i], message: `host name '${h}' is listed twice (also hosts[${first}])` });
+    else seen.set(h, i);
+  });
+  if (isStr(proxy.image) && proxy.image !== '') {
+    const problem = imageReferenceProblem(proxy.image);
+    if (problem) out.push({ path: ['deploy', 'proxy', 'image'], message: problem });
+  }
+}
+
 function checkDeploy(deploy: unknown, out: Problem[]): void {
   if (!isObj(deploy)) return;
+  checkProxy(deploy.proxy, out);
   const ssh = isObj(deploy.ssh) ? deploy.ssh : {};
   const defaults = {
     user: isStr(ssh.user) ? ssh.user : 'deploy',

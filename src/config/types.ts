@@ -81,6 +81,20 @@ export interface DeployConfig {
   keep: number;
   /** Base URL reported on the GitHub deployment (environment URL). */
   url?: string;
+  /** Web roles behind a reverse proxy on each host (the default), or false: published port, no proxy. */
+  proxy: ProxyConfig | false;
+}
+
+/** deploy.proxy: the per-host reverse proxy (Caddy) that web roles run behind. */
+export interface ProxyConfig {
+  /** Host names routed to the app's web role; [] = every host name (one such app per host). */
+  hosts: string[];
+  /** auto: ACME certificates; internal: the proxy's own CA; off: plain HTTP on port 80. */
+  tls: 'auto' | 'internal' | 'off';
+  /** Proxy image (official `caddy:2` by default). */
+  image: string;
+  /** Seconds between the last switch and stopping the previous containers. */
+  drain_timeout: number;
 }
 
 export interface SwarmConfig {
@@ -99,7 +113,7 @@ export interface RoleConfig {
   port?: number;
   /** Host port to publish; defaults to port. */
   host_port?: number;
-  /** host: sent as the Host header of the check (a name in Django's ALLOWED_HOSTS). */
+  /** host: sent as the Host header of the health check (default: the first deploy.proxy.hosts name). */
   health?: { path: string; timeout: number; host?: string };
   /** Seconds a non-web container must stay running to count as healthy. */
   stable?: number;

@@ -205,10 +205,15 @@ export interface ContainerSpec {
   /** Recorded on the container (`--stop-signal`, `--stop-timeout`) so a manual `docker stop` matches the deploy's. */
   stopSignal?: string;
   stopTimeout?: number;
+  /** Container name (default APP-ROLE); behind the proxy each start gets its own. */
+  name?: string;
+  /** Network to attach (the proxy's), instead of the default bridge. */
+  network?: string;
 }
 
 export function runContainerArgv(c: ContainerSpec): string[] {
-  const argv = ['docker', 'run', '-d', '--restart', 'unless-stopped', '--name', containerName(c.app, c.role)];
+  const argv = ['docker', 'run', '-d', '--restart', 'unless-stopped', '--name', c.name ?? containerName(c.app, c.role)];
+  if (c.network) argv.push('--network', c.network);
   if (c.envFile) argv.push('--env-file', c.envFile);
   if (c.port) argv.push('-p', `${c.hostPort ?? c.port}:${c.port}`);
   if (c.stopSignal) argv.push('--stop-signal', c.stopSignal);
@@ -308,6 +313,7 @@ export function stableArgv(app: string, role: string, stable: number): string[] 
 const PROBE = `n="$1"; path="$2"; port="$3"; t="$4"; h="$5"; shift 5
 docker rm -f "$n" >/dev/null 2>&1
 docker run -d --name "$n" "$@" >/dev/null || exit 2
+set --; [ -n "$host" ] && set -- -H "Host: $host"
 ip=$(docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$n")
 end=$(( $(date +%s) + t )); code=000; i=0; rc=1; why=""; prev=; same=0
 while [ "$i" -lt 100000 ]; do

@@ -14,6 +14,7 @@ import { preflight, releaseAll } from './preflight.js';
 import { ensureTargetsAvailable, pullEverywhere, type RegistryLogin } from './pull.js';
 import { runTasks } from './tasks.js';
 import { rollRole } from './restart.js';
+import { prepareProxies, retireBehindProxy, rollRoleBehindProxy } from './proxy/rollout.js';
 import { revertTouched } from './revert.js';
 import { finishHosts } from './audit.js';
 import { failures, forEachHost } from './parallel.js';
@@ -36,7 +37,7 @@ export interface DeployRequest {
   hooks?: DeployHooks;
 }
 
-export type DeployPhase = 'preflight' | 'pull' | 'record' | 'tasks' | 'rolling' | 'finish' | 'done';
+export type DeployPhase = 'preflight' | 'pull' | 'proxy' | 'record' | 'tasks' | 'rolling' | 'finish' | 'done';
 
 export interface DeployReport {
   ok: boolean;
@@ -68,7 +69,7 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
   const settings = await prepareSshSettings({ ...req.ssh, jump: jumpTarget(req.config.deploy) }, req.ledger, req.env);
   const conns = plan.hosts.map((t) => new SshConnection(t, settings, req.ledger));
   const { runId, actor } = runIdentity(req.env);
-  const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [] };
+  const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [], proxySwitches: new Map() };
   const report: DeployReport = { ok: false, mode: req.mode, plan, phase: 'preflight', reverted: false, revertProblems: [], hosts: [] };
   const r = reporter();
   const cancelled = () => { if (req.signal.aborted) throw new StepError('-', 'cancelled', errorMessage(req.signal.reason ?? 'cancelled')); };
@@ -82,6 +83,10 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
       if (req.mode === 'rollback') await r.group('Checking the rollback image on every host', () => ensureTargetsAvailable(run, req.login));
       else await r.group(`Pulling ${plan.image}:${req.tag}`, () => pullEverywhere(run, req.login));
       cancelled();
+      if (plan.proxy) {
+        report.phase = 'proxy';
+        await r.group('Proxy on every web host', () => prepareProxies(run, req.login));
+      }
       report.phase = 'record';
       await recordRevert(run);
       if ((req.mode === 'deploy' || req.runTasks) && plan.tasks.length) {
@@ -90,6 +95,7 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
       }
       report.phase = 'rolling';
       await r.group('Rolling restart', () => rollOut(run, cancelled));
+      if (plan.proxy) await r.group('Stopping the previous containers', () => retireBehindProxy(run));
       report.phase = 'finish';
       report.ok = true;
     } catch (e) {
@@ -142,7 +148,8 @@ async function recordRevert(run: DeployRun): Promise<void> {
 
 async function rollOut(run: DeployRun, cancelled: () => void): Promise<void> {
   for (const role of run.plan.roles) {
-    await rollRole(run, role, cancelled, async (batch, fn) => {
+    const roll = role.behindProxy ? rollRoleBehindProxy : rollRole;
+    await roll(run, role, cancelled, async (batch, fn) => {
       const f = failures(await forEachHost(batch, fn))[0];
       if (f) throw f.error;
     });

@@ -13,8 +13,10 @@ export interface RolePlan {
   hostPort?: number;
   healthPath: string;
   healthTimeout: number;
-  /** Sent as the Host header of web health checks (else the address the check connects to). */
+  /** Sent as the Host header of web health checks (health.host, else the first proxy host name; else the address the check connects to). */
   healthHost?: string;
+  /** Runs behind the host's proxy (a web role with deploy.proxy on): new beside old, then a route switch. */
+  behindProxy: boolean;
   stable: number;
   stopTimeout: number;
   /** Signal sent first when a container of this role is stopped, e.g. SIGTERM. */
@@ -36,6 +38,17 @@ export interface DeployPlan {
   envFile?: string;
   roles: RolePlan[];
   keep: number;
+  /** The per-host proxy, when web roles run behind it. */
+  proxy?: ProxyPlan;
+}
+
+/** deploy.proxy as the rollout uses it. */
+export interface ProxyPlan {
+  image: string;
+  hosts: string[];
+  tls: 'auto' | 'internal' | 'off';
+  /** Seconds between the last route switch and stopping the previous containers. */
+  drainTimeout: number;
 }
 
 const ROLE_ORDER = ['web', 'worker', 'beat'];
@@ -77,13 +90,14 @@ function splitCommand(cmd: string | string[] | undefined, role: string): string[
   return c.split(/\s+/).filter(Boolean);
 }
 
-function rolePlan(name: string, r: RoleConfig, deploy: DeployConfig, hostKey: (h: string) => string): RolePlan {
+function rolePlan(name: string, r: RoleConfig, deploy: DeployConfig, hostKey: (h: string) => string, proxy: ProxyPlan | undefined): RolePlan {
   if (!Array.isArray(r.hosts) || r.hosts.length === 0) {
     throw new UserError(`deploy.roles.${name}.hosts: at least one host is needed`, 'list the hosts of this role, e.g. hosts: [app1.example.com]');
   }
   const web = name === 'web' || r.port !== undefined || r.health !== undefined;
   const hosts = [...new Set(r.hosts.map((h) => hostKey(String(h))))];
   const port = web ? r.port ?? 8000 : undefined;
+  const healthHost = r.health?.host ?? (web && proxy ? proxy.hosts[0] : undefined);
   return {
     role: name,
     command: splitCommand(r.command as string | string[] | undefined, name),
@@ -92,7 +106,8 @@ function rolePlan(name: string, r: RoleConfig, deploy: DeployConfig, hostKey: (h
     hostPort: web ? r.host_port ?? port : undefined,
     healthPath: r.health?.path ?? '/health/',
     healthTimeout: r.health?.timeout ?? 60,
-    ...(r.health?.host ? { healthHost: r.health.host } : {}),
+    ...(healthHost ? { healthHost } : {}),
+    behindProxy: web && proxy !== undefined,
     stable: r.stable ?? 5,
     stopTimeout: r.stop_timeout ?? 30,
     stopSignal: r.stop_signal ?? 'SIGTERM',
@@ -115,7 +130,10 @@ export function planDeploy(config: PalletConfig): DeployPlan {
     if (!targets.has(key)) targets.set(key, { ...t, label: t.label });
     return targets.get(key)!.label;
   };
-  const roles = orderRoles(Object.keys(deploy.roles)).map((n) => rolePlan(n, deploy.roles[n], deploy, hostKey));
+  const proxy: ProxyPlan | undefined = deploy.proxy
+    ? { image: deploy.proxy.image, hosts: [...deploy.proxy.hosts], tls: deploy.proxy.tls, drainTimeout: deploy.proxy.drain_timeout }
+    : undefined;
+  const roles = orderRoles(Object.keys(deploy.roles)).map((n) => rolePlan(n, deploy.roles[n], deploy, hostKey, proxy));
   const seen = new Set<string>();
   const hosts: SshTarget[] = [];
   for (const r of roles) for (const h of r.hosts) if (!seen.has(h)) { seen.add(h); hosts.push([...targets.values()].find((t) => t.label === h)!); }
@@ -131,6 +149,7 @@ export function planDeploy(config: PalletConfig): DeployPlan {
     envFile: deploy.env_file,
     roles,
     keep,
+    ...(proxy && roles.some((r) => r.behindProxy) ? { proxy } : {}),
   };
 }
 

@@ -27,7 +27,7 @@ export function registryOf(image: string): string | undefined {
  * Pulls `ref` on one host. With a login: a fresh 0700 DOCKER_CONFIG directory (recorded in the
  * ledger first) holds the credentials for login+pull only and is removed whatever happens.
  */
-async function pullOnHost(run: DeployRun, h: HostRecord, ref: string, login: RegistryLogin | undefined, strictLogin: boolean) {
+export async function pullOnHost(run: DeployRun, h: HostRecord, ref: string, login: RegistryLogin | undefined, strictLogin: boolean) {
   if (!login) return h.conn.run(pullArgv(ref));
   const dir = dockerConfigPath(randomBytes(8).toString('hex'));
   const item: CleanupItem = { kind: 'remote-docker-config', host: h.label, path: dir, sshArgs: h.conn.directPrefix() };

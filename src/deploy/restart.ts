@@ -10,7 +10,8 @@ import { checkHealth, explainSteadyAnswer } from './health.js';
 import type { RolePlan } from './plan.js';
 import { StepError, type DeployRun } from './types.js';
 
-function stepRunner(run: DeployRun, label: string, role: RolePlan) {
+/** Runs a named step of a (host, role) restart; failures become StepErrors naming host and step. */
+export function stepRunner(run: DeployRun, label: string, role: RolePlan) {
   const h = run.hosts.get(label)!;
   return async (name: string, fn: () => Promise<void>) => {
     try {
@@ -23,7 +24,8 @@ function stepRunner(run: DeployRun, label: string, role: RolePlan) {
   };
 }
 
-function containerSpec(run: DeployRun, role: RolePlan, tag: string): ContainerSpec {
+/** What `docker run` starts for this role at `tag` (published port mode; the proxy mode adjusts it). */
+export function containerSpec(run: DeployRun, role: RolePlan, tag: string): ContainerSpec {
   const { app, image, envFile } = run.plan;
   return {
     app, role: role.role, tag, image, command: role.command, envFile, port: role.port, hostPort: role.hostPort,

@@ -5,6 +5,7 @@ import { reporter } from '../util/reporter.js';
 import { containerName, stopRemoveArgv } from './commands.js';
 import { forEachHost, failures } from './parallel.js';
 import { switchRole } from './restart.js';
+import { revertBehindProxy } from './proxy/rollout.js';
 import type { DeployRun } from './types.js';
 
 /** One fresh attempt (the master may be gone; ssh then connects directly, bounded by ConnectTimeout). */
@@ -38,7 +39,9 @@ export async function revertTouched(run: DeployRun): Promise<string[]> {
       const role = run.plan.roles.find((r) => r.role === roleName)!;
       const back = h.before.tag;
       try {
-        if (back) {
+        if (role.behindProxy) {
+          await revertBehindProxy(run, label, role);
+        } else if (back) {
           await switchRole(run, label, role, back);
         } else {
           // First deploy to this host: nothing to go back to, so do not leave the failed version up.

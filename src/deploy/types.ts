@@ -42,6 +42,24 @@ export interface DeployRun {
   hooks: DeployHooks;
   /** (host, role) pairs restarted so far, in order: what a revert must undo. */
   touched: { host: string; role: string }[];
+  /** Roles behind the proxy: what each (host, role) switch did, keyed by proxySwitchKey. */
+  proxySwitches?: Map<string, ProxySwitch>;
+}
+
+/** One (host, role) switch behind the proxy: enough to switch back, or to retire the old containers. */
+export interface ProxySwitch {
+  /** Container the route pointed at before this deploy ('' = no route yet). */
+  previous: string;
+  /** Every container of the role found before the switch: stopped once the whole rollout is done. */
+  old: string[];
+  /** Containers this deploy started (the last one is the live candidate). */
+  started: string[];
+  /** The route points at the last started container. */
+  switched: boolean;
+}
+
+export function proxySwitchKey(host: string, role: string): string {
+  return `${host}\t${role}`;
 }
 
 /** A failure at a known host and step: the message a person reads first. */

@@ -13,7 +13,7 @@ import { parseInputs } from '../../src/inputs.js';
 import { CleanupLedger } from '../../src/util/cleanup.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
 import { deployWithReport } from '../../src/commands/deploy.js';
-import type { PalletConfig, RoleConfig } from '../../src/config/types.js';
+import type { PalletConfig, ProxyConfig, RoleConfig } from '../../src/config/types.js';
 import type { DeployHooks, DeployMode } from '../../src/deploy/types.js';
 import '../../src/cleanup-handlers.js';
 
@@ -41,7 +41,8 @@ export class DeployFixture {
 
   get addresses(): string[] { return this.lab.hosts.map((h) => h.address); }
 
-  async setup(variants: Variant[]): Promise<void> {
+  /** Builds and pushes the variants, starts the database, writes the env file (`env` added to it). */
+  async setup(variants: Variant[], env: Record<string, string> = {}): Promise<void> {
     // Images: every variant shares all layers but the last two; pushed under this run's tags.
     for (const v of variants) {
       const tag = `${this.run}-${v}`;
@@ -57,16 +58,16 @@ export class DeployFixture {
       if (failed) throw new Error(`push ${remote}: ${failed.error}`);
       this.tags[v] = tag;
     }
-    await this.startPostgres();
+    await this.startPostgres(env);
     for (const h of this.lab.hosts) await this.resetHost(h.address);
   }
 
-  private async startPostgres(): Promise<void> {
+  private async startPostgres(env: Record<string, string>): Promise<void> {
     const db = await startAppDatabase(this.lab, { 'pallet.test': 'deploy-e2e', 'pallet.run': this.run }, this.docker);
     this.pgId = db.containerId;
     await writeHostEnvFiles(this.lab, '/etc/pallet/example.env', {
       SECRET_KEY: `e2e-${this.run}`, DATABASE_URL: db.url, DB_DEFAULT_URL: db.url, ALLOWED_HOSTS: '*',
-      ENVIRONMENT: 'production', WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '3',
+      ENVIRONMENT: 'production', WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '3', ...env,
     });
   }
 
@@ -105,22 +106,27 @@ sed 's/^/A /' $d/audit.log 2>/dev/null; true`);
 
   async views(): Promise<HostView[]> { return Promise.all(this.addresses.map((a) => this.view(a))); }
 
-  config(overrides: { web?: string[]; workers?: string[]; healthTimeout?: number; batch?: number | string } = {}): PalletConfig {
+  /**
+   * The test app's config. Published-port mode (deploy.proxy: false) unless `proxy` is given;
+   * `workers: []` leaves out the worker and beat roles.
+   */
+  config(overrides: { web?: string[]; workers?: string[]; healthTimeout?: number; batch?: number | string; proxy?: ProxyConfig; healthHost?: string } = {}): PalletConfig {
     const [h1, h2, h3] = this.addresses;
-    const web: RoleConfig = { hosts: overrides.web ?? [h1, h2, h3], command: 'serve', port: 8000, health: { path: '/health/', timeout: overrides.healthTimeout ?? 30 }, stop_timeout: 5 };
+    const web: RoleConfig = { hosts: overrides.web ?? [h1, h2, h3], command: 'serve', port: 8000, health: { path: '/health/', timeout: overrides.healthTimeout ?? 30, ...(overrides.healthHost ? { host: overrides.healthHost } : {}) }, stop_timeout: 5 };
     const workers = overrides.workers ?? [h3];
+    const background: Record<string, RoleConfig> = workers.length ? {
+      beat: { hosts: workers, command: 'beat', stable: 2, stop_timeout: 3 },
+      worker: { hosts: workers, command: 'worker', stable: 2, stop_timeout: 3 },
+    } : {};
     return {
       app: this.app, image: this.repo,
       build: { context: '/nonexistent', dockerfile: 'Dockerfile', args: {}, tags: [] },
       test: { command: ['test'], services: [], environment: {}, shards: 1, artifacts: [], timeout: 60 },
       deploy: {
         ssh: { user: 'root', port: 22 }, env_file: '/etc/pallet/example.env', tasks: [['deploy']],
-        roles: {
-          beat: { hosts: workers, command: 'beat', stable: 2, stop_timeout: 3 },
-          worker: { hosts: workers, command: 'worker', stable: 2, stop_timeout: 3 },
-          web,
-        },
+        roles: { ...background, web },
         rolling: { batch: overrides.batch ?? 1 }, keep: 3, url: 'https://example.test/',
+        proxy: overrides.proxy ?? false,
       },
       source: { file: '/nonexistent/pallet.yml', dir: '/nonexistent' },
     };

@@ -186,7 +186,7 @@ describeLab('faults survived (lab)', () => {
       const [h1, h2, h3] = fx.addresses;
       writeFileSync(path.join(dir, 'pallet.yml'), [
         `app: ${APP}`, `image: ${fx.repo}`,
-        'deploy:', '  ssh: { user: root }', '  env_file: /etc/pallet/example.env', '  tasks: [[deploy]]', '  rolling: { batch: 1 }',
+        'deploy:', '  ssh: { user: root }', '  env_file: /etc/pallet/example.env', '  tasks: [[deploy]]', '  rolling: { batch: 1 }', '  proxy: false',
         '  roles:',
         '    web:', `      hosts: ["${h1}", "${h2}", "${h3}"]`, '      command: serve', '      port: 8000', '      health: { path: /health/, timeout: 30 }', '      stop_timeout: 5',
         '    worker:', `      hosts: ["${h3}"]`, '      command: worker', '      stable: 2', '      stop_timeout: 3',

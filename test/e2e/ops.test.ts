@@ -42,7 +42,7 @@ describeLab('day-2 operations: status, exec, logs, lock (lab)', () => {
     writeFileSync(path.join(dir, 'requirements.txt'), '');
     writeFileSync(path.join(dir, 'pallet.yml'), YAML.stringify({
       app: config.app, image: config.image,
-      deploy: { ssh: d.ssh, env_file: d.env_file, tasks: d.tasks, roles: d.roles, rolling: d.rolling, keep: d.keep },
+      deploy: { ssh: d.ssh, env_file: d.env_file, tasks: d.tasks, roles: d.roles, rolling: d.rolling, keep: d.keep, proxy: d.proxy },
     }));
     writeFileSync(path.join(dir, 'known_hosts'), readFileSync(fx.lab.ssh.knownHostsPath, 'utf8'));
   }, 900_000);

@@ -104,7 +104,7 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
       build: { context: '/nonexistent', dockerfile: 'Dockerfile', args: {}, tags: [] },
       test: { command: ['test'], services: [], environment: {}, shards: 1, artifacts: [], timeout: 60 },
       deploy: {
-        ssh: { user: 'root', port: 22 }, swarm: { manager: manager().address, publish: 'host' },
+        ssh: { user: 'root', port: 22 }, swarm: { manager: manager().address, publish: 'host' }, proxy: false,
         env_file: '/etc/pallet/swarm.env', tasks: [['deploy']],
         roles: {
           worker: { hosts: [], command: 'worker', stable: 2, stop_timeout: 3, replicas: 1 },
@@ -195,13 +195,14 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
   test('release whose health path answers 500: Swarm rolls it back, 0 failed requests, reverted=true, every task on v2', async () => {
     const { out: r, stats } = await underLoad(() => deploy('deploy', { tag: tags.health }));
     console.log(`swarm health-500 release: ${Math.round(r.ms / 100) / 10}s; load ${JSON.stringify({ ...stats, failures: stats.failures.slice(0, 5) })}`);
+    console.log(`swarm rollback: error=${r.report.error} phase=${r.report.phase} step=${r.report.failedStep} services=${JSON.stringify(r.report.services.map((x) => [x.service, x.result]))}`);
     expect(r.result.exitCode).toBe(1);
     expect(stats.failed).toBe(0);
     expect(r.result.outputs.reverted).toBe('true');
     expect(r.report).toMatchObject({ phase: 'rolling', reverted: true, failedService: `${APP}_web`, failedStep: 'health check' });
-    // Swarm's reason: the cause while the rollback runs, and the failed task's error when still listed.
-    expect(r.report.error).toMatch(/^health check failed on e2eswarm_web: Swarm rolled the update back: (update rolled back due to failure or early termination of task \w+|rollback completed)/);
-    console.log(`swarm rollback reason: ${r.report.error}`);
+    // Swarm's reason is worded by Swarm and depends on when it is read (the cause while the rollback runs,
+    // "rollback completed" after it); pallet's part of the message is fixed.
+    expect(r.report.error).toMatch(/^health check failed on e2eswarm_web: Swarm rolled the update back: \S/);
     expect(r.report.services.map((s) => [s.service, s.result])).toEqual([[`${APP}_web`, 'rolled back by Swarm'], [`${APP}_worker`, 'not started']]);
     expect(await taskTags()).toEqual({ web: [tags.v2, tags.v2, tags.v2], worker: [tags.v2] });
     expect(await ssh(`cat /var/lib/pallet/${APP}/TAG /var/lib/pallet/${APP}/REVERT`)).toBe(`${tags.v2}\n${tags.v1}\n`);
@@ -262,10 +263,15 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
     // Once the node is back, Swarm brings it to the service's current spec; the lab is left consistent.
     const want = r.report.ok ? tags.v3 : tags.v2;
     let seen: Record<string, string[]> = {};
-    for (let i = 0; i < 60; i++) {
+    // Swarm reconciles a node that comes back on its own schedule (node heartbeat, then the service's
+    // update policy, one task at a time); on a loaded 2-core runner that can take minutes.
+    for (let i = 0; i < 120; i++) {
       seen = await taskTags();
       if (seen.web?.length === 3 && seen.web.every((t) => t === want)) break;
       await sleep(2000);
+    }
+    if (!(seen.web?.length === 3 && seen.web.every((t) => t === want))) {
+      console.log(`swarm paused node: tasks not converged; service ps:\n${await ssh(`docker node ls; docker service ps --no-trunc ${APP}_web`).catch((e) => String(e))}`);
     }
     expect(seen.web).toEqual([want, want, want]);
   });

@@ -45,6 +45,8 @@ export interface LabDescriptor {
     rabbitmq?: string;
     smtpSink?: string; // also the test "app" for them: python3 with python3-amqp
     host: string;     // SSH target host with its own dockerd
+    /** The hosts' reverse proxy image in the lab registry (deploy.proxy.image), e.g. 127.0.0.1:5000/pallet-lab/caddy:2.6. */
+    proxy?: string;
   };
   ssh: {
     user: string;
@@ -52,7 +54,8 @@ export interface LabDescriptor {
     knownHostsPath: string;
   };
   hosts: LabHost[];
-  lb: { url: string; id: string };
+  /** url: to the hosts' published port 8000; proxyUrl: to the hosts' proxy on port 80 (routes by Host). */
+  lb: { url: string; id: string; proxyUrl?: string };
   /** Name of the outer bridge network the hosts and the registry share (added after the first cut). */
   network?: string;
   /** Set by `lab up --swarm`: the hosts form one Docker Swarm. */

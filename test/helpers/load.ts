@@ -25,6 +25,8 @@ export interface LoadOptions {
   maxMs?: number;
   /** Pause between a worker's requests (ms). */
   pauseMs?: number;
+  /** Host header to send (the app's host name, for a proxy that routes by it). */
+  host?: string;
 }
 
 export interface LoadRun {
@@ -32,16 +34,16 @@ export interface LoadRun {
   readonly stats: LoadStats;
 }
 
-function getOnce(url: string, timeoutMs: number): Promise<{ status: number; version?: string }> {
+function getOnce(url: string, timeoutMs: number, host?: string): Promise<{ status: number; version?: string; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers: { Connection: 'close' }, timeout: timeoutMs }, (res) => {
+    const req = http.get(url, { agent: false, headers: { Connection: 'close', ...(host ? { Host: host } : {}) }, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { if (body.length < 4096) body += d; });
       res.on('end', () => {
         let version = res.headers['x-app-version'] as string | undefined;
         if (!version) { try { version = JSON.parse(body).version; } catch { /* not JSON */ } }
-        resolve({ status: res.statusCode ?? 0, version });
+        resolve({ status: res.statusCode ?? 0, version, headers: res.headers, body });
       });
       res.on('error', reject);
     });
@@ -61,7 +63,7 @@ export function startLoad(o: LoadOptions): LoadRun {
     while (!stopping && stats.requests < maxRequests && Date.now() < deadline) {
       stats.requests++;
       try {
-        const r = await getOnce(o.url, 10_000);
+        const r = await getOnce(o.url, 10_000, o.host);
         if (r.version) {
           if (!(r.version in stats.versions)) { stats.versions[r.version] = 0; stats.firstSeen.push(r.version); }
           stats.versions[r.version]++;
@@ -87,7 +89,7 @@ export function startLoad(o: LoadOptions): LoadRun {
   };
 }
 
-/** One GET (for checks outside a load run). */
-export async function fetchVersion(url: string): Promise<{ status: number; version?: string }> {
-  return getOnce(url, 10_000);
+/** One GET (for checks outside a load run), with an optional Host header. */
+export async function fetchVersion(url: string, host?: string): Promise<{ status: number; version?: string; headers: http.IncomingHttpHeaders; body: string }> {
+  return getOnce(url, 10_000, host);
 }

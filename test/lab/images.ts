@@ -22,6 +22,8 @@ export interface LabImages {
   rabbitmq: string;
   smtpSink: string;
   host: string;
+  /** The hosts' reverse proxy (Caddy from Debian), pushed to the lab registry by lab up. */
+  proxy: string;
   /** Image the registry container runs in (any Debian rootfs with libc). */
   registryRuntime: string;
 }
@@ -36,6 +38,7 @@ export const IMAGE_NAMES: LabImages = {
   rabbitmq: 'pallet-lab/rabbitmq:3',
   smtpSink: 'pallet-lab/smtp-sink:1',
   host: 'pallet-lab/host:bookworm',
+  proxy: 'pallet-lab/caddy:2.6',
   registryRuntime: 'pallet-lab/services-rootfs:bookworm',
 };
 

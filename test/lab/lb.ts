@@ -10,9 +10,36 @@ export interface Upstream {
   port: number;
 }
 
-/** nginx.conf text (pure). Upstreams are the hosts' container IPs: a refused connect fails fast. */
-export function nginxConfig(listenPort: number, upstreams: Upstream[], dir: string): string {
+const LOCATION = (upstream: string) => `    location / {
+      proxy_pass http://${upstream};
+      proxy_next_upstream error timeout http_502 http_503;
+      proxy_next_upstream_tries 0;
+      proxy_connect_timeout 1s;
+      proxy_send_timeout 10s;
+      proxy_read_timeout 30s;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      add_header X-Pallet-Upstream $upstream_addr always;
+    }`;
+
+/**
+ * nginx.conf text (pure). Upstreams are the hosts' container IPs: a refused connect fails fast.
+ * Two server blocks: `listenPort` -> the hosts' published app port (deploy.proxy: false), and
+ * `proxyPort` -> the hosts' proxy on port 80 (the Host header the client sent is passed on, so
+ * the proxy routes by it).
+ */
+export function nginxConfig(listenPort: number, upstreams: Upstream[], dir: string, proxyPort?: number, proxyUpstreams: Upstream[] = []): string {
   if (!upstreams.length) throw new Error('nginx needs at least one upstream');
+  const proxy = proxyPort && proxyUpstreams.length ? `
+  upstream pallet_lab_proxy {
+${proxyUpstreams.map((u) => `    server ${u.host}:${u.port} max_fails=1 fail_timeout=2s;`).join('\n')}
+  }
+  server {
+    listen 127.0.0.1:${proxyPort};
+${LOCATION('pallet_lab_proxy')}
+  }` : '';
   return `# Written by test/lab/lb.ts; regenerated on every lab up.
 user root;
 worker_processes 1;
@@ -29,20 +56,8 @@ ${upstreams.map((u) => `    server ${u.host}:${u.port} max_fails=1 fail_timeout=
   }
   server {
     listen 127.0.0.1:${listenPort};
-    location / {
-      proxy_pass http://pallet_lab_web;
-      proxy_next_upstream error timeout http_502 http_503;
-      proxy_next_upstream_tries 0;
-      proxy_connect_timeout 1s;
-      proxy_send_timeout 10s;
-      proxy_read_timeout 30s;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      add_header X-Pallet-Upstream $upstream_addr always;
-    }
-  }
+${LOCATION('pallet_lab_web')}
+  }${proxy}
 }
 `;
 }
@@ -62,7 +77,7 @@ function isOurNginx(pid: number | undefined, conf: string): boolean {
   }
 }
 
-export async function ensureLb(state: LabState, upstreams: Upstream[]): Promise<{ url: string; id: string }> {
+export async function ensureLb(state: LabState, upstreams: Upstream[], proxyUpstreams: Upstream[] = []): Promise<{ url: string; id: string; proxyUrl?: string }> {
   const dir = labPath('nginx');
   mkdirSync(`${dir}/tmp`, { recursive: true });
   const conf = `${dir}/nginx.conf`;
@@ -71,7 +86,11 @@ export async function ensureLb(state: LabState, upstreams: Upstream[]): Promise<
   if (!running) {
     if (!state.lb.port || !(await portFree(state.lb.port))) state.lb.port = await pickPort(18080, taken);
   }
-  const text = nginxConfig(state.lb.port, upstreams, dir);
+  if (!state.lb.proxyPort || (!running && !(await portFree(state.lb.proxyPort)))) {
+    state.lb.proxyPort = await pickPort(18180, new Set([...taken, state.lb.port]));
+  }
+  const text = nginxConfig(state.lb.port, upstreams, dir, state.lb.proxyPort, proxyUpstreams);
+  const proxyUrl = proxyUpstreams.length ? `http://127.0.0.1:${state.lb.proxyPort}` : undefined;
   const old = existsSync(conf) ? readFileSync(conf, 'utf8') : '';
   writeFileSync(conf, text);
   const url = `http://127.0.0.1:${state.lb.port}`;
@@ -84,7 +103,7 @@ export async function ensureLb(state: LabState, upstreams: Upstream[]): Promise<
       await sleep(500);
       log(`nginx reloaded with ${upstreams.length} upstream(s)`);
     } else log(`nginx reused: ${url} (pid ${state.lb.pid})`);
-    return { url, id: String(state.lb.pid) };
+    return { url, id: String(state.lb.pid), proxyUrl };
   }
   const out = openSync(`${dir}/nginx.out`, 'a');
   const child = spawn('nginx', nginxArgs(dir), { detached: true, stdio: ['ignore', out, out] });
@@ -94,8 +113,8 @@ export async function ensureLb(state: LabState, upstreams: Upstream[]): Promise<
     if (!pidAlive(child.pid)) throw new Error(`nginx exited; see ${dir}/error.log and ${dir}/nginx.out`);
     return tcpOpen('127.0.0.1', state.lb.port);
   }, { attempts: 40, intervalMs: 250, timeoutMs: 15_000 });
-  log(`nginx up: ${url} (pid ${child.pid}) -> ${upstreams.map((u) => `${u.host}:${u.port}`).join(' ')}`);
-  return { url, id: String(child.pid) };
+  log(`nginx up: ${url} (pid ${child.pid}) -> ${upstreams.map((u) => `${u.host}:${u.port}`).join(' ')}${proxyUrl ? `; ${proxyUrl} -> the hosts' proxy port 80` : ''}`);
+  return { url, id: String(child.pid), proxyUrl };
 }
 
 /** Stops nginx by pid: graceful QUIT, then KILL after a bounded wait. */

@@ -83,6 +83,19 @@ export const ROOTFS: RootfsRecipe[] = [
     ],
     changes: [`ENV ${PATH_ENV}`, 'ENV LANG=C.UTF-8'],
   },
+  {
+    // The per-host reverse proxy for the lab: Debian's Caddy 2.6 laid out like the official
+    // caddy image (config in /config, certificates and the internal CA in /data).
+    kind: 'rootfs',
+    name: 'proxy',
+    tag: 'pallet-lab/caddy:2.6',
+    packages: ['caddy', 'ca-certificates'],
+    changes: [
+      `ENV ${PATH_ENV}`, 'ENV XDG_CONFIG_HOME=/config', 'ENV XDG_DATA_HOME=/data',
+      'EXPOSE 80 443', 'WORKDIR /srv',
+      'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]',
+    ],
+  },
 ];
 
 const SERVICES = 'pallet-lab/services-rootfs:bookworm';

@@ -58,9 +58,19 @@ ssh-keygen -A >/dev/null
 if [ -n "\${LAB_REGISTRY_PORT:-}" ]; then
   socat "TCP-LISTEN:$LAB_REGISTRY_PORT,bind=127.0.0.1,fork,reuseaddr" "TCP:$LAB_REGISTRY_UPSTREAM" &
 fi
-# A restarted container keeps /run: stale pid files would stop dockerd from starting.
-rm -rf /var/run/docker.pid /run/docker /run/containerd
-exec dockerd >>/var/log/dockerd.log 2>&1
+# The engine restarts in place when it exits, like systemd's Restart= on a real host: tests
+# restart it with \`kill $(cat /var/run/docker.pid)\`, and /var/lib/docker (the tmpfs) with its
+# images, containers and restart policies survives. SIGTERM to the host stops it for good.
+pid=""
+trap '[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; exit 0' TERM INT
+while :; do
+  # A restarted container or engine keeps /run: stale pid files would stop dockerd from starting.
+  rm -rf /var/run/docker.pid /run/docker /run/containerd
+  dockerd >>/var/log/dockerd.log 2>&1 &
+  pid=$!
+  wait "$pid" || true
+  sleep 1
+done
 `;
 
 /**

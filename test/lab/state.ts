@@ -22,7 +22,8 @@ export interface LabState {
   labId: string;
   registry: { port: number; username: string; password: string; containerId?: string };
   hosts: HostState[];
-  lb: { port: number; pid?: number };
+  /** port: -> hosts' published app port; proxyPort: -> hosts' proxy (port 80). */
+  lb: { port: number; pid?: number; proxyPort?: number };
   networkId?: string;
 }
 

@@ -8,6 +8,7 @@ import { ensureKeys } from './keys.js';
 import { ensureLb } from './lb.js';
 import { ensureSwarm } from './swarm.js';
 import { ensureNetwork, ensureRegistry } from './registry.js';
+import { pushToLabRegistry } from './push.js';
 import { ensureLabDir, LAB_DIR, LAB_FILE, loadState, saveState, withLabLock, writeDescriptor } from './state.js';
 import { log } from './util.js';
 
@@ -43,6 +44,7 @@ export async function labUp(hostCount = DEFAULT_HOSTS, opts: { swarm?: boolean }
     await ensureRegistry(state, images.registryRuntime, network);
     saveState(state);
     step('registry');
+    const proxyImage = await pushToLabRegistry(state, images.proxy, 'pallet-lab/caddy:2.6');
     const wanted = Math.max(hostCount, state.hosts.length);
     let hosts;
     try {
@@ -53,7 +55,7 @@ export async function labUp(hostCount = DEFAULT_HOSTS, opts: { swarm?: boolean }
     step(`${hosts.length} hosts`);
     const swarm = opts.swarm ? await ensureSwarm(hosts, keys) : undefined;
     if (swarm) step(`swarm of ${swarm.nodes} nodes`);
-    const lb = await ensureLb(state, hosts.map((h) => ({ host: h.ip, port: HOST_WEB_PORT })));
+    const lb = await ensureLb(state, hosts.map((h) => ({ host: h.ip, port: HOST_WEB_PORT })), hosts.map((h) => ({ host: h.ip, port: 80 })));
     saveState(state);
     step('load balancer');
     const descriptor: LabDescriptor = {
@@ -67,7 +69,7 @@ export async function labUp(hostCount = DEFAULT_HOSTS, opts: { swarm?: boolean }
       images: {
         base: images.base, builder: images.builder, django: images.django, postgres: images.postgres,
         redis: images.redis, memcached: images.memcached, rabbitmq: images.rabbitmq, smtpSink: images.smtpSink,
-        host: images.host,
+        host: images.host, proxy: proxyImage,
       },
       ssh: { user: 'root', privateKeyPath: keys.privateKeyPath, knownHostsPath: keys.knownHostsPath },
       hosts,

@@ -21,6 +21,9 @@ cmd="${1:-serve}"
 case "$cmd" in
     serve)
         crash_if_asked serve
+        # BOOT_DELAY (seconds, from the env file) stands in for an app that takes a while to boot:
+        # nothing listens on 8000 until it has passed. Used by the action's end-to-end tests.
+        [ "${BOOT_DELAY:-0}" = 0 ] || sleep "$BOOT_DELAY"
         # gunicorn stops gracefully on SIGTERM: workers finish in-flight requests within the timeout.
         exec python3 -m gunicorn example.wsgi:application \
             --bind 0.0.0.0:8000 \

@@ -1,0 +1,87 @@
+// Pure: the proxy's configuration as Caddy JSON (https://caddyserver.com/docs/json/).
+// The whole config is assembled on each host from per-(app, role) fragments kept in
+// /var/lib/pallet/proxy/routes, so several apps share one proxy and each deploy only rewrites
+// its own fragment. The layout (fixed here, filled on the host by commands.ts's SET_ROUTE):
+//
+//   admin: localhost:2019 inside the proxy container only (reached with `docker exec ... caddy
+//          reload`), never persisted by Caddy itself (our caddy.json is the persisted state)
+//   server "http"  :80   tls-off routes, redirects to https for TLS apps, then a plain 404
+//   server "https" :443  TLS apps' routes, then a plain 404; certificates by Caddy's automatic
+//                        HTTPS (ACME for `auto`, its own CA for `internal`)
+
+/** How the proxy terminates TLS for an app: ACME certificates, Caddy's own CA, or plain HTTP. */
+export type ProxyTls = 'auto' | 'internal' | 'off';
+
+export interface RouteSpec {
+  /** Host names routed to this app; empty = every host name (one such app per host). */
+  hosts: string[];
+  tls: ProxyTls;
+  /** Container name on the proxy network (resolved by Docker's DNS at each connection). */
+  upstream: string;
+  /** Container port the app listens on (8000 by the pallet contract). */
+  port: number;
+}
+
+/** The three fragments one (app, role) contributes; each is a comma-joined list of JSON objects ('' = none). */
+export interface RouteFragments {
+  http: string;
+  https: string;
+  policies: string;
+  /** Routes without a host matcher go after every named one, so named hosts always win. */
+  catchAll: boolean;
+}
+
+/** Answer for host names no app claims: a bare 404, without Caddy's Server header. */
+export const NOT_FOUND_ROUTE = {
+  handle: [
+    { handler: 'headers', response: { delete: ['Server'] } },
+    { handler: 'static_response', status_code: 404, headers: { 'Content-Type': ['text/plain; charset=utf-8'] }, body: 'Not Found\n' },
+  ],
+};
+
+function proxyRoute(r: RouteSpec): object {
+  return {
+    ...(r.hosts.length ? { match: [{ host: r.hosts }] } : {}),
+    handle: [{
+      handler: 'reverse_proxy',
+      upstreams: [{ dial: `${r.upstream}:${r.port}` }],
+      // A stopped upstream answers 502 at once instead of hanging a request.
+      transport: { protocol: 'http', dial_timeout: 2_000_000_000 },
+    }],
+    terminal: true,
+  };
+}
+
+/** The fragments of one app's web role. Throws when TLS is asked for without host names. */
+export function routeFragments(r: RouteSpec): RouteFragments {
+  if (r.tls !== 'off' && r.hosts.length === 0) throw new Error(`tls ${r.tls} needs host names (deploy.proxy.hosts)`);
+  const j = (o: object) => JSON.stringify(o);
+  if (r.tls === 'off') return { http: j(proxyRoute(r)), https: '', policies: '', catchAll: r.hosts.length === 0 };
+  const redirect = {
+    match: [{ host: r.hosts }],
+    handle: [{ handler: 'static_response', status_code: 308, headers: { Location: ['https://{http.request.host}{http.request.uri}'] } }],
+    terminal: true,
+  };
+  const policies = r.tls === 'internal' ? j({ subjects: r.hosts, issuers: [{ module: 'internal' }] }) : '';
+  return { http: j(redirect), https: j(proxyRoute(r)), policies, catchAll: false };
+}
+
+/**
+ * The config around the fragments, as the strings the host script prints between them:
+ * [beforeHttp, beforeHttps, beforePolicies, end]; each route list ends with NOT_FOUND_ROUTE.
+ */
+export function configFrame(): [string, string, string, string] {
+  const nf = JSON.stringify(NOT_FOUND_ROUTE);
+  return [
+    '{"admin":{"listen":"localhost:2019","config":{"persist":false}},"apps":{"http":{"servers":{"http":{"listen":[":80"],"routes":[',
+    `${nf}]},"https":{"listen":[":443"],"automatic_https":{"disable_redirects":true},"routes":[`,
+    `${nf}]}}},"tls":{"automation":{"policies":[`,
+    ']}}}}',
+  ];
+}
+
+/** The config of a proxy that routes nothing yet (every host name gets the 404). */
+export function emptyConfig(): string {
+  const [a, b, c, d] = configFrame();
+  return a + b + c + d;
+}

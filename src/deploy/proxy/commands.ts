@@ -1,0 +1,217 @@
+// Pure: every command the proxy mode runs on a host, as argument vectors. Like ../commands.ts,
+// scripts are constants run as `sh -c SCRIPT sh ARG...`: names, tags and JSON fragments only
+// ever travel as positional arguments.
+import { configFrame, emptyConfig, type RouteFragments } from './caddy.js';
+
+/** Host directory of the proxy: caddy.json (what the proxy loads at start), routes/ (fragments). */
+export const PROXY_DIR = '/var/lib/pallet/proxy';
+/** Certificates and Caddy's internal CA (mounted as /data in the proxy container). */
+export const PROXY_DATA_DIR = '/var/lib/pallet/proxy-data';
+/** Container and network names: one proxy per host, shared by every app. */
+export const PROXY_CONTAINER = 'pallet-proxy';
+export const PROXY_NETWORK = 'pallet-proxy';
+
+const sh = (script: string, ...args: string[]) => ['sh', '-c', script, 'sh', ...args];
+
+/** Route key of one app's role: names its fragment files (`+` appears in neither name, so globs stay exact). */
+export function routeKey(app: string, role: string): string {
+  return `${app}+${role}`;
+}
+
+// Creates the network, the initial config and the proxy container when missing, starts it when
+// stopped, and waits (bounded) until its admin endpoint takes a reload of the persisted config.
+// Exit 4 = the container could not start (ports 80/443 taken, image missing); 5 = no answer.
+const ENSURE = `d="$1"; data="$2"; name="$3"; net="$4"; img="$5"; empty="$6"
+mkdir -p "$d/routes" "$data" || exit 3
+docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/dev/null || exit 3
+[ -s "$d/caddy.json" ] || printf '%s\\n' "$empty" > "$d/caddy.json" || exit 3
+st=$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)
+if [ "$st" = false ]; then
+  echo "starting the stopped proxy container $name"
+  docker start "$name" >/dev/null 2>&1 || { echo "could not start $name: $(docker start "$name" 2>&1 | tail -n 2)"; exit 4; }
+elif [ -z "$st" ]; then
+  out=$(docker run -d --name "$name" --restart unless-stopped --network "$net" -p 80:80 -p 443:443 \\
+    -v "$d:/etc/pallet-proxy:ro" -v "$data:/data" --label pallet.proxy=caddy \\
+    "$img" caddy run --config /etc/pallet-proxy/caddy.json 2>&1) || {
+    docker rm -f "$name" >/dev/null 2>&1
+    echo "could not start the proxy ($img): $(printf '%s' "$out" | tail -n 2)"; exit 4; }
+  echo "proxy container $name started from $img"
+fi
+i=0
+while [ "$i" -lt 40 ]; do
+  i=$((i+1))
+  docker exec "$name" caddy reload --config /etc/pallet-proxy/caddy.json >/dev/null 2>&1 && { echo "proxy ready"; exit 0; }
+  sleep 0.5
+done
+echo "the proxy container $name does not answer on its admin endpoint: $(docker logs --tail 3 "$name" 2>&1 | tr '\\n' ' ')"
+exit 5`;
+
+/** Makes sure the host's proxy runs with its persisted routes (idempotent). */
+export function ensureProxyArgv(image: string): string[] {
+  return sh(ENSURE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image, emptyConfig());
+}
+
+// Before a switch: which container the route sends to now, and every container of the role.
+const PREPARE = `d="$1"; key="$2"; app="$3"; role="$4"
+printf 'upstream=%s\\n' "$(cat "$d/routes/$key.upstream" 2>/dev/null)"
+for id in $(docker ps -aq --filter "label=pallet.app=$app" --filter "label=pallet.role=$role"); do
+  docker inspect --format 'container={{.Name}} {{.State.Running}}' "$id" 2>/dev/null | sed 's#=/#=#'
+done`;
+
+export function prepareSwitchArgv(app: string, role: string): string[] {
+  return sh(PREPARE, PROXY_DIR, routeKey(app, role), app, role);
+}
+
+export interface RoleContainers {
+  /** Container the proxy sends this role's requests to ('' = no route yet). */
+  upstream: string;
+  /** Every container of the app's role on the host, with whether it runs. */
+  containers: { name: string; running: boolean }[];
+}
+
+export function parsePrepare(stdout: string): RoleContainers {
+  const upstream = (/^upstream=(.*)$/m.exec(stdout)?.[1] ?? '').trim();
+  const containers = [...stdout.matchAll(/^container=(\S+) (true|false)$/gm)].map((m) => ({ name: m[1], running: m[2] === 'true' }));
+  return { upstream, containers };
+}
+
+// Health of a container on the proxy network, asked the way the proxy will: its address on that
+// network, the app's host name in Host, X-Forwarded-Proto when TLS is on. Gives up early when
+// the container stops or restarts, and when it answers the same 4xx for 10 s (a host name the
+// app refuses, e.g. ALLOWED_HOSTS, does not get better by waiting).
+const HEALTH = `n="$1"; net="$2"; port="$3"; path="$4"; host="$5"; proto="$6"; t="$7"
+end=$(( $(date +%s) + t )); code=000; i=0; same=0; ip=""
+set --
+[ -n "$host" ] && set -- "$@" -H "Host: $host"
+[ -n "$proto" ] && set -- "$@" -H "X-Forwarded-Proto: $proto"
+while [ "$i" -lt 100000 ]; do
+  i=$((i+1))
+  [ -n "$ip" ] || ip=$(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}}{{"\\n"}}{{end}}' "$n" 2>/dev/null | awk -v net="$net" '$1 == net {print $2}')
+  if [ -n "$ip" ]; then
+    prev=$code
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "http://$ip:$port$path" 2>/dev/null) || true
+    [ "$code" = 200 ] && { echo "healthy: HTTP 200 after $i tries"; exit 0; }
+    case "$code" in 4??) if [ "$code" = "$prev" ]; then same=$((same+1)); else same=0; fi;; *) same=0;; esac
+    [ "$same" -ge 20 ] && { echo "$path answers HTTP $code with Host: \${host:-$ip} (steadily for 10s); check that the app accepts this host name (Django: ALLOWED_HOSTS)"; exit 1; }
+  fi
+  st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null)
+  case "$st" in "true 0") ;; *) echo "container $n is not running steadily (running/restarts: $st), last HTTP status $code: $(docker logs --tail 3 "$n" 2>&1 | tr '\\n' ' ')"; exit 1;; esac
+  [ "$(date +%s)" -ge "$end" ] && { echo "no HTTP 200 from $path within \${t}s (last status $code, Host: \${host:-$ip})"; exit 1; }
+  sleep 0.5
+done
+exit 1`;
+
+export interface ProxyHealthSpec {
+  container: string;
+  port: number;
+  path: string;
+  /** Sent as Host ('' = curl's default, the container's address). */
+  host: string;
+  /** Sent as X-Forwarded-Proto when TLS terminates at the proxy. */
+  https: boolean;
+  /** Seconds. */
+  timeout: number;
+}
+
+export function proxyHealthArgv(h: ProxyHealthSpec): string[] {
+  const p = h.path.startsWith('/') ? h.path : `/${h.path}`;
+  return sh(HEALTH, h.container, PROXY_NETWORK, String(h.port), p, h.host, h.https ? 'https' : '', String(h.timeout));
+}
+
+// Writes (or removes) one route's fragments and reloads the proxy with the assembled config,
+// under a host-wide lock (several apps share the proxy). A reload Caddy refuses changes nothing:
+// the fragments are put back and the persisted caddy.json stays as it was. Caddy swaps configs
+// gracefully: requests in flight on the old upstream finish, new ones go to the new one.
+const SET_ROUTE = `d="$1"; name="$2"; key="$3"; act="$4"; upstream="$5"; http="$6"; https="$7"; pol="$8"; order="$9"
+shift 9; f0="$1"; f1="$2"; f2="$3"; f3="$4"
+r="$d/routes"; mkdir -p "$r" || exit 3
+exec 9>"$d/lock"
+flock -w 60 9 || { echo "the proxy config lock is busy (another deploy on this host)"; exit 3; }
+st=$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)
+[ "$st" = true ] || { echo "the proxy container $name is not running (state: \${st:-missing}); the route was not changed"; exit 4; }
+undo="$r/.undo"; rm -rf "$undo"; mkdir "$undo" || exit 3
+for f in "$r"/*"+$key".* "$r/$key.upstream"; do [ -e "$f" ] && cp -p "$f" "$undo/"; done
+rm -f "$r"/*"+$key".*
+if [ "$act" = set ]; then
+  [ -n "$http" ] && printf '%s' "$http" > "$r/$order+$key.http"
+  [ -n "$https" ] && printf '%s' "$https" > "$r/$order+$key.https"
+  [ -n "$pol" ] && printf '%s' "$pol" > "$r/$order+$key.policy"
+  printf '%s\\n' "$upstream" > "$r/$key.upstream"
+else
+  rm -f "$r/$key.upstream"
+fi
+join() { for g in "$r"/*."$1"; do [ -s "$g" ] && { cat "$g"; printf ','; }; done; }
+pols() { s=""; for g in "$r"/*.policy; do [ -s "$g" ] && { printf '%s' "$s"; cat "$g"; s=","; }; done; }
+{ printf '%s' "$f0"; join http; printf '%s' "$f1"; join https; printf '%s' "$f2"; pols; printf '%s\\n' "$f3"; } > "$d/caddy.json.new"
+if out=$(docker exec "$name" caddy reload --config /etc/pallet-proxy/caddy.json.new 2>&1); then
+  mv "$d/caddy.json.new" "$d/caddy.json" && rm -rf "$undo" && echo "proxy now routes $key to \${upstream:-nothing}" && exit 0
+fi
+rm -f "$d/caddy.json.new" "$r"/*"+$key".* "$r/$key.upstream"
+cp -p "$undo"/* "$r/" 2>/dev/null; rm -rf "$undo"
+st=$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)
+[ "$st" = true ] || { echo "the proxy container $name stopped during the switch (state: \${st:-missing}); the route was not changed"; exit 4; }
+echo "the proxy refused the new routes: $(printf '%s' "$out" | tail -n 3 | tr '\\n' ' ')"
+exit 1`;
+
+/** Points the (app, role) route at `upstream` (the container name) with these fragments. */
+export function setRouteArgv(app: string, role: string, upstream: string, f: RouteFragments): string[] {
+  return sh(SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'set', upstream, f.http, f.https, f.policies, f.catchAll ? '90' : '10', ...configFrame());
+}
+
+/** Removes the (app, role) route: its host names get the 404 again. */
+export function removeRouteArgv(app: string, role: string): string[] {
+  return sh(SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'remove', '', '', '', '', '10', ...configFrame());
+}
+
+// Graceful stop (SIGTERM, then SIGKILL after the timeout) and removal; missing ones are fine.
+const RETIRE = `t="$1"; shift
+[ "$#" -gt 0 ] || exit 0
+docker stop -t "$t" "$@" >/dev/null 2>&1
+docker rm -f "$@" >/dev/null 2>&1
+for n; do docker container inspect "$n" >/dev/null 2>&1 && { echo "container $n is still there"; exit 1; }; done
+exit 0`;
+
+export function retireArgv(names: string[], stopTimeout: number): string[] {
+  return sh(RETIRE, String(stopTimeout), ...names);
+}
+
+/** Fresh name for a new container of a role: unique per start, so it can run beside the old one. */
+export function newContainerName(app: string, role: string, suffix: string): string {
+  return `${app}-${role}-${suffix}`;
+}
+
+// `pallet proxy status`: the proxy container, then each route with its upstream and state.
+const STATUS = `d="$1"; name="$2"
+printf 'proxy=%s\\n' "$(docker inspect --format '{{.State.Status}} {{.Config.Image}} {{.State.StartedAt}} {{.RestartCount}}' "$name" 2>/dev/null)"
+for u in "$d"/routes/*.upstream; do
+  [ -e "$u" ] || continue
+  key=$(basename "$u" .upstream); up=$(cat "$u")
+  hosts=$(cat "$d"/routes/*"+$key".http "$d"/routes/*"+$key".https 2>/dev/null | grep -o '"host":\\[[^]]*\\]' | head -n 1 | sed 's/"host":\\[//; s/\\]//; s/"//g')
+  tls=off; ls "$d"/routes/*"+$key".https >/dev/null 2>&1 && tls=on
+  st=$(docker inspect --format '{{.State.Status}} {{index .Config.Labels "pallet.tag"}}' "$up" 2>/dev/null)
+  printf 'route=%s\\t%s\\t%s\\t%s\\t%s\\n' "$key" "\${hosts:-*}" "$tls" "$up" "\${st:-missing}"
+done`;
+
+export function proxyStatusArgv(): string[] {
+  return sh(STATUS, PROXY_DIR, PROXY_CONTAINER);
+}
+
+export interface ProxyStatus {
+  /** '' when there is no proxy container on the host. */
+  state: string;
+  image: string;
+  startedAt: string;
+  restarts: number;
+  routes: { app: string; role: string; hosts: string; tls: string; container: string; containerState: string; tag: string }[];
+}
+
+export function parseProxyStatus(stdout: string): ProxyStatus {
+  const [state = '', image = '', startedAt = '', restarts = '0'] = (/^proxy=(.*)$/m.exec(stdout)?.[1] ?? '').trim().split(' ');
+  const routes = [...stdout.matchAll(/^route=(.*)$/gm)].map((m) => {
+    const [key, hosts, tls, container, st] = m[1].split('\t');
+    const dot = key.lastIndexOf('+');
+    const [containerState, tag = ''] = (st ?? '').split(' ');
+    return { app: key.slice(0, dot), role: key.slice(dot + 1), hosts, tls, container, containerState, tag };
+  });
+  return { state, image, startedAt, restarts: Number(restarts) || 0, routes };
+}

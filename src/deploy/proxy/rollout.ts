@@ -1,0 +1,190 @@
+// Web roles behind the host's proxy (the executor; what to run is in ./commands.ts and
+// ./caddy.ts). On each host: the new version starts beside the old one under its own name on
+// the proxy's network, is health-checked there with the app's host name, and only then does
+// the proxy route new requests to it. The previous containers keep running until the rollout
+// is done on every host, so a revert is a route switch back (no pull, no boot); afterwards
+// they drain and are stopped gracefully.
+import { randomBytes } from 'node:crypto';
+import { UserError, errorMessage } from '../../errors.js';
+import { lastLines } from '../../ssh/errors.js';
+import { formatDuration, reporter } from '../../util/reporter.js';
+import { imageInspectArgv, runContainerArgv } from '../commands.js';
+import { failures, forEachHost } from '../parallel.js';
+import type { RolePlan } from '../plan.js';
+import { pullOnHost, registryOf, type RegistryLogin } from '../pull.js';
+import { containerSpec, stepRunner } from '../restart.js';
+import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxySwitch } from '../types.js';
+import { routeFragments } from './caddy.js';
+import {
+  PROXY_NETWORK, ensureProxyArgv, newContainerName, parsePrepare, prepareSwitchArgv,
+  proxyHealthArgv, removeRouteArgv, retireArgv, setRouteArgv,
+} from './commands.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function switches(run: DeployRun): Map<string, ProxySwitch> {
+  run.proxySwitches ??= new Map();
+  return run.proxySwitches;
+}
+
+function proxiedHosts(run: DeployRun): string[] {
+  return [...new Set(run.plan.roles.filter((r) => r.behindProxy).flatMap((r) => r.hosts))];
+}
+
+/** Exit codes of ensureProxyArgv -> what a person should do. */
+function ensureFailure(label: string, exitCode: number, out: string): Error {
+  const text = lastLines(out) || `exit ${exitCode}`;
+  if (exitCode === 4 && /address already in use|port is already allocated|bind/i.test(out)) {
+    return new UserError(`${label}: the proxy cannot listen on ports 80/443: ${text}`,
+      'stop whatever already listens there (a hand-written nginx? see docs/hosts.md "Moving from a hand-written nginx"), or set deploy.proxy: false');
+  }
+  return new Error(text);
+}
+
+/** Starts the proxy where it is missing or stopped (same command the revert uses). */
+async function ensureProxy(run: DeployRun, h: HostRecord): Promise<void> {
+  const r = await h.conn.run(ensureProxyArgv(run.plan.proxy!.image));
+  if (r.exitCode !== 0) throw ensureFailure(h.label, r.exitCode, r.stdout + r.stderr);
+  for (const line of r.stdout.split('\n')) if (/started|starting/.test(line)) reporter().info(`${h.label}: ${line.trim()}`);
+}
+
+/**
+ * Before the rollout: the proxy image is on every web host (pulled if missing, with the
+ * registry login when it comes from the app's registry) and the proxy runs with its persisted
+ * routes. Nothing of the app has changed yet when this fails.
+ */
+export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Promise<void> {
+  const proxy = run.plan.proxy!;
+  const outcomes = await forEachHost(proxiedHosts(run), async (label) => {
+    const h = run.hosts.get(label)!;
+    if ((await h.conn.run(imageInspectArgv(proxy.image))).exitCode !== 0) {
+      const useLogin = login && registryOf(proxy.image) === login.registry ? login : undefined;
+      const p = await pullOnHost(run, h, proxy.image, useLogin, false);
+      if (p.exitCode !== 0) throw new StepError(label, `pull ${proxy.image}`, lastLines(p.stderr || p.stdout));
+      reporter().info(`${label}: pulled the proxy image ${proxy.image}`);
+    }
+    await ensureProxy(run, h);
+  });
+  const f = failures(outcomes)[0];
+  if (f) throw f.error instanceof StepError || f.error instanceof UserError ? f.error : new StepError(f.host, 'proxy', errorMessage(f.error));
+}
+
+/**
+ * One host: start `tag` beside what runs, health-check it on the proxy network with the app's
+ * host name, then point the route at it. The old containers keep running (see retireBehindProxy).
+ */
+export async function switchBehindProxy(run: DeployRun, label: string, role: RolePlan, tag: string, onTouch?: () => void): Promise<void> {
+  const h = run.hosts.get(label)!;
+  const { app, proxy } = run.plan;
+  const step = stepRunner(run, label, role);
+  const t0 = Date.now();
+  const key = proxySwitchKey(label, role.role);
+  onTouch?.();
+  const name = newContainerName(app, role.role, randomBytes(4).toString('hex'));
+  await step('start', async () => {
+    const found = parsePrepare((await h.conn.check(prepareSwitchArgv(app, role.role), 'listing the role\'s containers')).stdout);
+    const sw = switches(run).get(key) ?? { previous: found.upstream, old: found.containers.map((c) => c.name), started: [], switched: false };
+    sw.started.push(name);
+    switches(run).set(key, sw);
+    const r = await h.conn.run(runContainerArgv({ ...containerSpec(run, role, tag), port: undefined, name, network: PROXY_NETWORK }));
+    if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
+  });
+  await step('health', async () => {
+    const r = await h.conn.run(proxyHealthArgv({
+      container: name, port: role.port ?? 8000, path: role.healthPath, host: role.healthHost ?? '',
+      https: proxy!.tls !== 'off', timeout: role.healthTimeout,
+    }));
+    h.health.push(`${role.role}: ${r.exitCode === 0 ? 'ok' : 'FAILED'}`);
+    if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
+  });
+  await step('switch', async () => {
+    const f = routeFragments({ hosts: proxy!.hosts, tls: proxy!.tls, upstream: name, port: role.port ?? 8000 });
+    const r = await h.conn.run(setRouteArgv(app, role.role, name, f));
+    if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
+    switches(run).get(key)!.switched = true;
+  });
+  const ms = Date.now() - t0;
+  h.restartMs += ms;
+  reporter().info(`${label}: ${role.role} now on ${tag} behind the proxy (${name}, healthy, ${formatDuration(ms)})`);
+}
+
+/** Rolls a proxied role out batch by batch; one boot per host, no candidate probe. */
+export async function rollRoleBehindProxy(run: DeployRun, role: RolePlan, cancelled: () => void, forBatch: (batch: string[], fn: (host: string) => Promise<void>) => Promise<void>): Promise<void> {
+  for (const [index, batch] of role.batches.entries()) {
+    cancelled();
+    reporter().info(`${role.role}: starting the new version beside the old one on ${batch.join(', ')}`);
+    await forBatch(batch, (host) => switchBehindProxy(run, host, role, run.hosts.get(host)!.target, () => run.touched.push({ host, role: role.role })));
+    await run.hooks.afterBatch?.({ role: role.role, batch, index });
+  }
+}
+
+async function isRunning(h: HostRecord, name: string): Promise<boolean> {
+  if (!name) return false;
+  const r = await h.conn.run(['docker', 'inspect', '--format', '{{.State.Running}}', name]);
+  return r.exitCode === 0 && r.stdout.trim() === 'true';
+}
+
+async function retire(h: HostRecord, names: string[], stopTimeout: number): Promise<void> {
+  if (!names.length) return;
+  await h.conn.check(retireArgv(names, stopTimeout), `stopping ${names.join(', ')}`);
+}
+
+/**
+ * Revert of one host's proxied role: the proxy (restarted if it died) routes back to the
+ * container it used before, which still runs; the containers this deploy started are removed.
+ * Only if that container is gone is the recorded tag started again (a boot, like today's revert).
+ */
+export async function revertBehindProxy(run: DeployRun, label: string, role: RolePlan): Promise<void> {
+  const h = run.hosts.get(label)!;
+  const { app } = run.plan;
+  const sw = switches(run).get(proxySwitchKey(label, role.role));
+  if (!sw) return;
+  await ensureProxy(run, h);
+  const ours = [...sw.started];
+  if (sw.previous && (await isRunning(h, sw.previous))) {
+    const f = routeFragments({ hosts: run.plan.proxy!.hosts, tls: run.plan.proxy!.tls, upstream: sw.previous, port: role.port ?? 8000 });
+    // The route file may point at ours even when the switch "failed" (proxy died after reloading).
+    const r = await h.conn.run(setRouteArgv(app, role.role, sw.previous, f));
+    if (r.exitCode !== 0) throw new Error(`switching back to ${sw.previous}: ${lastLines(r.stdout || r.stderr, 2)}`);
+    reporter().info(`${label}: ${role.role} routed back to ${sw.previous}`);
+  } else if (h.before.tag) {
+    reporter().warning(`${label}: the previous ${role.role} container ${sw.previous || '(none)'} is not running; starting ${h.before.tag} again`);
+    sw.started = [];
+    await switchBehindProxy(run, label, role, h.before.tag);
+    ours.push(...sw.started.slice(0, -1));
+  } else {
+    const r = await h.conn.run(removeRouteArgv(app, role.role));
+    if (r.exitCode !== 0) throw new Error(`removing the route: ${lastLines(r.stdout || r.stderr, 2)}`);
+    reporter().warning(`${label}: ${role.role} had no previous version; its route and container were removed`);
+  }
+  await retire(h, ours, role.stopTimeout);
+  sw.switched = false;
+}
+
+/**
+ * After a successful rollout: wait the drain timeout once, then stop every previous container
+ * of the proxied roles gracefully (SIGTERM, stop_timeout) on every host in parallel. A failure
+ * here is a warning: the new version already serves everywhere.
+ */
+export async function retireBehindProxy(run: DeployRun): Promise<void> {
+  const todo = [...switches(run).entries()].map(([key, sw]) => {
+    const [host, roleName] = key.split('\t');
+    const live = sw.started.at(-1);
+    return { host, role: run.plan.roles.find((r) => r.role === roleName)!, names: [...new Set([...sw.old, ...sw.started])].filter((n) => n !== live) };
+  }).filter((t) => t.names.length);
+  if (!todo.length) return;
+  const drain = run.plan.proxy?.drainTimeout ?? 0;
+  if (drain > 0) {
+    reporter().info(`draining the previous containers for ${drain}s`);
+    await sleep(drain * 1000);
+  }
+  const outcomes = await forEachHost([...new Set(todo.map((t) => t.host))], async (label) => {
+    const h = run.hosts.get(label)!;
+    for (const t of todo.filter((x) => x.host === label)) {
+      await retire(h, t.names, t.role.stopTimeout);
+      reporter().info(`${label}: stopped ${t.names.join(', ')}`);
+    }
+  });
+  for (const f of failures(outcomes)) reporter().warning(`${f.host}: could not stop the previous containers (${errorMessage(f.error)}); they get no requests and are stopped by the next deploy`);
+}
+

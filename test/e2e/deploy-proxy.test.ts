@@ -1,0 +1,221 @@
+// Web roles behind the per-host proxy (Caddy, the lab's image from Debian's package) against the
+// real lab: one host with an app that boots in 6 s, then three hosts behind the lab's nginx, each
+// under a bounded request loop with failures counted. The app's env file sets
+// ALLOWED_HOSTS=shop.test, so every green deploy here also proves the health check sends the
+// app's host name. Tests run in order; each starts from the state the previous one left.
+import { jest } from '@jest/globals';
+import { labAvailable } from '../helpers/lab.js';
+import { fetchVersion, startLoad, type LoadStats } from '../helpers/load.js';
+import type { ProxyConfig } from '../../src/config/types.js';
+import { DeployFixture, sleep } from './deploy-fixture.js';
+
+jest.setTimeout(600_000);
+const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
+
+const HOST = 'shop.test';
+const PROXY_APP = 'e2eproxy';
+/** A second app on the same hosts and proxy, and an app in the published-port mode. */
+const BLOG = 'blog.test';
+const BLOG_APP = 'e2eproxyblog';
+const PUB_APP = 'e2eproxypub';
+
+describeLab('deploy behind the per-host proxy (lab)', () => {
+  let fx: DeployFixture;
+  const proxy = (): ProxyConfig => ({ hosts: [HOST], tls: 'off', image: fx.lab.images.proxy!, drain_timeout: 1 });
+  const hostUrl = (i: number) => `http://${fx.lab.hosts[i].ip}:80`;
+  const show = (what: string, ms: number, s: LoadStats) => console.log(`${what}: ${Math.round(ms / 100) / 10}s; load ${JSON.stringify({ ...s, failures: s.failures.slice(0, 5) })}`);
+
+  /** Starts of containers from `tag` on a host since `since` (docker events: every boot counts, candidates included). */
+  async function starts(address: string, tag: string, since: number): Promise<number> {
+    const out = await fx.ssh(address, `docker events --since ${Math.floor(since / 1000)} --until $(date +%s) --filter event=start --filter label=pallet.app=${PROXY_APP} --filter label=pallet.tag=${tag} --format '{{.ID}}'`);
+    return out.split('\n').filter(Boolean).length;
+  }
+
+  beforeAll(async () => {
+    fx = new DeployFixture(PROXY_APP);
+    if (!fx.lab.images.proxy || !fx.lab.lb.proxyUrl) throw new Error('the lab has no proxy image or proxy LB port: run `npm run lab:up` again');
+    // Django refuses any other Host (HTTP 400): only the two apps' names are allowed.
+    await fx.setup(['v1', 'v2', 'v3', 'health'], { ALLOWED_HOSTS: `${HOST},${BLOG}`, BOOT_DELAY: '6' });
+    // A clean proxy on every host (the lab's hosts are shared with other suites).
+    for (const a of fx.addresses) await fx.ssh(a, 'docker rm -f pallet-proxy >/dev/null 2>&1; rm -rf /var/lib/pallet/proxy /var/lib/pallet/proxy-data; true');
+  }, 900_000);
+
+  afterAll(async () => {
+    const others = `for app in ${BLOG_APP} ${PUB_APP}; do ids=$(docker ps -aq --filter label=pallet.app=$app); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/$app; done; `;
+    for (const a of fx?.addresses ?? []) await fx.ssh(a, `${others}docker rm -f pallet-proxy >/dev/null 2>&1; rm -rf /var/lib/pallet/proxy /var/lib/pallet/proxy-data; docker network rm pallet-proxy >/dev/null 2>&1; true`).catch(() => undefined);
+    await fx?.teardown();
+  }, 300_000);
+
+  test('one host, 6 s boot: a code-only deploy with zero failed requests, the new version booted once, the old one stopped', async () => {
+    const [h1] = fx.addresses;
+    const cfg = fx.config({ web: [h1], workers: [], proxy: proxy() });
+    const first = await fx.deploy('deploy', { tag: fx.tags.v1, config: cfg });
+    expect(first.error).toBeUndefined();
+    expect(first.result?.exitCode).toBe(0);
+    expect((await fetchVersion(hostUrl(0), HOST)).version).toBe(fx.tags.v1);
+
+    const t0 = Date.now();
+    const load = startLoad({ url: hostUrl(0), host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    await sleep(500);
+    const r = await fx.deploy('deploy', { tag: fx.tags.v2, config: cfg });
+    await sleep(500);
+    const stats = await load.stop();
+    show('one host', r.ms, stats);
+    expect(r.result?.exitCode).toBe(0);
+    expect(stats.requests).toBeGreaterThan(100);
+    expect(stats.failed).toBe(0);
+    expect(stats.firstSeen).toEqual([fx.tags.v1, fx.tags.v2]);
+    expect(await starts(h1, fx.tags.v2, t0)).toBe(1);
+    // Only the new container is left, running; the old one was stopped and removed.
+    const v = await fx.view(h1);
+    expect(v.containers.map((c) => [c.tag, c.running])).toEqual([[fx.tags.v2, true]]);
+    expect(v).toMatchObject({ tag: fx.tags.v2, revert: fx.tags.v1, lock: false });
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
+  });
+
+  test('a host name no app claims gets a plain 404 that names nothing', async () => {
+    const r = await fetchVersion(hostUrl(0), 'unknown.test');
+    expect(r.status).toBe(404);
+    expect(r.body).toBe('Not Found\n');
+    expect(r.headers.server).toBeUndefined();
+  });
+
+  test('three hosts behind the lab LB, batch 1: zero failed requests, every host on v3 with one boot each', async () => {
+    const cfg = fx.config({ workers: [], proxy: proxy() });
+    // Hosts 2 and 3 get v2 first (host 1 has it already), without load.
+    const warm = await fx.deploy('deploy', { tag: fx.tags.v2, config: cfg });
+    expect(warm.result?.exitCode).toBe(0);
+    const t0 = Date.now();
+    const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    await sleep(500);
+    const r = await fx.deploy('deploy', { tag: fx.tags.v3, config: cfg });
+    await sleep(500);
+    const stats = await load.stop();
+    show('three hosts', r.ms, stats);
+    expect(r.result?.exitCode).toBe(0);
+    expect(stats.failed).toBe(0);
+    expect(stats.firstSeen).toEqual([fx.tags.v2, fx.tags.v3]);
+    for (const [i, a] of fx.addresses.entries()) {
+      expect(await starts(a, fx.tags.v3, t0)).toBe(1);
+      expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
+      const v = await fx.view(a);
+      expect(v.containers.map((c) => [c.tag, c.running])).toEqual([[fx.tags.v3, true]]);
+    }
+  });
+
+  test('a release whose /health/ answers 500: zero failed requests, reverted=true, every host still serves v3 from the same container', async () => {
+    const cfg = fx.config({ workers: [], proxy: proxy(), healthTimeout: 6 });
+    const before = await fx.views();
+    const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    await sleep(500);
+    const r = await fx.deploy('deploy', { tag: fx.tags.health, config: cfg });
+    const stats = await load.stop();
+    show('health 500', r.ms, stats);
+    expect(r.result?.exitCode).toBe(1);
+    expect(r.result!.outputs.reverted).toBe('true');
+    expect(r.report).toMatchObject({ phase: 'rolling', failedHost: fx.addresses[0], failedStep: 'health (web)' });
+    expect(stats.failed).toBe(0);
+    expect(Object.keys(stats.versions)).toEqual([fx.tags.v3]);
+    for (const [i, v] of (await fx.views()).entries()) {
+      expect(v).toMatchObject({ tag: fx.tags.v3, lock: false });
+      expect(v.containers.map((c) => c.id)).toEqual(before[i].containers.map((c) => c.id));
+    }
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
+  });
+
+  test('a failure on host 2 after host 1 switched: host 1 is routed back to its kept container (no boot), zero failed requests', async () => {
+    const cfg = fx.config({ workers: [], proxy: proxy(), healthTimeout: 20 });
+    const before = await fx.views();
+    const [, h2] = fx.lab.hosts;
+    const t0 = Date.now();
+    const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    const r = await fx.deploy('deploy', {
+      tag: fx.tags.v2, config: cfg,
+      hooks: {
+        // Host 2's new container dies while it boots (killed as soon as it appears), after
+        // host 1 has switched: host 1 must go back to the container it kept running.
+        afterBatch: async ({ index }) => {
+          if (index !== 0) return;
+          void (async () => {
+            for (let i = 0; i < 100; i++) {
+              await fx.ssh(h2.address, `for id in $(docker ps -q --filter label=pallet.app=${PROXY_APP} --filter label=pallet.tag=${fx.tags.v2}); do docker kill $id >/dev/null; done; true`);
+              await sleep(200);
+            }
+          })();
+        },
+      },
+    });
+    const stats = await load.stop();
+    show('host 2 fault', r.ms, stats);
+    expect(r.result?.exitCode).toBe(1);
+    expect(r.report).toMatchObject({ phase: 'rolling', failedHost: h2.address, reverted: true });
+    expect(stats.failed).toBe(0);
+    // Host 1 was switched to v2 and back: the v3 container it serves is the one from before.
+    for (const [i, v] of (await fx.views()).entries()) {
+      expect(v.containers.filter((c) => c.running).map((c) => c.id)).toEqual(before[i].containers.map((c) => c.id));
+      expect(await starts(fx.addresses[i], fx.tags.v3, t0)).toBe(0);
+    }
+  });
+
+  test('two apps on the same hosts and proxy port, routed by host name: deploying one drops no request of the other', async () => {
+    const blog = { ...fx.config({ workers: [], proxy: { ...proxy(), hosts: [BLOG] } }), app: BLOG_APP };
+    const first = await fx.deploy('deploy', { tag: fx.tags.v1, config: blog });
+    expect(first.result?.exitCode).toBe(0);
+    const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: BLOG, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    await sleep(300);
+    const r = await fx.deploy('deploy', { tag: fx.tags.v3, config: fx.config({ workers: [], proxy: proxy() }) });
+    const stats = await load.stop();
+    show('other app during a deploy', r.ms, stats);
+    expect(r.result?.exitCode).toBe(0);
+    expect(stats.failed).toBe(0);
+    expect(Object.keys(stats.versions)).toEqual([fx.tags.v1]);
+    for (const i of fx.lab.hosts.keys()) {
+      expect((await fetchVersion(hostUrl(i), BLOG)).version).toBe(fx.tags.v1);
+      expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
+    }
+  });
+
+  test('the proxy container killed during a deploy: the deploy fails, says why, and every host serves the old version again', async () => {
+    const [, h2] = fx.lab.hosts;
+    const before = await fx.views();
+    const r = await fx.deploy('deploy', {
+      tag: fx.tags.v2, config: fx.config({ workers: [], proxy: proxy() }),
+      hooks: { afterBatch: async ({ index }) => { if (index === 0) await fx.ssh(h2.address, 'docker kill pallet-proxy >/dev/null'); } },
+    });
+    expect(r.result?.exitCode).toBe(1);
+    expect(r.result!.outputs.reverted).toBe('true');
+    expect(r.report).toMatchObject({ phase: 'rolling', failedHost: h2.address, failedStep: 'switch (web)' });
+    expect(r.report!.error).toMatch(/the proxy container pallet-proxy is not running .*the route was not changed/);
+    expect(r.report!.revertProblems).toEqual([]);
+    for (const [i, v] of (await fx.views()).entries()) {
+      expect(v.containers.filter((c) => c.running).map((c) => c.id)).toEqual(before[i].containers.map((c) => c.id));
+      expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
+    }
+  });
+
+  test("a host's engine restarted: the proxy comes back with the last routes", async () => {
+    const [h1] = fx.lab.hosts;
+    await fx.ssh(h1.address, 'kill $(cat /var/run/docker.pid)');
+    let answer: { status: number; version?: string } = { status: 0 };
+    for (let i = 0; i < 60; i++) {
+      await sleep(1000);
+      answer = await fetchVersion(hostUrl(0), HOST).catch(() => ({ status: 0 }));
+      if (answer.status === 200) break;
+    }
+    expect(answer).toMatchObject({ status: 200, version: fx.tags.v3 });
+    expect((await fetchVersion(hostUrl(0), BLOG)).version).toBe(fx.tags.v1);
+    expect((await fetchVersion(hostUrl(0), 'unknown.test')).status).toBe(404);
+  });
+
+  test('ALLOWED_HOSTS without the proxy: health.host makes the published-port deploy green; without it the version is refused', async () => {
+    const [h1] = fx.addresses;
+    const pub = (healthHost?: string, healthTimeout = 30) => ({ ...fx.config({ web: [h1], workers: [], healthHost, healthTimeout }), app: PUB_APP });
+    const refused = await fx.deploy('deploy', { tag: fx.tags.v1, config: pub(undefined, 8) });
+    expect(refused.result?.exitCode).toBe(1);
+    expect(refused.report).toMatchObject({ phase: 'rolling', failedStep: 'health (web)' });
+    expect(refused.report!.error).toMatch(/last status 400/);
+    const ok = await fx.deploy('deploy', { tag: fx.tags.v1, config: pub(HOST) });
+    expect(ok.result?.exitCode).toBe(0);
+    expect((await fetchVersion(fx.lab.hosts[0].webUrl, HOST)).version).toBe(fx.tags.v1);
+  });
+});
