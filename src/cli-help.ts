@@ -94,6 +94,15 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     ],
     flags: [...SSH, 'host', 'force', 'json'],
   },
+  proxy: {
+    usage: 'pallet proxy status [--host HOST] [--json]',
+    about: [
+      'The reverse proxy on each web host (deploy.proxy): its state, image and restarts, and every route it',
+      'holds (all apps that share it): host names, TLS, the live container and its tag. Warns about a host',
+      'without a running proxy and a route whose container is not running.',
+    ],
+    flags: [...SSH, 'host', 'json'],
+  },
   run: {
     usage: 'pallet run [--config pallet.yml] -- COMMAND [ARGS...]',
     about: [

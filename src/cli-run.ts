@@ -29,6 +29,7 @@ export function usage(): string {
     '  exec       a one-off container of the running tag: pallet exec [--role R] [--host H | --all] [-i] -- manage.py shell',
     '  logs       the role\'s container logs from every host, merged: pallet logs [--role R] [--host H] [--since 10m] [--tail N] [-f]',
     '  lock       pallet lock status | pallet lock release [--force]: the deploy lock on every host',
+    '  proxy      pallet proxy status [--host H] [--json]: per host the proxy, its routes and their live containers',
     '',
     "'pallet help COMMAND' explains one command; 'pallet --version' prints the version.",
     '',
@@ -72,7 +73,7 @@ export async function runCli(argv: string[], env: NodeJS.ProcessEnv = process.en
     }
     const command = args.positional[0] ?? first;
     if (!(COMMANDS as readonly string[]).includes(command)) {
-      throw new UserError(`unknown command '${first}': expected one of ${[...COMMANDS.filter((c) => !c.startsWith('lock-')), 'lock', 'run'].join(', ')} (see 'pallet help')`);
+      throw new UserError(`unknown command '${first}': expected one of ${[...COMMANDS.filter((c) => !c.startsWith('lock-') && !c.startsWith('proxy-')), 'lock', 'proxy', 'run'].join(', ')} (see 'pallet help')`);
     }
     const inputs = parseInputs(args.raw, 'flag');
     if (args.rest.length) {

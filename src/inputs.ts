@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
 
-export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release'] as const;
+export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface InputSpec {
@@ -19,7 +19,7 @@ export interface InputSpec {
 
 /** The action's inputs; action.yml must declare exactly these (a test checks). */
 export const INPUT_SPECS: InputSpec[] = [
-  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, status, exec, logs, lock-status or lock-release.' },
+  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, status, exec, logs, lock-status, lock-release or proxy-status.' },
   { name: 'config', description: 'Path of the pallet config file, relative to working-directory.', default: 'pallet.yml' },
   { name: 'working-directory', description: 'Directory the config path and build context resolve against.', default: '.' },
   { name: 'tag', description: 'Image tag to build, push or deploy. Default: build-<run number>. For rollback: the tag to go back to (default: each host\'s recorded revert tag).' },
@@ -41,7 +41,7 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'break-lock', description: 'Break a stale deploy lock left by a crashed deploy before deploying.', default: 'false', kind: 'boolean' },
   { name: 'run-tasks', description: 'rollback: also run the deploy tasks (migrations) of the target tag.', default: 'false', kind: 'boolean' },
   { name: 'role', description: 'status, logs: only this role (default: every role). exec: the role whose running tag, env file and volumes the command gets (default: web, else the first role).' },
-  { name: 'host', description: 'status, logs, exec, lock-*: only this host, as written in pallet.yml (exec default: the role\'s first host).' },
+  { name: 'host', description: 'status, logs, exec, lock-*, proxy-status: only this host, as written in pallet.yml (exec default: the role\'s first host).' },
   { name: 'all-hosts', description: 'exec: run on every host of the role (output lines prefixed with the host).', default: 'false', kind: 'boolean' },
   { name: 'args', description: 'exec: the command run in a one-off container of the app\'s image, one argument per line (e.g. manage.py, then check).', kind: 'list' },
   { name: 'since', description: 'logs: only lines since this time: a duration (10m, 2h), an RFC 3339 time or a Unix timestamp.' },
@@ -51,7 +51,7 @@ export const INPUT_SPECS: InputSpec[] = [
 
 /** Flags of the `pallet` command that have no action input (terminal-only behaviour). */
 export const CLI_ONLY_SPECS: InputSpec[] = [
-  { name: 'json', description: 'status, lock status: print JSON instead of tables.', default: 'false', kind: 'boolean' },
+  { name: 'json', description: 'status, lock status, proxy status: print JSON instead of tables.', default: 'false', kind: 'boolean' },
   { name: 'follow', description: 'logs: keep streaming new lines until Ctrl-C (-f).', default: 'false', kind: 'boolean' },
   { name: 'interactive', description: 'exec: a terminal for the command, e.g. manage.py shell (-i).', default: 'false', kind: 'boolean' },
 ];
@@ -251,6 +251,11 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     const sub = positional[1];
     if (sub !== 'status' && sub !== 'release') throw new UserError(`pallet lock needs 'status' or 'release'${sub ? `, got '${sub}'` : ''}`, 'pallet lock status | pallet lock release [--force]');
     positional.splice(0, 2, `lock-${sub}`);
+  }
+  // `pallet proxy status` is the proxy-status command.
+  if (positional[0] === 'proxy') {
+    if (positional[1] !== 'status') throw new UserError(`pallet proxy needs 'status'${positional[1] ? `, got '${positional[1]}'` : ''}`, 'pallet proxy status [--host HOST] [--json]');
+    positional.splice(0, 2, 'proxy-status');
   }
   if (positional.length > 1) {
     throw new UserError(`unexpected argument '${positional[1]}'`, "flags take the form --name value; for pallet run and pallet exec, put the command after --");

@@ -14,6 +14,7 @@ import { runStatusCommand } from './status.js';
 import { runExecCommand } from './exec.js';
 import { runLogsCommand } from './logs.js';
 import { runLockCommand } from './lock.js';
+import { runProxyStatusCommand } from './proxy-status.js';
 import { reporter } from '../util/reporter.js';
 import '../cleanup-handlers.js';
 
@@ -65,6 +66,7 @@ export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Pr
       case 'logs': result = await runLogsCommand(ctx); break;
       case 'lock-status': result = await runLockCommand(ctx, false); break;
       case 'lock-release': result = await runLockCommand(ctx, true); break;
+      case 'proxy-status': result = await runProxyStatusCommand(ctx); break;
     }
   } finally {
     await ctx.ledger.runAll();

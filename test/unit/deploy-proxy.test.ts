@@ -1,0 +1,157 @@
+// The proxy mode's pure parts: Caddy JSON fragments and the assembled config, what the host
+// scripts print parsed back, the plan's choice of mode and Host header, and `pallet proxy status`.
+import { execFileSync } from 'node:child_process';
+import { configFrame, emptyConfig, NOT_FOUND_ROUTE, routeFragments } from '../../src/deploy/proxy/caddy.js';
+import {
+  newContainerName, parsePrepare, parseProxyStatus, proxyStatusArgv, removeRouteArgv, retireArgv, routeKey, setRouteArgv,
+} from '../../src/deploy/proxy/commands.js';
+import { proxyProblems, proxyRows, routeRows, type HostProxyStatus } from '../../src/deploy/proxy/status.js';
+import { planDeploy } from '../../src/deploy/plan.js';
+import { parseCliArgs, parseInputs } from '../../src/inputs.js';
+import type { PalletConfig, ProxyConfig } from '../../src/config/types.js';
+import { CliReporter, setReporter } from '../../src/util/reporter.js';
+
+beforeEach(() => { setReporter(new CliReporter(() => {}, () => {})); });
+
+describe('Caddy route fragments', () => {
+  test.each([
+    ['off, named hosts', { hosts: ['shop.example.com'], tls: 'off' as const }, { https: '', policies: '', catchAll: false, httpMatch: ['shop.example.com'] }],
+    ['off, no hosts: a catch-all, placed after named routes', { hosts: [], tls: 'off' as const }, { https: '', policies: '', catchAll: true, httpMatch: undefined }],
+  ])('%s', (_n, r, want) => {
+    const f = routeFragments({ ...r, upstream: 'shop-web-ab12', port: 8000 });
+    expect({ https: f.https, policies: f.policies, catchAll: f.catchAll }).toEqual({ https: want.https, policies: want.policies, catchAll: want.catchAll });
+    const http = JSON.parse(f.http);
+    expect(http.match?.[0].host).toEqual(want.httpMatch);
+    expect(http.handle[0]).toMatchObject({ handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-ab12:8000' }] });
+  });
+  test('tls internal: plain HTTP redirects to https, the route is on :443, the internal issuer for exactly these names', () => {
+    const f = routeFragments({ hosts: ['shop.example.com', 'www.shop.example.com'], tls: 'internal', upstream: 'u', port: 8000 });
+    expect(JSON.parse(f.http)).toMatchObject({ match: [{ host: ['shop.example.com', 'www.shop.example.com'] }], handle: [{ status_code: 308 }] });
+    expect(JSON.parse(f.https)).toMatchObject({ match: [{ host: ['shop.example.com', 'www.shop.example.com'] }], handle: [{ handler: 'reverse_proxy' }] });
+    expect(JSON.parse(f.policies)).toEqual({ subjects: ['shop.example.com', 'www.shop.example.com'], issuers: [{ module: 'internal' }] });
+  });
+  test('tls auto: no policy of ours (Caddy\'s automatic HTTPS gets ACME certificates)', () => {
+    expect(routeFragments({ hosts: ['shop.example.com'], tls: 'auto', upstream: 'u', port: 8000 }).policies).toBe('');
+  });
+  test('TLS without host names is refused', () => {
+    expect(() => routeFragments({ hosts: [], tls: 'auto', upstream: 'u', port: 8000 })).toThrow(/needs host names/);
+  });
+  test('the empty config and a config assembled the way the host script does are valid JSON ending in the bare 404', () => {
+    const empty = JSON.parse(emptyConfig());
+    expect(empty.apps.http.servers.http.routes).toEqual([NOT_FOUND_ROUTE]);
+    expect(empty.admin.config.persist).toBe(false);
+    const a = routeFragments({ hosts: ['a.example.com'], tls: 'internal', upstream: 'a-web-1', port: 8000 });
+    const b = routeFragments({ hosts: ['b.example.com'], tls: 'off', upstream: 'b-web-1', port: 8000 });
+    const [f0, f1, f2, f3] = configFrame();
+    // SET_ROUTE: each route list is the fragments joined with ',', then the frame's 404 closes it.
+    const cfg = JSON.parse(`${f0}${a.http},${b.http},${f1}${a.https},${f2}${a.policies}${f3}`);
+    expect(cfg.apps.http.servers.http.routes.map((r: { match?: { host: string[] }[] }) => r.match?.[0].host ?? '404')).toEqual([['a.example.com'], ['b.example.com'], '404']);
+    expect(cfg.apps.http.servers.https.routes).toHaveLength(2);
+    expect(cfg.apps.tls.automation.policies).toHaveLength(1);
+  });
+  test('the 404 removes the Server header and says nothing else', () => {
+    expect(NOT_FOUND_ROUTE.handle[0]).toEqual({ handler: 'headers', response: { delete: ['Server'] } });
+    expect(NOT_FOUND_ROUTE.handle[1]).toMatchObject({ status_code: 404, body: 'Not Found\n' });
+  });
+});
+
+describe('host commands', () => {
+  test('a route switch passes the fragments as arguments, named routes before catch-alls', () => {
+    const named = setRouteArgv('shop', 'web', 'shop-web-1', routeFragments({ hosts: ['s.example.com'], tls: 'off', upstream: 'shop-web-1', port: 8000 }));
+    expect(named.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(named.slice(4, 9)).toEqual(['/var/lib/pallet/proxy', 'pallet-proxy', 'shop+web', 'set', 'shop-web-1']);
+    expect(named[12]).toBe('10');
+    const all = setRouteArgv('shop', 'web', 'shop-web-1', routeFragments({ hosts: [], tls: 'off', upstream: 'shop-web-1', port: 8000 }));
+    expect(all[12]).toBe('90');
+    expect(removeRouteArgv('shop', 'web').slice(6, 8)).toEqual(['shop+web', 'remove']);
+  });
+  test('route keys and container names', () => {
+    expect(routeKey('shop', 'web')).toBe('shop+web');
+    expect(newContainerName('shop', 'web', 'ab12cd34')).toBe('shop-web-ab12cd34');
+    expect(retireArgv(['a', 'b'], 7).slice(4)).toEqual(['7', 'a', 'b']);
+  });
+  test('what the prepare script prints: the current upstream and every container of the role', () => {
+    expect(parsePrepare('upstream=shop-web-1\ncontainer=shop-web-1 true\ncontainer=shop-web false\n')).toEqual({
+      upstream: 'shop-web-1', containers: [{ name: 'shop-web-1', running: true }, { name: 'shop-web', running: false }],
+    });
+    expect(parsePrepare('upstream=\n')).toEqual({ upstream: '', containers: [] });
+  });
+  test('what the status script prints: the proxy, then each route', () => {
+    expect(proxyStatusArgv().slice(4)).toEqual(['/var/lib/pallet/proxy', 'pallet-proxy']);
+    const s = parseProxyStatus([
+      'proxy=running 127.0.0.1:5000/pallet-lab/caddy:2.6 2026-11-30T01:02:03.123456789Z 1',
+      'route=shop+web\tshop.example.com,www.shop.example.com\ton\tshop-web-1a\trunning build-7',
+      'route=blog+web\t*\toff\tblog-web-2b\texited build-3',
+    ].join('\n'));
+    expect(s).toEqual({
+      state: 'running', image: '127.0.0.1:5000/pallet-lab/caddy:2.6', startedAt: '2026-11-30T01:02:03.123456789Z', restarts: 1,
+      routes: [
+        { app: 'shop', role: 'web', hosts: 'shop.example.com,www.shop.example.com', tls: 'on', container: 'shop-web-1a', containerState: 'running', tag: 'build-7' },
+        { app: 'blog', role: 'web', hosts: '*', tls: 'off', container: 'blog-web-2b', containerState: 'exited', tag: 'build-3' },
+      ],
+    });
+    expect(parseProxyStatus('proxy=\n')).toMatchObject({ state: '', routes: [] });
+  });
+});
+
+describe('pallet proxy status tables', () => {
+  const hosts: HostProxyStatus[] = [
+    { host: 'app1', ...parseProxyStatus('proxy=running caddy:2 2026-11-30T01:02:03.5Z 0\nroute=shop+web\tshop.example.com\ton\tshop-web-1\trunning build-7\n') },
+    { host: 'app2', ...parseProxyStatus('proxy=\nroute=shop+web\tshop.example.com\ton\tshop-web-2\texited build-6\n') },
+    { host: 'app3', state: '', image: '', startedAt: '', restarts: 0, routes: [], error: 'Connection refused' },
+  ];
+  test('one proxy row per host', () => {
+    expect(proxyRows(hosts)).toEqual([
+      ['app1', 'running', 'caddy:2', '0', '2026-11-30T01:02:03Z'],
+      ['app2', 'not running', '-', '0', '-'],
+      ['app3', 'unreachable: Connection refused', '-', '-', '-'],
+    ]);
+  });
+  test('one route row per route, filtered by app', () => {
+    expect(routeRows(hosts)).toEqual([
+      ['app1', 'shop', 'web', 'shop.example.com', 'on', 'shop-web-1', 'running', 'build-7'],
+      ['app2', 'shop', 'web', 'shop.example.com', 'on', 'shop-web-2', 'exited', 'build-6'],
+    ]);
+    expect(routeRows(hosts, 'blog')).toEqual([]);
+  });
+  test('problems name the host and what to do', () => {
+    expect(proxyProblems(hosts)).toEqual([
+      'app2: the proxy container is missing; the next deploy starts it, or run: docker start pallet-proxy',
+      'app2: shop web routes to shop-web-2, which is exited; deploy or roll back to give it a live container',
+      'app3: could not be asked (Connection refused)',
+    ]);
+  });
+  test('`pallet proxy status` is the proxy-status command; other words are refused', () => {
+    expect(parseInputs(parseCliArgs(['proxy', 'status', '--json'], {}).raw, 'flag')).toMatchObject({ command: 'proxy-status', ops: { json: true } });
+    expect(() => parseCliArgs(['proxy', 'reload'], {})).toThrow("pallet proxy needs 'status', got 'reload'");
+  });
+});
+
+describe('the plan picks the mode', () => {
+  const config = (proxy: ProxyConfig | false, health: { path: string; timeout: number; host?: string } = { path: '/health/', timeout: 30 }): PalletConfig => ({
+    app: 'shop', image: 'r/shop',
+    build: { context: '.', dockerfile: 'Dockerfile', args: {}, tags: [] },
+    test: { command: ['test'], services: [], environment: {}, shards: 1, artifacts: [], timeout: 60 },
+    deploy: {
+      ssh: { user: 'deploy', port: 22 }, env_file: '/etc/pallet/shop.env', tasks: [['deploy']], rolling: { batch: 1 }, keep: 3, proxy,
+      roles: { web: { hosts: ['app1'], command: 'serve', port: 8000, health, stop_timeout: 5 }, worker: { hosts: ['app1'], command: 'worker', stop_timeout: 5 } },
+    },
+    source: { file: 'pallet.yml', dir: '.' },
+  });
+  const proxy: ProxyConfig = { hosts: ['shop.example.com', 'www.shop.example.com'], tls: 'internal', image: 'caddy:2', drain_timeout: 2 };
+  test.each([
+    ['behind the proxy: web roles only, Host = the first proxy host name', proxy, undefined, { web: [true, 'shop.example.com'], worker: [false, undefined] }],
+    ['health.host wins over the proxy host names', proxy, 'health.shop.example.com', { web: [true, 'health.shop.example.com'], worker: [false, undefined] }],
+    ['published ports: no proxy, no Host header', false as const, undefined, { web: [false, undefined], worker: [false, undefined] }],
+    ['published ports with health.host', false as const, 'shop.example.com', { web: [false, 'shop.example.com'], worker: [false, undefined] }],
+  ])('%s', (_n, p, host, want) => {
+    const plan = planDeploy(config(p, { path: '/health/', timeout: 30, ...(host ? { host } : {}) }));
+    expect(Object.fromEntries(plan.roles.map((r) => [r.role, [r.behindProxy, r.healthHost]]))).toEqual(want);
+    expect(plan.proxy?.image).toBe(p ? 'caddy:2' : undefined);
+  });
+});
+
+test('the CLI lists the proxy command and explains it', () => {
+  const out = execFileSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'help', 'proxy'], { encoding: 'utf8' });
+  expect(out).toMatch(/^usage: pallet proxy status \[--host HOST\] \[--json\]/);
+}, 60_000);
