@@ -4,7 +4,12 @@
 // ALLOWED_HOSTS=shop.test, so every green deploy here also proves the health check sends the
 // app's host name. Tests run in order; each starts from the state the previous one left.
 import { jest } from '@jest/globals';
-import { labAvailable } from '../helpers/lab.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { labAvailable, REPO_ROOT } from '../helpers/lab.js';
 import { fetchVersion, startLoad, type LoadStats } from '../helpers/load.js';
 import type { ProxyConfig } from '../../src/config/types.js';
 import { DeployFixture, sleep } from './deploy-fixture.js';
@@ -175,6 +180,33 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
     }
   });
 
+  test('pallet proxy status: every host\'s proxy running, both apps\' routes with their live container and tag', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pallet-proxy-status-'));
+    try {
+      const c = fx.config({ workers: [], proxy: proxy() });
+      writeFileSync(path.join(dir, 'pallet.yml'), YAML.stringify({ app: c.app, image: c.image, deploy: { ssh: c.deploy!.ssh, roles: c.deploy!.roles, proxy: c.deploy!.proxy } }));
+      const args = ['--config', path.join(dir, 'pallet.yml'), '--ssh-known-hosts', readFileSync(fx.lab.ssh.knownHostsPath, 'utf8'), '--ssh-private-key-file', fx.lab.ssh.privateKeyPath];
+      const env = { PATH: process.env.PATH, HOME: process.env.HOME, RUNNER_TEMP: dir };
+      const json = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'proxy', 'status', '--json', ...args], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
+      expect({ code: json.status, stderr: json.stderr }).toEqual({ code: 0, stderr: '' });
+      const got = JSON.parse(json.stdout) as { hosts: { host: string; state: string; routes: { app: string; hosts: string; containerState: string; tag: string }[] }[]; problems: string[] };
+      expect(got.problems).toEqual([]);
+      expect(got.hosts.map((h) => h.host)).toEqual(fx.addresses);
+      for (const h of got.hosts) {
+        expect(h.state).toBe('running');
+        expect(h.routes.map((r) => [r.app, r.hosts, r.containerState, r.tag]).sort()).toEqual([
+          [BLOG_APP, BLOG, 'running', fx.tags.v1], [PROXY_APP, HOST, 'running', fx.tags.v3],
+        ]);
+      }
+      const text = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'proxy', 'status', ...args], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
+      expect(text.status).toBe(0);
+      expect(text.stdout).toMatch(/live container/);
+      expect(text.stdout).toContain(BLOG);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('the proxy container killed during a deploy: the deploy fails, says why, and every host serves the old version again', async () => {
     const [, h2] = fx.lab.hosts;
     const before = await fx.views();
@@ -213,7 +245,8 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
     const refused = await fx.deploy('deploy', { tag: fx.tags.v1, config: pub(undefined, 8) });
     expect(refused.result?.exitCode).toBe(1);
     expect(refused.report).toMatchObject({ phase: 'rolling', failedStep: 'health (web)' });
-    expect(refused.report!.error).toMatch(/last status 400/);
+    // A steady 400 fails the check early and says it is ALLOWED_HOSTS.
+    expect(refused.report!.error).toMatch(/HTTP 400.*ALLOWED_HOSTS/s);
     const ok = await fx.deploy('deploy', { tag: fx.tags.v1, config: pub(HOST) });
     expect(ok.result?.exitCode).toBe(0);
     expect((await fetchVersion(fx.lab.hosts[0].webUrl, HOST)).version).toBe(fx.tags.v1);
