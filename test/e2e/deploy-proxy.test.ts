@@ -211,9 +211,10 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
     const [, h2] = fx.lab.hosts;
     const before = await fx.views();
     const r = await fx.deploy('deploy', {
-      tag: fx.tags.v2, config: fx.config({ workers: [], proxy: proxy() }),
+      tag: fx.tags.v2, config: fx.config({ workers: [], proxy: proxy(), healthTimeout: 90 }),
       hooks: { afterBatch: async ({ index }) => { if (index === 0) await fx.ssh(h2.address, 'docker kill pallet-proxy >/dev/null'); } },
     });
+    console.log(`proxy killed: ${r.report?.failedStep} on ${r.report?.failedHost}: ${r.report?.error}`);
     expect(r.result?.exitCode).toBe(1);
     expect(r.result!.outputs.reverted).toBe('true');
     expect(r.report).toMatchObject({ phase: 'rolling', failedHost: h2.address, failedStep: 'switch (web)' });
