@@ -64,10 +64,14 @@ export function fixtureContext(o: FixtureOptions): RunContext {
   };
 }
 
-/** Removes every local image tagged in `repo` (by id), keeping base images. */
+/**
+ * Removes every local image of `repo` (by id), keeping base images: those tagged in it, and those
+ * pulled from it that lost their tag since (a pulled cache image re-tagged by a newer build keeps
+ * only its `repo@sha256:...` digest).
+ */
 export async function removeRepoImages(docker: Docker, repo: string): Promise<number> {
   const images = await docker.listImages();
-  const mine = images.filter((i) => (i.RepoTags ?? []).some((t) => t.startsWith(repo + ':')));
+  const mine = images.filter((i) => (i.RepoTags ?? []).some((t) => t.startsWith(repo + ':')) || (i.RepoDigests ?? []).some((d) => d.startsWith(repo + '@')));
   for (const i of mine) await docker.getImage(i.Id).remove({ force: true }).catch(() => undefined);
   return mine.length;
 }
