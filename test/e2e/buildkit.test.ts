@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { labAvailable, readLab, type LabDescriptor } from '../helpers/lab.js';
 import { copyExampleApp, fixtureContext, removeDir, removeRepoImages, runId } from '../../bench/lib/build-fixture.js';
+import { buildCacheRecords, pruneRecordsSince } from '../../bench/lib/build-cache.js';
 import { runBuildStage } from '../../src/builder/stage.js';
 import { loadConfig } from '../../src/config/load.js';
 import { runCiCommand } from '../../src/commands/ci.js';
@@ -74,17 +75,26 @@ describeLab('BuildKit builds (lab)', () => {
     const image = repo('multi');
     const ctx = (tag: string) => fixtureContext({ dir: appDir, image, lab, tag, env: { PALLET_CACHE_DIR: cacheDir } });
     const build = (tag: string) => runBuildStage({ ...ctx(tag), config: loadConfig(path.join(appDir, 'pallet.multistage.yml'), { image }) });
+    // Truly cold: an ENV naming this run right after each FROM changes every later step's cache
+    // key, so no record an earlier build left in the engine can match. The records this test
+    // makes are then the only ones pruned (other work shares the engine's build cache).
+    const dockerfile = path.join(appDir, 'Dockerfile.multistage');
+    writeFileSync(dockerfile, readFileSync(dockerfile, 'utf8').replace(/^(FROM .*)$/gm, `$1\nENV PALLET_E2E_RUN=${rid}`));
+    const before = new Set((await buildCacheRecords(docker)).map((r) => r.ID));
     const cold = await build('build-1');
     expect(cold.wheelhouse).toBeUndefined();
     expect(cold.image.stageCacheTags).toEqual(['cache-main--wheels']);
     expect(cold.stageCachePushes.map((p) => p.ref)).toEqual([`${image}:cache-main--wheels`]);
-    // (The engine's local build cache may already hold these steps from an earlier run.)
     expect(cold.image.steps.filter((s) => /pip wheel/.test(s.instruction)).map((s) => s.stage)).toEqual(['wheels']);
-    expect(cold.image.steps.find((s) => /pip install/.test(s.instruction))).toMatchObject({ stage: 'app', line: 25 });
+    // Line 25 of the example's Dockerfile, 27 with the two ENV lines added above.
+    expect(cold.image.steps.find((s) => /pip install/.test(s.instruction))).toMatchObject({ stage: 'app', line: 27, cached: false });
+    expect(cold.image.steps.filter((s) => /\bpip\b/.test(s.instruction) && s.cached)).toEqual([]);
 
     appendFileSync(path.join(appDir, 'notes', 'views.py'), `\n# code-only change ${rid}\n`);
     expect(await removeRepoImages(docker, image)).toBeGreaterThan(0);
-    await docker.pruneBuilder({ all: true } as never);
+    const pruned = await pruneRecordsSince(docker, before);
+    expect(pruned).toMatchObject({ left: 0 });
+    expect(pruned.pruned).toBeGreaterThan(0);
     log.length = 0;
     const warm = await build('build-2');
     expect(warm.image.cacheImports).toEqual([`${image}:cache-main--wheels`, `${image}:cache-main`]);
