@@ -19,6 +19,10 @@ export interface HostRecord {
   /** REVERT file was rewritten in the record step (restore on failure). */
   recorded: boolean;
   pullMs?: number;
+  /** false: the host has no deploy.env_file (allowed with deploy.env); its containers get none. */
+  hostEnvFile?: boolean;
+  /** Release tags that have a deploy.env file on this host (of the target and the previous tag). */
+  releaseEnv?: Set<string>;
   restartMs: number;
   health: string[];
   reverted: boolean;
@@ -42,6 +46,8 @@ export interface DeployRun {
   hooks: DeployHooks;
   /** (host, role) pairs restarted so far, in order: what a revert must undo. */
   touched: { host: string; role: string }[];
+  /** The rendered deploy.env file (holds secret values: only ever sent on stdin); unset without deploy.env. */
+  appEnv?: string;
 }
 
 /** A failure at a known host and step: the message a person reads first. */

@@ -1,0 +1,171 @@
+// deploy.env: reading and checking the values (secrets from the step's environment), rendering
+// docker's --env-file format, and the per-release write script, run here with the local sh
+// against a temporary directory in place of /var/lib/pallet/APP/env.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  parseReleaseEnv, readAppEnv, releaseEnvAction, releaseEnvArgv, releaseEnvPath, removeReleaseEnvArgv, renderEnvFile, stepEnvExample,
+} from '../../src/deploy/env-file.js';
+import { envFileArgs, runContainerArgv, taskArgv, probeArgv } from '../../src/deploy/commands.js';
+import { envFileCheckArgv, parseEnvFileLint } from '../../src/deploy/host-commands.js';
+import { envFilesFor } from '../../src/deploy/release-env.js';
+import { UserError } from '../../src/errors.js';
+import type { DeployRun, HostRecord } from '../../src/deploy/types.js';
+
+const SECRET = 'sk-Zq9$(touch pwned) `id` "quoted" \'single\' ; | & spaces  and=equals';
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'pallet-envfile-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function caught(fn: () => unknown): UserError {
+  try { fn(); } catch (e) { if (e instanceof UserError) return e; throw e; }
+  throw new Error('not refused');
+}
+
+describe('readAppEnv', () => {
+  test('clear values as given, secrets from the environment, each secret masked as it is read', () => {
+    const masked: string[] = [];
+    const vars = readAppEnv({ clear: { DEBUG: 'false', WEB_CONCURRENCY: '3' }, secret: ['SECRET_KEY', 'DATABASE_URL'] },
+      { SECRET_KEY: SECRET, DATABASE_URL: 'postgres://u:p@db/app', OTHER: 'x' }, (v) => masked.push(v));
+    expect(vars).toEqual([
+      { name: 'DEBUG', value: 'false', secret: false },
+      { name: 'WEB_CONCURRENCY', value: '3', secret: false },
+      { name: 'SECRET_KEY', value: SECRET, secret: true },
+      { name: 'DATABASE_URL', value: 'postgres://u:p@db/app', secret: true },
+    ]);
+    expect(masked).toEqual([SECRET, 'postgres://u:p@db/app']);
+  });
+
+  test.each([
+    ['unset', {}],
+    ['empty (a GitHub secret that does not exist)', { SECRET_KEY: '' }],
+  ])('a secret %s is refused naming it, with the workflow YAML to map it', (_n, env) => {
+    const e = caught(() => readAppEnv({ clear: {}, secret: ['SECRET_KEY', 'STRIPE_KEY'] }, { ...env, STRIPE_KEY: 'sk_live_x' }, () => undefined));
+    expect(e.message).toBe('deploy.env.secret: SECRET_KEY is not set in the environment of this step (a GitHub secret that does not exist reads as empty); nothing was contacted');
+    expect(e.hint).toContain('env:\n  SECRET_KEY: ${{ secrets.SECRET_KEY }}');
+    expect(e.hint).not.toContain('STRIPE_KEY:');
+  });
+
+  test('every missing secret is named at once', () => {
+    const e = caught(() => readAppEnv({ clear: {}, secret: ['A', 'B'] }, {}, () => undefined));
+    expect(e.message).toMatch(/^deploy\.env\.secret: A, B are not set/);
+    expect(stepEnvExample(['A', 'B'])).toBe('env:\n  A: ${{ secrets.A }}\n  B: ${{ secrets.B }}');
+  });
+
+  test.each([
+    ['a newline', 'line1\nline2'],
+    ['a CR', 'abc\r'],
+    ['a NUL', 'a\0b'],
+  ])('a secret with %s is refused naming the variable, never showing the value', (_n, value) => {
+    const masked: string[] = [];
+    const e = caught(() => readAppEnv({ clear: {}, secret: ['TLS_KEY'] }, { TLS_KEY: value }, (v) => masked.push(v)));
+    expect(e.message).toMatch(/^deploy\.env\.secret TLS_KEY: the value holds a line break or NUL, which docker's --env-file cannot carry/);
+    expect(e.message + (e.hint ?? '')).not.toContain(value);
+    expect(masked).toEqual([value]); // masked before it was judged
+  });
+
+  test('a clear value with a newline is refused naming it as clear', () => {
+    const e = caught(() => readAppEnv({ clear: { MOTD: 'a\nb' }, secret: [] }, {}, () => undefined));
+    expect(e.message).toMatch(/^deploy\.env\.clear MOTD: /);
+  });
+});
+
+describe('renderEnvFile', () => {
+  test('NAME=value lines, no quoting; docker-reading lint finds nothing to report', () => {
+    const text = renderEnvFile([{ name: 'SECRET_KEY', value: SECRET, secret: true }, { name: 'EMPTY_OK', value: '', secret: false }, { name: 'LEAD', value: '  x', secret: false }]);
+    expect(text.split('\n').slice(1)).toEqual([`SECRET_KEY=${SECRET}`, 'EMPTY_OK=', 'LEAD=  x', '']);
+    expect(text.startsWith('# ')).toBe(true);
+    const f = path.join(tmp, 'rendered.env');
+    writeFileSync(f, text);
+    const argv = envFileCheckArgv(f);
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+    expect(parseEnvFileLint(r.stdout)).toEqual([]);
+    expect(r.stdout.trim()).toBe('OK');
+  });
+});
+
+describe('the per-release write script', () => {
+  const dir = path.join(tmp, 'state', 'env');
+  // The real script, with our temporary directory in place of /var/lib/pallet/APP/env.
+  const run = (argv: string[], input?: string) => {
+    const local = [...argv];
+    expect(local[4]).toBe('/var/lib/pallet/shop/env');
+    local[4] = dir;
+    const r = spawnSync(local[0], local.slice(1), { encoding: 'utf8', input: input ?? '', cwd: tmp });
+    return { code: r.status, ...parseReleaseEnv(r.stdout) };
+  };
+  const content = renderEnvFile([{ name: 'SECRET_KEY', value: SECRET, secret: true }]);
+
+  test('the argv holds names and tags, never a value; the content goes on stdin', () => {
+    for (const act of ['write', 'fill', 'remove', 'keep'] as const) {
+      const argv = releaseEnvArgv('shop', 'build-7', 'build-6', act);
+      expect(argv.join(' ')).not.toContain('sk-Zq9');
+      expect(argv.slice(3)).toEqual(['sh', '/var/lib/pallet/shop/env', 'build-7', 'build-6', act]);
+    }
+  });
+
+  test('write: a 0600 file in a 0700 directory, no temporary file left, HAS for the target', () => {
+    const r = run(releaseEnvArgv('shop', 'build-7', '', 'write'), content);
+    expect(r).toEqual({ code: 0, wrote: true, tags: ['build-7'] });
+    const f = path.join(dir, 'build-7.env');
+    expect(readFileSync(f, 'utf8')).toBe(content);
+    expect(statSync(f).mode & 0o777).toBe(0o600);
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(readdirSync(dir)).toEqual(['build-7.env']);
+    expect(existsSync(path.join(tmp, 'pwned'))).toBe(false);
+  });
+
+  test('write replaces; fill keeps the file a release ran with and writes only where there is none', () => {
+    run(releaseEnvArgv('shop', 'build-7', '', 'write'), 'SECRET_KEY=new\n');
+    expect(run(releaseEnvArgv('shop', 'build-7', '', 'fill'), 'SECRET_KEY=newer\n')).toEqual({ code: 0, wrote: false, tags: ['build-7'] });
+    expect(readFileSync(path.join(dir, 'build-7.env'), 'utf8')).toBe('SECRET_KEY=new\n');
+    expect(run(releaseEnvArgv('shop', 'build-5', 'build-7', 'fill'), 'SECRET_KEY=five\n')).toEqual({ code: 0, wrote: true, tags: ['build-5', 'build-7'] });
+    expect(readFileSync(path.join(dir, 'build-5.env'), 'utf8')).toBe('SECRET_KEY=five\n');
+  });
+
+  test('keep reports what is there; remove drops the target only; prune removes old releases', () => {
+    expect(run(releaseEnvArgv('shop', 'build-9', 'build-7', 'keep'))).toEqual({ code: 0, wrote: false, tags: ['build-7'] });
+    expect(run(releaseEnvArgv('shop', 'build-5', 'build-7', 'remove'))).toEqual({ code: 0, wrote: false, tags: ['build-7'] });
+    expect(existsSync(path.join(dir, 'build-5.env'))).toBe(false);
+    const argv = removeReleaseEnvArgv('shop', ['build-7']);
+    argv[4] = dir;
+    expect(spawnSync(argv[0], argv.slice(1)).status).toBe(0);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test.each(['../etc/passwd', '.hidden', 'a/b', ''])('a tag that is not an image tag never names a file: %j', (tag) => {
+    expect(() => releaseEnvArgv('shop', tag, '', 'write')).toThrow(/is not an image tag/);
+    expect(() => releaseEnvPath('shop', tag)).toThrow();
+    if (tag) expect(() => removeReleaseEnvArgv('shop', [tag])).toThrow();
+  });
+
+  test.each([
+    ['deploy', true, 'write'], ['deploy', false, 'remove'], ['rollback', true, 'fill'], ['rollback', false, 'keep'],
+  ] as const)('%s with deploy.env=%s -> %s', (mode, configured, act) => {
+    expect(releaseEnvAction(mode, configured)).toBe(act);
+  });
+});
+
+describe('env files given to containers', () => {
+  const spec = { app: 'shop', role: 'web', tag: 'build-7', image: 'i', command: ['serve'], port: 8000 };
+  test("the release's file first, the host's second (docker lets the later one win)", () => {
+    const both = { releaseEnvFile: '/var/lib/pallet/shop/env/build-7.env', envFile: '/etc/pallet/shop.env' };
+    expect(envFileArgs(both)).toEqual(['--env-file', both.releaseEnvFile, '--env-file', both.envFile]);
+    expect(runContainerArgv({ ...spec, ...both }).slice(7, 11)).toEqual(envFileArgs(both));
+    expect(taskArgv({ ...spec, ...both, name: 't' })).toEqual(expect.arrayContaining(envFileArgs(both)));
+    expect(probeArgv({ ...spec, ...both }, '/health/', 5).join(' ')).toContain(envFileArgs(both).join(' '));
+    expect(envFileArgs({})).toEqual([]);
+  });
+
+  test('per host: the release file where the host has it, the host file unless it has none', () => {
+    const host = (over: Partial<HostRecord>) => ({ label: 'a', releaseEnv: new Set(['build-7']), ...over }) as HostRecord;
+    const runWith = (h: HostRecord, envFile?: string) => ({ plan: { app: 'shop', envFile }, hosts: new Map([['a', h]]) }) as unknown as DeployRun;
+    expect(envFilesFor(runWith(host({}), '/etc/pallet/shop.env'), 'a', 'build-7'))
+      .toEqual({ releaseEnvFile: '/var/lib/pallet/shop/env/build-7.env', envFile: '/etc/pallet/shop.env' });
+    expect(envFilesFor(runWith(host({ hostEnvFile: false }), '/etc/pallet/shop.env'), 'a', 'build-7'))
+      .toEqual({ releaseEnvFile: '/var/lib/pallet/shop/env/build-7.env' });
+    // A revert to a tag deployed before deploy.env existed: only the host file.
+    expect(envFilesFor(runWith(host({}), '/etc/pallet/shop.env'), 'a', 'build-6')).toEqual({ envFile: '/etc/pallet/shop.env' });
+  });
+});
