@@ -23,13 +23,35 @@ export interface AppEnvVar {
 /** Characters docker's --env-file cannot carry in a value: it reads one NAME=value per line. */
 const UNCARRIABLE = /[\n\r\0]/;
 
+/**
+ * Environment variable holding a JSON object of secrets, `{"NAME": "value", ...}`: how the
+ * reusable workflow hands the caller's secrets to the step (`app-secrets: ${{ toJSON(secrets) }}`),
+ * since it cannot name them in its own `env:`. A variable set directly in the step wins.
+ */
+export const APP_SECRETS_JSON = 'PALLET_APP_SECRETS';
+
+/** Pure: the JSON object of APP_SECRETS_JSON (string values only); throws UserError naming it when unreadable. */
+export function appSecretsFromJson(text: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!text || !text.trim()) return out;
+  let data: unknown;
+  try { data = JSON.parse(text); } catch { data = undefined; }
+  if (!data || typeof data !== 'object' || Array.isArray(data)) {
+    throw new UserError(`${APP_SECRETS_JSON} is not a JSON object of secrets; nothing was contacted`,
+      'in the calling workflow pass `app-secrets: ${{ toJSON(secrets) }}` to the reusable workflow, or map each secret into the step\'s env:');
+  }
+  for (const [k, v] of Object.entries(data as Record<string, unknown>)) if (typeof v === 'string') out.set(k, v);
+  return out;
+}
+
 /** The YAML a user adds to the deploy step to map GitHub secrets into its environment. */
 export function stepEnvExample(names: string[]): string {
   return ['env:', ...names.map((n) => `  ${n}: \${{ secrets.${n} }}`)].join('\n');
 }
 
 /**
- * Reads deploy.env: clear values as given, each secret from `env[NAME]`, passed to `mask` the
+ * Reads deploy.env: clear values as given, each secret from `env[NAME]` (else from the JSON object
+ * in `env.PALLET_APP_SECRETS`, see APP_SECRETS_JSON), passed to `mask` the
  * moment it is read. Throws UserError (naming the variables, never a value) when a secret is
  * unset or empty (GitHub gives an unknown secret as ''), or a value holds a line break or NUL.
  * Returns clear variables first, then secrets, in config order.
@@ -37,8 +59,11 @@ export function stepEnvExample(names: string[]): string {
 export function readAppEnv(spec: AppEnvConfig, env: NodeJS.ProcessEnv, mask: (value: string) => void): AppEnvVar[] {
   const vars: AppEnvVar[] = Object.entries(spec.clear).map(([name, value]) => ({ name, value, secret: false }));
   const missing: string[] = [];
+  const passed = spec.secret.length ? appSecretsFromJson(env[APP_SECRETS_JSON]) : new Map<string, string>();
+  // GitHub secret names are case-insensitive (stored upper case); variable names are not.
+  const fromJson = (name: string) => passed.get(name) ?? [...passed].find(([k]) => k.toUpperCase() === name.toUpperCase())?.[1];
   for (const name of spec.secret) {
-    const value = env[name];
+    const value = env[name] || fromJson(name);
     if (value) mask(value);
     if (!value) missing.push(name);
     else vars.push({ name, value, secret: true });
@@ -46,7 +71,7 @@ export function readAppEnv(spec: AppEnvConfig, env: NodeJS.ProcessEnv, mask: (va
   if (missing.length) {
     throw new UserError(
       `deploy.env.secret: ${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set in the environment of this step (a GitHub secret that does not exist reads as empty); nothing was contacted`,
-      `map ${missing.length === 1 ? 'it' : 'each'} from a GitHub secret in the env: of the step that runs the deploy:\n${stepEnvExample(missing)}\n(on the command line: export ${missing.join(', ')} before pallet deploy)`,
+      `map ${missing.length === 1 ? 'it' : 'each'} from a GitHub secret in the env: of the step that runs the deploy:\n${stepEnvExample(missing)}\n(with the reusable workflow: pass app-secrets: \${{ toJSON(secrets) }} among its secrets; on the command line: export ${missing.join(', ')} before pallet deploy)`,
     );
   }
   const bad = vars.filter((v) => UNCARRIABLE.test(v.value));

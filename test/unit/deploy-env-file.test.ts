@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import {
-  parseReleaseEnv, readAppEnv, releaseEnvAction, releaseEnvArgv, releaseEnvPath, removeReleaseEnvArgv, renderEnvFile, stepEnvExample,
+  appSecretsFromJson, parseReleaseEnv, readAppEnv, releaseEnvAction, releaseEnvArgv, releaseEnvPath, removeReleaseEnvArgv, renderEnvFile, stepEnvExample,
 } from '../../src/deploy/env-file.js';
 import { envFileArgs, runContainerArgv, taskArgv, probeArgv } from '../../src/deploy/commands.js';
 import { envFileCheckArgv, parseEnvFileLint } from '../../src/deploy/host-commands.js';
@@ -45,6 +45,22 @@ describe('readAppEnv', () => {
     expect(e.message).toBe('deploy.env.secret: SECRET_KEY is not set in the environment of this step (a GitHub secret that does not exist reads as empty); nothing was contacted');
     expect(e.hint).toContain('env:\n  SECRET_KEY: ${{ secrets.SECRET_KEY }}');
     expect(e.hint).not.toContain('STRIPE_KEY:');
+  });
+
+  test('secrets handed over as JSON (the reusable workflow): used where the step env has none, case-insensitive names', () => {
+    const masked: string[] = [];
+    const json = JSON.stringify({ SECRET_KEY: 'from-json', database_url: 'pg://json', github_token: 'ghs_x', NUM: 1 });
+    const vars = readAppEnv({ clear: {}, secret: ['SECRET_KEY', 'DATABASE_URL'] }, { PALLET_APP_SECRETS: json, SECRET_KEY: 'from-step' }, (v) => masked.push(v));
+    expect(vars.map((v) => [v.name, v.value])).toEqual([['SECRET_KEY', 'from-step'], ['DATABASE_URL', 'pg://json']]);
+    expect(masked).toEqual(['from-step', 'pg://json']);
+    expect(appSecretsFromJson(json).get('NUM')).toBeUndefined();
+    expect(appSecretsFromJson('')).toEqual(new Map());
+  });
+
+  test.each(['not json', '[1,2]', '"str"', 'null'])('PALLET_APP_SECRETS that is not a JSON object is refused naming it: %s', (text) => {
+    const e = caught(() => readAppEnv({ clear: {}, secret: ['A'] }, { PALLET_APP_SECRETS: text, A: 'x' }, () => undefined));
+    expect(e.message).toMatch(/^PALLET_APP_SECRETS is not a JSON object of secrets/);
+    expect(e.hint).toContain('toJSON(secrets)');
   });
 
   test('every missing secret is named at once', () => {
