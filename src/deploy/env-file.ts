@@ -159,6 +159,24 @@ export function parseReleaseEnv(stdout: string): { wrote: boolean; tags: string[
   return { wrote: /^WROTE$/m.test(stdout), tags: [...stdout.matchAll(/^HAS (\S+)$/gm)].map((m) => m[1]) };
 }
 
+/** Prints each of `paths` that is a regular file on the host, one per line (argv; paths are arguments). */
+export function existingFilesArgv(paths: string[]): string[] {
+  return sh('for f in "$@"; do [ -f "$f" ] && printf \'%s\\n\' "$f"; done; exit 0', ...paths);
+}
+
+/**
+ * Pure: the env files a one-off container of the running release gets (pallet exec), given which
+ * exist on the host: the release's deploy.env file if there, then the host's env file: if there, or
+ * always without deploy.env (so a missing one is reported by docker as before).
+ */
+export function execEnvFiles(app: string, tag: string, envFile: string | undefined, withAppEnv: boolean, existing: string[]): { releaseEnvFile?: string; envFile?: string } {
+  const out: { releaseEnvFile?: string; envFile?: string } = {};
+  const release = TAG_PATTERN.test(tag) ? releaseEnvPath(app, tag) : undefined;
+  if (release && existing.includes(release)) out.releaseEnvFile = release;
+  if (envFile && (!withAppEnv || existing.includes(envFile))) out.envFile = envFile;
+  return out;
+}
+
 /** Removes the env files of pruned release tags (argv; the tags are positional arguments). */
 export function removeReleaseEnvArgv(app: string, tags: string[]): string[] {
   return sh('d="$1"; shift; for t in "$@"; do rm -f "$d/$t.env"; done', releaseEnvDir(app), ...tags.map(checkedTag));

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, w
 import os from 'node:os';
 import path from 'node:path';
 import {
-  appSecretsFromJson, parseReleaseEnv, readAppEnv, releaseEnvAction, releaseEnvArgv, releaseEnvPath, removeReleaseEnvArgv, renderEnvFile, stepEnvExample,
+  appSecretsFromJson, execEnvFiles, existingFilesArgv, parseReleaseEnv, readAppEnv, releaseEnvAction, releaseEnvArgv, releaseEnvPath, removeReleaseEnvArgv, renderEnvFile, stepEnvExample,
 } from '../../src/deploy/env-file.js';
 import { envFileArgs, runContainerArgv, taskArgv, probeArgv } from '../../src/deploy/commands.js';
 import { envFileCheckArgv, parseEnvFileLint } from '../../src/deploy/host-commands.js';
@@ -183,5 +183,26 @@ describe('env files given to containers', () => {
       .toEqual({ releaseEnvFile: '/var/lib/pallet/shop/env/build-7.env' });
     // A revert to a tag deployed before deploy.env existed: only the host file.
     expect(envFilesFor(runWith(host({}), '/etc/pallet/shop.env'), 'a', 'build-6')).toEqual({ envFile: '/etc/pallet/shop.env' });
+  });
+});
+
+describe('pallet exec: the env files of the running release', () => {
+  const rel = '/var/lib/pallet/shop/env/build-7.env';
+  test.each([
+    ['deploy.env, both files there', true, [rel, '/etc/pallet/shop.env'], { releaseEnvFile: rel, envFile: '/etc/pallet/shop.env' }],
+    ['deploy.env, no host file', true, [rel], { releaseEnvFile: rel }],
+    ['deploy.env, a release deployed before it (host file only)', true, ['/etc/pallet/shop.env'], { envFile: '/etc/pallet/shop.env' }],
+    ['no deploy.env: the host file always (docker names a missing one, as before)', false, [], { envFile: '/etc/pallet/shop.env' }],
+  ] as const)('%s', (_n, withAppEnv, existing, want) => {
+    expect(execEnvFiles('shop', 'build-7', '/etc/pallet/shop.env', withAppEnv, [...existing])).toEqual(want);
+  });
+
+  test('the existence check prints only the regular files among its arguments', () => {
+    const f = path.join(tmp, 'exists $(touch pwned).env');
+    writeFileSync(f, 'A=1\n');
+    const argv = existingFilesArgv([f, path.join(tmp, 'gone.env'), tmp]);
+    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', cwd: tmp });
+    expect({ code: r.status, out: r.stdout }).toEqual({ code: 0, out: `${f}\n` });
+    expect(existsSync(path.join(tmp, 'pwned'))).toBe(false);
   });
 });
