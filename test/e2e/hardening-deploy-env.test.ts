@@ -4,7 +4,7 @@
 // lists and local ssh/docker command lines polled meanwhile (as in hardening-secrets). Then: the
 // app got its secret, the file is 0600 on every host, and no secret is in the raw log, summary,
 // outputs, process lists or audit log. An unset or multi-line secret is refused before any host
-// is contacted. A rollback starts the earlier release with the env it ran with.
+// is contacted. A rollback starts the earlier release with the env it ran with; `exec` gets it too.
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -178,4 +178,13 @@ describeLab('deploy.env: secrets from the workflow', () => {
     }
     expect(found([...next.lines, ...back.lines].join('\n'), secrets)).toEqual([]);
   }, 600_000);
+
+  test('exec (no secret in its step) runs with the release\'s env file: the app sees the secret, the log does not', async () => {
+    const code = 'import hashlib, os; print("key", hashlib.sha256(os.environ["SECRET_KEY"].encode()).hexdigest(), os.environ["ALLOWED_HOSTS"])';
+    const r = await runLikeRunner('', { command: ACTION, cwd: dir, inputs: { ...inputs('exec'), tag: '', args: `shell\n-c\n${code}`, 'all-hosts': 'true' }, env: runnerEnv({}) });
+    const log = visibleLog(r);
+    expect({ code: r.code, tail: r.code === 0 ? '' : log.slice(-2000) }).toEqual({ code: 0, tail: '' });
+    expect(log.split(`key ${sha256(secretKey)} *`).length - 1).toBe(fx.addresses.length);
+    expect(found(log + r.summary, secrets)).toEqual([]);
+  }, 120_000);
 });
