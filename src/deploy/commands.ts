@@ -26,7 +26,8 @@ export function dockerVersionArgv(): string[] {
 
 const READ_STATE = `d="$1"
 printf 'tag=%s\\n' "$(cat "$d/TAG" 2>/dev/null)"
-printf 'revert=%s\\n' "$(cat "$d/REVERT" 2>/dev/null)"`;
+printf 'revert=%s\\n' "$(cat "$d/REVERT" 2>/dev/null)"
+printf 'env=%s\\n' "$(cd "$d/env" 2>/dev/null && for f in *.env; do [ -f "$f" ] && printf '%s ' "\${f%.env}"; done)"`;
 
 export function readStateArgv(app: string): string[] {
   return sh(READ_STATE, stateDir(app));
@@ -35,11 +36,14 @@ export function readStateArgv(app: string): string[] {
 export interface HostState {
   tag: string;
   revert: string;
+  /** Release tags with a deploy.env file on the host (env/TAG.env); omitted when there are none. */
+  envTags?: string[];
 }
 
 export function parseState(stdout: string): HostState {
   const get = (k: string) => (new RegExp(`^${k}=(.*)$`, 'm').exec(stdout)?.[1] ?? '').trim();
-  return { tag: get('tag'), revert: get('revert') };
+  const envTags = get('env').split(/\s+/).filter(Boolean);
+  return { tag: get('tag'), revert: get('revert'), ...(envTags.length ? { envTags } : {}) };
 }
 
 // mkdir is atomic: exactly one deploy creates lock/. The token proves ownership on release.

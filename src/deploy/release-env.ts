@@ -12,6 +12,18 @@ import { StepError, type DeployRun, type HostRecord } from './types.js';
  */
 export async function prepareReleaseEnv(run: DeployRun, h: HostRecord): Promise<void> {
   const action = releaseEnvAction(run.mode, run.appEnv !== undefined);
+  if (run.appEnv === undefined) {
+    // Without deploy.env, preflight's listing says which releases have a file: no extra round
+    // unless the target's file is there to remove (a release deployed with deploy.env before).
+    const has = new Set((h.before.envTags ?? []).filter((t) => t === h.target || t === h.before.tag));
+    if (action === 'remove' && has.has(h.target)) {
+      const r = await h.conn.run(releaseEnvArgv(run.plan.app, h.target, '', 'remove'));
+      if (r.exitCode !== 0) throw new StepError(h.label, 'removing the env file', lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
+      has.delete(h.target);
+    }
+    h.releaseEnv = has;
+    return;
+  }
   const input = action === 'write' || action === 'fill' ? run.appEnv : undefined;
   const r = await h.conn.run(releaseEnvArgv(run.plan.app, h.target, h.before.tag, action), input === undefined ? {} : { input });
   if (r.exitCode !== 0) throw new StepError(h.label, 'writing the env file', lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);

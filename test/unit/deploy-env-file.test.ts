@@ -2,15 +2,15 @@
 // docker's --env-file format, and the per-release write script, run here with the local sh
 // against a temporary directory in place of /var/lib/pallet/APP/env.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
   appSecretsFromJson, execEnvFiles, existingFilesArgv, parseReleaseEnv, readAppEnv, releaseEnvAction, releaseEnvArgv, releaseEnvPath, removeReleaseEnvArgv, renderEnvFile, stepEnvExample,
 } from '../../src/deploy/env-file.js';
-import { envFileArgs, runContainerArgv, taskArgv, probeArgv } from '../../src/deploy/commands.js';
+import { envFileArgs, parseState, probeArgv, readStateArgv, runContainerArgv, taskArgv } from '../../src/deploy/commands.js';
 import { envFileCheckArgv, parseEnvFileLint } from '../../src/deploy/host-commands.js';
-import { envFilesFor } from '../../src/deploy/release-env.js';
+import { envFilesFor, prepareReleaseEnv } from '../../src/deploy/release-env.js';
 import { UserError } from '../../src/errors.js';
 import type { DeployRun, HostRecord } from '../../src/deploy/types.js';
 
@@ -204,5 +204,60 @@ describe('pallet exec: the env files of the running release', () => {
     const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', cwd: tmp });
     expect({ code: r.status, out: r.stdout }).toEqual({ code: 0, out: `${f}\n` });
     expect(existsSync(path.join(tmp, 'pwned'))).toBe(false);
+  });
+});
+
+describe("preflight's state listing names the releases that have a deploy.env file", () => {
+  test('env=TAG ... read from the real script; none -> omitted', () => {
+    const d = path.join(tmp, 'st');
+    const argv = readStateArgv('shop');
+    const run = () => { const a = [...argv]; a[4] = d; return parseState(spawnSync(a[0], a.slice(1), { encoding: 'utf8' }).stdout); };
+    expect(run()).toEqual({ tag: '', revert: '' });
+    mkdirSync(path.join(d, 'env'), { recursive: true });
+    writeFileSync(path.join(d, 'TAG'), 'build-7\n');
+    for (const f of ['build-7.env', 'build-6.env', '.build-8.env.123']) writeFileSync(path.join(d, 'env', f), 'A=1\n');
+    mkdirSync(path.join(d, 'env', 'dir.env'));
+    expect(run()).toEqual({ tag: 'build-7', revert: '', envTags: ['build-6', 'build-7'] });
+  });
+});
+
+describe('prepareReleaseEnv: what is sent to a host', () => {
+  const setup = (mode: 'deploy' | 'rollback', appEnv: string | undefined, before: { tag: string; revert: string; envTags?: string[] }, stdout = '') => {
+    const calls: { argv: readonly string[]; input?: string }[] = [];
+    const conn = { run: async (argv: readonly string[], o: { input?: string } = {}) => { calls.push({ argv, input: o.input }); return { exitCode: 0, stdout, stderr: '' }; } };
+    const h = { label: 'a', conn, before, target: 'build-8' } as unknown as HostRecord;
+    const run = { mode, appEnv, plan: { app: 'shop' }, hosts: new Map([['a', h]]) } as unknown as DeployRun;
+    return { calls, h, run };
+  };
+
+  test('deploy.env: the file on stdin, never in the argv; the tags reported are recorded', async () => {
+    const { calls, h, run } = setup('deploy', `SECRET_KEY=${SECRET}\n`, { tag: 'build-7', revert: '' }, 'WROTE\nHAS build-8\nHAS build-7\n');
+    await prepareReleaseEnv(run, h);
+    expect(calls).toHaveLength(1);
+    expect(calls[0].input).toBe(`SECRET_KEY=${SECRET}\n`);
+    expect(calls[0].argv.join(' ')).not.toContain('sk-Zq9');
+    expect(calls[0].argv.slice(-3)).toEqual(['build-8', 'build-7', 'write']);
+    expect([...h.releaseEnv!].sort()).toEqual(['build-7', 'build-8']);
+  });
+
+  test('no deploy.env and no file for the target: no round at all; a revert still finds the previous release\'s file', async () => {
+    const { calls, h, run } = setup('deploy', undefined, { tag: 'build-7', revert: '', envTags: ['build-7', 'build-3'] });
+    await prepareReleaseEnv(run, h);
+    expect(calls).toEqual([]);
+    expect([...h.releaseEnv!]).toEqual(['build-7']);
+  });
+
+  test('no deploy.env but the target has a file from an earlier deploy: it is removed (nothing on stdin)', async () => {
+    const { calls, h, run } = setup('deploy', undefined, { tag: 'build-7', revert: '', envTags: ['build-8'] });
+    await prepareReleaseEnv(run, h);
+    expect(calls.map((c) => [c.argv.at(-1), c.input])).toEqual([['remove', undefined]]);
+    expect([...h.releaseEnv!]).toEqual([]);
+  });
+
+  test('rollback without deploy.env keeps the file the release ran with', async () => {
+    const { calls, h, run } = setup('rollback', undefined, { tag: 'build-9', revert: 'build-8', envTags: ['build-8', 'build-9'] });
+    await prepareReleaseEnv(run, h);
+    expect(calls).toEqual([]);
+    expect([...h.releaseEnv!].sort()).toEqual(['build-8', 'build-9']);
   });
 });
