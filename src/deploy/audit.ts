@@ -53,7 +53,6 @@ async function finishHost(run: DeployRun, h: HostRecord, succeeded: boolean, res
       // Their deploy.env files go with them (a later rollback to such a tag writes a fresh one).
       const e = await h.conn.run(removeReleaseEnvArgv(app, old.filter((t) => TAG_PATTERN.test(t))));
       if (e.exitCode !== 0) reporter().warning(`${h.label}: could not remove the env files of ${old.join(', ')}: ${e.stderr.trim()}`);
-    }
-    else reporter().warning(`${h.label}: could not prune ${old.join(', ')}: ${r.stderr.trim()}`);
+    } else reporter().warning(`${h.label}: could not prune ${old.join(', ')}: ${r.stderr.trim()}`);
   }
 }

@@ -5,11 +5,12 @@ import { reporter } from '../util/reporter.js';
 import type { SshConnection } from '../ssh/connection.js';
 import { dockerVersionArgv, parseState, readStateArgv } from './commands.js';
 import { envFileCheckArgv, envFileProblem, envFileReport, parseEnvFileLint } from './host-commands.js';
-
-const MISSING = 'does not exist';
 import { acquireLock, releaseLock, type LockOptions } from './lock.js';
 import { failures, forEachHost } from './parallel.js';
 import type { DeployRun, HostRecord } from './types.js';
+
+/** envFileProblem's word for a host without the env file (fine with deploy.env). */
+const MISSING = 'does not exist';
 
 export async function preflight(run: DeployRun, conns: SshConnection[], lock: Omit<LockOptions, 'app'>): Promise<void> {
   const { app } = run.plan;
