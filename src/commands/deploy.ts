@@ -12,6 +12,7 @@ import { UserError } from '../errors.js';
 import { jumpTarget, planDeploy } from '../deploy/plan.js';
 import { checkKnownHosts, checkPrivateKey, inputLabel, secretSource } from '../ssh/material.js';
 import { executeSwarmDeploy } from '../swarm/index.js';
+import { readAppEnv, renderEnvFile } from '../deploy/env-file.js';
 import { planSwarm } from '../swarm/plan.js';
 import { swarmFailureMessage, swarmOutputs, writeSwarmSummary } from '../swarm/report.js';
 import type { SwarmHooks, SwarmReport } from '../swarm/types.js';
@@ -98,6 +99,16 @@ async function withDeployment<R>(ctx: RunContext, mode: DeployMode, tag: string 
   return { result: { exitCode: 1, outputs }, report };
 }
 
+/**
+ * deploy.env: the one place its secret values are read (from the step's environment), each
+ * masked at once; refused here, before any host is contacted, if one is unset or unusable.
+ */
+function appEnvFile(ctx: RunContext): string | undefined {
+  const spec = ctx.config.deploy?.env;
+  if (!spec) return undefined;
+  return renderEnvFile(readAppEnv(spec, ctx.env, (v) => reporter().setSecret(v)));
+}
+
 function deployRequest(ctx: RunContext, mode: DeployMode, tag: string | undefined) {
   return {
     mode, config: ctx.config, tag, runTasks: mode === 'deploy' || ctx.inputs.runTasks,
@@ -105,7 +116,7 @@ function deployRequest(ctx: RunContext, mode: DeployMode, tag: string | undefine
       knownHosts: ctx.inputs.sshKnownHosts, privateKey: ctx.inputs.sshPrivateKey, passphrase: ctx.inputs.sshKeyPassphrase,
       insecure: ctx.inputs.insecureSkipHostKeyCheck, where: ctx.where,
     },
-    login: registryLogin(ctx), lockTimeout: ctx.inputs.lockTimeout, breakLock: ctx.inputs.breakLock,
+    login: registryLogin(ctx), appEnv: appEnvFile(ctx), lockTimeout: ctx.inputs.lockTimeout, breakLock: ctx.inputs.breakLock,
     ledger: ctx.ledger, env: ctx.env, signal: ctx.signal,
   };
 }

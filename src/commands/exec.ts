@@ -15,6 +15,8 @@ import { selectForExec } from '../ops/select.js';
 import { liveContainersArgv, parseLiveContainer } from '../ops/live.js';
 import { combinedExitCode, execArgv, execAuditLine } from '../ops/exec.js';
 import { hostPrefix } from '../ops/logs.js';
+import { execEnvFiles, existingFilesArgv, releaseEnvPath } from '../deploy/env-file.js';
+import { TAG_PATTERN } from '../config/references.js';
 import { inputLabel } from '../ssh/material.js';
 
 export async function runExecCommand(ctx: RunContext): Promise<CommandResult> {
@@ -31,13 +33,16 @@ export async function runExecCommand(ctx: RunContext): Promise<CommandResult> {
   const session = await openSession(hosts, sessionOptions(ctx));
   const me = runIdentity(ctx.env);
   const r = reporter();
-  const results = new Map<string, { tag: string; exitCode?: number; error?: string }>();
+  const results = new Map<string, { tag: string; env: { releaseEnvFile?: string; envFile?: string }; exitCode?: number; error?: string }>();
   try {
     // Every host's running tag first: a host without a live container stops the exec before it starts anywhere.
     const found = await forEachHost(hosts.map((t) => t.label), async (label) => {
       const live = parseLiveContainer((await session.conns.get(label)!.check(liveContainersArgv(plan.app, role.role), 'listing containers')).stdout);
       if (!live?.tag) throw new Error(`no running ${role.role} container of ${plan.app}`);
-      results.set(label, { tag: live.tag });
+      // The env files the release runs with: its deploy.env file and the host's, where they exist.
+      const candidates = [...(TAG_PATTERN.test(live.tag) ? [releaseEnvPath(plan.app, live.tag)] : []), ...(plan.envFile ? [plan.envFile] : [])];
+      const existing = (await session.conns.get(label)!.check(existingFilesArgv(candidates), 'looking for the env files')).stdout.split('\n').filter(Boolean);
+      results.set(label, { tag: live.tag, env: execEnvFiles(plan.app, live.tag, plan.envFile, !!ctx.config.deploy?.env, existing) });
     });
     const missing = failures(found);
     if (missing.length) {
@@ -49,7 +54,7 @@ export async function runExecCommand(ctx: RunContext): Promise<CommandResult> {
     await forEachHost(hosts.map((t) => t.label), async (label) => {
       const conn = session.conns.get(label)!;
       const res = results.get(label)!;
-      const argv = execArgv({ app: plan.app, image: plan.image, role: role.role, tag: res.tag, envFile: plan.envFile, args: ops.args, interactive: ops.interactive });
+      const argv = execArgv({ app: plan.app, image: plan.image, role: role.role, tag: res.tag, ...res.env, args: ops.args, interactive: ops.interactive });
       if (hosts.length === 1 && !ops.interactive) r.info(`${label}: ${role.role}@${res.tag} $ ${ops.args.join(' ')}`);
       try {
         res.exitCode = await streamRemote(conn, argv, {

@@ -139,7 +139,7 @@ function resolveTasks(tasks: unknown): string[][] {
   return (tasks as (string | string[])[]).map(toArgv);
 }
 
-function resolveDeploy(d: Obj, app: string): DeployConfig {
+function resolveDeploy(d: Obj, app: string, text: ScalarText): DeployConfig {
   const roles: Record<string, RoleConfig> = {};
   for (const [name, r] of Object.entries(d.roles as Obj)) roles[name] = resolveRole(name, r);
   return {
@@ -150,6 +150,7 @@ function resolveDeploy(d: Obj, app: string): DeployConfig {
     },
     ...(d.swarm !== undefined ? { swarm: { manager: d.swarm.manager, publish: d.swarm.publish ?? DEFAULTS.swarmPublish } } : {}),
     env_file: d.env_file ?? DEFAULTS.envFile(app),
+    ...(d.env !== undefined ? { env: { clear: stringMap(d.env.clear, ['deploy', 'env', 'clear'], text), secret: [...(d.env.secret ?? [])] } } : {}),
     tasks: resolveTasks(d.tasks),
     roles,
     rolling: { batch: d.rolling?.batch ?? DEFAULTS.batch },
@@ -182,6 +183,6 @@ export function resolveConfig(data: Obj, file: string, text: ScalarText): Pallet
     test: resolveTest(data.test ?? {}, text),
     source: { file, dir },
   };
-  if (data.deploy !== undefined) config.deploy = resolveDeploy(data.deploy, data.app);
+  if (data.deploy !== undefined) config.deploy = resolveDeploy(data.deploy, data.app, text);
   return config;
 }

@@ -191,9 +191,21 @@ const swarm: Schema = {
   },
 };
 
+// deploy.env: the app's environment written on every host by the deploy. Names are checked in
+// semantic-checks.ts (one message per bad name); values in src/deploy/env-file.ts.
+const appEnv: Schema = {
+  type: 'object',
+  'x-expected': 'a mapping {clear, secret}',
+  additionalProperties: false,
+  properties: {
+    clear: envMap('a mapping of variable names to values'),
+    secret: list(nonEmpty('a variable name'), 'a list of variable names (their values come from the environment of the deploy step)', { uniqueItems: true }),
+  },
+};
+
 const deploy: Schema = {
   type: 'object',
-  'x-expected': 'a mapping (ssh, swarm, env_file, tasks, roles, rolling, keep, url, proxy)',
+  'x-expected': 'a mapping (ssh, swarm, env_file, env, tasks, roles, rolling, keep, url, proxy)',
   additionalProperties: false,
   required: ['roles'],
   properties: {
@@ -209,6 +221,7 @@ const deploy: Schema = {
     },
     swarm,
     env_file: string('an absolute path', { pattern: '^/', 'x-message': 'must be an absolute path on the host' }),
+    env: appEnv,
     tasks: {
       oneOf: [nonEmpty(), list(command('a command: a string or a list of strings'), 'a list of commands')],
       'x-expected': 'a command or a list of commands',

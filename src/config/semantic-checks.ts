@@ -166,6 +166,22 @@ function checkProxy(proxy: unknown, out: Problem[]): void {
   }
 }
 
+/** deploy.env: valid names, no name both clear and secret; not (yet) with deploy.swarm. */
+function checkAppEnv(env: unknown, swarm: boolean, out: Problem[]): void {
+  if (!isObj(env)) return;
+  if (swarm) {
+    out.push({ path: ['deploy', 'env'], message: 'not supported with deploy.swarm yet: keep the settings in deploy.env_file on the manager (docs/swarm.md)' });
+    return;
+  }
+  envNames(env.clear, ['deploy', 'env', 'clear'], out);
+  const clear = isObj(env.clear) ? env.clear : {};
+  items(env.secret).forEach((n, i) => {
+    if (!isStr(n) || n === '') return;
+    if (!ENV_NAME.test(n)) out.push({ path: ['deploy', 'env', 'secret', i], message: `invalid variable name '${n}'; use letters, digits and _, not starting with a digit` });
+    else if (Object.prototype.hasOwnProperty.call(clear, n)) out.push({ path: ['deploy', 'env', 'secret', i], message: `${n} is also in deploy.env.clear; keep it in one of them (secret if its value must not be in the repository)` });
+  });
+}
+
 function checkDeploy(deploy: unknown, out: Problem[]): void {
   if (!isObj(deploy)) return;
   checkProxy(deploy.proxy, out);
@@ -180,6 +196,7 @@ function checkDeploy(deploy: unknown, out: Problem[]): void {
     const manager = (deploy.swarm as Obj).manager;
     if (isStr(manager) && manager !== '') checkHost(manager, ['deploy', 'swarm', 'manager'], out);
   }
+  checkAppEnv(deploy.env, swarm, out);
   if (!isObj(deploy.roles)) return;
   for (const [role, cfg] of Object.entries(deploy.roles)) {
     if (!ROLE_NAME.test(role)) out.push({ path: ['deploy', 'roles', role], message: 'invalid role name; must match [a-z][a-z0-9_-]*' });

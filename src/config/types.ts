@@ -74,6 +74,8 @@ export interface DeployConfig {
   /** Set: deploy to a Docker Swarm through this manager instead of an SSH fleet (src/swarm/). */
   swarm?: SwarmConfig;
   env_file: string;
+  /** The app's environment the deploy writes on every host (clear values from here, secrets by name from the runner's environment). */
+  env?: AppEnvConfig;
   /** Entrypoint commands run once on the first host before any restart. */
   tasks: string[][];
   roles: Record<string, RoleConfig>;
@@ -95,6 +97,12 @@ export interface ProxyConfig {
   image: string;
   /** Seconds between the last switch and stopping the previous containers. */
   drain_timeout: number;
+}
+
+/** deploy.env: `clear` values as strings (numbers and booleans as written), `secret` variable names. */
+export interface AppEnvConfig {
+  clear: Record<string, string>;
+  secret: string[];
 }
 
 export interface SwarmConfig {

@@ -4,6 +4,8 @@ import { errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import { auditLine, finishArgv, listTagsArgv, removeImagesArgv, tagsToPrune } from './commands.js';
 import { forEachHost } from './parallel.js';
+import { removeReleaseEnvArgv } from './env-file.js';
+import { TAG_PATTERN } from '../config/references.js';
 import { releaseLock } from './lock.js';
 import type { DeployRun, HostRecord } from './types.js';
 
@@ -46,7 +48,11 @@ async function finishHost(run: DeployRun, h: HostRecord, succeeded: boolean, res
   const old = tagsToPrune(listing.stdout, keep, [h.target, h.before.tag]);
   if (old.length) {
     const r = await h.conn.run(removeImagesArgv(image, old));
-    if (r.exitCode === 0) reporter().info(`${h.label}: pruned ${old.join(', ')}`);
-    else reporter().warning(`${h.label}: could not prune ${old.join(', ')}: ${r.stderr.trim()}`);
+    if (r.exitCode === 0) {
+      reporter().info(`${h.label}: pruned ${old.join(', ')}`);
+      // Their deploy.env files go with them (a later rollback to such a tag writes a fresh one).
+      const e = await h.conn.run(removeReleaseEnvArgv(app, old.filter((t) => TAG_PATTERN.test(t))));
+      if (e.exitCode !== 0) reporter().warning(`${h.label}: could not remove the env files of ${old.join(', ')}: ${e.stderr.trim()}`);
+    } else reporter().warning(`${h.label}: could not prune ${old.join(', ')}: ${r.stderr.trim()}`);
   }
 }

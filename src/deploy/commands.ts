@@ -26,7 +26,8 @@ export function dockerVersionArgv(): string[] {
 
 const READ_STATE = `d="$1"
 printf 'tag=%s\\n' "$(cat "$d/TAG" 2>/dev/null)"
-printf 'revert=%s\\n' "$(cat "$d/REVERT" 2>/dev/null)"`;
+printf 'revert=%s\\n' "$(cat "$d/REVERT" 2>/dev/null)"
+printf 'env=%s\\n' "$(cd "$d/env" 2>/dev/null && for f in *.env; do [ -f "$f" ] && printf '%s ' "\${f%.env}"; done)"`;
 
 export function readStateArgv(app: string): string[] {
   return sh(READ_STATE, stateDir(app));
@@ -35,11 +36,14 @@ export function readStateArgv(app: string): string[] {
 export interface HostState {
   tag: string;
   revert: string;
+  /** Release tags with a deploy.env file on the host (env/TAG.env); omitted when there are none. */
+  envTags?: string[];
 }
 
 export function parseState(stdout: string): HostState {
   const get = (k: string) => (new RegExp(`^${k}=(.*)$`, 'm').exec(stdout)?.[1] ?? '').trim();
-  return { tag: get('tag'), revert: get('revert') };
+  const envTags = get('env').split(/\s+/).filter(Boolean);
+  return { tag: get('tag'), revert: get('revert'), ...(envTags.length ? { envTags } : {}) };
 }
 
 // mkdir is atomic: exactly one deploy creates lock/. The token proves ownership on release.
@@ -198,7 +202,10 @@ export interface ContainerSpec {
   tag: string;
   image: string;
   command: string[];
+  /** The host's own env file (deploy.env_file); given after releaseEnvFile, so it wins. */
   envFile?: string;
+  /** The release's env file written from deploy.env (env-file.ts). */
+  releaseEnvFile?: string;
   /** Container port published as hostPort (web roles). */
   port?: number;
   hostPort?: number;
@@ -211,10 +218,15 @@ export interface ContainerSpec {
   network?: string;
 }
 
+/** `--env-file` flags: the release's file first, then the host's (docker lets later files win). */
+export function envFileArgs(c: { envFile?: string; releaseEnvFile?: string }): string[] {
+  return [...(c.releaseEnvFile ? ['--env-file', c.releaseEnvFile] : []), ...(c.envFile ? ['--env-file', c.envFile] : [])];
+}
+
 export function runContainerArgv(c: ContainerSpec): string[] {
   const argv = ['docker', 'run', '-d', '--restart', 'unless-stopped', '--name', c.name ?? containerName(c.app, c.role)];
   if (c.network) argv.push('--network', c.network);
-  if (c.envFile) argv.push('--env-file', c.envFile);
+  argv.push(...envFileArgs(c));
   if (c.port) argv.push('-p', `${c.hostPort ?? c.port}:${c.port}`);
   if (c.stopSignal) argv.push('--stop-signal', c.stopSignal);
   if (c.stopTimeout !== undefined) argv.push('--stop-timeout', String(c.stopTimeout));
@@ -257,9 +269,8 @@ export function wasKilled(stdout: string): boolean {
  * `exec`, `tty` for an interactive terminal). Same env file and volumes as the roles; removed
  * when it exits; its exit code is docker run's.
  */
-export function taskArgv(c: { app: string; image: string; tag: string; envFile?: string; command: string[]; name: string; kind?: 'task' | 'exec'; tty?: boolean }): string[] {
-  const argv = ['docker', 'run', '--rm', ...(c.tty ? ['-i', '-t'] : []), '--name', c.name];
-  if (c.envFile) argv.push('--env-file', c.envFile);
+export function taskArgv(c: { app: string; image: string; tag: string; envFile?: string; releaseEnvFile?: string; command: string[]; name: string; kind?: 'task' | 'exec'; tty?: boolean }): string[] {
+  const argv = ['docker', 'run', '--rm', ...(c.tty ? ['-i', '-t'] : []), '--name', c.name, ...envFileArgs(c)];
   argv.push('--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.kind ?? 'task'}`);
   if (c.kind === 'exec') argv.push('--label', `pallet.tag=${c.tag}`);
   argv.push('-v', `${stateDir(c.app)}/storage:/storage`, imageRef(c.image, c.tag), ...c.command);
@@ -333,8 +344,7 @@ echo "$why"; exit $rc`;
 /** `host` ('' = none) is sent as the Host header; otherwise curl sends the candidate's IP:PORT. */
 export function probeArgv(c: ContainerSpec, path: string, timeout: number, host = ''): string[] {
   const p = path.startsWith('/') ? path : `/${path}`;
-  const args: string[] = [];
-  if (c.envFile) args.push('--env-file', c.envFile);
+  const args: string[] = envFileArgs(c);
   args.push(
     '--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.role}-candidate`, '--label', `pallet.tag=${c.tag}`,
     '-v', `${stateDir(c.app)}/storage:/storage`, imageRef(c.image, c.tag), ...c.command,

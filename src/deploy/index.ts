@@ -32,6 +32,8 @@ export interface DeployRequest {
   lockTimeout: number;
   breakLock: boolean;
   ledger: CleanupLedger;
+  /** deploy.env rendered (readAppEnv + renderEnvFile); holds secrets, travels only on stdin. */
+  appEnv?: string;
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
   hooks?: DeployHooks;
@@ -69,7 +71,7 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
   const settings = await prepareSshSettings({ ...req.ssh, jump: jumpTarget(req.config.deploy) }, req.ledger, req.env);
   const conns = plan.hosts.map((t) => new SshConnection(t, settings, req.ledger));
   const { runId, actor } = runIdentity(req.env);
-  const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [], proxySwitches: new Map() };
+  const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [], proxySwitches: new Map(), ...(req.appEnv !== undefined ? { appEnv: req.appEnv } : {}) };
   const report: DeployReport = { ok: false, mode: req.mode, plan, phase: 'preflight', reverted: false, revertProblems: [], hosts: [] };
   const r = reporter();
   const cancelled = () => { if (req.signal.aborted) throw new StepError('-', 'cancelled', errorMessage(req.signal.reason ?? 'cancelled')); };

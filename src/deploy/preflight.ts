@@ -9,6 +9,9 @@ import { acquireLock, releaseLock, type LockOptions } from './lock.js';
 import { failures, forEachHost } from './parallel.js';
 import type { DeployRun, HostRecord } from './types.js';
 
+/** envFileProblem's word for a host without the env file (fine with deploy.env). */
+const MISSING = 'does not exist';
+
 export async function preflight(run: DeployRun, conns: SshConnection[], lock: Omit<LockOptions, 'app'>): Promise<void> {
   const { app } = run.plan;
   const outcomes = await forEachHost(conns.map((c) => c.name), async (label) => {
@@ -16,10 +19,14 @@ export async function preflight(run: DeployRun, conns: SshConnection[], lock: Om
     await conn.open();
     const v = await conn.run(dockerVersionArgv());
     if (v.exitCode !== 0) throw new UserError(`${label}: Docker does not answer (${v.stderr.trim() || `exit ${v.exitCode}`})`, `make sure dockerd runs on the host and user ${conn.target.user} may use it`);
+    let hostEnvFile = !!run.plan.envFile;
     if (run.plan.envFile) {
       const e = await conn.run(envFileCheckArgv(run.plan.envFile));
       const problem = envFileProblem(e.exitCode, e.stdout);
-      if (problem) {
+      if (problem === MISSING && run.appEnv !== undefined) {
+        // With deploy.env the host's own env file is optional: where there is one, it still applies.
+        hostEnvFile = false;
+      } else if (problem) {
         throw new UserError(`${label}: deploy.env_file ${run.plan.envFile} ${problem}${problem.includes('readable') ? ` (${conn.target.user})` : ''}`,
           `create it on every host, readable by user ${conn.target.user}, with the app's production settings (docs/hosts.md §3), or point deploy.env_file at the right path`);
       }
@@ -32,12 +39,13 @@ export async function preflight(run: DeployRun, conns: SshConnection[], lock: Om
     }
     const before = parseState((await conn.check(readStateArgv(app), 'reading the deploy state')).stdout);
     const rec: HostRecord = {
-      label, conn, before, target: '', recorded: false, restartMs: 0, health: [], reverted: false,
+      label, conn, before, target: '', recorded: false, restartMs: 0, health: [], reverted: false, hostEnvFile,
       roles: run.plan.roles.filter((r) => r.hosts.includes(label)).map((r) => r.role),
     };
     run.hosts.set(label, rec);
     rec.lock = await acquireLock(conn, run.ledger, { ...lock, app });
-    reporter().info(`${label}: docker ${v.stdout.trim()}, running ${before.tag || '(nothing yet)'}, lock taken`);
+    const env = run.appEnv === undefined ? '' : hostEnvFile ? `, deploy.env + ${run.plan.envFile}` : ', deploy.env only (no host env file)';
+    reporter().info(`${label}: docker ${v.stdout.trim()}, running ${before.tag || '(nothing yet)'}${env}, lock taken`);
   });
   const failed = failures(outcomes);
   if (failed.length === 0) return;

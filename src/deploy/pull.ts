@@ -1,4 +1,5 @@
-// Step 2: get the image onto every host before anything restarts (the slow part, in parallel).
+// Step 2: get the image onto every host before anything restarts (the slow part, in parallel),
+// after the release's env file (deploy.env) is in place there (release-env.ts).
 // Registry credentials reach each host's `docker login` on stdin, never on its command line, and
 // are stored only in a per-deploy DOCKER_CONFIG directory removed right after the pull.
 import { randomBytes } from 'node:crypto';
@@ -9,6 +10,7 @@ import { lastLines } from '../ssh/errors.js';
 import { imageInspectArgv, imageRef, loginArgv, pullArgv } from './commands.js';
 import { dockerConfigPath, makeDockerConfigArgv, removeDockerConfigArgv } from './host-commands.js';
 import { failures, forEachHost } from './parallel.js';
+import { prepareReleaseEnv } from './release-env.js';
 import { StepError, type DeployRun, type HostRecord } from './types.js';
 
 export interface RegistryLogin {
@@ -53,6 +55,7 @@ export async function pullEverywhere(run: DeployRun, login?: RegistryLogin): Pro
   const outcomes = await forEachHost(labels, async (label) => {
     const h = run.hosts.get(label)!;
     const ref = imageRef(run.plan.image, h.target);
+    await prepareReleaseEnv(run, h);
     const t0 = Date.now();
     const r = await pullOnHost(run, h, ref, login, true);
     if (r.exitCode !== 0) throw new StepError(label, `pull ${ref}`, lastLines(r.stderr || r.stdout));
@@ -74,6 +77,7 @@ export async function ensureTargetsAvailable(run: DeployRun, login?: RegistryLog
   const outcomes = await forEachHost([...run.hosts.keys()], async (label) => {
     const h = run.hosts.get(label)!;
     const ref = imageRef(run.plan.image, h.target);
+    await prepareReleaseEnv(run, h);
     const t0 = Date.now();
     if ((await h.conn.run(imageInspectArgv(ref))).exitCode === 0) { h.pullMs = 0; return; }
     const r = await pullOnHost(run, h, ref, login, false);

@@ -7,6 +7,7 @@ import { lastLines } from '../ssh/errors.js';
 import { HostConnectionError } from '../ssh/connection.js';
 import { probeArgv, runContainerArgv, stopRemoveArgv, wasKilled, type ContainerSpec } from './commands.js';
 import { checkHealth, explainSteadyAnswer } from './health.js';
+import { envFilesFor } from './release-env.js';
 import type { RolePlan } from './plan.js';
 import { StepError, type DeployRun } from './types.js';
 
@@ -24,11 +25,11 @@ export function stepRunner(run: DeployRun, label: string, role: RolePlan) {
   };
 }
 
-/** What `docker run` starts for this role at `tag` (published port mode; the proxy mode adjusts it). */
-export function containerSpec(run: DeployRun, role: RolePlan, tag: string): ContainerSpec {
-  const { app, image, envFile } = run.plan;
+/** What `docker run` starts for this role at `tag` on host `label` (published port mode; the proxy mode adjusts it). */
+export function containerSpec(run: DeployRun, label: string, role: RolePlan, tag: string): ContainerSpec {
+  const { app, image } = run.plan;
   return {
-    app, role: role.role, tag, image, command: role.command, envFile, port: role.port, hostPort: role.hostPort,
+    app, role: role.role, tag, image, command: role.command, ...envFilesFor(run, label, tag), port: role.port, hostPort: role.hostPort,
     stopSignal: role.stopSignal, stopTimeout: role.stopTimeout,
   };
 }
@@ -37,7 +38,7 @@ export function containerSpec(run: DeployRun, role: RolePlan, tag: string): Cont
 export async function probeCandidate(run: DeployRun, label: string, role: RolePlan, tag: string): Promise<void> {
   const h = run.hosts.get(label)!;
   await stepRunner(run, label, role)('health', async () => {
-    const r = await h.conn.run(probeArgv(containerSpec(run, role, tag), role.healthPath, role.healthTimeout, role.healthHost ?? ''));
+    const r = await h.conn.run(probeArgv(containerSpec(run, label, role, tag), role.healthPath, role.healthTimeout, role.healthHost ?? ''));
     if (r.exitCode !== 0) {
       h.health.push(`${role.role}: candidate FAILED`);
       const said = r.stdout.trim() || r.stderr.trim() || `exit ${r.exitCode}`;
@@ -50,7 +51,7 @@ export async function probeCandidate(run: DeployRun, label: string, role: RolePl
 export async function switchRole(run: DeployRun, label: string, role: RolePlan, tag: string, onTouch?: () => void): Promise<void> {
   const h = run.hosts.get(label)!;
   const step = stepRunner(run, label, role);
-  const spec = containerSpec(run, role, tag);
+  const spec = containerSpec(run, label, role, tag);
   const t0 = Date.now();
   onTouch?.();
   await step('stop', async () => {

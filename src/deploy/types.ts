@@ -19,6 +19,10 @@ export interface HostRecord {
   /** REVERT file was rewritten in the record step (restore on failure). */
   recorded: boolean;
   pullMs?: number;
+  /** false: the host has no deploy.env_file (allowed with deploy.env); its containers get none. */
+  hostEnvFile?: boolean;
+  /** Release tags that have a deploy.env file on this host (of the target and the previous tag). */
+  releaseEnv?: Set<string>;
   restartMs: number;
   health: string[];
   reverted: boolean;
@@ -44,6 +48,8 @@ export interface DeployRun {
   touched: { host: string; role: string }[];
   /** Roles behind the proxy: what each (host, role) switch did, keyed by proxySwitchKey. */
   proxySwitches?: Map<string, ProxySwitch>;
+  /** The rendered deploy.env file (holds secret values: only ever sent on stdin); unset without deploy.env. */
+  appEnv?: string;
 }
 
 /** One (host, role) switch behind the proxy: enough to switch back, or to retire the old containers. */

@@ -1,4 +1,4 @@
-// Pure: `pallet exec`. A one-off container of the role's running tag with the host's env file and
+// Pure: `pallet exec`. A one-off container of the role's running tag with its env files and
 // the app's volumes (the same docker run as the release tasks), the arguments passed as an
 // argument vector. Interactive runs get a terminal; the others stop with their ssh session.
 import { randomBytes } from 'node:crypto';
@@ -13,6 +13,8 @@ export interface ExecSpec {
   /** The tag the role's live container runs on this host. */
   tag: string;
   envFile?: string;
+  /** The running release's deploy.env file, where the host has one (before envFile, which wins). */
+  releaseEnvFile?: string;
   args: string[];
   interactive: boolean;
   /** Suffix of the container name (random by default). */
@@ -27,7 +29,7 @@ export function execContainerName(app: string, role: string, id = randomBytes(3)
 /** The remote argv of one exec. */
 export function execArgv(s: ExecSpec): string[] {
   const run = taskArgv({
-    app: s.app, image: s.image, tag: s.tag, envFile: s.envFile, command: s.args,
+    app: s.app, image: s.image, tag: s.tag, envFile: s.envFile, releaseEnvFile: s.releaseEnvFile, command: s.args,
     name: execContainerName(s.app, s.role, s.id), kind: 'exec', tty: s.interactive,
   });
   // With a terminal sshd hangs the session up itself (SIGHUP reaches docker run).

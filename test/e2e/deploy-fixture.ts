@@ -37,6 +37,8 @@ export class DeployFixture {
   readonly logs: string[] = [];
   readonly runnerTemp = mkdtempSync(path.join(os.tmpdir(), 'pallet-e2e-runner-'));
   private pgId = '';
+  /** The app database's URL (set by setup); the hosts' example.env holds the same. */
+  dbUrl = '';
   private localImages: string[] = [];
 
   get addresses(): string[] { return this.lab.hosts.map((h) => h.address); }
@@ -65,6 +67,7 @@ export class DeployFixture {
   private async startPostgres(env: Record<string, string>): Promise<void> {
     const db = await startAppDatabase(this.lab, { 'pallet.test': 'deploy-e2e', 'pallet.run': this.run }, this.docker);
     this.pgId = db.containerId;
+    this.dbUrl = db.url;
     await writeHostEnvFiles(this.lab, '/etc/pallet/example.env', {
       SECRET_KEY: `e2e-${this.run}`, DATABASE_URL: db.url, DB_DEFAULT_URL: db.url, ALLOWED_HOSTS: '*',
       ENVIRONMENT: 'production', WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '3', ...env,

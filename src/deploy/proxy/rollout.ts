@@ -86,7 +86,7 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
     const sw = switches(run).get(key) ?? { previous: found.upstream, old: found.containers.map((c) => c.name), started: [], switched: false };
     sw.started.push(name);
     switches(run).set(key, sw);
-    const r = await h.conn.run(runContainerArgv({ ...containerSpec(run, role, tag), port: undefined, name, network: PROXY_NETWORK }));
+    const r = await h.conn.run(runContainerArgv({ ...containerSpec(run, label, role, tag), port: undefined, name, network: PROXY_NETWORK }));
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
   });
   await step('health', async () => {
