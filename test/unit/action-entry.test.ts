@@ -5,6 +5,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { REPO_ROOT } from '../helpers/lab.js';
 import { runLikeRunner } from '../helpers/runner.js';
+import { jest } from '@jest/globals';
+
+// Each case starts the action in a child node process: seconds on a busy runner, not milliseconds.
+jest.setTimeout(60_000);
 
 const DIST = path.join(REPO_ROOT, 'dist/index.js');
 const CLI = path.join(REPO_ROOT, 'dist/cli/index.js');
