@@ -80,7 +80,7 @@ describeLab('deploy.env: secrets from the workflow', () => {
     for (const a of fx.addresses) await fx.ssh(a, `rm -f /etc/pallet/${app}.env`);
     writeFileSync(path.join(dir, 'pallet.yml'), [
       `app: ${app}`, `image: ${fx.repo}`,
-      'deploy:', '  ssh: { user: root }',
+      'deploy:', '  ssh: { user: root }', '  proxy: false',
       '  env:',
       '    clear: { ALLOWED_HOSTS: "*", ENVIRONMENT: production, WEB_CONCURRENCY: 2, GRACEFUL_TIMEOUT: 3 }',
       '    secret: [SECRET_KEY, DATABASE_URL]',
