@@ -184,8 +184,9 @@ async function modesPart(fx: DeployFixture): Promise<void> {
  * pallet in the proxy mode (the default for web roles) vs the baseline script.
  */
 async function limitedPart(fx: DeployFixture): Promise<void> {
-  // 8 MB/s: the example image is ~80 MB compressed (one large base layer), so a host pulls it in
-  // about 10 s, like a host on a ~100 Mbit/s link.
+  // 8 MB/s per connection, like a host on a ~100 Mbit/s link: one host alone pulls the example
+  // image in ~25 s here. A lower rate makes pulls more link-bound but the baseline's 8 sequential
+  // pulls take many minutes.
   const rate = process.env.BENCH_REGISTRY_RATE || '8m';
   const all = fx.addresses;
   // The proxy image is on every host beforehand (the fleet's one-time setup, which the baseline
