@@ -195,8 +195,8 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
       for (const h of got.hosts) {
         expect(h.state).toBe('running');
         expect(h.routes.map((r) => [r.app, r.hosts, r.containerState, r.tag]).sort()).toEqual([
-          [BLOG_APP, BLOG, 'running', fx.tags.v1], [PROXY_APP, HOST, 'running', fx.tags.v3],
-        ]);
+          [PROXY_APP, HOST, 'running', fx.tags.v3], [BLOG_APP, BLOG, 'running', fx.tags.v1],
+        ].sort());
       }
       const text = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'proxy', 'status', ...args], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
       expect(text.status).toBe(0);
