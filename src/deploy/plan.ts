@@ -13,7 +13,7 @@ export interface RolePlan {
   hostPort?: number;
   healthPath: string;
   healthTimeout: number;
-  /** Sent as the Host header of web health checks (health.host, else the first proxy host name; else the address the check connects to). */
+  /** Sent as the Host header of web health checks (health.host, else the first proxy host name that is not a wildcard; else the address the check connects to). */
   healthHost?: string;
   /** Runs behind the host's proxy (a web role with deploy.proxy on): new beside old, then a route switch. */
   behindProxy: boolean;
@@ -97,7 +97,8 @@ function rolePlan(name: string, r: RoleConfig, deploy: DeployConfig, hostKey: (h
   const web = name === 'web' || r.port !== undefined || r.health !== undefined;
   const hosts = [...new Set(r.hosts.map((h) => hostKey(String(h))))];
   const port = web ? r.port ?? 8000 : undefined;
-  const healthHost = r.health?.host ?? (web && proxy ? proxy.hosts[0] : undefined);
+  // A wildcard (*.example.com) is no name to send: the first concrete proxy host name is.
+  const healthHost = r.health?.host ?? (web && proxy ? proxy.hosts.find((h) => !h.startsWith('*.')) : undefined);
   return {
     role: name,
     command: splitCommand(r.command as string | string[] | undefined, name),

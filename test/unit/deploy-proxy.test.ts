@@ -142,6 +142,8 @@ describe('the plan picks the mode', () => {
   test.each([
     ['behind the proxy: web roles only, Host = the first proxy host name', proxy, undefined, { web: [true, 'shop.example.com'], worker: [false, undefined] }],
     ['health.host wins over the proxy host names', proxy, 'health.shop.example.com', { web: [true, 'health.shop.example.com'], worker: [false, undefined] }],
+    ['a wildcard is skipped: the first concrete name is sent', { ...proxy, hosts: ['*.shop.example.com', 'shop.example.com'] }, undefined, { web: [true, 'shop.example.com'], worker: [false, undefined] }],
+    ['only wildcards: no Host header of ours', { ...proxy, hosts: ['*.shop.example.com'] }, undefined, { web: [true, undefined], worker: [false, undefined] }],
     ['published ports: no proxy, no Host header', false as const, undefined, { web: [false, undefined], worker: [false, undefined] }],
     ['published ports with health.host', false as const, 'shop.example.com', { web: [false, 'shop.example.com'], worker: [false, undefined] }],
   ])('%s', (_n, p, host, want) => {
