@@ -6,12 +6,13 @@
 // outputs, process lists or audit log. An unset or multi-line secret is refused before any host
 // is contacted. A rollback starts the earlier release with the env it ran with; `exec` gets it too.
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describeLab, REPO_ROOT } from '../helpers/lab.js';
+import { sampleProcesses } from '../helpers/processes.js';
 import { runLikeRunner, type RunnerResult } from '../helpers/runner.js';
-import { DeployFixture, sleep } from './deploy-fixture.js';
+import { DeployFixture } from './deploy-fixture.js';
 import type { PalletConfig } from '../../src/config/types.js';
 
 const TSX = path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
@@ -49,21 +50,8 @@ describeLab('deploy.env: secrets from the workflow', () => {
   });
   const runnerEnv = (over: Record<string, string>) => ({ GITHUB_REPOSITORY: 'hardening/deploy-env', GITHUB_RUN_ID: `8${Date.now() % 1e6}`, GITHUB_API_URL: 'http://127.0.0.1:9', ...over });
 
-  async function pollProcesses(until: Promise<unknown>): Promise<void> {
-    let done = false;
-    void until.finally(() => { done = true; });
-    for (let i = 0; i < 1200 && !done; i++) {
-      const ps = await Promise.all(fx.addresses.map((a) => fx.ssh(a, 'ps -eo args').catch(() => '')));
-      hostPs.push(...ps);
-      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-        try {
-          const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-          if (/\b(ssh|docker|node)\b/.test(cmd)) localCmdlines.push(cmd);
-        } catch { /* gone */ }
-      }
-      await sleep(100);
-    }
-  }
+  const pollProcesses = (until: Promise<unknown>) =>
+    sampleProcesses(until, { addresses: fx.addresses, hostPs: (a) => fx.ssh(a, 'ps -eo args') }, { hostPs, localCmdlines }, 1200);
 
   /** sha256 of settings.SECRET_KEY as Django sees it in the host's web container (the value never leaves the container). */
   const appSecretHash = (address: string) => fx.ssh(address, `docker exec ${app}-web python3 -c "import hashlib, os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'example.settings'); django.setup(); from django.conf import settings; print(hashlib.sha256(settings.SECRET_KEY.encode()).hexdigest())"`).then((s) => s.trim());

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { labAvailable, REPO_ROOT } from '../helpers/lab.js';
 import { startLoad, fetchVersion } from '../helpers/load.js';
 import { runLikeRunner, type RunnerResult } from '../helpers/runner.js';
+import { localProcesses } from '../helpers/processes.js';
 import { DeployFixture, sleep, type HostView } from './deploy-fixture.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
 import { pushTag } from '../../src/builder/push.js';
@@ -25,17 +26,6 @@ const TSX = path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
 const ACTION = [process.execPath, '--import', TSX, path.join(REPO_ROOT, 'test/helpers/run-action.ts')];
 
 /** Local processes whose command line contains every needle (bounded scan of /proc). */
-function localProcesses(...needles: string[]): number[] {
-  const pids: number[] = [];
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      if (needles.every((n) => cmd.includes(n))) pids.push(Number(pid));
-    } catch { /* gone */ }
-  }
-  return pids;
-}
-
 /**
  * A plain HTTP proxy on 127.0.0.1 in front of the lab registry that answers 503 to the first
  * `fail.blobs` blob-upload starts (POST .../blobs/uploads/) and the first `fail.manifests`
@@ -134,7 +124,7 @@ describeLab('faults survived (lab)', () => {
     let watching = true;
     const watcher = (async () => {
       for (let i = 0; i < 6000 && watching; i++) {
-        if (localProcesses('ssh', `-p ${h2.sshPort}`, 'docker pull').length) {
+        if (localProcesses('ssh', { args: [['-p', String(h2.sshPort)]], contains: ['docker pull'] }).length) {
           await fx.docker.getContainer(h2.containerId).pause();
           paused = true;
           return;
@@ -229,7 +219,7 @@ describeLab('faults survived (lab)', () => {
       expect([fx.tags.v1, fx.tags.v2]).toContain(tag);
       await expectConsistent(tag, tag === fx.tags.v2 ? fx.tags.v1 : views[0].revert, views);
       expect(readdirSync(runnerTemp)).toEqual([]);
-      expect(localProcesses('ssh', runnerTemp)).toEqual([]);
+      expect(localProcesses('ssh', { contains: [runnerTemp] })).toEqual([]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
       rmSync(runnerTemp, { recursive: true, force: true });
@@ -327,8 +317,11 @@ describeLab('faults survived (lab)', () => {
           // Host 2's switch is next: kill its multiplexing master as soon as its health wait starts.
           watcher = (async () => {
             for (let i = 0; i < 3000 && !killed; i++) {
-              if (localProcesses('ssh', `-p ${h2.sshPort}`, 'running steadily', fx.runnerTemp).length) {
-                for (const pid of localProcesses('ssh', '-M', `-p ${h2.sshPort}`, fx.runnerTemp)) { process.kill(pid, 'SIGKILL'); killed++; }
+              const port = ['-p', String(h2.sshPort)];
+              if (localProcesses('ssh', { args: [port], contains: ['running steadily', fx.runnerTemp] }).length) {
+                const masters = localProcesses('ssh', { args: [['-M'], port], contains: [fx.runnerTemp] });
+                for (const pid of masters) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
+                if (masters.length) killed++;
               }
               await sleep(10);
             }
@@ -340,7 +333,7 @@ describeLab('faults survived (lab)', () => {
     console.log(`ssh master killed: killed=${killed} ${Math.round(r.ms / 100) / 10}s; exit=${r.result?.exitCode} ${r.report?.error ?? ''}\n${r.lines.filter((l) => l.includes(h2.address) && !l.includes('$ ')).slice(0, 8).join('\n')}`);
     expect(killed).toBe(1);
     expect(r.leftovers).toEqual({ ledger: [], files: [] });
-    expect(localProcesses('ssh', fx.runnerTemp)).toEqual([]);
+    expect(localProcesses('ssh', { contains: [fx.runnerTemp] })).toEqual([]);
     if (r.result?.exitCode === 0) {
       // Killed between commands: later commands to host 2 open their own connection
       // (ControlMaster=no falls back to a direct one) and the rollout completes.

@@ -5,13 +5,14 @@
 // the only place allowed to hold a value), the job summary, the outputs, the polled process
 // lists and the hosts' audit logs must not contain any secret, nor its base64.
 import Docker from 'dockerode';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { describeLab, readLab, REPO_ROOT } from '../helpers/lab.js';
+import { sampleProcesses } from '../helpers/processes.js';
 import { runLikeRunner, type RunnerResult } from '../helpers/runner.js';
-import { DeployFixture, sleep } from './deploy-fixture.js';
+import { DeployFixture } from './deploy-fixture.js';
 
 const TSX = path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
 const ACTION = [process.execPath, '--import', TSX, path.join(REPO_ROOT, 'test/helpers/run-action.ts')];
@@ -59,21 +60,8 @@ describeLab('secrets found', () => {
     'ssh-private-key': privateKey, 'ssh-known-hosts': readFileSync(lab.ssh.knownHostsPath, 'utf8'), 'github-token': githubToken,
   });
 
-  async function pollProcesses(until: Promise<unknown>): Promise<void> {
-    let done = false;
-    void until.finally(() => { done = true; });
-    for (let i = 0; i < 600 && !done; i++) {
-      const ps = await Promise.all(fx.addresses.map((a) => fx.ssh(a, 'ps -eo args').catch(() => '')));
-      hostPs.push(...ps);
-      for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-        try {
-          const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
-          if (/\b(ssh|docker|node)\b/.test(cmd)) localCmdlines.push(cmd);
-        } catch { /* gone */ }
-      }
-      await sleep(100);
-    }
-  }
+  const pollProcesses = (until: Promise<unknown>) =>
+    sampleProcesses(until, { addresses: fx.addresses, hostPs: (a) => fx.ssh(a, 'ps -eo args') }, { hostPs, localCmdlines }, 600);
 
   beforeAll(async () => {
     // A small image to push: the lab base image under this run's repo and tag.
