@@ -82,13 +82,10 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
     try {
       cancelled();
       report.phase = 'pull';
-      if (req.mode === 'rollback') await r.group('Checking the rollback image on every host', () => ensureTargetsAvailable(run, req.login));
-      else await r.group(`Pulling ${plan.image}:${req.tag}`, () => pullEverywhere(run, req.login));
+      const title = req.mode === 'rollback' ? 'Checking the rollback image on every host' : `Pulling ${plan.image}:${req.tag}`;
+      // The proxy check runs beside the pulls: both only prepare, nothing of the app changes yet.
+      await r.group(plan.proxy ? `${title}; the proxy on every web host` : title, () => pullAndPrepare(run, req, report));
       cancelled();
-      if (plan.proxy) {
-        report.phase = 'proxy';
-        await r.group('Proxy on every web host', () => prepareProxies(run, req.login));
-      }
       report.phase = 'record';
       await recordRevert(run);
       if ((req.mode === 'deploy' || req.runTasks) && plan.tasks.length) {
@@ -125,6 +122,22 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
     }));
   }
   return report;
+}
+
+/**
+ * Pulls the release (or checks the rollback image) and, in proxy mode, prepares the proxies at
+ * the same time. A pull failure wins over a proxy failure (report.phase 'pull', else 'proxy').
+ */
+async function pullAndPrepare(run: DeployRun, req: DeployRequest, report: DeployReport): Promise<void> {
+  const [pulled, proxied] = await Promise.allSettled([
+    req.mode === 'rollback' ? ensureTargetsAvailable(run, req.login) : pullEverywhere(run, req.login),
+    run.plan.proxy ? prepareProxies(run, req.login) : Promise.resolve(),
+  ]);
+  if (pulled.status === 'rejected') throw pulled.reason;
+  if (proxied.status === 'rejected') {
+    report.phase = 'proxy';
+    throw proxied.reason;
+  }
 }
 
 function setTargets(run: DeployRun, req: DeployRequest): void {

@@ -1,9 +1,9 @@
 // The proxy mode's pure parts: Caddy JSON fragments and the assembled config, what the host
 // scripts print parsed back, the plan's choice of mode and Host header, and `pallet proxy status`.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { configFrame, emptyConfig, NOT_FOUND_ROUTE, routeFragments } from '../../src/deploy/proxy/caddy.js';
 import {
-  newContainerName, parsePrepare, parseProxyStatus, proxyStatusArgv, removeRouteArgv, retireArgv, routeKey, setRouteArgv,
+  ESTABLISHED_ON_PORT_AWK, newContainerName, parsePrepare, parseProxyStatus, proxyStatusArgv, removeRouteArgv, retireArgv, routeKey, setRouteArgv,
 } from '../../src/deploy/proxy/commands.js';
 import { proxyProblems, proxyRows, routeRows, type HostProxyStatus } from '../../src/deploy/proxy/status.js';
 import { planDeploy } from '../../src/deploy/plan.js';
@@ -68,7 +68,21 @@ describe('host commands', () => {
   test('route keys and container names', () => {
     expect(routeKey('shop', 'web')).toBe('shop+web');
     expect(newContainerName('shop', 'web', 'ab12cd34')).toBe('shop-web-ab12cd34');
-    expect(retireArgv(['a', 'b'], 7).slice(4)).toEqual(['7', 'a', 'b']);
+    expect(retireArgv(['a', 'b'], 7).slice(4)).toEqual(['7', '0', '8000', 'a', 'b']);
+    expect(retireArgv(['a'], 10, { seconds: 30, port: 8080 }).slice(4)).toEqual(['10', '30', '8080', 'a']);
+  });
+  // /proc/net/tcp as the kernel prints it (local and remote address as HEX_IP:HEX_PORT, st 01 = ESTABLISHED, 0A = LISTEN).
+  const TCP_HEADER = '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode';
+  const tcpLine = (local: string, remote: string, st: string) => `   0: ${local} ${remote} ${st} 00000000:00000000 00:00000000 00000000     0        0 1 1 0000000000000000 100 0 0 10 0`;
+  test.each([
+    ['only the listening socket: drained', [tcpLine('00000000:1F40', '00000000:0000', '0A')], false],
+    ['a request in flight from the proxy: busy', [tcpLine('00000000:1F40', '00000000:0000', '0A'), tcpLine('0500120A:1F40', '0200120A:D6E2', '01')], true],
+    ['a connection closing (TIME_WAIT): drained', [tcpLine('0500120A:1F40', '0200120A:D6E2', '06')], false],
+    ['an outgoing connection to the database on 5432: drained', [tcpLine('0500120A:D6E2', '0300120A:1538', '01')], false],
+    ['IPv6 socket on the port, lower-case hex: busy', [tcpLine('0000000000000000FFFF00000500120A:1f40', '0000000000000000FFFF00000200120A:D6E2', '01')], true],
+  ])('drain check (awk on /proc/net/tcp): %s', (_name, lines, busy) => {
+    const r = spawnSync('awk', ['-v', 'hp=1F40', ESTABLISHED_ON_PORT_AWK], { input: [TCP_HEADER, ...lines].join('\n') + '\n' });
+    expect(r.status).toBe(busy ? 0 : 1);
   });
   test('what the prepare script prints: the current upstream and every container of the role', () => {
     expect(parsePrepare('upstream=shop-web-1\ncontainer=shop-web-1 true\ncontainer=shop-web false\n')).toEqual({

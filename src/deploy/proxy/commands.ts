@@ -78,7 +78,8 @@ export function parsePrepare(stdout: string): RoleContainers {
 // Health of a container on the proxy network, asked the way the proxy will: its address on that
 // network, the app's host name in Host, X-Forwarded-Proto when TLS is on. Gives up early when
 // the container stops or restarts, and when it answers the same 4xx for 10 s (a host name the
-// app refuses, e.g. ALLOWED_HOSTS, does not get better by waiting).
+// app refuses, e.g. ALLOWED_HOSTS, does not get better by waiting). Polls every 0.2 s: the
+// switch waits on the first 200, so the poll interval is paid once per host.
 const HEALTH = `n="$1"; net="$2"; port="$3"; path="$4"; host="$5"; proto="$6"; t="$7"
 end=$(( $(date +%s) + t )); code=000; i=0; same=0; ip=""
 set --
@@ -92,12 +93,12 @@ while [ "$i" -lt 100000 ]; do
     code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "http://$ip:$port$path" 2>/dev/null) || true
     [ "$code" = 200 ] && { echo "healthy: HTTP 200 after $i tries"; exit 0; }
     case "$code" in 4??) if [ "$code" = "$prev" ]; then same=$((same+1)); else same=0; fi;; *) same=0;; esac
-    [ "$same" -ge 20 ] && { echo "$path answers HTTP $code with Host: \${host:-$ip} (steadily for 10s); check that the app accepts this host name (Django: ALLOWED_HOSTS)"; exit 1; }
+    [ "$same" -ge 50 ] && { echo "$path answers HTTP $code with Host: \${host:-$ip} (steadily for 10s); check that the app accepts this host name (Django: ALLOWED_HOSTS)"; exit 1; }
   fi
   st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null)
   case "$st" in "true 0") ;; *) echo "container $n is not running steadily (running/restarts: $st), last HTTP status $code: $(docker logs --tail 3 "$n" 2>&1 | tr '\\n' ' ')"; exit 1;; esac
   [ "$(date +%s)" -ge "$end" ] && { echo "no HTTP 200 from $path within \${t}s (last status $code, Host: \${host:-$ip})"; exit 1; }
-  sleep 0.5
+  sleep 0.2
 done
 exit 1`;
 
@@ -163,16 +164,43 @@ export function removeRouteArgv(app: string, role: string): string[] {
   return sh(SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'remove', '', '', '', '', '10', ...configFrame());
 }
 
-// Graceful stop (SIGTERM, then SIGKILL after the timeout) and removal; missing ones are fine.
-const RETIRE = `t="$1"; shift
+// Drain, then graceful stop (SIGTERM, then SIGKILL after the timeout) and removal; missing ones
+// are fine. The drain waits, at most `drain` seconds, while any of the containers still has an
+// established TCP connection on the app's port: once the proxy routes elsewhere it closes its idle
+// connections to them, so what remains are requests in flight. Read from the containers' own
+// network namespace (/proc/PID/net/tcp{,6}: column 2 local address as HEX_IP:HEX_PORT, column 4
+// state, 01 = ESTABLISHED), which needs nothing inside the app's image.
+/** awk program: exit 0 when /proc/net/tcp{,6} text has an ESTABLISHED socket whose local port is `hp` (4 upper-case hex digits). */
+export const ESTABLISHED_ON_PORT_AWK = '$4 == "01" && toupper(substr($2, index($2, ":") + 1)) == hp { f = 1 } END { exit !f }';
+
+const RETIRE = `t="$1"; drain="$2"; port="$3"; shift 3
 [ "$#" -gt 0 ] || exit 0
+hex=$(printf '%04X' "$port"); pids=""
+for n; do
+  p=$(docker inspect --format '{{.State.Pid}}' "$n" 2>/dev/null)
+  [ -n "$p" ] && [ "$p" != 0 ] && pids="$pids $p"
+done
+busy() {
+  for p in $pids; do
+    cat "/proc/$p/net/tcp" "/proc/$p/net/tcp6" 2>/dev/null | awk -v hp="$hex" '${ESTABLISHED_ON_PORT_AWK}' && return 0
+  done
+  return 1
+}
+i=0; max=$((drain * 10))
+while [ "$i" -lt "$max" ] && [ -n "$pids" ] && busy; do i=$((i+1)); sleep 0.1; done
+[ "$max" -gt 0 ] && [ -n "$pids" ] && echo "drained after $((i / 10)).$((i % 10))s"
 docker stop -t "$t" "$@" >/dev/null 2>&1
 docker rm -f "$@" >/dev/null 2>&1
 for n; do docker container inspect "$n" >/dev/null 2>&1 && { echo "container $n is still there"; exit 1; }; done
 exit 0`;
 
-export function retireArgv(names: string[], stopTimeout: number): string[] {
-  return sh(RETIRE, String(stopTimeout), ...names);
+/**
+ * Retires the named containers: waits up to `drain` seconds (whole seconds, 0 = no wait) while
+ * they still hold connections on `port` (requests in flight), then stops them with `docker stop
+ * -t stopTimeout` and removes them. Prints "drained after N.Ns"; exit 1 names a container left.
+ */
+export function retireArgv(names: string[], stopTimeout: number, drain: { seconds: number; port: number } = { seconds: 0, port: 8000 }): string[] {
+  return sh(RETIRE, String(stopTimeout), String(drain.seconds), String(drain.port), ...names);
 }
 
 /** Fresh name for a new container of a role: unique per start, so it can run beside the old one. */

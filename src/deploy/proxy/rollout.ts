@@ -20,8 +20,6 @@ import {
   proxyHealthArgv, removeRouteArgv, retireArgv, setRouteArgv,
 } from './commands.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 function switches(run: DeployRun): Map<string, ProxySwitch> {
   run.proxySwitches ??= new Map();
   return run.proxySwitches;
@@ -124,9 +122,11 @@ async function isRunning(h: HostRecord, name: string): Promise<boolean> {
   return r.exitCode === 0 && r.stdout.trim() === 'true';
 }
 
-async function retire(h: HostRecord, names: string[], stopTimeout: number): Promise<void> {
-  if (!names.length) return;
-  await h.conn.check(retireArgv(names, stopTimeout), `stopping ${names.join(', ')}`);
+/** Drains (at most the drain timeout, less when nothing is in flight) and stops `names`; returns the script's "drained after" line. */
+async function retire(run: DeployRun, h: HostRecord, names: string[], role: RolePlan): Promise<string> {
+  if (!names.length) return '';
+  const drain = { seconds: run.plan.proxy?.drainTimeout ?? 0, port: role.port ?? 8000 };
+  return (await h.conn.check(retireArgv(names, role.stopTimeout, drain), `stopping ${names.join(', ')}`)).stdout.trim();
 }
 
 /**
@@ -157,14 +157,15 @@ export async function revertBehindProxy(run: DeployRun, label: string, role: Rol
     if (r.exitCode !== 0) throw new Error(`removing the route: ${lastLines(r.stdout || r.stderr, 2)}`);
     reporter().warning(`${label}: ${role.role} had no previous version; its route and container were removed`);
   }
-  await retire(h, ours, role.stopTimeout);
+  await retire(run, h, ours, role);
   sw.switched = false;
 }
 
 /**
- * After a successful rollout: wait the drain timeout once, then stop every previous container
- * of the proxied roles gracefully (SIGTERM, stop_timeout) on every host in parallel. A failure
- * here is a warning: the new version already serves everywhere.
+ * After a successful rollout: on every host in parallel, the previous containers of the proxied
+ * roles drain (until no request is in flight, at most the drain timeout) and are stopped
+ * gracefully (SIGTERM, stop_timeout). A failure here is a warning: the new version already
+ * serves everywhere.
  */
 export async function retireBehindProxy(run: DeployRun): Promise<void> {
   const todo = [...switches(run).entries()].map(([key, sw]) => {
@@ -173,18 +174,13 @@ export async function retireBehindProxy(run: DeployRun): Promise<void> {
     return { host, role: run.plan.roles.find((r) => r.role === roleName)!, names: [...new Set([...sw.old, ...sw.started])].filter((n) => n !== live) };
   }).filter((t) => t.names.length);
   if (!todo.length) return;
-  const drain = run.plan.proxy?.drainTimeout ?? 0;
-  if (drain > 0) {
-    reporter().info(`draining the previous containers for ${drain}s`);
-    await sleep(drain * 1000);
-  }
+  reporter().info(`draining the previous containers (at most ${run.plan.proxy?.drainTimeout ?? 0}s), then stopping them`);
   const outcomes = await forEachHost([...new Set(todo.map((t) => t.host))], async (label) => {
     const h = run.hosts.get(label)!;
     for (const t of todo.filter((x) => x.host === label)) {
-      await retire(h, t.names, t.role.stopTimeout);
-      reporter().info(`${label}: stopped ${t.names.join(', ')}`);
+      const drained = await retire(run, h, t.names, t.role);
+      reporter().info(`${label}: stopped ${t.names.join(', ')}${drained ? ` (${drained})` : ''}`);
     }
   });
   for (const f of failures(outcomes)) reporter().warning(`${f.host}: could not stop the previous containers (${errorMessage(f.error)}); they get no requests and are stopped by the next deploy`);
 }
-
