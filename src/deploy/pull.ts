@@ -56,6 +56,7 @@ export async function pullEverywhere(run: DeployRun, login?: RegistryLogin): Pro
     const h = run.hosts.get(label)!;
     const ref = imageRef(run.plan.image, h.target);
     await prepareReleaseEnv(run, h);
+    await run.hooks.beforePull?.(label);
     const t0 = Date.now();
     const r = await pullOnHost(run, h, ref, login, true);
     if (r.exitCode !== 0) throw new StepError(label, `pull ${ref}`, lastLines(r.stderr || r.stdout));

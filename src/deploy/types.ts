@@ -30,9 +30,12 @@ export interface HostRecord {
   lost?: string;
 }
 
-/** Hooks for tests (fault injection between rolling batches). Never set in production. */
+/** Hooks for tests (fault injection at known points of a deploy). Never set in production. */
 export interface DeployHooks {
+  /** After each rolling batch of a role, before the next one starts. */
   afterBatch?: (info: { role: string; batch: string[]; index: number }) => Promise<void>;
+  /** On each host, right before its pull command starts (the other hosts may be pulling already). */
+  beforePull?: (host: string) => Promise<void>;
 }
 
 export interface DeployRun {

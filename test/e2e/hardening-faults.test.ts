@@ -120,24 +120,20 @@ describeLab('faults survived (lab)', () => {
     const h2 = fx.lab.hosts[1];
     const before = await fx.views();
     let paused = false;
-    // Freeze host 2 the moment its `docker pull` starts (watching the local ssh command lines).
-    let watching = true;
-    const watcher = (async () => {
-      for (let i = 0; i < 6000 && watching; i++) {
-        if (localProcesses('ssh', { args: [['-p', String(h2.sshPort)]], contains: ['docker pull'] }).length) {
-          await fx.docker.getContainer(h2.containerId).pause();
-          paused = true;
-          return;
-        }
-        await sleep(10);
-      }
-    })();
+    // Freeze host 2 as its pull starts (the other hosts pull meanwhile): its pull command then hangs
+    // until ssh gives up on the host. A hook, not a watch on the process list: a small pull can end
+    // before a freeze triggered by seeing it would land.
+    const hooks = {
+      beforePull: async (host: string) => {
+        if (host !== h2.address) return;
+        await fx.docker.getContainer(h2.containerId).pause();
+        paused = true;
+      },
+    };
     let r: Awaited<ReturnType<DeployFixture['deploy']>>;
     let v2: HostView | undefined;
     try {
-      r = await fx.deploy('deploy', { tag: fx.tags.v2 });
-      watching = false;
-      await watcher;
+      r = await fx.deploy('deploy', { tag: fx.tags.v2, hooks });
       console.log(`pull fault: paused=${paused} ${Math.round(r.ms / 100) / 10}s; ${r.report?.error ?? r.error?.message}`);
       expect(paused).toBe(true);
       expect(r.result?.exitCode).toBe(1);
@@ -152,8 +148,6 @@ describeLab('faults survived (lab)', () => {
         expect(v.audit.at(-1)).toMatch(/\tfailed at pull\t/);
       }
     } finally {
-      watching = false;
-      await watcher;
       // Tolerant: a concurrent `lab up` (another suite's global setup) also thaws paused hosts.
       if (paused) await fx.docker.getContainer(h2.containerId).unpause().catch((e: Error) => { if (!/not paused/.test(e.message)) throw e; });
       // Host 2 after the thaw: its lock could not be released while it was frozen (a post step
