@@ -198,7 +198,7 @@ async function limitedPart(fx: DeployFixture): Promise<void> {
     const src = { repo: `${reg.address}/pallet-e2e/deploy`, registry: reg.address };
     for (const n of [1, all.length]) {
       const hosts = all.slice(0, n);
-      const cfg = { ...fx.config({ web: hosts, workers: [hosts[n - 1]], proxy: { hosts: [MODES_HOST], tls: 'off', image: fx.lab.images.proxy!, drain_timeout: 2 } }), image: src.repo };
+      const cfg = { ...fx.config({ web: hosts, workers: [hosts[n - 1]], proxy: { hosts: [MODES_HOST], tls: 'off', image: fx.lab.images.proxy!, drain_timeout: 2, trusted_proxies: ['private_ranges'] } }), image: src.repo };
       const row = await measure(fx, all, hosts, cfg, 'fresh', src);
       rows.push(row);
       console.log(`fresh, registry limited to ${rate}/connection, ${n} host(s): pallet ${s(row.palletMs)}, baseline ${s(row.baselineMs)}`);

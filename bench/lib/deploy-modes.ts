@@ -46,7 +46,7 @@ t1=$(date +%s%N); docker rm -f $id >/dev/null; echo "$(( (t1 - t0) / 1000000 )) 
 
 /** One code-only release (v1 running, v2 deployed) in `mode` on `hosts`, under load. */
 export async function measureMode(fx: DeployFixture, all: string[], hosts: string[], mode: Mode): Promise<ModeRow> {
-  const proxy = { hosts: [MODES_HOST], tls: 'off' as const, image: fx.lab.images.proxy!, drain_timeout: 2 };
+  const proxy = { hosts: [MODES_HOST], tls: 'off' as const, image: fx.lab.images.proxy!, drain_timeout: 2, trusted_proxies: ['private_ranges'] };
   const cfg: PalletConfig = fx.config({ web: hosts, workers: [], proxy: mode === 'proxy' ? proxy : undefined, healthHost: mode === 'published' ? MODES_HOST : undefined });
   for (const h of all) {
     await fx.resetHost(h);

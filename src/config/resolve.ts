@@ -171,6 +171,8 @@ function resolveProxy(p: unknown): ProxyConfig | false {
     tls: o.tls ?? (hosts.length ? 'auto' : 'off'),
     image: o.image ?? DEFAULTS.proxyImage,
     drain_timeout: o.drain_timeout ?? DEFAULTS.drainTimeout,
+    // Without TLS the proxy sits behind another load balancer, which is in the hosts' own network.
+    trusted_proxies: [...(o.trusted_proxies ?? ((o.tls ?? (hosts.length ? 'auto' : 'off')) === 'off' ? ['private_ranges'] : []))],
   };
 }
 

@@ -140,10 +140,11 @@ const proxy: Schema = {
         tls: { type: 'string', enum: ['auto', 'internal', 'off'], 'x-expected': 'auto, internal or off' },
         image: nonEmpty('an image reference'),
         drain_timeout: seconds(0),
+        trusted_proxies: list(nonEmpty('an IP range (CIDR), an IP address or private_ranges'), 'a list of IP ranges'),
       },
     },
   ],
-  'x-expected': 'false (publish the port, no proxy) or a mapping {hosts, tls, image, drain_timeout}',
+  'x-expected': 'false (publish the port, no proxy) or a mapping {hosts, tls, image, drain_timeout, trusted_proxies}',
 };
 
 const role: Schema = {

@@ -2,6 +2,7 @@
 // services, and paths that must exist. Each check reads the plain parsed value defensively (the
 // schema may already have reported a wrong type there) and returns Problems with key paths.
 import { existsSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { CATALOG_SERVICE_NAMES, isCatalogService } from './services.js';
 import { closestKey } from './did-you-mean.js';
@@ -164,6 +165,22 @@ function checkProxy(proxy: unknown, out: Problem[]): void {
     const problem = imageReferenceProblem(proxy.image);
     if (problem) out.push({ path: ['deploy', 'proxy', 'image'], message: problem });
   }
+  items(proxy.trusted_proxies).forEach((t, i) => {
+    const problem = isStr(t) ? trustedProxyProblem(t) : undefined;
+    if (problem) out.push({ path: ['deploy', 'proxy', 'trusted_proxies', i], message: problem });
+  });
+}
+
+/** One deploy.proxy.trusted_proxies entry: private_ranges, an IP address, or ADDRESS/PREFIX (CIDR, RFC 4632). */
+export function trustedProxyProblem(s: string): string | undefined {
+  if (s === 'private_ranges') return undefined;
+  const [addr, prefix, extra] = s.split('/');
+  const family = isIP(addr);
+  const max = family === 4 ? 32 : 128;
+  if (!family || extra !== undefined || (prefix !== undefined && !(/^\d{1,3}$/.test(prefix) && Number(prefix) <= max))) {
+    return `'${s}' is not an IP range: use CIDR notation (10.0.0.0/8, 2001:db8::/32), an address, or private_ranges`;
+  }
+  return undefined;
 }
 
 /** deploy.env: valid names, no name both clear and secret; not (yet) with deploy.swarm. */

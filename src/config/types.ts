@@ -95,8 +95,13 @@ export interface ProxyConfig {
   tls: 'auto' | 'internal' | 'off';
   /** Proxy image (official `caddy:2` by default). */
   image: string;
-  /** Seconds between the last switch and stopping the previous containers. */
+  /** Most seconds the previous containers get to finish requests in flight after the last switch. */
   drain_timeout: number;
+  /**
+   * Sources (CIDR ranges, addresses, or `private_ranges`) whose X-Forwarded-For/-Proto/-Host the
+   * proxy passes on instead of replacing them. Default: `[private_ranges]` with tls off, else [].
+   */
+  trusted_proxies: string[];
 }
 
 /** deploy.env: `clear` values as strings (numbers and booleans as written), `secret` variable names. */

@@ -3,6 +3,7 @@
 import { UserError } from '../errors.js';
 import type { DeployConfig, PalletConfig, RoleConfig } from '../config/types.js';
 import { parseHost, type SshTarget } from '../ssh/host.js';
+import { expandTrustedProxies } from './proxy/caddy.js';
 
 export interface RolePlan {
   role: string;
@@ -47,8 +48,10 @@ export interface ProxyPlan {
   image: string;
   hosts: string[];
   tls: 'auto' | 'internal' | 'off';
-  /** Seconds between the last route switch and stopping the previous containers. */
+  /** Most seconds the previous containers get to finish requests in flight after the last switch. */
   drainTimeout: number;
+  /** CIDR ranges whose X-Forwarded-* headers the proxy trusts (`private_ranges` expanded). */
+  trustedProxies: string[];
 }
 
 const ROLE_ORDER = ['web', 'worker', 'beat'];
@@ -132,7 +135,7 @@ export function planDeploy(config: PalletConfig): DeployPlan {
     return targets.get(key)!.label;
   };
   const proxy: ProxyPlan | undefined = deploy.proxy
-    ? { image: deploy.proxy.image, hosts: [...deploy.proxy.hosts], tls: deploy.proxy.tls, drainTimeout: deploy.proxy.drain_timeout }
+    ? { image: deploy.proxy.image, hosts: [...deploy.proxy.hosts], tls: deploy.proxy.tls, drainTimeout: deploy.proxy.drain_timeout, trustedProxies: expandTrustedProxies(deploy.proxy.trusted_proxies) }
     : undefined;
   const roles = orderRoles(Object.keys(deploy.roles)).map((n) => rolePlan(n, deploy.roles[n], deploy, hostKey, proxy));
   const seen = new Set<string>();

@@ -25,7 +25,7 @@ const PUB_APP = 'e2eproxypub';
 
 describeLab('deploy behind the per-host proxy (lab)', () => {
   let fx: DeployFixture;
-  const proxy = (): ProxyConfig => ({ hosts: [HOST], tls: 'off', image: fx.lab.images.proxy!, drain_timeout: 1 });
+  const proxy = (): ProxyConfig => ({ hosts: [HOST], tls: 'off', image: fx.lab.images.proxy!, drain_timeout: 1, trusted_proxies: ['private_ranges'] });
   const hostUrl = (i: number) => `http://${fx.lab.hosts[i].ip}:80`;
   const show = (what: string, ms: number, s: LoadStats) => console.log(`${what}: ${Math.round(ms / 100) / 10}s; load ${JSON.stringify({ ...s, failures: s.failures.slice(0, 5) })}`);
 
@@ -105,6 +105,11 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
       const v = await fx.view(a);
       expect(v.containers.map((c) => [c.tag, c.running])).toEqual([[fx.tags.v3, true]]);
     }
+    // tls off behind the lab LB (a private address): the proxy passes the LB's X-Forwarded-Proto on
+    // (trusted_proxies: private_ranges), so Django sees the scheme the client used.
+    const scheme = async (headers: Record<string, string>) => JSON.parse((await fetchVersion(fx.lab.lb.proxyUrl!, HOST, headers)).body).scheme;
+    expect(await scheme({ 'X-Forwarded-Proto': 'https' })).toBe('https');
+    expect(await scheme({})).toBe('http');
   });
 
   test('a release whose /health/ answers 500: zero failed requests, reverted=true, every host still serves v3 from the same container', async () => {

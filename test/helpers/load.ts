@@ -34,9 +34,9 @@ export interface LoadRun {
   readonly stats: LoadStats;
 }
 
-function getOnce(url: string, timeoutMs: number, host?: string): Promise<{ status: number; version?: string; headers: http.IncomingHttpHeaders; body: string }> {
+function getOnce(url: string, timeoutMs: number, host?: string, extra: Record<string, string> = {}): Promise<{ status: number; version?: string; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers: { Connection: 'close', ...(host ? { Host: host } : {}) }, timeout: timeoutMs }, (res) => {
+    const req = http.get(url, { agent: false, headers: { Connection: 'close', ...extra, ...(host ? { Host: host } : {}) }, timeout: timeoutMs }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { if (body.length < 4096) body += d; });
@@ -90,6 +90,6 @@ export function startLoad(o: LoadOptions): LoadRun {
 }
 
 /** One GET (for checks outside a load run), with an optional Host header. */
-export async function fetchVersion(url: string, host?: string): Promise<{ status: number; version?: string; headers: http.IncomingHttpHeaders; body: string }> {
-  return getOnce(url, 10_000, host);
+export async function fetchVersion(url: string, host?: string, headers: Record<string, string> = {}): Promise<{ status: number; version?: string; headers: http.IncomingHttpHeaders; body: string }> {
+  return getOnce(url, 10_000, host, headers);
 }

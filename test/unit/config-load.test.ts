@@ -90,7 +90,7 @@ describe('fixtures', () => {
       rolling: { batch: '50%' },
       keep: 3,
       url: 'https://antisocial.example.com',
-      proxy: { hosts: [], tls: 'off', image: 'caddy:2', drain_timeout: 2 },
+      proxy: { hosts: [], tls: 'off', image: 'caddy:2', drain_timeout: 2, trusted_proxies: ['private_ranges'] },
     });
     // Roles keep the file's order (the deploy stage decides web-first).
     expect(Object.keys(c.deploy!.roles)).toEqual(['web', 'api', 'worker', 'beat']);
@@ -102,11 +102,11 @@ describe('defaults and short forms', () => {
   test.each<[string, string, (c: PalletConfig) => unknown, unknown]>([
     ['deploy defaults', deployWith(''), (c) => ({ ...c.deploy, roles: undefined }),
       { ssh: { user: 'deploy', port: 22 }, env_file: '/etc/pallet/shop.env', tasks: [['deploy']], roles: undefined, rolling: { batch: 1 }, keep: 5,
-        proxy: { hosts: [], tls: 'off', image: 'caddy:2', drain_timeout: 2 } }],
+        proxy: { hosts: [], tls: 'off', image: 'caddy:2', drain_timeout: 2, trusted_proxies: ['private_ranges'] } }],
     ['proxy with host names: tls auto by default', deployWith('  proxy: { hosts: [shop.example.com, www.shop.example.com] }\n'), (c) => c.deploy!.proxy,
-      { hosts: ['shop.example.com', 'www.shop.example.com'], tls: 'auto', image: 'caddy:2', drain_timeout: 2 }],
+      { hosts: ['shop.example.com', 'www.shop.example.com'], tls: 'auto', image: 'caddy:2', drain_timeout: 2, trusted_proxies: [] }],
     ['proxy: false keeps the published port', deployWith('  proxy: false\n'), (c) => c.deploy!.proxy, false],
-    ['proxy: true = the defaults', deployWith('  proxy: true\n'), (c) => c.deploy!.proxy, { hosts: [], tls: 'off', image: 'caddy:2', drain_timeout: 2 }],
+    ['proxy: true = the defaults', deployWith('  proxy: true\n'), (c) => c.deploy!.proxy, { hosts: [], tls: 'off', image: 'caddy:2', drain_timeout: 2, trusted_proxies: ['private_ranges'] }],
     ['health.host', deployWith('').replace('[app1] }', '[app1], health: { host: shop.example.com } }'), (c) => c.deploy!.roles.web.health,
       { path: '/health/', timeout: 60, host: 'shop.example.com' }],
     ['web role defaults', deployWith(''), (c) => c.deploy!.roles.web,

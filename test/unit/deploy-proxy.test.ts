@@ -1,7 +1,8 @@
 // The proxy mode's pure parts: Caddy JSON fragments and the assembled config, what the host
 // scripts print parsed back, the plan's choice of mode and Host header, and `pallet proxy status`.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { configFrame, emptyConfig, NOT_FOUND_ROUTE, routeFragments } from '../../src/deploy/proxy/caddy.js';
+import { configFrame, emptyConfig, expandTrustedProxies, NOT_FOUND_ROUTE, PRIVATE_RANGES, routeFragments } from '../../src/deploy/proxy/caddy.js';
+import { trustedProxyProblem } from '../../src/config/semantic-checks.js';
 import {
   ESTABLISHED_ON_PORT_AWK, newContainerName, parsePrepare, parseProxyStatus, proxyStatusArgv, removeRouteArgv, retireArgv, routeKey, setRouteArgv,
 } from '../../src/deploy/proxy/commands.js';
@@ -52,6 +53,23 @@ describe('Caddy route fragments', () => {
   test('the 404 removes the Server header and says nothing else', () => {
     expect(NOT_FOUND_ROUTE.handle[0]).toEqual({ handler: 'headers', response: { delete: ['Server'] } });
     expect(NOT_FOUND_ROUTE.handle[1]).toMatchObject({ status_code: 404, body: 'Not Found\n' });
+  });
+});
+
+describe('trusted proxies', () => {
+  test('private_ranges expands to what Caddy calls private ranges; the route carries them', () => {
+    expect(expandTrustedProxies(['private_ranges', '10.0.0.0/8', '203.0.113.7'])).toEqual([...PRIVATE_RANGES, '203.0.113.7']);
+    const f = routeFragments({ hosts: ['s.example.com'], tls: 'off', upstream: 'shop-web-1', port: 8000, trustedProxies: ['10.0.0.0/8'] });
+    expect(JSON.parse(f.http).handle[0]).toMatchObject({ handler: 'reverse_proxy', trusted_proxies: ['10.0.0.0/8'] });
+    const none = routeFragments({ hosts: ['s.example.com'], tls: 'internal', upstream: 'shop-web-1', port: 8000, trustedProxies: [] });
+    expect(JSON.parse(none.https).handle[0]).not.toHaveProperty('trusted_proxies');
+  });
+  test.each([
+    ['private_ranges', undefined], ['10.0.0.0/8', undefined], ['203.0.113.7', undefined], ['2001:db8::/32', undefined], ['::1', undefined],
+    ['10.0.0.0/33', 'not an IP range'], ['10.0.0/8', 'not an IP range'], ['lb.example.com', 'not an IP range'], ['10.0.0.0/8/1', 'not an IP range'], ['2001:db8::/129', 'not an IP range'],
+  ])('trusted_proxies entry %s', (entry, problem) => {
+    const p = trustedProxyProblem(entry);
+    if (problem) expect(p).toContain(problem); else expect(p).toBeUndefined();
   });
 });
 
@@ -152,7 +170,7 @@ describe('the plan picks the mode', () => {
     },
     source: { file: 'pallet.yml', dir: '.' },
   });
-  const proxy: ProxyConfig = { hosts: ['shop.example.com', 'www.shop.example.com'], tls: 'internal', image: 'caddy:2', drain_timeout: 2 };
+  const proxy: ProxyConfig = { hosts: ['shop.example.com', 'www.shop.example.com'], tls: 'internal', image: 'caddy:2', drain_timeout: 2, trusted_proxies: [] };
   test.each([
     ['behind the proxy: web roles only, Host = the first proxy host name', proxy, undefined, { web: [true, 'shop.example.com'], worker: [false, undefined] }],
     ['health.host wins over the proxy host names', proxy, 'health.shop.example.com', { web: [true, 'health.shop.example.com'], worker: [false, undefined] }],

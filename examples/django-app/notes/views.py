@@ -27,6 +27,8 @@ def index(request):
                 "version": settings.APP_VERSION,
                 "environment": settings.ENVIRONMENT,
                 "host": socket.gethostname(),
+                # https when a trusted proxy says so (SECURE_PROXY_SSL_HEADER)
+                "scheme": request.scheme,
             }
         )
     )

@@ -12,6 +12,17 @@
 /** How the proxy terminates TLS for an app: ACME certificates, Caddy's own CA, or plain HTTP. */
 export type ProxyTls = 'auto' | 'internal' | 'off';
 
+/**
+ * What Caddy calls `private_ranges` (its Caddyfile shorthand; the JSON config wants the ranges):
+ * RFC 1918 IPv4, loopback, IPv6 unique-local (fd00::/8) and loopback.
+ */
+export const PRIVATE_RANGES = ['192.168.0.0/16', '172.16.0.0/12', '10.0.0.0/8', '127.0.0.1/8', 'fd00::/8', '::1'];
+
+/** `deploy.proxy.trusted_proxies` as CIDR ranges: `private_ranges` expanded, duplicates dropped. */
+export function expandTrustedProxies(list: readonly string[]): string[] {
+  return [...new Set(list.flatMap((s) => (s === 'private_ranges' ? PRIVATE_RANGES : [s])))];
+}
+
 export interface RouteSpec {
   /** Host names routed to this app; empty = every host name (one such app per host). */
   hosts: string[];
@@ -20,6 +31,11 @@ export interface RouteSpec {
   upstream: string;
   /** Container port the app listens on (8000 by the pallet contract). */
   port: number;
+  /**
+   * CIDR ranges trusted to send X-Forwarded-For/-Proto/-Host (a load balancer in front); from
+   * other sources Caddy replaces them with what it saw. [] = trust no one.
+   */
+  trustedProxies?: string[];
 }
 
 /** The three fragments one (app, role) contributes; each is a comma-joined list of JSON objects ('' = none). */
@@ -45,6 +61,8 @@ function proxyRoute(r: RouteSpec): object {
     handle: [{
       handler: 'reverse_proxy',
       upstreams: [{ dial: `${r.upstream}:${r.port}` }],
+      // The handler-level field (Caddy >= 2.5; still read by 2.7+ beside the server-level one).
+      ...(r.trustedProxies?.length ? { trusted_proxies: r.trustedProxies } : {}),
       // A stopped upstream answers 502 at once instead of hanging a request.
       transport: { protocol: 'http', dial_timeout: 2_000_000_000 },
     }],

@@ -96,7 +96,7 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
     if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
   });
   await step('switch', async () => {
-    const f = routeFragments({ hosts: proxy!.hosts, tls: proxy!.tls, upstream: name, port: role.port ?? 8000 });
+    const f = routeFragments({ hosts: proxy!.hosts, tls: proxy!.tls, upstream: name, port: role.port ?? 8000, trustedProxies: proxy!.trustedProxies });
     const r = await h.conn.run(setRouteArgv(app, role.role, name, f));
     if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
     switches(run).get(key)!.switched = true;
@@ -142,7 +142,7 @@ export async function revertBehindProxy(run: DeployRun, label: string, role: Rol
   await ensureProxy(run, h);
   const ours = [...sw.started];
   if (sw.previous && (await isRunning(h, sw.previous))) {
-    const f = routeFragments({ hosts: run.plan.proxy!.hosts, tls: run.plan.proxy!.tls, upstream: sw.previous, port: role.port ?? 8000 });
+    const f = routeFragments({ hosts: run.plan.proxy!.hosts, tls: run.plan.proxy!.tls, upstream: sw.previous, port: role.port ?? 8000, trustedProxies: run.plan.proxy!.trustedProxies });
     // The route file may point at ours even when the switch "failed" (proxy died after reloading).
     const r = await h.conn.run(setRouteArgv(app, role.role, sw.previous, f));
     if (r.exitCode !== 0) throw new Error(`switching back to ${sw.previous}: ${lastLines(r.stdout || r.stderr, 2)}`);
