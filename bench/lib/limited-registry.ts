@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { LabDescriptor } from '../../test/helpers/lab.js';
 import { REGISTRY_INNER_PORT } from '../../test/lab/registry.js';
+import { nginxPreamble } from '../../test/lab/lb.js';
 
 export interface LimitedRegistry {
   /** host:port of the limited registry as the hosts see it (loopback on every host). */
@@ -30,17 +31,7 @@ export interface LimitedRegistry {
 /** nginx.conf text (pure): one server, every response to a client limited to `rate` per connection. */
 export function limitedRegistryConfig(listen: string, upstream: string, rate: string, dir: string): string {
   return `# Written by bench/lib/limited-registry.ts for one benchmark run.
-user root;
-worker_processes 1;
-events { worker_connections 1024; }
-http {
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  client_max_body_size 0;
+${nginxPreamble(dir)}  client_max_body_size 0;
   server {
     listen ${listen};
     location / {

@@ -30,6 +30,24 @@ const LOCATION = (upstream: string) => `    location / {
  * `proxyPort` -> the hosts' proxy on port 80 (the Host header the client sent is passed on, so
  * the proxy routes by it).
  */
+/**
+ * The start of an nginx.conf for an instance run by a test or bench as root from `dir`: one
+ * worker, every log and temporary path under `dir`, up to the opened `http {` block.
+ */
+export function nginxPreamble(dir: string): string {
+  return `user root;
+worker_processes 1;
+events { worker_connections 1024; }
+http {
+  access_log ${dir}/access.log;
+  client_body_temp_path ${dir}/tmp/body;
+  proxy_temp_path ${dir}/tmp/proxy;
+  fastcgi_temp_path ${dir}/tmp/fastcgi;
+  uwsgi_temp_path ${dir}/tmp/uwsgi;
+  scgi_temp_path ${dir}/tmp/scgi;
+`;
+}
+
 export function nginxConfig(listenPort: number, upstreams: Upstream[], dir: string, proxyPort?: number, proxyUpstreams: Upstream[] = []): string {
   if (!upstreams.length) throw new Error('nginx needs at least one upstream');
   const proxy = proxyPort && proxyUpstreams.length ? `
@@ -41,17 +59,7 @@ ${proxyUpstreams.map((u) => `    server ${u.host}:${u.port} max_fails=1 fail_tim
 ${LOCATION('pallet_lab_proxy')}
   }` : '';
   return `# Written by test/lab/lb.ts; regenerated on every lab up.
-user root;
-worker_processes 1;
-events { worker_connections 1024; }
-http {
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  upstream pallet_lab_web {
+${nginxPreamble(dir)}  upstream pallet_lab_web {
 ${upstreams.map((u) => `    server ${u.host}:${u.port} max_fails=1 fail_timeout=2s;`).join('\n')}
   }
   server {
