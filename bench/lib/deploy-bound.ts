@@ -29,8 +29,9 @@ export function phaseTimes(lines: string[], at: number[], totalMs: number): Phas
  * The lower bound of a deploy (ms, pure), from the issue: slowest pull + tasks + batches x
  * (start + boot + one probe). The pull and the tasks are the deploy's own timings (the report's
  * per-host pullMs, the "Tasks" group of its log); start + boot + one probe is `referenceMs`, measured
- * on a lab host beside the deploy: `docker run -d` of the same image with the same env file
- * (BOOT_DELAY=6) until its /health/ first answers 200, polled every 100 ms. Preflight (ssh,
+ * on a lab host right before the deploy, under the same request loop: `docker run -d` of the same
+ * image with the same env file (BOOT_DELAY=6) until its /health/ first answers 200, polled every
+ * 100 ms (bench/lib/deploy-modes.ts also measures it idle, for the stricter ratio). Preflight (ssh,
  * locks), the revert-tag record, the proxy check, the drain of the old containers and finishing
  * are not in the bound: what the proxy mode adds over it is their cost plus its health loop's poll
  * interval and the route switch.

@@ -26,10 +26,19 @@ export interface ModeRow {
   tasksMs: number;
   /** Per host, the deploy's restart time of the web role (start + health + switch, or stop + start + health). */
   restartMs: number[];
-  /** start + boot + first successful probe, measured beside the deploy on the first host. */
+  /**
+   * start + boot + first successful probe, measured on the first host right before the deploy,
+   * under the same request loop (the conditions the deploy's own boots see).
+   */
   referenceMs: number;
+  /** The same, measured just before, with no load (how much the load slows a boot on this machine). */
+  idleReferenceMs: number;
+  /** The bound with referenceMs (the target's), and the ratio to it. */
   boundMs: number;
   ratio: number;
+  /** The bound and ratio with idleReferenceMs (stricter: the load's cost counted as overhead). */
+  idleBoundMs: number;
+  idleRatio: number;
 }
 
 /** start + boot + first 200 of a fresh container of `image` on a host (ms), measured there. */
@@ -54,12 +63,13 @@ export async function measureMode(fx: DeployFixture, all: string[], hosts: strin
   }
   const warm = await fx.deploy('deploy', { tag: fx.tags.v1, config: cfg });
   if (warm.result?.exitCode !== 0) throw new Error(`warm-up deploy (${mode}) failed: ${warm.lines.slice(-10).join('\n')}`);
-  const referenceMs = await referenceBoot(fx, hosts[0], `${fx.repo}:${fx.tags.v1}`);
+  const idleReferenceMs = await referenceBoot(fx, hosts[0], `${fx.repo}:${fx.tags.v1}`);
 
   const load = startLoad(mode === 'proxy'
     ? { url: fx.lab.lb.proxyUrl!, host: MODES_HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 }
     : { url: fx.lab.lb.url, host: MODES_HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
   await sleep(500);
+  const referenceMs = await referenceBoot(fx, hosts[0], `${fx.repo}:${fx.tags.v1}`);
   const r = await fx.deploy('deploy', { tag: fx.tags.v2, config: cfg });
   await sleep(500);
   const stats = await load.stop();
@@ -69,9 +79,11 @@ export async function measureMode(fx: DeployFixture, all: string[], hosts: strin
   const batches = hosts.length; // rolling.batch: 1
   const tasksMs = phases.tasks ?? 0;
   const boundMs = lowerBoundMs({ pullMaxMs, tasksMs, batches, referenceMs });
+  const idleBoundMs = lowerBoundMs({ pullMaxMs, tasksMs, batches, referenceMs: idleReferenceMs });
   return {
     mode, hosts: hosts.length, batches, wallMs: r.ms, requests: stats.requests, failed: stats.failed, failures: stats.failures.slice(0, 5),
-    phases, pullMaxMs, tasksMs, restartMs: r.report!.hosts.map((h) => h.restartMs), referenceMs, boundMs, ratio: r.ms / boundMs,
+    phases, pullMaxMs, tasksMs, restartMs: r.report!.hosts.map((h) => h.restartMs),
+    referenceMs, idleReferenceMs, boundMs, ratio: r.ms / boundMs, idleBoundMs, idleRatio: r.ms / idleBoundMs,
   };
 }
 
@@ -83,7 +95,7 @@ export async function measureModes(fx: DeployFixture, counts = [1, 3]): Promise<
     for (const mode of ['published', 'proxy'] as Mode[]) {
       const row = await measureMode(fx, all, all.slice(0, n), mode);
       rows.push(row);
-      console.log(`modes: ${mode} ${n} host(s): ${(row.wallMs / 1000).toFixed(1)}s, ${row.failed}/${row.requests} failed, bound ${(row.boundMs / 1000).toFixed(1)}s (${row.ratio.toFixed(2)}x); phases ${JSON.stringify(row.phases)}`);
+      console.log(`modes: ${mode} ${n} host(s): ${(row.wallMs / 1000).toFixed(1)}s, ${row.failed}/${row.requests} failed, bound ${(row.boundMs / 1000).toFixed(1)}s (${row.ratio.toFixed(2)}x; idle bound ${(row.idleBoundMs / 1000).toFixed(1)}s, ${row.idleRatio.toFixed(2)}x); phases ${JSON.stringify(row.phases)}`);
     }
   }
   return rows;
@@ -93,9 +105,9 @@ const s = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 /** The modes table (plain text, one line per run). */
 export function modesTable(rows: ModeRow[]): string[] {
-  const out = ['mode       hosts  wall    failed/requests  slowest pull  tasks  start+boot+probe  bound   wall/bound  rolling  retire'];
+  const out = ['mode       hosts  wall    failed/requests  slowest pull  tasks  start+boot+probe (idle)  bound   wall/bound (idle)  rolling  retire'];
   for (const r of rows) {
-    out.push(`${r.mode.padEnd(9)}  ${String(r.hosts).padEnd(5)}  ${s(r.wallMs).padEnd(6)}  ${`${r.failed}/${r.requests}`.padEnd(15)}  ${s(r.pullMaxMs).padEnd(12)}  ${s(r.tasksMs).padEnd(5)}  ${s(r.referenceMs).padEnd(16)}  ${s(r.boundMs).padEnd(6)}  ${r.ratio.toFixed(2).padEnd(10)}  ${s(r.phases.rolling ?? 0).padEnd(7)}  ${s(r.phases.retire ?? 0)}`);
+    out.push(`${r.mode.padEnd(9)}  ${String(r.hosts).padEnd(5)}  ${s(r.wallMs).padEnd(6)}  ${`${r.failed}/${r.requests}`.padEnd(15)}  ${s(r.pullMaxMs).padEnd(12)}  ${s(r.tasksMs).padEnd(5)}  ${`${s(r.referenceMs)} (${s(r.idleReferenceMs)})`.padEnd(23)}  ${s(r.boundMs).padEnd(6)}  ${`${r.ratio.toFixed(2)} (${r.idleRatio.toFixed(2)})`.padEnd(17)}  ${s(r.phases.rolling ?? 0).padEnd(7)}  ${s(r.phases.retire ?? 0)}`);
   }
   return out;
 }
