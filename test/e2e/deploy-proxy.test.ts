@@ -22,6 +22,8 @@ const PROXY_APP = 'e2eproxy';
 const BLOG = 'blog.test';
 const BLOG_APP = 'e2eproxyblog';
 const PUB_APP = 'e2eproxypub';
+/** An app that claims the blog's host name (refused). */
+const CLASH_APP = 'e2eproxyclash';
 
 describeLab('deploy behind the per-host proxy (lab)', () => {
   let fx: DeployFixture;
@@ -45,7 +47,7 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
   }, 900_000);
 
   afterAll(async () => {
-    const others = `for app in ${BLOG_APP} ${PUB_APP}; do ids=$(docker ps -aq --filter label=pallet.app=$app); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/$app; done; `;
+    const others = `for app in ${BLOG_APP} ${PUB_APP} ${CLASH_APP}; do ids=$(docker ps -aq --filter label=pallet.app=$app); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/$app; done; `;
     for (const a of fx?.addresses ?? []) await fx.ssh(a, `${others}docker rm -f pallet-proxy >/dev/null 2>&1; rm -rf /var/lib/pallet/proxy /var/lib/pallet/proxy-data; docker network rm pallet-proxy >/dev/null 2>&1; true`).catch(() => undefined);
     await fx?.teardown();
   }, 300_000);
@@ -182,6 +184,21 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
       expect((await fetchVersion(hostUrl(i), BLOG)).version).toBe(fx.tags.v1);
       expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
     }
+  });
+
+  test('an app claiming a host name another app has on the same hosts is refused before anything changes', async () => {
+    // The blog (previous test) routes blog.test on every host.
+    const clash = { ...fx.config({ workers: [], proxy: { ...proxy(), hosts: [BLOG] } }), app: CLASH_APP };
+    const r = await fx.deploy('deploy', { tag: fx.tags.v1, config: clash });
+    console.log(`route clash: ${r.report?.error ?? r.error?.message}`);
+    expect(r.result?.exitCode).toBe(1);
+    expect(r.report).toMatchObject({ ok: false, phase: 'proxy', reverted: false });
+    expect(r.report!.error).toContain(`host name ${BLOG} already routed to app '${BLOG_APP}' (role web)`);
+    for (const [i, a] of fx.addresses.entries()) {
+      expect(await fx.ssh(a, `docker ps -aq --filter label=pallet.app=${CLASH_APP} | wc -l; [ -d /var/lib/pallet/${CLASH_APP}/lock ] && echo locked; ls /var/lib/pallet/proxy/routes | grep -c ${CLASH_APP}; true`)).toBe('0\n0\n');
+      expect((await fetchVersion(hostUrl(i), BLOG)).version).toBe(fx.tags.v1);
+    }
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
   });
 
   test('pallet proxy status: every host\'s proxy running, both apps\' routes with their live container and tag', async () => {

@@ -1,10 +1,13 @@
 // The proxy mode's pure parts: Caddy JSON fragments and the assembled config, what the host
 // scripts print parsed back, the plan's choice of mode and Host header, and `pallet proxy status`.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { configFrame, emptyConfig, expandTrustedProxies, NOT_FOUND_ROUTE, PRIVATE_RANGES, routeFragments } from '../../src/deploy/proxy/caddy.js';
 import { trustedProxyProblem } from '../../src/config/semantic-checks.js';
 import {
-  ESTABLISHED_ON_PORT_AWK, newContainerName, parsePrepare, parseProxyStatus, proxyStatusArgv, removeRouteArgv, retireArgv, routeKey, setRouteArgv,
+  ESTABLISHED_ON_PORT_AWK, newContainerName, parseClaims, parsePrepare, routeClaimsArgv, routeConflicts, type RouteClaim, parseProxyStatus, proxyStatusArgv, removeRouteArgv, retireArgv, routeKey, setRouteArgv,
 } from '../../src/deploy/proxy/commands.js';
 import { proxyProblems, proxyRows, routeRows, type HostProxyStatus } from '../../src/deploy/proxy/status.js';
 import { planDeploy } from '../../src/deploy/plan.js';
@@ -70,6 +73,43 @@ describe('trusted proxies', () => {
   ])('trusted_proxies entry %s', (entry, problem) => {
     const p = trustedProxyProblem(entry);
     if (problem) expect(p).toContain(problem); else expect(p).toBeUndefined();
+  });
+});
+
+describe('route claims: one app per host name, one catch-all per host', () => {
+  const frag = (hosts: string[], tls: 'off' | 'internal' = 'off') => routeFragments({ hosts, tls, upstream: 'x-web-1', port: 8000 });
+  test('the claims script lists the other routes from the fragment files, as the host holds them', () => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'pallet-claims-'));
+    try {
+      mkdirSync(path.join(d, 'routes'));
+      writeFileSync(path.join(d, 'routes', `10+${routeKey('shop', 'web')}.http`), frag(['shop.test']).http);
+      writeFileSync(path.join(d, 'routes', `10+${routeKey('blog', 'web')}.http`), frag(['blog.test', 'www.blog.test'], 'internal').http);
+      writeFileSync(path.join(d, 'routes', `90+${routeKey('wiki', 'web')}.http`), frag([]).http);
+      const argv = routeClaimsArgv('shop', 'web');
+      argv[4] = d;
+      const out = execFileSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+      expect(parseClaims(out)).toEqual([
+        { app: 'blog', role: 'web', hosts: ['blog.test', 'www.blog.test'] },
+        { app: 'wiki', role: 'web', hosts: '*' },
+      ]);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+  test.each<[string, string[], RouteClaim[], string[]]>([
+    ['different names: fine', ['shop.test'], [{ app: 'blog', role: 'web', hosts: ['blog.test'] }], []],
+    ['named app beside a catch-all: fine (named routes win)', ['shop.test'], [{ app: 'wiki', role: 'web', hosts: '*' }], []],
+    ['one catch-all beside named apps: fine', [], [{ app: 'blog', role: 'web', hosts: ['blog.test'] }], []],
+    ['a second catch-all', [], [{ app: 'wiki', role: 'web', hosts: '*' }], ["app 'wiki' (role web) already answers every host name"]],
+    ['a name another app has', ['shop.test', 'blog.test'], [{ app: 'blog', role: 'web', hosts: ['blog.test'] }], ["host name blog.test already routed to app 'blog' (role web)"]],
+    ['another web role of the same app with the same names', ['shop.test'], [{ app: 'shop', role: 'web2', hosts: ['shop.test'] }], ["app 'shop' (role web2)"]],
+  ])('%s', (_name, hosts, claims, want) => {
+    const got = routeConflicts(hosts, claims);
+    expect(got).toHaveLength(want.length);
+    want.forEach((w, i) => expect(got[i]).toContain(w));
+  });
+  test('unparsable fragments are skipped', () => {
+    expect(parseClaims('route=a+web\t{not json\nroute=b+web\t\n')).toEqual([{ app: 'b', role: 'web', hosts: [] }]);
   });
 });
 

@@ -51,6 +51,56 @@ export function ensureProxyArgv(image: string): string[] {
   return sh(ENSURE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image, emptyConfig());
 }
 
+// Before the rollout: every other route on the host with its http fragment (JSON route objects,
+// comma-joined; each app's http fragment carries its host names, whatever its TLS mode).
+const CLAIMS = `d="$1"; self="$2"
+for f in "$d"/routes/*.http; do
+  [ -e "$f" ] || continue
+  b=$(basename "$f" .http); k=\${b#*+}
+  [ "$k" = "$self" ] && continue
+  printf 'route=%s\\t' "$k"; tr -d '\\n' < "$f"; printf '\\n'
+done`;
+
+/** Lists the routes of the other apps (and other roles) on the host: parse with parseClaims. */
+export function routeClaimsArgv(app: string, role: string): string[] {
+  return sh(CLAIMS, PROXY_DIR, routeKey(app, role));
+}
+
+/** Another route on the host: its app and role, and its host names ('*' = every host name). */
+export interface RouteClaim { app: string; role: string; hosts: string[] | '*' }
+
+/** Reads CLAIMS' output (`route=KEY<TAB>FRAGMENT` lines); fragments that do not parse are skipped. */
+export function parseClaims(stdout: string): RouteClaim[] {
+  const out: RouteClaim[] = [];
+  for (const m of stdout.matchAll(/^route=([^\t]+)\t(.*)$/gm)) {
+    const dot = m[1].lastIndexOf('+');
+    let routes: { match?: { host?: string[] }[] }[];
+    try { routes = JSON.parse(`[${m[2]}]`); } catch { continue; }
+    const hosts = routes.flatMap((r) => r.match?.flatMap((x) => x.host ?? []) ?? []);
+    out.push({ app: m[1].slice(0, dot), role: m[1].slice(dot + 1), hosts: routes.some((r) => !r.match) ? '*' : hosts });
+  }
+  return out;
+}
+
+/**
+ * What would make the proxy route one app's requests to another (pure): a host name another route
+ * already claims, or a second catch-all (a route without host names) on the host. `hosts` are this
+ * role's names ([] = catch-all). One message per conflict, naming the other app and what to do.
+ */
+export function routeConflicts(hosts: readonly string[], claims: readonly RouteClaim[]): string[] {
+  const out: string[] = [];
+  for (const c of claims) {
+    const who = `app '${c.app}' (role ${c.role})`;
+    if (c.hosts === '*' && hosts.length === 0) {
+      out.push(`${who} already answers every host name on this host (it has no deploy.proxy.hosts); one app per host may do that: list this app's host names in deploy.proxy.hosts`);
+    } else if (c.hosts !== '*') {
+      const taken = hosts.filter((h) => (c.hosts as string[]).includes(h));
+      if (taken.length) out.push(`host name${taken.length > 1 ? 's' : ''} ${taken.join(', ')} already routed to ${who} on this host; a host name belongs to one app: remove it from deploy.proxy.hosts of one of them`);
+    }
+  }
+  return out;
+}
+
 // Before a switch: which container the route sends to now, and every container of the role.
 const PREPARE = `d="$1"; key="$2"; app="$3"; role="$4"
 printf 'upstream=%s\\n' "$(cat "$d/routes/$key.upstream" 2>/dev/null)"

@@ -16,7 +16,7 @@ import { containerSpec, stepRunner } from '../restart.js';
 import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxySwitch } from '../types.js';
 import { routeFragments } from './caddy.js';
 import {
-  PROXY_NETWORK, ensureProxyArgv, newContainerName, parsePrepare, prepareSwitchArgv,
+  PROXY_NETWORK, ensureProxyArgv, newContainerName, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
   proxyHealthArgv, removeRouteArgv, retireArgv, setRouteArgv,
 } from './commands.js';
 
@@ -62,6 +62,14 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
       reporter().info(`${label}: pulled the proxy image ${proxy.image}`);
     }
     await ensureProxy(run, h);
+    for (const role of run.plan.roles.filter((r) => r.behindProxy && r.hosts.includes(label))) {
+      const claims = parseClaims((await h.conn.check(routeClaimsArgv(run.plan.app, role.role), 'listing the proxy\'s routes')).stdout);
+      const problems = routeConflicts(proxy.hosts, claims);
+      if (problems.length) {
+        throw new UserError(`${label}: the proxy cannot route ${run.plan.app} (role ${role.role}) here: ${problems.join('; ')}`,
+          'nothing was changed; see docs/hosts.md "Several apps"');
+      }
+    }
   });
   const f = failures(outcomes)[0];
   if (f) throw f.error instanceof StepError || f.error instanceof UserError ? f.error : new StepError(f.host, 'proxy', errorMessage(f.error));
