@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { configFrame, emptyConfig, expandTrustedProxies, NOT_FOUND_ROUTE, PRIVATE_RANGES, routeFragments } from '../../src/deploy/proxy/caddy.js';
+import { configFrame, emptyConfig, expandTrustedProxies, healthSendsHttps, NOT_FOUND_ROUTE, PRIVATE_RANGES, routeFragments, routeOrder } from '../../src/deploy/proxy/caddy.js';
 import { trustedProxyProblem } from '../../src/config/semantic-checks.js';
 import {
   ESTABLISHED_ON_PORT_AWK, newContainerName, parseClaims, parsePrepare, routeClaimsArgv, routeConflicts, type RouteClaim, parseProxyStatus, proxyStatusArgv, removeRouteArgv, retireArgv, routeKey, setRouteArgv,
@@ -73,6 +73,25 @@ describe('trusted proxies', () => {
   ])('trusted_proxies entry %s', (entry, problem) => {
     const p = trustedProxyProblem(entry);
     if (problem) expect(p).toContain(problem); else expect(p).toBeUndefined();
+  });
+});
+
+describe('route order and the health check scheme', () => {
+  const f = (hosts: string[]) => routeFragments({ hosts, tls: 'off', upstream: 'x-web-1', port: 8000 });
+  test.each([
+    ['exact names first', ['shop.example.com'], '10'],
+    ['a wildcard name after exact ones (another app\'s shop.example.com wins)', ['*.example.com', 'example.com'], '50'],
+    ['the catch-all last', [], '90'],
+  ])('%s', (_name, hosts, order) => {
+    expect(routeOrder(f(hosts))).toBe(order);
+    expect(setRouteArgv('shop', 'web', 'x-web-1', f(hosts))[12]).toBe(order);
+  });
+  test.each([
+    ['TLS at the proxy', 'internal', [], true],
+    ['tls off behind a trusted load balancer (may end TLS)', 'off', ['10.0.0.0/8'], true],
+    ['tls off, nobody trusted', 'off', [], false],
+  ] as const)('X-Forwarded-Proto: https in the health check: %s', (_name, tls, trustedProxies, https) => {
+    expect(healthSendsHttps({ tls, trustedProxies })).toBe(https);
   });
 });
 

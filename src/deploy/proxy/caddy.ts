@@ -45,6 +45,25 @@ export interface RouteFragments {
   policies: string;
   /** Routes without a host matcher go after every named one, so named hosts always win. */
   catchAll: boolean;
+  /** Routes with a wildcard name (`*.example.com`) go after exact names, so `shop.example.com` of another app wins. */
+  wildcard: boolean;
+}
+
+/**
+ * Where a route goes in the proxy's list (pure; Caddy tries routes in order, first match wins):
+ * exact names ("10"), then routes with a wildcard name ("50"), then the catch-all ("90").
+ */
+export function routeOrder(f: RouteFragments): string {
+  return f.catchAll ? '90' : f.wildcard ? '50' : '10';
+}
+
+/**
+ * Whether the health check sends `X-Forwarded-Proto: https` (pure): when TLS ends at the proxy,
+ * and with `tls: off` when a load balancer in front is trusted (it may end TLS and say so), so an
+ * app with SECURE_SSL_REDIRECT answers the check as it answers its users instead of redirecting.
+ */
+export function healthSendsHttps(p: { tls: ProxyTls; trustedProxies: readonly string[] }): boolean {
+  return p.tls !== 'off' || p.trustedProxies.length > 0;
 }
 
 /** Answer for host names no app claims: a bare 404, without Caddy's Server header. */
@@ -74,14 +93,15 @@ function proxyRoute(r: RouteSpec): object {
 export function routeFragments(r: RouteSpec): RouteFragments {
   if (r.tls !== 'off' && r.hosts.length === 0) throw new Error(`tls ${r.tls} needs host names (deploy.proxy.hosts)`);
   const j = (o: object) => JSON.stringify(o);
-  if (r.tls === 'off') return { http: j(proxyRoute(r)), https: '', policies: '', catchAll: r.hosts.length === 0 };
+  const wildcard = r.hosts.some((h) => h.startsWith('*.'));
+  if (r.tls === 'off') return { http: j(proxyRoute(r)), https: '', policies: '', catchAll: r.hosts.length === 0, wildcard };
   const redirect = {
     match: [{ host: r.hosts }],
     handle: [{ handler: 'static_response', status_code: 308, headers: { Location: ['https://{http.request.host}{http.request.uri}'] } }],
     terminal: true,
   };
   const policies = r.tls === 'internal' ? j({ subjects: r.hosts, issuers: [{ module: 'internal' }] }) : '';
-  return { http: j(redirect), https: j(proxyRoute(r)), policies, catchAll: false };
+  return { http: j(redirect), https: j(proxyRoute(r)), policies, catchAll: false, wildcard };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Pure: every command the proxy mode runs on a host, as argument vectors. Like ../commands.ts,
 // scripts are constants run as `sh -c SCRIPT sh ARG...`: names, tags and JSON fragments only
 // ever travel as positional arguments.
-import { configFrame, emptyConfig, type RouteFragments } from './caddy.js';
+import { configFrame, emptyConfig, routeOrder, type RouteFragments } from './caddy.js';
 
 /** Host directory of the proxy: caddy.json (what the proxy loads at start), routes/ (fragments). */
 export const PROXY_DIR = '/var/lib/pallet/proxy';
@@ -206,7 +206,7 @@ exit 1`;
 
 /** Points the (app, role) route at `upstream` (the container name) with these fragments. */
 export function setRouteArgv(app: string, role: string, upstream: string, f: RouteFragments): string[] {
-  return sh(SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'set', upstream, f.http, f.https, f.policies, f.catchAll ? '90' : '10', ...configFrame());
+  return sh(SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'set', upstream, f.http, f.https, f.policies, routeOrder(f), ...configFrame());
 }
 
 /** Removes the (app, role) route: its host names get the 404 again. */

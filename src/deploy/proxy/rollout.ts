@@ -14,7 +14,7 @@ import type { RolePlan } from '../plan.js';
 import { pullOnHost, registryOf, type RegistryLogin } from '../pull.js';
 import { containerSpec, stepRunner } from '../restart.js';
 import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxySwitch } from '../types.js';
-import { routeFragments } from './caddy.js';
+import { healthSendsHttps, routeFragments } from './caddy.js';
 import {
   PROXY_NETWORK, ensureProxyArgv, newContainerName, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
   proxyHealthArgv, removeRouteArgv, retireArgv, setRouteArgv,
@@ -98,7 +98,7 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
   await step('health', async () => {
     const r = await h.conn.run(proxyHealthArgv({
       container: name, port: role.port ?? 8000, path: role.healthPath, host: role.healthHost ?? '',
-      https: proxy!.tls !== 'off', timeout: role.healthTimeout,
+      https: healthSendsHttps(proxy!), timeout: role.healthTimeout,
     }));
     h.health.push(`${role.role}: ${r.exitCode === 0 ? 'ok' : 'FAILED'}`);
     if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
