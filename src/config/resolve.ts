@@ -165,14 +165,15 @@ function resolveProxy(p: unknown): ProxyConfig | false {
   if (p === false) return false;
   const o = (typeof p === 'object' && p !== null ? p : {}) as Obj;
   const hosts: string[] = [...(o.hosts ?? [])];
+  // With host names the proxy can get certificates; without, it can only route plain HTTP.
+  const tls = o.tls ?? (hosts.length ? 'auto' : 'off');
   return {
     hosts,
-    // With host names the proxy can get certificates; without, it can only route plain HTTP.
-    tls: o.tls ?? (hosts.length ? 'auto' : 'off'),
+    tls,
     image: o.image ?? DEFAULTS.proxyImage,
     drain_timeout: o.drain_timeout ?? DEFAULTS.drainTimeout,
     // Without TLS the proxy sits behind another load balancer, which is in the hosts' own network.
-    trusted_proxies: [...(o.trusted_proxies ?? ((o.tls ?? (hosts.length ? 'auto' : 'off')) === 'off' ? ['private_ranges'] : []))],
+    trusted_proxies: [...(o.trusted_proxies ?? (tls === 'off' ? ['private_ranges'] : []))],
   };
 }
 

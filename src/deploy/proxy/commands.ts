@@ -214,15 +214,15 @@ export function removeRouteArgv(app: string, role: string): string[] {
   return sh(SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'remove', '', '', '', '', '10', ...configFrame());
 }
 
+/** awk program: exit 0 when /proc/net/tcp{,6} text has an ESTABLISHED socket whose local port is `hp` (4 upper-case hex digits). */
+export const ESTABLISHED_ON_PORT_AWK = '$4 == "01" && toupper(substr($2, index($2, ":") + 1)) == hp { f = 1 } END { exit !f }';
+
 // Drain, then graceful stop (SIGTERM, then SIGKILL after the timeout) and removal; missing ones
 // are fine. The drain waits, at most `drain` seconds, while any of the containers still has an
 // established TCP connection on the app's port: once the proxy routes elsewhere it closes its idle
 // connections to them, so what remains are requests in flight. Read from the containers' own
 // network namespace (/proc/PID/net/tcp{,6}: column 2 local address as HEX_IP:HEX_PORT, column 4
 // state, 01 = ESTABLISHED), which needs nothing inside the app's image.
-/** awk program: exit 0 when /proc/net/tcp{,6} text has an ESTABLISHED socket whose local port is `hp` (4 upper-case hex digits). */
-export const ESTABLISHED_ON_PORT_AWK = '$4 == "01" && toupper(substr($2, index($2, ":") + 1)) == hp { f = 1 } END { exit !f }';
-
 const RETIRE = `t="$1"; drain="$2"; port="$3"; shift 3
 [ "$#" -gt 0 ] || exit 0
 hex=$(printf '%04X' "$port"); pids=""

@@ -14,7 +14,7 @@ import type { RolePlan } from '../plan.js';
 import { pullOnHost, registryOf, type RegistryLogin } from '../pull.js';
 import { containerSpec, stepRunner } from '../restart.js';
 import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxySwitch } from '../types.js';
-import { healthSendsHttps, routeFragments } from './caddy.js';
+import { healthSendsHttps, routeFragments, type RouteFragments } from './caddy.js';
 import {
   PROXY_NETWORK, ensureProxyArgv, newContainerName, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
   proxyHealthArgv, removeRouteArgv, retireArgv, setRouteArgv,
@@ -27,6 +27,12 @@ function switches(run: DeployRun): Map<string, ProxySwitch> {
 
 function proxiedHosts(run: DeployRun): string[] {
   return [...new Set(run.plan.roles.filter((r) => r.behindProxy).flatMap((r) => r.hosts))];
+}
+
+/** The route fragments that send the app's names to `upstream`, a container of `role`. */
+function roleRoute(run: DeployRun, role: RolePlan, upstream: string): RouteFragments {
+  const p = run.plan.proxy!;
+  return routeFragments({ hosts: p.hosts, tls: p.tls, upstream, port: role.port ?? 8000, trustedProxies: p.trustedProxies });
 }
 
 /** Exit codes of ensureProxyArgv -> what a person should do. */
@@ -104,8 +110,7 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
     if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
   });
   await step('switch', async () => {
-    const f = routeFragments({ hosts: proxy!.hosts, tls: proxy!.tls, upstream: name, port: role.port ?? 8000, trustedProxies: proxy!.trustedProxies });
-    const r = await h.conn.run(setRouteArgv(app, role.role, name, f));
+    const r = await h.conn.run(setRouteArgv(app, role.role, name, roleRoute(run, role, name)));
     if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
     switches(run).get(key)!.switched = true;
   });
@@ -150,9 +155,8 @@ export async function revertBehindProxy(run: DeployRun, label: string, role: Rol
   await ensureProxy(run, h);
   const ours = [...sw.started];
   if (sw.previous && (await isRunning(h, sw.previous))) {
-    const f = routeFragments({ hosts: run.plan.proxy!.hosts, tls: run.plan.proxy!.tls, upstream: sw.previous, port: role.port ?? 8000, trustedProxies: run.plan.proxy!.trustedProxies });
     // The route file may point at ours even when the switch "failed" (proxy died after reloading).
-    const r = await h.conn.run(setRouteArgv(app, role.role, sw.previous, f));
+    const r = await h.conn.run(setRouteArgv(app, role.role, sw.previous, roleRoute(run, role, sw.previous)));
     if (r.exitCode !== 0) throw new Error(`switching back to ${sw.previous}: ${lastLines(r.stdout || r.stderr, 2)}`);
     reporter().info(`${label}: ${role.role} routed back to ${sw.previous}`);
   } else if (h.before.tag) {
