@@ -1,6 +1,7 @@
 // Pure: every command a deploy runs on a host, as an argument vector. Small shell scripts are
 // constants run as `sh -c SCRIPT sh ARG...`, so data (tags, names, owner text) only ever
 // travels as positional arguments and is never spliced into shell code.
+import { remoteScript } from '../host/script.js';
 
 export const STATE_ROOT = '/var/lib/pallet';
 
@@ -16,7 +17,6 @@ export function imageRef(image: string, tag: string): string {
   return `${image}:${tag}`;
 }
 
-const sh = (script: string, ...args: string[]) => ['sh', '-c', script, 'sh', ...args];
 
 export function dockerVersionArgv(): string[] {
   return ['docker', 'version', '--format', '{{.Server.Version}}'];
@@ -30,7 +30,7 @@ printf 'revert=%s\\n' "$(cat "$d/REVERT" 2>/dev/null)"
 printf 'env=%s\\n' "$(cd "$d/env" 2>/dev/null && for f in *.env; do [ -f "$f" ] && printf '%s ' "\${f%.env}"; done)"`;
 
 export function readStateArgv(app: string): string[] {
-  return sh(READ_STATE, stateDir(app));
+  return remoteScript('read-state', READ_STATE, stateDir(app));
 }
 
 export interface HostState {
@@ -60,7 +60,7 @@ printf 'HELD %s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"
 exit 1`;
 
 export function acquireLockArgv(app: string, token: string, owner: string, breakStale: boolean): string[] {
-  return sh(ACQUIRE_LOCK, stateDir(app), token, owner, breakStale ? '1' : '0');
+  return remoteScript('acquire-lock', ACQUIRE_LOCK, stateDir(app), token, owner, breakStale ? '1' : '0');
 }
 
 export type LockAttempt = { acquired: true; broke?: string } | { acquired: false; holder: string };
@@ -79,7 +79,7 @@ const RELEASE_LOCK = `d="$1"; tok="$2"
 if [ "$(cat "$d/lock/token" 2>/dev/null)" = "$tok" ]; then rm -rf "$d/lock"; fi`;
 
 export function releaseLockArgv(app: string, token: string): string[] {
-  return sh(RELEASE_LOCK, stateDir(app), token);
+  return remoteScript('release-lock', RELEASE_LOCK, stateDir(app), token);
 }
 
 /** Owner line written into the lock: who holds it since when (shown to a waiting deploy). */
@@ -92,7 +92,7 @@ const RECORD_REVERT = `d="$1"; new="$2"; cur="$(cat "$d/TAG" 2>/dev/null)"
 if [ -n "$cur" ] && [ "$cur" != "$new" ]; then printf '%s\\n' "$cur" > "$d/REVERT.tmp" && mv "$d/REVERT.tmp" "$d/REVERT"; fi`;
 
 export function recordRevertArgv(app: string, newTag: string): string[] {
-  return sh(RECORD_REVERT, stateDir(app), newTag);
+  return remoteScript('record-revert', RECORD_REVERT, stateDir(app), newTag);
 }
 
 /**
@@ -104,7 +104,7 @@ if [ "$rev" = "-" ]; then rm -f "$d/REVERT"; elif [ -n "$rev" ]; then printf '%s
 printf '%s\\n' "$line" >> "$d/audit.log"`;
 
 export function finishArgv(app: string, tag: string, revert: string, auditLine: string): string[] {
-  return sh(FINISH, stateDir(app), tag, revert, auditLine);
+  return remoteScript('finish', FINISH, stateDir(app), tag, revert, auditLine);
 }
 
 export interface AuditEntry {
@@ -145,7 +145,7 @@ mkdir -p "$d" && printf '%s\\n' "$line" >> "$d/audit.log"`;
 
 /** Appends one line to the app's audit.log on a host (the line travels as an argument). */
 export function appendAuditArgv(app: string, line: string): string[] {
-  return sh(APPEND_AUDIT, stateDir(app), line);
+  return remoteScript('append-audit', APPEND_AUDIT, stateDir(app), line);
 }
 
 // --- images ----------------------------------------------------------------------------
@@ -256,7 +256,7 @@ docker rm -f "$n" >/dev/null`;
 
 /** Stops the role's container with `signal` (e.g. SIGTERM), SIGKILL after `stopTimeout` seconds; stdout holds KILLED then. */
 export function stopRemoveArgv(app: string, role: string, stopTimeout: number, signal = 'SIGTERM'): string[] {
-  return sh(STOP_REMOVE, containerName(app, role), String(stopTimeout), signal);
+  return remoteScript('stop-remove', STOP_REMOVE, containerName(app, role), String(stopTimeout), signal);
 }
 
 /** Pure: whether the stop command had to kill the container after the timeout. */
@@ -277,34 +277,6 @@ export function taskArgv(c: { app: string; image: string; tag: string; envFile?:
   return argv;
 }
 
-// A steady redirect or client error (the same 3xx/4xx STEADY_ANSWERS times in a row) will not
-// turn into a 200 by waiting: both health loops stop at once and print 'steady HTTP CODE' (see
-// explainSteadyAnswer in health.ts for what it tells the user).
-export const STEADY_ANSWERS = 5;
-const STEADY = `case "$code" in 3??|4??) if [ "$code" = "$prev" ]; then same=$((same+1)); else same=1; fi;; *) same=0;; esac; prev=$code
-  [ "$same" -ge ${STEADY_ANSWERS} ] && { echo "steady HTTP $code: the same answer $same times in a row"; exit 1; }`;
-
-// Web health from the host itself: HTTP 200 within the timeout; gives up early if the
-// container stopped or restarted (a crash loop is not worth waiting out).
-const WEB_HEALTH = `n="$1"; url="$2"; t="$3"; h="$4"; end=$(( $(date +%s) + t )); code=000; i=0; prev=; same=0
-while [ "$i" -lt 100000 ]; do
-  i=$((i+1))
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \${h:+-H} \${h:+"Host: $h"} "$url" 2>/dev/null) || true
-  [ "$code" = 200 ] && { echo "healthy: HTTP 200 after $i tries"; exit 0; }
-  ${STEADY}
-  st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null)
-  case "$st" in "true 0") ;; *) echo "container $n is not running steadily (running/restarts: $st), last HTTP status $code"; exit 1;; esac
-  [ "$(date +%s)" -ge "$end" ] && break
-  sleep 0.5
-done
-echo "no HTTP 200 from $url within \${t}s (last status $code)"; exit 1`;
-
-/** `host` ('' = none) is sent as the Host header; otherwise curl sends 127.0.0.1:PORT. */
-export function webHealthArgv(app: string, role: string, hostPort: number, path: string, timeout: number, host = ''): string[] {
-  const p = path.startsWith('/') ? path : `/${path}`;
-  return sh(WEB_HEALTH, containerName(app, role), `http://127.0.0.1:${hostPort}${p}`, String(timeout), host);
-}
-
 // Background roles: running, and the restart count unchanged after `stable` seconds.
 const STABLE = `n="$1"; s="$2"
 a=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n") || exit 1
@@ -315,39 +287,33 @@ case "$a" in true*) ;; *) echo "container $n is not running ($a)"; exit 1;; esac
 echo "stable: $b"`;
 
 export function stableArgv(app: string, role: string, stable: number): string[] {
-  return sh(STABLE, containerName(app, role), String(stable));
+  return remoteScript('stable', STABLE, containerName(app, role), String(stable));
 }
 
-// Web roles: before the old container is stopped, the new version runs once as an unpublished
-// candidate and must pass its health check on its bridge address. A version that fails never
-// gets the published port, so the load balancer never sends users to it.
-const PROBE = `n="$1"; path="$2"; port="$3"; t="$4"; h="$5"; shift 5
+// Web roles on a published port: before the old container is stopped, the new version runs
+// once as an unpublished candidate (a leftover of a crashed deploy is replaced) and must pass
+// its health check on its bridge address (health.ts). A version that fails never gets the
+// published port, so the load balancer never sends users to it.
+const START_CANDIDATE = `n="$1"; shift
 docker rm -f "$n" >/dev/null 2>&1
-docker run -d --name "$n" "$@" >/dev/null || exit 2
-set --; [ -n "$host" ] && set -- -H "Host: $host"
-ip=$(docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$n")
-end=$(( $(date +%s) + t )); code=000; i=0; rc=1; why=""; prev=; same=0
-while [ "$i" -lt 100000 ]; do
-  i=$((i+1))
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 \${h:+-H} \${h:+"Host: $h"} "http://$ip:$port$path" 2>/dev/null) || true
-  [ "$code" = 200 ] && { rc=0; why="candidate healthy: HTTP 200 after $i tries"; break; }
-  case "$code" in 3??|4??) if [ "$code" = "$prev" ]; then same=$((same+1)); else same=1; fi;; *) same=0;; esac; prev=$code
-  [ "$same" -ge ${STEADY_ANSWERS} ] && { why="steady HTTP $code: the same answer $same times in a row"; break; }
-  st=$(docker inspect --format '{{.State.Running}}' "$n" 2>/dev/null)
-  [ "$st" = true ] || { why="candidate exited: $(docker logs --tail 3 "$n" 2>&1 | tr '\\n' ' ')"; break; }
-  [ "$(date +%s)" -ge "$end" ] && { why="no HTTP 200 from $path within \${t}s (last status $code)"; break; }
-  sleep 0.5
-done
-docker rm -f "$n" >/dev/null 2>&1
-echo "$why"; exit $rc`;
+docker run -d --name "$n" "$@" >/dev/null`;
 
-/** `host` ('' = none) is sent as the Host header; otherwise curl sends the candidate's IP:PORT. */
-export function probeArgv(c: ContainerSpec, path: string, timeout: number, host = ''): string[] {
-  const p = path.startsWith('/') ? path : `/${path}`;
+/** Name of a role's candidate container (published-port mode). */
+export function candidateName(app: string, role: string): string {
+  return `${containerName(app, role)}-candidate`;
+}
+
+/** Starts the candidate of `c` (no published port, no restart policy); remove it with removeContainerArgv. */
+export function startCandidateArgv(c: ContainerSpec): string[] {
   const args: string[] = envFileArgs(c);
   args.push(
     '--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.role}-candidate`, '--label', `pallet.tag=${c.tag}`,
     '-v', `${stateDir(c.app)}/storage:/storage`, imageRef(c.image, c.tag), ...c.command,
   );
-  return sh(PROBE, `${containerName(c.app, c.role)}-candidate`, p, String(c.port ?? 8000), String(timeout), host, ...args);
+  return remoteScript('start-candidate', START_CANDIDATE, candidateName(c.app, c.role), ...args);
+}
+
+/** Removes one container by name, whatever its state; a missing one is fine. */
+export function removeContainerArgv(name: string): string[] {
+  return remoteScript('remove-container', 'docker rm -f "$1" >/dev/null 2>&1; exit 0', name);
 }

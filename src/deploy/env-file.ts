@@ -8,6 +8,7 @@
 //
 // One file per release tag: a revert or a rollback to an earlier tag starts it with the env it
 // ran with, even after deploy.env changed. Files go with their images when old tags are pruned.
+import { remoteScript } from '../host/script.js';
 import { UserError } from '../errors.js';
 import type { AppEnvConfig } from '../config/types.js';
 import { TAG_PATTERN } from '../config/references.js';
@@ -144,14 +145,13 @@ fi
 [ -n "$prev" ] && [ -f "$d/$prev.env" ] && echo "HAS $prev"
 exit 0`;
 
-const sh = (script: string, ...args: string[]) => ['sh', '-c', script, 'sh', ...args];
 
 /**
  * The env step on one host, as argv; the file's content (for write and fill) goes on stdin.
  * `previous` ('' = none) is the tag a revert would go back to: its file is reported too.
  */
 export function releaseEnvArgv(app: string, tag: string, previous: string, action: ReleaseEnvAction): string[] {
-  return sh(RELEASE_ENV, releaseEnvDir(app), checkedTag(tag), previous ? checkedTag(previous) : '', action);
+  return remoteScript('release-env', RELEASE_ENV, releaseEnvDir(app), checkedTag(tag), previous ? checkedTag(previous) : '', action);
 }
 
 /** Pure: the env step's output -> whether it wrote, and the tags that have a file on the host. */
@@ -161,7 +161,7 @@ export function parseReleaseEnv(stdout: string): { wrote: boolean; tags: string[
 
 /** Prints each of `paths` that is a regular file on the host, one per line (argv; paths are arguments). */
 export function existingFilesArgv(paths: string[]): string[] {
-  return sh('for f in "$@"; do [ -f "$f" ] && printf \'%s\\n\' "$f"; done; exit 0', ...paths);
+  return remoteScript('existing-files', 'for f in "$@"; do [ -f "$f" ] && printf \'%s\\n\' "$f"; done; exit 0', ...paths);
 }
 
 /**
@@ -179,5 +179,5 @@ export function execEnvFiles(app: string, tag: string, envFile: string | undefin
 
 /** Removes the env files of pruned release tags (argv; the tags are positional arguments). */
 export function removeReleaseEnvArgv(app: string, tags: string[]): string[] {
-  return sh('d="$1"; shift; for t in "$@"; do rm -f "$d/$t.env"; done', releaseEnvDir(app), ...tags.map(checkedTag));
+  return remoteScript('remove-release-env', 'd="$1"; shift; for t in "$@"; do rm -f "$d/$t.env"; done', releaseEnvDir(app), ...tags.map(checkedTag));
 }

@@ -1,6 +1,6 @@
 // Pure: per-deploy housekeeping commands on a host, as argument vectors: the env-file check of
 // preflight, and the temporary DOCKER_CONFIG directory that holds registry credentials.
-const sh = (script: string, ...args: string[]) => ['sh', '-c', script, 'sh', ...args];
+import { remoteScript } from '../host/script.js';
 
 
 // docker's --env-file reader (docker/cli opts/envfile.go) takes each line literally: no quoting,
@@ -35,7 +35,7 @@ awk "$2" "$f" || exit 1
 echo OK`;
 
 export function envFileCheckArgv(path: string): string[] {
-  return sh(ENV_FILE, path, ENV_FILE_LINT);
+  return remoteScript('env-file-check', ENV_FILE, path, ENV_FILE_LINT);
 }
 
 export type EnvLineKind = 'crlf' | 'quoted' | 'export' | 'space' | 'noname';
@@ -112,7 +112,7 @@ find /tmp -maxdepth 1 -type d -name 'pallet-docker-*' -mmin +60 -exec rm -rf {} 
 mkdir -m 700 -- "$1"`;
 
 export function makeDockerConfigArgv(dir: string): string[] {
-  return sh(MAKE_DOCKER_CONFIG, guard(dir));
+  return remoteScript('make-docker-config', MAKE_DOCKER_CONFIG, guard(dir));
 }
 
 export function removeDockerConfigArgv(dir: string): string[] {

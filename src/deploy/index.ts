@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import type { CleanupLedger } from '../util/cleanup.js';
-import { SshConnection } from '../ssh/connection.js';
+import { SshConnection, type Connector } from '../ssh/connection.js';
 import { prepareSshSettings } from '../ssh/credentials.js';
 import { jumpTarget, planDeploy, type DeployPlan } from './plan.js';
 import { recordRevertArgv } from './commands.js';
@@ -37,6 +37,8 @@ export interface DeployRequest {
   env: NodeJS.ProcessEnv;
   signal: AbortSignal;
   hooks?: DeployHooks;
+  /** Opens a host (default: ssh with the settings above); unit tests pass a fake host. */
+  connect?: Connector;
 }
 
 export type DeployPhase = 'preflight' | 'pull' | 'proxy' | 'record' | 'tasks' | 'rolling' | 'finish' | 'done';
@@ -68,8 +70,12 @@ export function runIdentity(env: NodeJS.ProcessEnv): { runId: string; actor: str
 export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
   const plan = planDeploy(req.config);
   if (req.mode === 'deploy' && !req.tag) throw new UserError('deploy needs a tag', 'set the tag input (default build-<run number>)');
-  const settings = await prepareSshSettings({ ...req.ssh, jump: jumpTarget(req.config.deploy) }, req.ledger, req.env);
-  const conns = plan.hosts.map((t) => new SshConnection(t, settings, req.ledger));
+  let connect = req.connect;
+  if (!connect) {
+    const settings = await prepareSshSettings({ ...req.ssh, jump: jumpTarget(req.config.deploy) }, req.ledger, req.env);
+    connect = (t) => new SshConnection(t, settings, req.ledger);
+  }
+  const conns = plan.hosts.map(connect);
   const { runId, actor } = runIdentity(req.env);
   const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [], proxySwitches: new Map(), ...(req.appEnv !== undefined ? { appEnv: req.appEnv } : {}) };
   const report: DeployReport = { ok: false, mode: req.mode, plan, phase: 'preflight', reverted: false, revertProblems: [], hosts: [] };

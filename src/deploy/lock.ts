@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import type { CleanupLedger, CleanupItem } from '../util/cleanup.js';
-import type { SshConnection } from '../ssh/connection.js';
+import type { HostConnection } from '../ssh/connection.js';
 import { acquireLockArgv, lockOwner, parseLockAttempt, releaseLockArgv } from './commands.js';
 
 export interface LockOptions {
@@ -30,7 +30,7 @@ const sleep = (ms: number, signal: AbortSignal) =>
     signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
   });
 
-export async function acquireLock(conn: SshConnection, ledger: CleanupLedger, o: LockOptions): Promise<HeldLock> {
+export async function acquireLock(conn: HostConnection, ledger: CleanupLedger, o: LockOptions): Promise<HeldLock> {
   const token = randomBytes(12).toString('hex');
   const item: CleanupItem = { kind: 'deploy-lock', host: conn.name, app: o.app, token, sshArgs: conn.directPrefix() };
   const owner = lockOwner(o.runId, o.actor, new Date());
@@ -66,7 +66,7 @@ export async function acquireLock(conn: SshConnection, ledger: CleanupLedger, o:
   );
 }
 
-export async function releaseLock(conn: SshConnection, ledger: CleanupLedger, app: string, lock: HeldLock): Promise<void> {
+export async function releaseLock(conn: HostConnection, ledger: CleanupLedger, app: string, lock: HeldLock): Promise<void> {
   await conn.check(releaseLockArgv(app, lock.token), 'releasing the deploy lock');
   ledger.done(lock.item);
 }

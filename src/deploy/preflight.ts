@@ -2,7 +2,7 @@
 // read TAG and REVERT, take the deploy lock. Any failure: give back the locks taken, change nothing.
 import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
-import type { SshConnection } from '../ssh/connection.js';
+import type { HostConnection } from '../ssh/connection.js';
 import { dockerVersionArgv, parseState, readStateArgv } from './commands.js';
 import { envFileCheckArgv, envFileProblem, envFileReport, parseEnvFileLint } from './host-commands.js';
 import { acquireLock, releaseLock, type LockOptions } from './lock.js';
@@ -12,7 +12,7 @@ import type { DeployRun, HostRecord } from './types.js';
 /** envFileProblem's word for a host without the env file (fine with deploy.env). */
 const MISSING = 'does not exist';
 
-export async function preflight(run: DeployRun, conns: SshConnection[], lock: Omit<LockOptions, 'app'>): Promise<void> {
+export async function preflight(run: DeployRun, conns: HostConnection[], lock: Omit<LockOptions, 'app'>): Promise<void> {
   const { app } = run.plan;
   const outcomes = await forEachHost(conns.map((c) => c.name), async (label) => {
     const conn = conns.find((c) => c.name === label)!;

@@ -1,12 +1,12 @@
-// Step 5 on one host and role. Web roles first run the new version as an unpublished candidate
-// and health-check it (probeCandidate); then switchRole stops the old container gracefully,
-// starts the given tag with the published port and waits for health. The revert uses
-// switchRole alone, with the revert tag.
+// Step 5 on one host and role, published-port mode. Web roles first run the new version as an
+// unpublished candidate and health-check it (probeCandidate); then switchRole stops the old
+// container gracefully, starts the given tag with the published port and waits for health. The
+// revert uses switchRole alone, with the revert tag. Health: health.ts, the same for every target.
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
 import { HostConnectionError } from '../ssh/connection.js';
-import { probeArgv, runContainerArgv, stopRemoveArgv, wasKilled, type ContainerSpec } from './commands.js';
-import { checkHealth, explainSteadyAnswer } from './health.js';
+import { candidateName, containerName, removeContainerArgv, runContainerArgv, startCandidateArgv, stopRemoveArgv, wasKilled, type ContainerSpec } from './commands.js';
+import { waitHealthy, waitStable, type HealthResult } from './health.js';
 import { envFilesFor } from './release-env.js';
 import type { RolePlan } from './plan.js';
 import { StepError, type DeployRun } from './types.js';
@@ -37,14 +37,34 @@ export function containerSpec(run: DeployRun, label: string, role: RolePlan, tag
 /** Web roles: the new version must pass its health check before it may take the published port. */
 export async function probeCandidate(run: DeployRun, label: string, role: RolePlan, tag: string): Promise<void> {
   const h = run.hosts.get(label)!;
+  const name = candidateName(run.plan.app, role.role);
   await stepRunner(run, label, role)('health', async () => {
-    const r = await h.conn.run(probeArgv(containerSpec(run, label, role, tag), role.healthPath, role.healthTimeout, role.healthHost ?? ''));
-    if (r.exitCode !== 0) {
+    let res: HealthResult;
+    try {
+      const started = await h.conn.run(startCandidateArgv(containerSpec(run, label, role, tag)));
+      if (started.exitCode !== 0) throw new Error(`could not start the candidate: ${lastLines(started.stderr || started.stdout) || `exit ${started.exitCode}`}`);
+      res = await waitHealthy(h.conn, {
+        container: name, via: '', port: role.port ?? 8000, path: role.healthPath, host: role.healthHost ?? '', proto: '',
+        timeout: role.healthTimeout, subject: 'candidate',
+      }, role, { signal: run.signal });
+    } finally {
+      await h.conn.run(removeContainerArgv(name)).catch(() => undefined);
+    }
+    if (!res.ok) {
       h.health.push(`${role.role}: candidate FAILED`);
-      const said = r.stdout.trim() || r.stderr.trim() || `exit ${r.exitCode}`;
-      throw new Error(`new version never served: ${explainSteadyAnswer(said, role) ?? said}`);
+      throw new Error(`new version never served: ${res.detail}`);
     }
   });
+}
+
+/** The health check after a start: HTTP on the published port (web), else steady running. */
+function checkStarted(run: DeployRun, label: string, role: RolePlan): Promise<HealthResult> {
+  const h = run.hosts.get(label)!;
+  if (!role.web) return waitStable(h.conn, run.plan.app, role);
+  return waitHealthy(h.conn, {
+    container: containerName(run.plan.app, role.role), via: 'published', port: role.hostPort!, path: role.healthPath,
+    host: role.healthHost ?? '', proto: '', timeout: role.healthTimeout, subject: `container ${containerName(run.plan.app, role.role)}`,
+  }, role, { signal: run.signal });
 }
 
 /** Stop the running container gracefully, start `tag`, wait for health. */
@@ -67,7 +87,7 @@ export async function switchRole(run: DeployRun, label: string, role: RolePlan, 
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
   });
   await step('health', async () => {
-    const res = await checkHealth(h.conn, run.plan.app, role);
+    const res = await checkStarted(run, label, role);
     h.health.push(`${role.role}: ${res.ok ? 'ok' : 'FAILED'}`);
     if (!res.ok) throw new Error(res.detail);
   });

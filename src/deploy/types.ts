@@ -1,5 +1,5 @@
 // The state one deploy (or rollback) carries from step to step.
-import type { SshConnection } from '../ssh/connection.js';
+import type { HostConnection } from '../ssh/connection.js';
 import type { CleanupLedger } from '../util/cleanup.js';
 import type { DeployPlan } from './plan.js';
 import type { HostState } from './commands.js';
@@ -9,7 +9,7 @@ export type DeployMode = 'deploy' | 'rollback';
 
 export interface HostRecord {
   label: string;
-  conn: SshConnection;
+  conn: HostConnection;
   /** TAG and REVERT as found in preflight. */
   before: HostState;
   /** Tag this host should run at the end (the new tag, or its rollback target). */

@@ -40,7 +40,28 @@ export async function runSsh(args: string[], input?: string): Promise<RemoteResu
   return { exitCode: r.exitCode, stdout: r.stdout, stderr: r.stderr };
 }
 
-export class SshConnection {
+/**
+ * What the deploy needs of a host: run small commands and get (exit code, stdout, stderr)
+ * back. SshConnection is the real one; the unit tests inject a fake host that honours the
+ * remote commands' contract (test/helpers/fake-host.ts). A lost connection throws
+ * HostConnectionError; a failing command does not throw from run().
+ */
+export interface HostConnection {
+  readonly target: SshTarget;
+  /** The host's label as written in pallet.yml. */
+  readonly name: string;
+  open(): Promise<void>;
+  run(argv: readonly string[], opts?: RunOptions): Promise<RemoteResult>;
+  check(argv: readonly string[], what: string, opts?: RunOptions): Promise<RemoteResult>;
+  /** Fresh-connection ssh argv prefix, recorded in cleanup items so a post step can reach the host. */
+  directPrefix(): string[];
+  close(): Promise<void>;
+}
+
+/** Opens the connection to one target (the engine's seam: a fake host in unit tests). */
+export type Connector = (target: SshTarget) => HostConnection;
+
+export class SshConnection implements HostConnection {
   private masterItem?: CleanupItem;
   constructor(
     readonly target: SshTarget,

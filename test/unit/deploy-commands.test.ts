@@ -4,9 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   acquireLockArgv, auditLine, finishArgv, parseLockAttempt, parseState, readStateArgv, recordRevertArgv, releaseLockArgv,
-  runContainerArgv, stopRemoveArgv, tagsToPrune, taskArgv, webHealthArgv, probeArgv, parseDockerTime, loginArgv, wasKilled, STEADY_ANSWERS,
+  runContainerArgv, stopRemoveArgv, tagsToPrune, taskArgv, startCandidateArgv, removeContainerArgv, parseDockerTime, loginArgv, wasKilled,
 } from '../../src/deploy/commands.js';
-import { explainSteadyAnswer } from '../../src/deploy/health.js';
 import { shellQuote } from '../../src/ssh/quote.js';
 
 describe('docker argv', () => {
@@ -30,7 +29,7 @@ describe('docker argv', () => {
     const a = stopRemoveArgv('shop', 'worker', 7, 'SIGQUIT');
     expect(a[2]).toContain('docker kill --signal "$sig" "$n"');
     expect(a[2]).toContain('timeout "$t" docker wait "$n"');
-    expect(a.slice(3)).toEqual(['sh', 'shop-worker', '7', 'SIGQUIT']);
+    expect(a.slice(3)).toEqual(['pallet-stop-remove', 'shop-worker', '7', 'SIGQUIT']);
     expect(stopRemoveArgv('shop', 'web', 7).slice(-1)).toEqual(['SIGTERM']);
     expect(wasKilled('KILLED\n')).toBe(true);
     expect(wasKilled('')).toBe(false);
@@ -39,15 +38,11 @@ describe('docker argv', () => {
     const a = runContainerArgv({ app: 'shop', role: 'worker', tag: 't', image: 'i', command: ['worker'], stopSignal: 'SIGQUIT', stopTimeout: 90 });
     expect(a.slice(a.indexOf('--stop-signal'), a.indexOf('--stop-signal') + 4)).toEqual(['--stop-signal', 'SIGQUIT', '--stop-timeout', '90']);
   });
-  test('health url is on the host loopback; the Host header only when set', () => {
-    expect(webHealthArgv('shop', 'web', 8001, 'health/', 9).slice(3)).toEqual(['sh', 'shop-web', 'http://127.0.0.1:8001/health/', '9', '']);
-    expect(webHealthArgv('shop', 'web', 8001, '/health/', 9, 'shop.example.com').slice(-1)).toEqual(['shop.example.com']);
-  });
-  test('candidate probe: same image and env, no published port, own name', () => {
-    const a = probeArgv({ app: 'shop', role: 'web', tag: 't', image: 'i', command: ['serve'], envFile: '/e', port: 8000, hostPort: 8080 }, '/health/', 5);
-    expect(a.slice(3, 9)).toEqual(['sh', 'shop-web-candidate', '/health/', '8000', '5', '']);
-    expect(a).not.toContain('-p');
-    expect(a.slice(-2)).toEqual(['i:t', 'serve']);
+  test('candidate: same image and env, no published port, no restart policy, own name', () => {
+    const a = startCandidateArgv({ app: 'shop', role: 'web', tag: 't', image: 'i', command: ['serve'], envFile: '/e', port: 8000, hostPort: 8080 });
+    expect(a.slice(3)).toEqual(['pallet-start-candidate', 'shop-web-candidate', '--env-file', '/e', '--label', 'pallet.app=shop', '--label', 'pallet.role=web-candidate',
+      '--label', 'pallet.tag=t', '-v', '/var/lib/pallet/shop/storage:/storage', 'i:t', 'serve']);
+    expect(removeContainerArgv('shop-web-candidate').slice(3)).toEqual(['pallet-remove-container', 'shop-web-candidate']);
   });
 });
 
@@ -124,56 +119,3 @@ describe('state scripts in a real shell', () => {
   test('sh is available', () => expect(execFileSync('sh', ['-c', 'echo ok']).toString().trim()).toBe('ok'));
 });
 
-// The health loops run in a real sh with curl and docker replaced by stubs on PATH: curl answers
-// a scripted sequence of status codes, docker says the container runs.
-describe('health loops stop at a steady redirect or client error', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), 'pallet-health-'));
-    writeFileSync(path.join(dir, 'curl'), `#!/bin/sh\nn=$(cat "${'$'}{0%/*}/n" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "${'$'}{0%/*}/n"\nfor a in "$@"; do echo "$a"; done >> "${'$'}{0%/*}/args"\nsed -n "${'$'}{n}p" "${'$'}{0%/*}/codes" | tr -d '\\n'\n`, { mode: 0o755 });
-    writeFileSync(path.join(dir, 'docker'), '#!/bin/sh\necho "true 0"\n', { mode: 0o755 });
-    writeFileSync(path.join(dir, 'sleep'), '#!/bin/sh\n', { mode: 0o755 });
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
-  const run = (codes: string[], host = '') => {
-    writeFileSync(path.join(dir, 'codes'), codes.join('\n') + '\n');
-    const argv = webHealthArgv('shop', 'web', 8000, '/health/', 60, host);
-    const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: { PATH: `${dir}:${process.env.PATH}` } });
-    return { code: r.status, out: r.stdout.trim(), tries: Number(readFileSync(path.join(dir, 'n'), 'utf8')), args: readFileSync(path.join(dir, 'args'), 'utf8') };
-  };
-  test.each([
-    ['400 from the start', Array(20).fill('400'), 1, STEADY_ANSWERS],
-    ['502 while starting, then 404', ['000', '502', '502', ...Array(20).fill('404')], 1, 3 + STEADY_ANSWERS],
-    ['a 404 run broken by a 503 starts over', ['404', '404', '404', '503', ...Array(20).fill('404')], 1, 4 + STEADY_ANSWERS],
-    ['301 steady', Array(20).fill('301'), 1, STEADY_ANSWERS],
-    ['a few 404 then 200', ['404', '404', '200'], 0, 3],
-  ])('%s', (_name, codes, exit, tries) => {
-    const r = run(codes);
-    expect({ code: r.code, tries: r.tries }).toEqual({ code: exit, tries });
-    if (exit) expect(r.out).toMatch(/^steady HTTP \d{3}: the same answer 5 times in a row$/);
-  });
-  test('the Host header is sent only when health.host is set', () => {
-    expect(run(['200']).args).not.toContain('Host:');
-    rmSync(path.join(dir, 'n'));
-    rmSync(path.join(dir, 'args'));
-    expect(run(['200'], 'shop.example.com').args).toContain('-H\nHost: shop.example.com\n');
-  });
-});
-
-describe('what a steady answer tells the user', () => {
-  const role = { role: 'web', healthPath: '/health/' };
-  test.each<[string, string | undefined, RegExp[]]>([
-    ['400', undefined, [/\/health\/ answered HTTP 400/, /ALLOWED_HOSTS/, /deploy\.roles\.web\.health\.host/, /Host header/]],
-    ['400', 'shop.example.com', [/Host: shop\.example\.com \(deploy\.roles\.web\.health\.host\)/]],
-    ['404', undefined, [/answered HTTP 404/, /no URL pattern matches \/health\//, /set deploy\.roles\.web\.health\.path/]],
-    ['403', undefined, [/make \/health\/ public/]],
-    ['301', undefined, [/SECURE_SSL_REDIRECT/, /SECURE_REDIRECT_EXEMPT/]],
-    ['418', undefined, [/answer 200 to a plain GET/]],
-  ])('HTTP %s (health.host %s)', (code, host, want) => {
-    const text = explainSteadyAnswer(`steady HTTP ${code}: the same answer 5 times in a row`, { ...role, healthHost: host })!;
-    for (const w of want) expect(text).toMatch(w);
-  });
-  test('other failures are left as they are', () => {
-    expect(explainSteadyAnswer('no HTTP 200 from /health/ within 60s (last status 503)', role)).toBeUndefined();
-  });
-});

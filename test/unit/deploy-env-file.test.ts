@@ -8,7 +8,7 @@ import path from 'node:path';
 import {
   appSecretsFromJson, execEnvFiles, existingFilesArgv, parseReleaseEnv, readAppEnv, releaseEnvAction, releaseEnvArgv, releaseEnvPath, removeReleaseEnvArgv, renderEnvFile, stepEnvExample,
 } from '../../src/deploy/env-file.js';
-import { envFileArgs, parseState, probeArgv, readStateArgv, runContainerArgv, taskArgv } from '../../src/deploy/commands.js';
+import { envFileArgs, parseState, startCandidateArgv, readStateArgv, runContainerArgv, taskArgv } from '../../src/deploy/commands.js';
 import { envFileCheckArgv, parseEnvFileLint } from '../../src/deploy/host-commands.js';
 import { envFilesFor, prepareReleaseEnv } from '../../src/deploy/release-env.js';
 import { UserError } from '../../src/errors.js';
@@ -117,7 +117,7 @@ describe('the per-release write script', () => {
     for (const act of ['write', 'fill', 'remove', 'keep'] as const) {
       const argv = releaseEnvArgv('shop', 'build-7', 'build-6', act);
       expect(argv.join(' ')).not.toContain('sk-Zq9');
-      expect(argv.slice(3)).toEqual(['sh', '/var/lib/pallet/shop/env', 'build-7', 'build-6', act]);
+      expect(argv.slice(3)).toEqual(['pallet-release-env', '/var/lib/pallet/shop/env', 'build-7', 'build-6', act]);
     }
   });
 
@@ -170,7 +170,7 @@ describe('env files given to containers', () => {
     expect(envFileArgs(both)).toEqual(['--env-file', both.releaseEnvFile, '--env-file', both.envFile]);
     expect(runContainerArgv({ ...spec, ...both }).slice(7, 11)).toEqual(envFileArgs(both));
     expect(taskArgv({ ...spec, ...both, name: 't' })).toEqual(expect.arrayContaining(envFileArgs(both)));
-    expect(probeArgv({ ...spec, ...both }, '/health/', 5).join(' ')).toContain(envFileArgs(both).join(' '));
+    expect(startCandidateArgv({ ...spec, ...both }).join(' ')).toContain(envFileArgs(both).join(' '));
     expect(envFileArgs({})).toEqual([]);
   });
 

@@ -1,6 +1,7 @@
 // Pure: every command the proxy mode runs on a host, as argument vectors. Like ../commands.ts,
 // scripts are constants run as `sh -c SCRIPT sh ARG...`: names, tags and JSON fragments only
 // ever travel as positional arguments.
+import { remoteScript } from '../../host/script.js';
 import { configFrame, emptyConfig, routeOrder, type RouteFragments } from './caddy.js';
 
 /** Host directory of the proxy: caddy.json (what the proxy loads at start), routes/ (fragments). */
@@ -11,7 +12,6 @@ export const PROXY_DATA_DIR = '/var/lib/pallet/proxy-data';
 export const PROXY_CONTAINER = 'pallet-proxy';
 export const PROXY_NETWORK = 'pallet-proxy';
 
-const sh = (script: string, ...args: string[]) => ['sh', '-c', script, 'sh', ...args];
 
 /** Route key of one app's role: names its fragment files (`+` appears in neither name, so globs stay exact). */
 export function routeKey(app: string, role: string): string {
@@ -48,7 +48,7 @@ exit 5`;
 
 /** Makes sure the host's proxy runs with its persisted routes (idempotent). */
 export function ensureProxyArgv(image: string): string[] {
-  return sh(ENSURE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image, emptyConfig());
+  return remoteScript('ensure-proxy', ENSURE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image, emptyConfig());
 }
 
 // Before the rollout: every other route on the host with its http fragment (JSON route objects,
@@ -63,7 +63,7 @@ done`;
 
 /** Lists the routes of the other apps (and other roles) on the host: parse with parseClaims. */
 export function routeClaimsArgv(app: string, role: string): string[] {
-  return sh(CLAIMS, PROXY_DIR, routeKey(app, role));
+  return remoteScript('route-claims', CLAIMS, PROXY_DIR, routeKey(app, role));
 }
 
 /** Another route on the host: its app and role, and its host names ('*' = every host name). */
@@ -109,7 +109,7 @@ for id in $(docker ps -aq --filter "label=pallet.app=$app" --filter "label=palle
 done`;
 
 export function prepareSwitchArgv(app: string, role: string): string[] {
-  return sh(PREPARE, PROXY_DIR, routeKey(app, role), app, role);
+  return remoteScript('role-containers', PREPARE, PROXY_DIR, routeKey(app, role), app, role);
 }
 
 export interface RoleContainers {
@@ -123,50 +123,6 @@ export function parsePrepare(stdout: string): RoleContainers {
   const upstream = (/^upstream=(.*)$/m.exec(stdout)?.[1] ?? '').trim();
   const containers = [...stdout.matchAll(/^container=(\S+) (true|false)$/gm)].map((m) => ({ name: m[1], running: m[2] === 'true' }));
   return { upstream, containers };
-}
-
-// Health of a container on the proxy network, asked the way the proxy will: its address on that
-// network, the app's host name in Host, X-Forwarded-Proto when TLS is on. Gives up early when
-// the container stops or restarts, and when it answers the same 4xx for 10 s (a host name the
-// app refuses, e.g. ALLOWED_HOSTS, does not get better by waiting). Polls every 0.2 s: the
-// switch waits on the first 200, so the poll interval is paid once per host.
-const HEALTH = `n="$1"; net="$2"; port="$3"; path="$4"; host="$5"; proto="$6"; t="$7"
-end=$(( $(date +%s) + t )); code=000; i=0; same=0; ip=""
-set --
-[ -n "$host" ] && set -- "$@" -H "Host: $host"
-[ -n "$proto" ] && set -- "$@" -H "X-Forwarded-Proto: $proto"
-while [ "$i" -lt 100000 ]; do
-  i=$((i+1))
-  [ -n "$ip" ] || ip=$(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}}{{"\\n"}}{{end}}' "$n" 2>/dev/null | awk -v net="$net" '$1 == net {print $2}')
-  if [ -n "$ip" ]; then
-    prev=$code
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "http://$ip:$port$path" 2>/dev/null) || true
-    [ "$code" = 200 ] && { echo "healthy: HTTP 200 after $i tries"; exit 0; }
-    case "$code" in 4??) if [ "$code" = "$prev" ]; then same=$((same+1)); else same=0; fi;; *) same=0;; esac
-    [ "$same" -ge 50 ] && { echo "$path answers HTTP $code with Host: \${host:-$ip} (steadily for 10s); check that the app accepts this host name (Django: ALLOWED_HOSTS)"; exit 1; }
-  fi
-  st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null)
-  case "$st" in "true 0") ;; *) echo "container $n is not running steadily (running/restarts: $st), last HTTP status $code: $(docker logs --tail 3 "$n" 2>&1 | tr '\\n' ' ')"; exit 1;; esac
-  [ "$(date +%s)" -ge "$end" ] && { echo "no HTTP 200 from $path within \${t}s (last status $code, Host: \${host:-$ip})"; exit 1; }
-  sleep 0.2
-done
-exit 1`;
-
-export interface ProxyHealthSpec {
-  container: string;
-  port: number;
-  path: string;
-  /** Sent as Host ('' = curl's default, the container's address). */
-  host: string;
-  /** Sent as X-Forwarded-Proto when TLS terminates at the proxy. */
-  https: boolean;
-  /** Seconds. */
-  timeout: number;
-}
-
-export function proxyHealthArgv(h: ProxyHealthSpec): string[] {
-  const p = h.path.startsWith('/') ? h.path : `/${h.path}`;
-  return sh(HEALTH, h.container, PROXY_NETWORK, String(h.port), p, h.host, h.https ? 'https' : '', String(h.timeout));
 }
 
 // Writes (or removes) one route's fragments and reloads the proxy with the assembled config,
@@ -206,12 +162,12 @@ exit 1`;
 
 /** Points the (app, role) route at `upstream` (the container name) with these fragments. */
 export function setRouteArgv(app: string, role: string, upstream: string, f: RouteFragments): string[] {
-  return sh(SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'set', upstream, f.http, f.https, f.policies, routeOrder(f), ...configFrame());
+  return remoteScript('set-route', SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'set', upstream, f.http, f.https, f.policies, routeOrder(f), ...configFrame());
 }
 
 /** Removes the (app, role) route: its host names get the 404 again. */
 export function removeRouteArgv(app: string, role: string): string[] {
-  return sh(SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'remove', '', '', '', '', '10', ...configFrame());
+  return remoteScript('set-route', SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'remove', '', '', '', '', '10', ...configFrame());
 }
 
 /** awk program: exit 0 when /proc/net/tcp{,6} text has an ESTABLISHED socket whose local port is `hp` (4 upper-case hex digits). */
@@ -250,7 +206,7 @@ exit 0`;
  * -t stopTimeout` and removes them. Prints "drained after N.Ns"; exit 1 names a container left.
  */
 export function retireArgv(names: string[], stopTimeout: number, drain: { seconds: number; port: number } = { seconds: 0, port: 8000 }): string[] {
-  return sh(RETIRE, String(stopTimeout), String(drain.seconds), String(drain.port), ...names);
+  return remoteScript('retire', RETIRE, String(stopTimeout), String(drain.seconds), String(drain.port), ...names);
 }
 
 /** Fresh name for a new container of a role: unique per start, so it can run beside the old one. */
@@ -271,7 +227,7 @@ for u in "$d"/routes/*.upstream; do
 done`;
 
 export function proxyStatusArgv(): string[] {
-  return sh(STATUS, PROXY_DIR, PROXY_CONTAINER);
+  return remoteScript('proxy-status', STATUS, PROXY_DIR, PROXY_CONTAINER);
 }
 
 export interface ProxyStatus {

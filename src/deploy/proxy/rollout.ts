@@ -15,9 +15,10 @@ import { pullOnHost, registryOf, type RegistryLogin } from '../pull.js';
 import { containerSpec, stepRunner } from '../restart.js';
 import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxySwitch } from '../types.js';
 import { healthSendsHttps, routeFragments, type RouteFragments } from './caddy.js';
+import { waitHealthy } from '../health.js';
 import {
   PROXY_NETWORK, ensureProxyArgv, newContainerName, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
-  proxyHealthArgv, removeRouteArgv, retireArgv, setRouteArgv,
+  removeRouteArgv, retireArgv, setRouteArgv,
 } from './commands.js';
 
 function switches(run: DeployRun): Map<string, ProxySwitch> {
@@ -102,12 +103,12 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
   });
   await step('health', async () => {
-    const r = await h.conn.run(proxyHealthArgv({
-      container: name, port: role.port ?? 8000, path: role.healthPath, host: role.healthHost ?? '',
-      https: healthSendsHttps(proxy!), timeout: role.healthTimeout,
-    }));
-    h.health.push(`${role.role}: ${r.exitCode === 0 ? 'ok' : 'FAILED'}`);
-    if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
+    const res = await waitHealthy(h.conn, {
+      container: name, via: PROXY_NETWORK, port: role.port ?? 8000, path: role.healthPath, host: role.healthHost ?? '',
+      proto: healthSendsHttps(proxy!) ? 'https' : '', timeout: role.healthTimeout, subject: `container ${name}`,
+    }, role, { signal: run.signal });
+    h.health.push(`${role.role}: ${res.ok ? 'ok' : 'FAILED'}`);
+    if (!res.ok) throw new Error(res.detail);
   });
   await step('switch', async () => {
     const r = await h.conn.run(setRouteArgv(app, role.role, name, roleRoute(run, role, name)));
