@@ -3,7 +3,7 @@
 import { errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import { auditLine, finishArgv, listTagsArgv, removeImagesArgv, tagsToPrune } from './commands.js';
-import { forEachHost } from './parallel.js';
+import { forEachHost, reachableAgain } from './parallel.js';
 import { removeReleaseEnvArgv } from './env-file.js';
 import { TAG_PATTERN } from '../config/references.js';
 import { releaseLock } from './lock.js';
@@ -12,6 +12,11 @@ import type { DeployRun, HostRecord } from './types.js';
 export async function finishHosts(run: DeployRun, succeeded: boolean, result: string): Promise<void> {
   await forEachHost([...run.hosts.keys()], async (label) => {
     const h = run.hosts.get(label)!;
+    if (h.lost && (await reachableAgain(h.conn))) {
+      // Dropped during the deploy but answers now: finish it like the others (TAG, audit, lock).
+      reporter().info(`${label}: reachable again after "${h.lost}"`);
+      h.lost = undefined;
+    }
     if (h.lost) {
       // Each command would wait out a connect timeout; the ledger retries the lock once at cleanup.
       reporter().warning(`${label}: unreachable (${h.lost}); its TAG/REVERT/audit were not updated and its lock is released at cleanup if it is back`);

@@ -24,3 +24,12 @@ export async function forEachHost<T>(hosts: string[], fn: (host: string) => Prom
 export function failures<T>(outcomes: Outcome<T>[]): { host: string; error: unknown }[] {
   return outcomes.filter((o): o is { host: string; ok: false; error: unknown } => !o.ok);
 }
+
+/** One fresh attempt at a host whose connection dropped (the master may be gone; ssh then connects directly, bounded by ConnectTimeout). */
+export async function reachableAgain(conn: { run(argv: readonly string[]): Promise<{ exitCode: number }> }): Promise<boolean> {
+  try {
+    return (await conn.run(['true'])).exitCode === 0;
+  } catch {
+    return false;
+  }
+}

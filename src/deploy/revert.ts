@@ -3,19 +3,10 @@
 import { errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import { containerName, stopRemoveArgv } from './commands.js';
-import { forEachHost, failures } from './parallel.js';
+import { forEachHost, failures, reachableAgain } from './parallel.js';
 import { switchRole } from './restart.js';
 import { revertBehindProxy } from './proxy/rollout.js';
 import type { DeployRun } from './types.js';
-
-/** One fresh attempt (the master may be gone; ssh then connects directly, bounded by ConnectTimeout). */
-async function reachableAgain(conn: { run(argv: readonly string[]): Promise<{ exitCode: number }> }): Promise<boolean> {
-  try {
-    return (await conn.run(['true'])).exitCode === 0;
-  } catch {
-    return false;
-  }
-}
 
 export async function revertTouched(run: DeployRun): Promise<string[]> {
   const byHost = new Map<string, string[]>();

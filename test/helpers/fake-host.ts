@@ -1,0 +1,288 @@
+// A fleet of fake hosts for unit tests: each honours the contract of the remote commands a
+// deploy runs (the named scripts `sh -c BODY pallet-NAME ARG...` and the plain docker argv),
+// keeps their state in memory (state files, lock, images, containers, the proxy and its routes)
+// and answers in the commands' output formats. Releases (image tags) are given behaviours:
+// healthy, a status code, a crash, a failing task. Faults: a host that cannot be reached, or is
+// lost at a chosen command. No Docker, no ssh, no shell.
+import { HostConnectionError, type HostConnection, type RemoteResult, type RunOptions } from '../../src/ssh/connection.js';
+import { UserError } from '../../src/errors.js';
+import { scriptName } from '../../src/host/script.js';
+import type { SshTarget } from '../../src/ssh/host.js';
+
+/** How containers of one image tag behave. */
+export interface Release {
+  /** What the health path answers once booted: a status code, or 'crash' (the process exits). Default 200. */
+  health?: number | 'crash';
+  /** Probes answered with no connection (000) before it serves. Default 0. */
+  bootPolls?: number;
+  /** Exit code of a release task (`docker run --rm`), with its output. Default 0. */
+  taskExit?: number;
+  taskOutput?: string;
+  /** Roles whose containers keep restarting (a background role then fails the `stable` check). */
+  unstableRoles?: string[];
+}
+
+export interface FakeContainer {
+  name: string;
+  image: string;
+  tag: string;
+  labels: Record<string, string>;
+  running: boolean;
+  restarts: number;
+  network: string;
+  hostPort?: number;
+  polls: number;
+}
+
+interface Route { upstream: string; http: string; https: string; policy: string; order: string }
+
+const ok = (stdout = ''): RemoteResult => ({ exitCode: 0, stdout, stderr: '' });
+const fail = (exitCode: number, stderr: string, stdout = ''): RemoteResult => ({ exitCode, stdout, stderr });
+const tagOf = (ref: string) => ref.slice(ref.lastIndexOf(':') + 1);
+
+/** The shared registry and release behaviours of a fake fleet. */
+export class FakeFleet {
+  /** Image references the registry has (pullable). */
+  readonly registry = new Set<string>();
+  readonly releases = new Map<string, Release>();
+  readonly hosts = new Map<string, FakeHost>();
+
+  release(tag: string): Release {
+    return this.releases.get(tag) ?? {};
+  }
+
+  /** Pushes `image:tag` with a behaviour. */
+  push(image: string, tag: string, r: Release = {}): void {
+    this.registry.add(`${image}:${tag}`);
+    this.releases.set(tag, r);
+  }
+
+  host(label: string): FakeHost {
+    const h = this.hosts.get(label);
+    if (!h) throw new Error(`no fake host ${label}`);
+    return h;
+  }
+
+  /** The connector the deploy takes (DeployRequest.connect): one FakeHost per target, kept across runs. */
+  readonly connect = (t: SshTarget): HostConnection => {
+    let h = this.hosts.get(t.label);
+    if (!h) { h = new FakeHost(t, this); this.hosts.set(t.label, h); }
+    return h;
+  };
+}
+
+export class FakeHost implements HostConnection {
+  readonly files = new Map<string, string>();
+  readonly images = new Set<string>();
+  readonly containers = new Map<string, FakeContainer>();
+  readonly routes = new Map<string, Route>();
+  proxy?: { image: string; running: boolean };
+  /** Every command run, by name (`read-state`, `docker run`, ...), in order. */
+  readonly log: string[] = [];
+  /** Cannot be reached at all (open fails). */
+  unreachable = false;
+  /** Once true, every command throws a lost connection. */
+  lost = false;
+  /** Lose the connection when this command is about to run (then stays lost until `lost = false`). */
+  loseAt?: (name: string, argv: readonly string[]) => boolean;
+  /** Called before a command runs (e.g. to cancel a deploy at a known point). */
+  beforeCommand?: (name: string, argv: readonly string[]) => void;
+
+  constructor(readonly target: SshTarget, private readonly fleet: FakeFleet) {}
+
+  get name(): string { return this.target.label; }
+
+  directPrefix(): string[] { return ['ssh', this.target.label]; }
+
+  async open(): Promise<void> {
+    if (this.unreachable) throw new UserError(`${this.name}: ssh: connect to host ${this.target.host} port ${this.target.port}: Connection refused`);
+  }
+
+  async close(): Promise<void> {}
+
+  async check(argv: readonly string[], what: string, opts: RunOptions = {}): Promise<RemoteResult> {
+    const r = await this.run(argv, opts);
+    if (r.exitCode !== 0) throw new Error(`${what} failed on ${this.name} (exit ${r.exitCode}): ${r.stderr || r.stdout || 'no output'}`);
+    return r;
+  }
+
+  async run(argv: readonly string[], opts: RunOptions = {}): Promise<RemoteResult> {
+    const name = scriptName(argv) ?? commandName(argv);
+    this.beforeCommand?.(name, argv);
+    if (!this.lost && this.loseAt?.(name, argv)) this.lost = true;
+    if (this.lost) throw new HostConnectionError(this.name, 'Connection reset by peer');
+    this.log.push(name);
+    await Promise.resolve();
+    const args = scriptName(argv) ? argv.slice(4) : argv;
+    const handler = this.handlers[name];
+    if (!handler) throw new Error(`fake host: no handler for '${name}' (${argv.join(' ').slice(0, 120)})`);
+    return handler(args, opts.input);
+  }
+
+  // --- state helpers for assertions -----------------------------------------------------------
+
+  /** The state dir's file `f` of `app` ('' when absent), without the trailing newline. */
+  state(app: string, f: 'TAG' | 'REVERT' | 'audit.log' | 'lock/owner'): string {
+    return (this.files.get(`/var/lib/pallet/${app}/${f}`) ?? '').replace(/\n$/, '');
+  }
+
+  /** Running containers of the app, as `role=tag` sorted. */
+  running(app: string): string[] {
+    return [...this.containers.values()].filter((c) => c.labels['pallet.app'] === app && c.running).map((c) => `${c.labels['pallet.role']}=${c.tag}`).sort();
+  }
+
+  private container(n: string): FakeContainer | undefined { return this.containers.get(n); }
+
+  private start(argv: readonly string[], restartPolicy: boolean): RemoteResult {
+    const nameAt = argv.indexOf('--name');
+    const n = argv[nameAt + 1];
+    if (this.containers.has(n)) return fail(125, `docker: Error response from daemon: Conflict. The container name "/${n}" is already in use.`);
+    const ref = argv.find((a) => this.images.has(a) && a.includes(':'));
+    if (!ref) return fail(125, 'Unable to find image locally');
+    const labels: Record<string, string> = {};
+    argv.forEach((a, i) => { if (a === '--label') { const [k, v] = argv[i + 1].split('='); labels[k] = v; } });
+    const p = argv.indexOf('-p');
+    const net = argv.indexOf('--network');
+    const rel = this.fleet.release(tagOf(ref));
+    this.containers.set(n, {
+      name: n, image: ref, tag: tagOf(ref), labels, running: rel.health !== 'crash', restarts: restartPolicy && rel.unstableRoles?.includes(labels['pallet.role']) ? 1 : 0,
+      network: net >= 0 ? argv[net + 1] : 'bridge', hostPort: p >= 0 ? Number(argv[p + 1].split(':')[0]) : undefined, polls: 0,
+    });
+    return ok(`${n}-id\n`);
+  }
+
+  private remove(n: string): void {
+    this.containers.delete(n);
+  }
+
+  private readonly handlers: Record<string, (a: readonly string[], input?: string) => RemoteResult> = {
+    'docker version': () => ok('20.10.24\n'),
+    'docker image inspect': (a) => (this.images.has(a[a.length - 1]) ? ok('sha256:0\n') : fail(1, `Error: No such image: ${a[a.length - 1]}`)),
+    'docker login': () => ok('Login Succeeded\n'),
+    'docker pull': (a) => {
+      const ref = a[a.length - 1];
+      if (!this.fleet.registry.has(ref)) return fail(1, `Error response from daemon: manifest for ${ref} not found: manifest unknown`);
+      this.images.add(ref);
+      return ok(`${tagOf(ref)}: Pulling from x\nDigest: sha256:${'ab'.repeat(32)}\nStatus: Downloaded newer image for ${ref}\n`);
+    },
+    'docker run': (a) => this.start(a, a.includes('--restart')),
+    'docker run --rm': (a) => {
+      const ref = a.find((x) => this.images.has(x) && x.includes(':'));
+      if (!ref) return fail(125, 'Unable to find image locally');
+      const rel = this.fleet.release(tagOf(ref));
+      return rel.taskExit ? fail(rel.taskExit, rel.taskOutput ?? 'task failed') : ok(rel.taskOutput ?? 'task done\n');
+    },
+    'docker inspect': (a) => {
+      const c = this.container(a[a.length - 1]);
+      return c ? ok(`${c.running}\n`) : fail(1, 'Error: No such object');
+    },
+    'docker image ls': (a) => ok([...this.images].filter((r) => r.startsWith(`${a[a.length - 1]}:`)).map((r, i) => `${tagOf(r)}\t2026-11-2${i} 10:00:00 +0000 UTC`).join('\n')),
+    'docker image rm': (a) => { for (const r of a.slice(3)) this.images.delete(r); return ok(); },
+    'rm': () => ok(),
+    'true': () => ok(),
+    'read-state': (a) => {
+      const d = a[0];
+      const env = [...this.files.keys()].filter((k) => k.startsWith(`${d}/env/`) && k.endsWith('.env')).map((k) => k.slice(`${d}/env/`.length, -4));
+      return ok(`tag=${(this.files.get(`${d}/TAG`) ?? '').trim()}\nrevert=${(this.files.get(`${d}/REVERT`) ?? '').trim()}\nenv=${env.join(' ')}\n`);
+    },
+    'env-file-check': () => ok('OK\n'),
+    'acquire-lock': (a) => {
+      const [d, tok, owner, brk] = a;
+      let out = '';
+      if (brk === '1' && this.files.has(`${d}/lock/token`)) {
+        out += `BROKE ${this.files.get(`${d}/lock/owner`)}\n`;
+        this.files.delete(`${d}/lock/token`); this.files.delete(`${d}/lock/owner`);
+      }
+      if (this.files.has(`${d}/lock/token`)) return fail(1, '', `${out}HELD ${this.files.get(`${d}/lock/owner`)}\n`);
+      this.files.set(`${d}/lock/token`, tok); this.files.set(`${d}/lock/owner`, owner);
+      return ok(`${out}ACQUIRED\n`);
+    },
+    'release-lock': (a) => {
+      const [d, tok] = a;
+      if (this.files.get(`${d}/lock/token`) === tok) { this.files.delete(`${d}/lock/token`); this.files.delete(`${d}/lock/owner`); }
+      return ok();
+    },
+    'record-revert': (a) => {
+      const [d, next] = a;
+      const cur = (this.files.get(`${d}/TAG`) ?? '').trim();
+      if (cur && cur !== next) this.files.set(`${d}/REVERT`, `${cur}\n`);
+      return ok();
+    },
+    'finish': (a) => {
+      const [d, tag, rev, line] = a;
+      if (tag) this.files.set(`${d}/TAG`, `${tag}\n`);
+      if (rev === '-') this.files.delete(`${d}/REVERT`);
+      else if (rev) this.files.set(`${d}/REVERT`, `${rev}\n`);
+      this.files.set(`${d}/audit.log`, `${this.files.get(`${d}/audit.log`) ?? ''}${line}\n`);
+      return ok();
+    },
+    'append-audit': (a) => { this.files.set(`${a[0]}/audit.log`, `${this.files.get(`${a[0]}/audit.log`) ?? ''}${a[1]}\n`); return ok(); },
+    'make-docker-config': () => ok(),
+    'release-env': (a, input) => {
+      const [d, t, prev, act] = a;
+      const f = `${d}/${t}.env`;
+      let out = '';
+      if (act === 'remove') this.files.delete(f);
+      if (act === 'write' || (act === 'fill' && !this.files.has(f))) { this.files.set(f, input ?? ''); out += 'WROTE\n'; }
+      if (this.files.has(f)) out += `HAS ${t}\n`;
+      if (prev && this.files.has(`${d}/${prev}.env`)) out += `HAS ${prev}\n`;
+      return ok(out);
+    },
+    'existing-files': (a) => ok(a.filter((f) => this.files.has(f)).map((f) => `${f}\n`).join('')),
+    'remove-release-env': (a) => { for (const t of a.slice(1)) this.files.delete(`${a[0]}/${t}.env`); return ok(); },
+    'stop-remove': (a) => { this.remove(a[0]); return ok(); },
+    'stable': (a) => {
+      const c = this.container(a[0]);
+      if (!c) return fail(1, `Error: No such object: ${a[0]}`);
+      if (!c.running) return fail(1, '', `container ${a[0]} is not running (false ${c.restarts})\n`);
+      if (c.restarts) return fail(1, '', `container ${a[0]} was not stable over ${a[1]}s: true 0 -> true ${c.restarts}\n`);
+      return ok(`stable: true 0\n`);
+    },
+    'start-candidate': (a) => { this.remove(a[0]); return this.start(['--name', ...a], false); },
+    'remove-container': (a) => { this.remove(a[0]); return ok(); },
+    'http-probe': (a) => {
+      const [n, via, port] = a;
+      const c = via === 'published'
+        ? [...this.containers.values()].find((x) => x.hostPort === Number(port) && x.name === n)
+        : this.container(n);
+      if (!c) return ok('state=missing\ncode=000\naddress=\nlogs=Error: No such container\n');
+      const rel = this.fleet.release(c.tag);
+      c.polls++;
+      const addr = via === 'published' ? `127.0.0.1:${port}` : `10.0.0.${this.containers.size}:${port}`;
+      if (!c.running) return ok(`state=false 0\ncode=000\naddress=${addr}\nlogs=Traceback: ${c.tag} crashed\n`);
+      const code = c.polls <= (rel.bootPolls ?? 0) ? '000' : String(rel.health ?? 200);
+      return ok(`state=true ${c.restarts}\ncode=${code}\naddress=${addr}\n${c.restarts ? 'logs=restarting\n' : ''}`);
+    },
+    'ensure-proxy': (a) => {
+      const img = a[4];
+      if (!this.proxy) { this.proxy = { image: img, running: true }; return ok(`proxy container pallet-proxy started from ${img}\nproxy ready\n`); }
+      if (!this.proxy.running) { this.proxy.running = true; return ok('starting the stopped proxy container pallet-proxy\nproxy ready\n'); }
+      return ok('proxy ready\n');
+    },
+    'route-claims': (a) => ok([...this.routes.entries()].filter(([k]) => k !== a[1]).map(([k, r]) => `route=${k}\t${r.http}\n`).join('')),
+    'role-containers': (a) => {
+      const [, key, app, role] = a;
+      const cs = [...this.containers.values()].filter((c) => c.labels['pallet.app'] === app && c.labels['pallet.role'] === role);
+      return ok(`upstream=${this.routes.get(key)?.upstream ?? ''}\n${cs.map((c) => `container=${c.name} ${c.running}\n`).join('')}`);
+    },
+    'set-route': (a) => {
+      const [, , key, act, upstream, http, https, pol, order] = a;
+      if (!this.proxy?.running) return fail(4, '', 'the proxy container pallet-proxy is not running (state: missing); the route was not changed\n');
+      if (act === 'set') this.routes.set(key, { upstream, http, https, policy: pol, order });
+      else this.routes.delete(key);
+      return ok(`proxy now routes ${key} to ${upstream || 'nothing'}\n`);
+    },
+    'retire': (a) => {
+      for (const n of a.slice(3)) this.remove(n);
+      return ok(Number(a[1]) > 0 ? 'drained after 0.0s\n' : '');
+    },
+  };
+}
+
+/** The name of a plain (non-script) command: `docker run`, `docker image inspect`, `rm`, ... */
+function commandName(argv: readonly string[]): string {
+  const a = argv[0] === 'env' ? argv.slice(2) : argv;
+  if (a[0] !== 'docker') return a[0];
+  if (a[1] === 'run' && a.includes('--rm')) return 'docker run --rm';
+  return a[1] === 'image' ? `docker image ${a[2]}` : `docker ${a[1]}`;
+}

@@ -1,0 +1,266 @@
+// The whole deploy (executeDeploy: preflight, pull, record, tasks, roll, revert, finish) driven
+// over fake hosts (test/helpers/fake-host.ts) for both fleet targets, the published port and
+// the per-host proxy, through the six paths every target must get right: a good release, a
+// failing health check, failing tasks, a host lost mid-roll, a cancelled run and a rollback.
+// After each, what the hosts run and keep (TAG, REVERT, lock, containers, routes) is checked.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { executeDeploy, type DeployReport } from '../../src/deploy/index.js';
+import type { DeployHooks, DeployMode } from '../../src/deploy/types.js';
+import { CleanupLedger } from '../../src/util/cleanup.js';
+import { CliReporter, setReporter } from '../../src/util/reporter.js';
+import type { PalletConfig } from '../../src/config/types.js';
+import { FakeFleet, type FakeHost } from '../helpers/fake-host.js';
+
+type Target = 'published-port' | 'proxy';
+const IMAGE = 'reg.test/shop';
+const HOSTS = ['a', 'b', 'c'];
+
+let dir: string;
+let out: string[];
+beforeAll(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'pallet-engine-')); });
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+beforeEach(() => {
+  out = [];
+  setReporter(new CliReporter((l) => out.push(l), (l) => out.push(l)));
+});
+
+function config(target: Target): PalletConfig {
+  const file = path.join(dir, `${target}.yml`);
+  writeFileSync(file, [
+    'app: shop',
+    `image: ${IMAGE}`,
+    'deploy:',
+    '  ssh: { user: deploy }',
+    '  env_file: /etc/pallet/shop.env',
+    `  proxy: ${target === 'proxy' ? '{ hosts: [shop.test], tls: "off", drain_timeout: 1 }' : 'false'}`,
+    '  rolling: { batch: 1 }',
+    '  keep: 3',
+    '  roles:',
+    '    web: { hosts: [a, b, c], command: serve, health: { timeout: 2 }, stop_timeout: 1 }',
+    '    worker: { hosts: [c], command: worker, stable: 1, stop_timeout: 1 }',
+    '',
+  ].join('\n'));
+  return loadConfig(file);
+}
+
+function fleetWith(...tags: [string, Parameters<FakeFleet['push']>[2]?][]): FakeFleet {
+  const f = new FakeFleet();
+  f.registry.add('caddy:2'); // the proxy's default image
+  for (const [t, r] of tags) f.push(IMAGE, t, r);
+  return f;
+}
+
+async function deploy(f: FakeFleet, target: Target, mode: DeployMode, tag?: string, o: { hooks?: DeployHooks; abort?: AbortController } = {}) {
+  const ledger = new CleanupLedger();
+  const report: DeployReport = await executeDeploy({
+    mode, config: config(target), tag, runTasks: mode === 'deploy', ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
+    ledger, env: { GITHUB_RUN_ID: '7', GITHUB_ACTOR: 'octo' }, signal: (o.abort ?? new AbortController()).signal, hooks: o.hooks,
+    connect: f.connect,
+  });
+  return { report, ledger };
+}
+
+/** What one host serves and keeps, in one comparable line per host. */
+function snapshot(f: FakeFleet, target: Target): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const label of HOSTS) {
+    const h = f.host(label);
+    out[label] = {
+      tag: h.state('shop', 'TAG'), revert: h.state('shop', 'REVERT'), lock: h.state('shop', 'lock/owner'), running: h.running('shop'),
+      ...(target === 'proxy' ? { routed: routedTag(h) } : {}),
+    };
+  }
+  return out;
+}
+
+/** The tag of the container the proxy routes the web role to on `h` ('' = no route). */
+function routedTag(h: FakeHost): string {
+  const up = h.routes.get('shop+web')?.upstream;
+  return up ? h.containers.get(up)?.tag ?? `missing ${up}` : '';
+}
+
+function expectHosts(f: FakeFleet, target: Target, want: Record<string, { tag: string; revert: string; web: string; worker?: string }>) {
+  const expected: Record<string, unknown> = {};
+  for (const [label, w] of Object.entries(want)) {
+    expected[label] = {
+      tag: w.tag, revert: w.revert, lock: '', running: [...(w.web ? [`web=${w.web}`] : []), ...(w.worker ? [`worker=${w.worker}`] : [])].sort(),
+      ...(target === 'proxy' ? { routed: w.web } : {}),
+    };
+  }
+  expect(snapshot(f, target)).toEqual(expected);
+}
+
+const on = (tag: string, revert = '') => ({
+  a: { tag, revert, web: tag }, b: { tag, revert, web: tag }, c: { tag, revert, web: tag, worker: tag },
+});
+
+/** `label` drops its connection when this deploy starts its new container there (after the record step). */
+function loseWhenStarting(f: FakeFleet, label: string): void {
+  let armed = false;
+  f.host('a').beforeCommand = (name) => { if (name === 'record-revert') armed = true; };
+  f.host(label).loseAt = (name) => armed && (name === 'docker run' || name === 'start-candidate');
+}
+
+const noLocksLeft = (ledger: CleanupLedger) => expect(ledger.list().filter((i) => i.kind === 'deploy-lock' || i.kind === 'remote-docker-config')).toEqual([]);
+
+describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
+  test('a good release: every host on it, the previous one kept for a rollback, audit written, nothing left', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    expect((await deploy(f, target, 'deploy', 'build-1')).report.ok).toBe(true);
+    const { report, ledger } = await deploy(f, target, 'deploy', 'build-2');
+    expect({ ok: report.ok, phase: report.phase, reverted: report.reverted }).toEqual({ ok: true, phase: 'done', reverted: false });
+    expectHosts(f, target, on('build-2', 'build-1'));
+    expect(report.hosts.map((h) => `${h.host}:${h.oldTag}->${h.newTag}:${h.health}`)).toEqual([
+      'a:build-1->build-2:web: ok', 'b:build-1->build-2:web: ok', 'c:build-1->build-2:web: ok, worker: ok',
+    ]);
+    expect(f.host('a').state('shop', 'audit.log').split('\n').pop()).toMatch(/\tocto\tshop\tdeploy\tbuild-1->build-2\tsuccess\trun=7\.1$/);
+    // The release task ran once, on the first host only.
+    const tasks = (h: string) => f.host(h).log.filter((c) => c === 'docker run --rm').length;
+    expect(HOSTS.map(tasks)).toEqual([2, 0, 0]);
+    noLocksLeft(ledger);
+  });
+
+  test('roles roll web first, host by host, then worker; each host is healthy before the next one starts', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    await deploy(f, target, 'deploy', 'build-1');
+    const order: string[] = [];
+    await deploy(f, target, 'deploy', 'build-2', { hooks: { afterBatch: async (b) => { order.push(`${b.role}:${b.batch.join(',')}`); } } });
+    expect(order).toEqual(['web:a', 'web:b', 'web:c', 'worker:c']);
+    // The new version is health-checked before the old one stops serving.
+    const log = f.host('b').log;
+    const firstProbe = log.indexOf('http-probe', log.lastIndexOf('record-revert'));
+    const stop = target === 'proxy' ? log.lastIndexOf('retire') : log.indexOf('stop-remove', log.lastIndexOf('record-revert'));
+    expect(firstProbe).toBeGreaterThan(0);
+    expect(firstProbe).toBeLessThan(stop);
+  });
+
+  test('a release that fails its health check never takes traffic; every host keeps the previous one', async () => {
+    const f = fleetWith(['build-1'], ['build-2'], ['build-3', { health: 'crash' }]);
+    await deploy(f, target, 'deploy', 'build-1');
+    await deploy(f, target, 'deploy', 'build-2');
+    const { report, ledger } = await deploy(f, target, 'deploy', 'build-3');
+    expect({ ok: report.ok, phase: report.phase, failedHost: report.failedHost, failedStep: report.failedStep }).toEqual({ ok: false, phase: 'rolling', failedHost: 'a', failedStep: 'health (web)' });
+    expect(report.error).toMatch(/exited: Traceback: build-3 crashed/);
+    expectHosts(f, target, on('build-2', 'build-1'));
+    expect(f.host('a').state('shop', 'audit.log').split('\n').pop()).toMatch(/build-2->build-3\tfailed at rolling/);
+    noLocksLeft(ledger);
+  });
+
+  test('a steady 400 fails early and says it is ALLOWED_HOSTS', async () => {
+    const f = fleetWith(['build-1'], ['build-2', { health: 400 }]);
+    await deploy(f, target, 'deploy', 'build-1');
+    const { report } = await deploy(f, target, 'deploy', 'build-2');
+    expect(report.ok).toBe(false);
+    expect(report.error).toMatch(/\/health\/ answered HTTP 400 every time .*ALLOWED_HOSTS does not accept the Host header/);
+    expectHosts(f, target, on('build-1'));
+  }, 15_000);
+
+  test('failing release tasks: no host restarts, the tags stay as they were', async () => {
+    const f = fleetWith(['build-1'], ['build-2', { taskExit: 3, taskOutput: 'django.db.utils.ProgrammingError: column x' }]);
+    await deploy(f, target, 'deploy', 'build-1');
+    const before = snapshot(f, target);
+    const { report, ledger } = await deploy(f, target, 'deploy', 'build-2');
+    expect({ ok: report.ok, phase: report.phase, failedHost: report.failedHost }).toEqual({ ok: false, phase: 'tasks', failedHost: 'a' });
+    expect(report.error).toMatch(/exit 3: django\.db\.utils\.ProgrammingError/);
+    expect(snapshot(f, target)).toEqual(before);
+    expect(report.reverted).toBe(false);
+    noLocksLeft(ledger);
+  });
+
+  test('a host lost mid-roll: the hosts already switched go back, the lost one is named, its lock is left to the cleanup', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    await deploy(f, target, 'deploy', 'build-1');
+    // b drops at the start of its new container (after a has switched).
+    loseWhenStarting(f, 'b');
+    const { report, ledger } = await deploy(f, target, 'deploy', 'build-2');
+    expect({ ok: report.ok, phase: report.phase, failedHost: report.failedHost, reverted: report.reverted }).toEqual({ ok: false, phase: 'rolling', failedHost: 'b', reverted: true });
+    expect(report.hosts.find((h) => h.host === 'b')!.lost).toMatch(/Connection reset/);
+    expect(report.hosts.find((h) => h.host === 'a')!.reverted).toBe(true);
+    // b answers again: it never switched and still runs build-1; its lock stays for the cleanup (post step).
+    f.host('b').lost = false;
+    expect(f.host('b').running('shop')).toEqual(['web=build-1']);
+    expect(ledger.list().filter((i) => i.kind === 'deploy-lock').map((i) => (i as { host: string }).host)).toEqual(['b']);
+    expect({ a: snapshot(f, target).a, c: snapshot(f, target).c }).toEqual({
+      a: { tag: 'build-1', revert: '', lock: '', running: ['web=build-1'], ...(target === 'proxy' ? { routed: 'build-1' } : {}) },
+      c: { tag: 'build-1', revert: '', lock: '', running: ['web=build-1', 'worker=build-1'], ...(target === 'proxy' ? { routed: 'build-1' } : {}) },
+    });
+  });
+
+  test('a host whose connection dropped once is reverted like the others once it answers again', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    await deploy(f, target, 'deploy', 'build-1');
+    loseWhenStarting(f, 'b');
+    // The revert's first question to b ('true') finds it back.
+    f.host('b').beforeCommand = (name) => { if (name === 'true') { f.host('b').lost = false; f.host('b').loseAt = undefined; } };
+    const { report, ledger } = await deploy(f, target, 'deploy', 'build-2');
+    expect({ ok: report.ok, reverted: report.reverted, problems: report.revertProblems }).toEqual({ ok: false, reverted: true, problems: [] });
+    expectHosts(f, target, on('build-1'));
+    noLocksLeft(ledger);
+  });
+
+  test('an unstable worker reverts the worker and web on every touched host, the worker first on its host', async () => {
+    const f = fleetWith(['build-1'], ['build-2', { unstableRoles: ['worker'] }]);
+    await deploy(f, target, 'deploy', 'build-1');
+    const { report } = await deploy(f, target, 'deploy', 'build-2');
+    expect({ ok: report.ok, failedHost: report.failedHost, failedStep: report.failedStep }).toEqual({ ok: false, failedHost: 'c', failedStep: 'health (worker)' });
+    expectHosts(f, target, on('build-1'));
+    // On c the revert started the old worker before it touched web again.
+    const all = f.host('c').log;
+    const log = all.slice(all.indexOf('stable', all.lastIndexOf('record-revert')) + 1);
+    const worker = log.indexOf('stop-remove');
+    const web = target === 'proxy' ? log.indexOf('set-route') : log.lastIndexOf('stop-remove');
+    expect(worker).toBeGreaterThanOrEqual(0);
+    expect(worker).toBeLessThan(web);
+  });
+
+  test('a cancelled run stops at the next batch and reverts what had switched', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    await deploy(f, target, 'deploy', 'build-1');
+    const abort = new AbortController();
+    const { report, ledger } = await deploy(f, target, 'deploy', 'build-2', {
+      abort, hooks: { afterBatch: async (b) => { if (b.index === 0) abort.abort(new Error('the job was cancelled')); } },
+    });
+    expect({ ok: report.ok, phase: report.phase, failedStep: report.failedStep, reverted: report.reverted }).toEqual({ ok: false, phase: 'rolling', failedStep: 'cancelled', reverted: true });
+    expectHosts(f, target, on('build-1'));
+    noLocksLeft(ledger);
+  });
+
+  test('rollback to the previous release, then to a named one; a tag no host has is refused before anything changes', async () => {
+    const f = fleetWith(['build-1'], ['build-2'], ['build-3']);
+    for (const t of ['build-1', 'build-2', 'build-3']) await deploy(f, target, 'deploy', t);
+    const back = await deploy(f, target, 'rollback');
+    expect(back.report.ok).toBe(true);
+    expectHosts(f, target, on('build-2', 'build-3'));
+    expect((await deploy(f, target, 'rollback', 'build-1')).report.ok).toBe(true);
+    expectHosts(f, target, on('build-1', 'build-2'));
+    const before = snapshot(f, target);
+    const refused = (await deploy(f, target, 'rollback', 'build-9')).report;
+    expect({ ok: refused.ok, phase: refused.phase }).toEqual({ ok: false, phase: 'pull' });
+    expect(refused.error).toMatch(/rollback refused, nothing was changed: reg\.test\/shop tag not available on a \(build-9\), b \(build-9\), c \(build-9\)/);
+    expect(snapshot(f, target)).toEqual(before);
+  });
+
+  test('an unreachable host stops the deploy in preflight: no lock taken anywhere, nothing changed', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    await deploy(f, target, 'deploy', 'build-1');
+    f.host('c').unreachable = true;
+    const before = snapshot(f, target);
+    await expect(deploy(f, target, 'deploy', 'build-2')).rejects.toThrow(/preflight failed, nothing was changed: .*c: ssh: connect to host/);
+    f.host('c').unreachable = false;
+    expect(snapshot(f, target)).toEqual(before);
+  });
+});
+
+describe('target proxy only', () => {
+  test('the previous containers keep running until every host switched, then are retired', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    await deploy(f, 'proxy', 'deploy', 'build-1');
+    const seen: string[][] = [];
+    await deploy(f, 'proxy', 'deploy', 'build-2', { hooks: { afterBatch: async (b) => { if (b.role === 'web') seen.push(f.host('a').running('shop')); } } });
+    expect(seen).toEqual([['web=build-1', 'web=build-2'], ['web=build-1', 'web=build-2'], ['web=build-1', 'web=build-2']]);
+    expect(f.host('a').running('shop')).toEqual(['web=build-2']);
+  });
+});
