@@ -204,6 +204,7 @@ d('cleanroom runs on the lab engine', () => {
       command: ['sh', '-c', 'echo allocating; x=$(head -c 268435456 /dev/zero | tr "\\0" a); echo survived ${#x}'],
       workdir, shards: 1, memoryBytes: 48 * 1024 * 1024,
     });
+    // Whichever of the engine's OOM signals (State.OOMKilled, the `oom` event) comes first, or alone: same words.
     expect(result.shards[0]).toMatchObject({ passed: false, exitCode: 137, problem: 'test container was killed: out of memory (exit 137)' });
     expect(cap.text()).toContain('error: test container was killed: out of memory (exit 137)');
     expect(cap.text()).not.toContain('survived 268435456');

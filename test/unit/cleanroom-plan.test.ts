@@ -106,12 +106,18 @@ describe('test container and summary', () => {
     expect(spec.Entrypoint).toBeUndefined();
   });
 
+  const ended = (exitCode: number, oomFlag: boolean, oomEvent: boolean, timedOut = false) => ({ exitCode, oomFlag, oomEvent, timedOut });
   test.each([
-    [{ exitCode: 137, oomKilled: true, timedOut: false }, 'test container was killed: out of memory (exit 137)'],
-    [{ exitCode: 124, oomKilled: false, timedOut: true }, 'test container was stopped: it ran longer than test.timeout (30s)'],
-    [{ exitCode: 137, oomKilled: false, timedOut: false }, 'test container was killed (exit 137: SIGKILL)'],
-    [{ exitCode: 1, oomKilled: false, timedOut: false }, undefined],
-  ])('describeExit(%o)', (o, text) => {
+    ['flag only', ended(137, true, false), 'test container was killed: out of memory (exit 137)'],
+    ['event only', ended(137, false, true), 'test container was killed: out of memory (exit 137)'],
+    ['both', ended(137, true, true), 'test container was killed: out of memory (exit 137)'],
+    ['event, a child killed', ended(1, false, true), 'test container ran out of memory: a process in it was killed (exit 1)'],
+    ['neither, 137', ended(137, false, false), 'test container was killed (exit 137: SIGKILL)'],
+    ['neither, 1', ended(1, false, false), undefined],
+    ['neither, 0', ended(0, false, false), undefined],
+    ['timeout', ended(124, false, false, true), 'test container was stopped: it ran longer than test.timeout (30s)'],
+    ['timeout with an OOM', ended(124, true, true, true), 'test container was stopped: it ran longer than test.timeout (30s)'],
+  ])('describeExit: %s', (_case, o, text) => {
     expect(describeExit(o, 30)).toBe(text);
   });
 
