@@ -16,10 +16,11 @@ import { readAppEnv, renderEnvFile } from '../deploy/env-file.js';
 import { planSwarm } from '../swarm/plan.js';
 import { swarmFailureMessage, swarmOutputs, writeSwarmSummary } from '../swarm/report.js';
 import type { SwarmHooks, SwarmReport } from '../swarm/types.js';
+import { targetOf } from '../engine/capabilities.js';
 
-/** deploy.swarm picks the Swarm target (src/swarm/); otherwise the SSH fleet (src/deploy/). */
+/** The swarm target runs in src/swarm/; both SSH-host targets in src/deploy/. */
 async function dispatch(ctx: RunContext, mode: DeployMode, hooks?: DeployHooks): Promise<CommandResult> {
-  if (ctx.config.deploy?.swarm) return (await swarmDeployWithReport(ctx, mode)).result;
+  if (targetOf(ctx.config) === 'swarm') return (await swarmDeployWithReport(ctx, mode)).result;
   return (await deployWithReport(ctx, mode, hooks)).result;
 }
 

@@ -1,6 +1,7 @@
 // Checks the schema cannot express: image and host syntax, variable names, duplicates, custom
-// services, and paths that must exist. Each check reads the plain parsed value defensively (the
-// schema may already have reported a wrong type there) and returns Problems with key paths.
+// services, paths that must exist, and deploy options the target does not honour
+// (src/engine/capabilities.ts). Each check reads the plain parsed value defensively (the schema
+// may already have reported a wrong type there) and returns Problems with key paths.
 import { existsSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -9,6 +10,7 @@ import { closestKey } from './did-you-mean.js';
 import type { KeyPath, Problem } from './problems.js';
 import { requirementFileProblems } from './build-files.js';
 import { hostKey, imageReferenceProblem, imageRepositoryProblem, parseHostAddress, TAG_PATTERN } from './references.js';
+import { targetOf, unsupportedOptions } from '../engine/capabilities.js';
 
 type Obj = Record<string, unknown>;
 
@@ -183,13 +185,9 @@ export function trustedProxyProblem(s: string): string | undefined {
   return undefined;
 }
 
-/** deploy.env: valid names, no name both clear and secret; not (yet) with deploy.swarm. */
-function checkAppEnv(env: unknown, swarm: boolean, out: Problem[]): void {
+/** deploy.env: valid names, no name both clear and secret. */
+function checkAppEnv(env: unknown, out: Problem[]): void {
   if (!isObj(env)) return;
-  if (swarm) {
-    out.push({ path: ['deploy', 'env'], message: 'not supported with deploy.swarm yet: keep the settings in deploy.env_file on the manager (docs/swarm.md)' });
-    return;
-  }
   envNames(env.clear, ['deploy', 'env', 'clear'], out);
   const clear = isObj(env.clear) ? env.clear : {};
   items(env.secret).forEach((n, i) => {
@@ -208,28 +206,20 @@ function checkDeploy(deploy: unknown, out: Problem[]): void {
     port: typeof ssh.port === 'number' ? ssh.port : 22,
   };
   if (isStr(ssh.jump) && ssh.jump !== '') checkHost(ssh.jump, ['deploy', 'ssh', 'jump'], out);
-  const swarm = isObj(deploy.swarm);
+  const swarm = targetOf({ deploy }) === 'swarm';
   if (swarm) {
     const manager = (deploy.swarm as Obj).manager;
     if (isStr(manager) && manager !== '') checkHost(manager, ['deploy', 'swarm', 'manager'], out);
   }
-  checkAppEnv(deploy.env, swarm, out);
+  checkAppEnv(deploy.env, out);
   if (!isObj(deploy.roles)) return;
   for (const [role, cfg] of Object.entries(deploy.roles)) {
     if (!ROLE_NAME.test(role)) out.push({ path: ['deploy', 'roles', role], message: 'invalid role name; must match [a-z][a-z0-9_-]*' });
     if (!isObj(cfg)) continue;
     checkStopSignal(cfg.stop_signal, ['deploy', 'roles', role, 'stop_signal'], out);
-    if (swarm) {
-      // Swarm schedules tasks itself: a role is a service, placed by constraints, not a host list.
-      if (cfg.hosts !== undefined) {
-        out.push({ path: ['deploy', 'roles', role, 'hosts'], message: 'not used with deploy.swarm (Swarm places the tasks); remove it and use replicas and placement constraints instead' });
-      }
-      continue;
-    }
+    // Swarm places the tasks itself (a role's hosts are refused by unsupportedOptions).
+    if (swarm) continue;
     if (cfg.hosts === undefined) out.push({ path: ['deploy', 'roles', role, 'hosts'], message: 'required key is missing', at: 'parent' });
-    for (const key of ['replicas', 'placement']) {
-      if (cfg[key] !== undefined) out.push({ path: ['deploy', 'roles', role, key], message: 'only used with deploy.swarm; an SSH fleet runs one container per listed host' });
-    }
     const seen = new Map<string, number>();
     items(cfg.hosts).forEach((h, i) => {
       const parsed = checkHost(h, ['deploy', 'roles', role, 'hosts', i], out);
@@ -245,7 +235,7 @@ function checkDeploy(deploy: unknown, out: Problem[]): void {
   }
 }
 
-/** Every semantic problem of the parsed file. */
+/** Every semantic problem of the parsed file, including the deploy options its target does not honour. */
 export function semanticProblems(data: unknown, ctx: CheckContext): Problem[] {
   if (!isObj(data)) return [];
   const out: Problem[] = [];
@@ -253,5 +243,6 @@ export function semanticProblems(data: unknown, ctx: CheckContext): Problem[] {
   checkBuild(data.build, ctx, out);
   checkTest(data.test, out);
   checkDeploy(data.deploy, out);
+  out.push(...unsupportedOptions(data));
   return out;
 }

@@ -9,6 +9,20 @@ import { acquireLock, releaseLock, type LockOptions } from './lock.js';
 import { failures, forEachHost } from './parallel.js';
 import type { DeployRun, HostRecord } from './types.js';
 
+/**
+ * The lint part of envFileCheckArgv's output on `label` (a host or the Swarm manager): lines
+ * docker takes literally where people expect shell rules are logged as warnings; lines docker
+ * refuses throw a UserError naming the file and each line (never a value).
+ */
+export function reportEnvFileLint(label: string, file: string, stdout: string, place: 'host' | 'manager'): void {
+  const { errors, warnings } = envFileReport(file, parseEnvFileLint(stdout));
+  for (const w of warnings) reporter().warning(`${label}: deploy.env_file ${w}`);
+  if (errors.length) {
+    throw new UserError(`${label}: deploy.env_file ${errors.join('; ')}`,
+      `fix those lines in the env file on the ${place}: docker reads it literally, one NAME=value per line, no export, no quotes (docs/hosts.md §3)`);
+  }
+}
+
 /** envFileProblem's word for a host without the env file (fine with deploy.env). */
 const MISSING = 'does not exist';
 
@@ -30,12 +44,7 @@ export async function preflight(run: DeployRun, conns: HostConnection[], lock: O
         throw new UserError(`${label}: deploy.env_file ${run.plan.envFile} ${problem}${problem.includes('readable') ? ` (${conn.target.user})` : ''}`,
           `create it on every host, readable by user ${conn.target.user}, with the app's production settings (docs/hosts.md §3), or point deploy.env_file at the right path`);
       }
-      const { errors, warnings } = envFileReport(run.plan.envFile, parseEnvFileLint(e.stdout));
-      for (const w of warnings) reporter().warning(`${label}: deploy.env_file ${w}`);
-      if (errors.length) {
-        throw new UserError(`${label}: deploy.env_file ${errors.join('; ')}`,
-          "fix those lines in the env file on the host: docker reads it literally, one NAME=value per line, no export, no quotes (docs/hosts.md §3)");
-      }
+      reportEnvFileLint(label, run.plan.envFile, e.stdout, 'host');
     }
     const before = parseState((await conn.check(readStateArgv(app), 'reading the deploy state')).stdout);
     const rec: HostRecord = {

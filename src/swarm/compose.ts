@@ -11,10 +11,13 @@ export const COMPOSE_VERSION = '3.8';
  * The command Docker runs in each task to check its health (web roles): an HTTP GET of the
  * role's health path on the container's own port with Python's standard library, so the image
  * needs `python3` (every Django image has it). Any status other than 2xx/3xx fails the check.
+ * With `host` (health.host) the request sends it as its Host header, as a strict ALLOWED_HOSTS
+ * answers 400 to 127.0.0.1; URL and host travel as arguments, never inside the script.
  */
-export function healthCommand(port: number, path: string): string[] {
+export function healthCommand(port: number, path: string, host?: string): string[] {
   const url = `http://127.0.0.1:${port}${path.startsWith('/') ? path : `/${path}`}`;
-  return ['CMD', 'python3', '-c', 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)', url];
+  if (!host) return ['CMD', 'python3', '-c', 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)', url];
+  return ['CMD', 'python3', '-c', "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={'Host': sys.argv[2]}), timeout=3)", url, host];
 }
 
 /** Seconds between health checks; with HEALTH_RETRIES failures in a row a task is unhealthy. */
@@ -35,6 +38,7 @@ export function composeDocument(plan: SwarmPlan, s: ServicePlan, o: ComposeOptio
     image: `${plan.image}:${o.tag}`,
     command: s.command,
     networks: ['app'],
+    stop_signal: s.stopSignal,
     stop_grace_period: `${s.stopTimeout}s`,
     labels: { 'pallet.app': plan.app, 'pallet.role': s.role, 'pallet.tag': o.tag },
   };
@@ -42,7 +46,7 @@ export function composeDocument(plan: SwarmPlan, s: ServicePlan, o: ComposeOptio
   if (s.web && s.port) {
     service.ports = [{ target: s.port, published: s.publishedPort ?? s.port, protocol: 'tcp', mode: plan.publish }];
     service.healthcheck = {
-      test: healthCommand(s.port, s.healthPath ?? '/health/'),
+      test: healthCommand(s.port, s.healthPath ?? '/health/', s.healthHost),
       interval: `${HEALTH_INTERVAL}s`,
       timeout: '3s',
       retries: HEALTH_RETRIES,

@@ -1,7 +1,7 @@
 // Deploy and rollback to a Docker Swarm (deploy.swarm): the same steps as an SSH fleet, talking
-// to one manager. Preflight (swarm, env file, TAG/REVERT, lock), registry login, image check,
-// record, release tasks as a Swarm job, services rolled one role at a time by Swarm itself,
-// revert of the roles already rolled when a later one fails, finish (TAG, audit line, lock).
+// to one manager. Preflight (swarm, env file and its lines, TAG/REVERT, lock), registry login,
+// image check, record, release tasks as a Swarm job, services rolled one role at a time by Swarm
+// itself, revert of the roles already rolled when a later one fails, finish (TAG, audit line, lock).
 import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
@@ -13,6 +13,7 @@ import { jumpTarget } from '../deploy/plan.js';
 import { auditLine, dockerVersionArgv, finishArgv, imageRef, loginArgv, parseState, readStateArgv, recordRevertArgv } from '../deploy/commands.js';
 import { dockerConfigPath, envFileCheckArgv, envFileProblem, makeDockerConfigArgv, removeDockerConfigArgv } from '../deploy/host-commands.js';
 import { acquireLock, releaseLock } from '../deploy/lock.js';
+import { reportEnvFileLint } from '../deploy/preflight.js';
 import { runIdentity, type DeployRequest } from '../deploy/index.js';
 import { planSwarm, type ServicePlan } from './plan.js';
 import { countTasks, ensureNetworkArgv, pullArgv, swarmInfoArgv, swarmInfoProblem, tagOf } from './commands.js';
@@ -37,6 +38,8 @@ async function preflight(run: SwarmRun, req: SwarmRequest): Promise<void> {
       throw new UserError(`${label}: deploy.env_file ${plan.envFile} ${why}`,
         `create it on the manager (the docker CLI there reads it), readable by user ${conn.target.user}, or point deploy.env_file at the right path`);
     }
+    // docker stack deploy reads env_file with the same literal rules as docker run --env-file.
+    reportEnvFileLint(label, plan.envFile, e.stdout, 'manager');
   }
   run.before = parseState((await conn.check(readStateArgv(plan.app), 'reading the deploy state')).stdout);
   await readNodes(run);

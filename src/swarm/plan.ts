@@ -23,11 +23,15 @@ export interface ServicePlan {
   constraints: string[];
   /** HTTP path of the health check (web roles). */
   healthPath?: string;
+  /** Host header of the health check (web roles with health.host); unset: the address it connects to. */
+  healthHost?: string;
   /** Seconds a new task may take to become healthy (Docker's health start period). */
   healthTimeout: number;
   /** Seconds Swarm watches each updated task for a failure (update monitor). */
   monitor: number;
   stopTimeout: number;
+  /** Signal a task is stopped with (then SIGKILL after stopTimeout), e.g. SIGTERM. */
+  stopSignal: string;
   /**
    * Update order. start-first where a new task can run beside the old one; stop-first for web
    * roles published in host mode: a node's port is held by the old task until it stops, and
@@ -72,9 +76,11 @@ function servicePlan(app: string, name: string, r: RoleConfig, publish: PublishM
     replicas: replicated ? r.replicas ?? 1 : undefined,
     constraints: [...(r.placement ?? [])],
     healthPath: web ? r.health?.path ?? '/health/' : undefined,
+    ...(web && r.health?.host ? { healthHost: r.health.host } : {}),
     healthTimeout: r.health?.timeout ?? 60,
     monitor: r.stable ?? 5,
     stopTimeout: r.stop_timeout ?? 30,
+    stopSignal: r.stop_signal ?? 'SIGTERM',
     order: web && publish === 'host' ? 'stop-first' : 'start-first',
   };
 }

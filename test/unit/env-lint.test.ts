@@ -1,10 +1,14 @@
-// The env-file check of preflight, run in a real sh and awk against files written like people
-// write .env files: lines docker refuses are errors, quotes and CRLF warnings, never a value shown.
+// The env-file check of preflight (SSH hosts and the Swarm manager), run in a real sh and awk
+// against files written like people write .env files: lines docker refuses are errors, quotes and
+// CRLF warnings, never a value shown.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { envFileCheckArgv, envFileProblem, envFileReport, parseEnvFileLint } from '../../src/deploy/host-commands.js';
+import { reportEnvFileLint } from '../../src/deploy/preflight.js';
+import { UserError } from '../../src/errors.js';
+import { CliReporter, setReporter } from '../../src/util/reporter.js';
 
 let dir: string;
 beforeAll(() => { dir = mkdtempSync(path.join(os.tmpdir(), 'pallet-envlint-')); });
@@ -66,4 +70,24 @@ test('a missing file is still reported as before', () => {
   const argv = envFileCheckArgv(path.join(dir, 'nope.env'));
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
   expect(envFileProblem(r.status ?? -1, r.stdout)).toBe('does not exist');
+});
+
+test.each(['host', 'manager'] as const)('preflight on a %s: warnings logged, refused lines stop it naming the file and line', (place) => {
+  const r = check('A="quoted-value"\nexport B=b-value\n');
+  const warnings: string[] = [];
+  setReporter(new CliReporter(() => undefined, (l) => warnings.push(l)));
+  let err: unknown;
+  try { reportEnvFileLint('mgr1', '/etc/pallet/shop.env', r.out, place); } catch (e) { err = e; }
+  expect(err).toBeInstanceOf(UserError);
+  expect((err as UserError).message).toBe("mgr1: deploy.env_file /etc/pallet/shop.env line 2: 'export B=...' is refused by docker's --env-file (no export, no shell syntax); write B=value without export");
+  expect((err as UserError).hint).toContain(`in the env file on the ${place}`);
+  expect(warnings).toEqual([expect.stringContaining('mgr1: deploy.env_file /etc/pallet/shop.env line 1: the value of A is in quotes')]);
+  expect([...warnings, (err as Error).message].join('\n')).not.toMatch(/value"|b-value/);
+});
+
+test('preflight: a clean file passes without a word', () => {
+  const warnings: string[] = [];
+  setReporter(new CliReporter(() => undefined, (l) => warnings.push(l)));
+  expect(() => reportEnvFileLint('app1', '/e.env', check('A=1\n').out, 'host')).not.toThrow();
+  expect(warnings).toEqual([]);
 });

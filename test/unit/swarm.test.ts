@@ -56,9 +56,9 @@ describe('pallet.yml deploy.swarm', () => {
 
   test.each([
     ['hosts with swarm', `${HEAD}deploy:\n  swarm: { manager: m1 }\n  roles:\n    web:\n      hosts: [a]\n`,
-      ':7:7 deploy.roles.web.hosts: not used with deploy.swarm (Swarm places the tasks); remove it and use replicas and placement constraints instead'],
+      ':7:7 deploy.roles.web.hosts: not supported by the swarm target (deploy.swarm is set): Swarm places the tasks on its nodes; remove it and use replicas and placement constraints instead'],
     ['replicas without swarm', `${HEAD}deploy:\n  roles:\n    web:\n      hosts: [a]\n      replicas: 2\n`,
-      ':7:7 deploy.roles.web.replicas: only used with deploy.swarm; an SSH fleet runs one container per listed host'],
+      ':7:7 deploy.roles.web.replicas: not supported by the proxy target (SSH hosts behind the per-host proxy, the default): a role runs one container on each host it lists'],
     ['hosts missing without swarm', `${HEAD}deploy:\n  roles:\n    web:\n      port: 8000\n`,
       ':5:5 deploy.roles.web.hosts: required key is missing'],
     ['manager missing', `${HEAD}deploy:\n  swarm: {}\n  roles:\n    web: {}\n`, ':4:3 deploy.swarm.manager: required key is missing'],
@@ -78,8 +78,8 @@ describe('planSwarm', () => {
     expect(plan).toMatchObject({ stack: 'shop', network: 'shop_net', envFile: '/etc/pallet/shop.env', tasks: [['deploy']], batch: 2, publish: 'host' });
   });
   test.each([
-    ['web', { name: 'shop_web', mode: 'global', replicas: undefined, port: 8000, publishedPort: 8080, healthPath: '/up/', healthTimeout: 20, order: 'stop-first', command: ['serve'] }],
-    ['worker', { name: 'shop_worker', mode: 'replicated', replicas: 3, constraints: ['node.role==worker'], monitor: 4, order: 'start-first', web: false }],
+    ['web', { name: 'shop_web', mode: 'global', replicas: undefined, port: 8000, publishedPort: 8080, healthPath: '/up/', healthTimeout: 20, order: 'stop-first', command: ['serve'], stopSignal: 'SIGTERM' }],
+    ['worker', { name: 'shop_worker', mode: 'replicated', replicas: 3, constraints: ['node.role==worker'], monitor: 4, order: 'start-first', web: false, stopSignal: 'SIGTERM' }],
     ['beat', { name: 'shop_beat', mode: 'replicated', replicas: 1, constraints: [], order: 'start-first', command: ['beat'] }],
   ])('%s service', (role, want) => expect(plan.services.find((s) => s.role === role)).toMatchObject(want));
   test('rollout order web, worker, beat', () => expect(plan.services.map((s) => s.role)).toEqual(['web', 'worker', 'beat']));
@@ -127,10 +127,90 @@ describe('compose documents', () => {
   test('health command is an HTTP GET with python3, URL as an argument', () => {
     expect(healthCommand(8000, 'health/')).toEqual(['CMD', 'python3', '-c', expect.stringContaining('urlopen(sys.argv[1]'), 'http://127.0.0.1:8000/health/']);
   });
+  test('health command with health.host: the Host header, host and URL as arguments', () => {
+    expect(healthCommand(8000, '/up/', 'shop.example.com')).toEqual([
+      'CMD', 'python3', '-c', expect.stringContaining("headers={'Host': sys.argv[2]}"), 'http://127.0.0.1:8000/up/', 'shop.example.com',
+    ]);
+  });
   test('text: JSON with $ escaped against Compose interpolation', () => {
     const p = { ...plan, services: [{ ...worker, command: ['sh', '-c', 'echo $HOME'] }] };
     const text = composeText(composeDocument(p, p.services[0], { tag: 't', parallelism: 1 }));
     expect(JSON.parse(text).services.worker.command).toEqual(['sh', '-c', 'echo $$HOME']);
+  });
+});
+
+describe('compose documents: stop_signal and health.host', () => {
+  const plan = planSwarm(loadConfig(project(`${HEAD}deploy:
+  swarm: { manager: m }
+  env_file: /etc/pallet/shop.env
+  roles:
+    web:
+      health: { path: /up/, host: shop.example.com }
+      stop_signal: SIGQUIT
+      stop_timeout: 20
+    worker:
+      stop_signal: INT
+`)));
+  const [web, worker] = plan.services;
+  const update = { parallelism: 1, delay: '0s', monitor: '5s', max_failure_ratio: 0 };
+  const labels = (role: string) => ({ 'pallet.app': 'shop', 'pallet.role': role, 'pallet.tag': 'b9' });
+
+  test('web: stop_signal, and the health check sends health.host as Host', () => {
+    expect(composeDocument(plan, web, { tag: 'b9', parallelism: 1 })).toEqual({
+      version: '3.8',
+      services: {
+        web: {
+          image: 'registry.example.com/team/shop:b9',
+          command: ['serve'],
+          networks: ['app'],
+          stop_signal: 'SIGQUIT',
+          stop_grace_period: '20s',
+          labels: labels('web'),
+          env_file: ['/etc/pallet/shop.env'],
+          ports: [{ target: 8000, published: 8000, protocol: 'tcp', mode: 'host' }],
+          healthcheck: { test: healthCommand(8000, '/up/', 'shop.example.com'), interval: '2s', timeout: '3s', retries: 3, start_period: '60s' },
+          deploy: {
+            mode: 'global',
+            labels: labels('web'),
+            update_config: { ...update, order: 'stop-first', failure_action: 'rollback' },
+            rollback_config: { ...update, order: 'stop-first', failure_action: 'pause' },
+          },
+        },
+      },
+      networks: { app: { external: true, name: 'shop_net' } },
+    });
+  });
+
+  test('worker: stop_signal spelled without SIG, no health check', () => {
+    expect(composeDocument(plan, worker, { tag: 'b9', parallelism: 1 })).toEqual({
+      version: '3.8',
+      services: {
+        worker: {
+          image: 'registry.example.com/team/shop:b9',
+          command: ['worker'],
+          networks: ['app'],
+          stop_signal: 'SIGINT',
+          stop_grace_period: '30s',
+          labels: labels('worker'),
+          env_file: ['/etc/pallet/shop.env'],
+          deploy: {
+            mode: 'replicated',
+            replicas: 1,
+            labels: labels('worker'),
+            update_config: { ...update, order: 'start-first', failure_action: 'rollback' },
+            rollback_config: { ...update, order: 'start-first', failure_action: 'pause' },
+          },
+        },
+      },
+      networks: { app: { external: true, name: 'shop_net' } },
+    });
+  });
+
+  test('defaults: SIGTERM, and a health check that sends no Host header of its own', () => {
+    const p = planSwarm(loadConfig(project(SWARM)));
+    const s = (composeDocument(p, p.services[0], { tag: 't', parallelism: 1 }) as any).services.web;
+    expect(s.stop_signal).toBe('SIGTERM');
+    expect(s.healthcheck.test).toEqual(['CMD', 'python3', '-c', expect.not.stringContaining('Host'), 'http://127.0.0.1:8000/up/']);
   });
 });
 
