@@ -37,7 +37,7 @@ export async function runProxyStatusCommand(ctx: RunContext): Promise<CommandRes
   } finally {
     await session.close();
   }
-  const problems = proxyProblems(hosts);
+  const problems = proxyProblems(hosts, undefined, plan.proxy?.image);
   if (ctx.inputs.ops.json) {
     process.stdout.write(`${JSON.stringify({ app: plan.app, hosts, problems }, null, 2)}\n`);
   } else {

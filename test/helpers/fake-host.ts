@@ -46,6 +46,10 @@ export class FakeFleet {
   readonly registry = new Set<string>();
   readonly releases = new Map<string, Release>();
   readonly hosts = new Map<string, FakeHost>();
+  /** Proxy images whose container does not come up (replace-proxy falls back to the old one). */
+  readonly brokenProxyImages = new Set<string>();
+  /** Every command of every host as `label name start` / `label name end`, in the order they ran. */
+  readonly trace: string[] = [];
 
   release(tag: string): Release {
     return this.releases.get(tag) ?? {};
@@ -77,6 +81,8 @@ export class FakeHost implements HostConnection {
   readonly containers = new Map<string, FakeContainer>();
   readonly routes = new Map<string, Route>();
   proxy?: { image: string; running: boolean };
+  /** Networks on the host (the app networks the proxy joins). */
+  readonly networks = new Set<string>();
   /** Every command run, by name (`read-state`, `docker run`, ...), in order. */
   readonly log: string[] = [];
   /** Cannot be reached at all (open fails). */
@@ -112,11 +118,14 @@ export class FakeHost implements HostConnection {
     if (!this.lost && this.loseAt?.(name, argv)) this.lost = true;
     if (this.lost) throw new HostConnectionError(this.name, 'Connection reset by peer');
     this.log.push(name);
+    this.fleet.trace.push(`${this.name} ${name} start`);
     await Promise.resolve();
     const args = scriptName(argv) ? argv.slice(4) : argv;
     const handler = this.handlers[name];
     if (!handler) throw new Error(`fake host: no handler for '${name}' (${argv.join(' ').slice(0, 120)})`);
-    return handler(args, opts.input);
+    const r = handler(args, opts.input);
+    this.fleet.trace.push(`${this.name} ${name} end`);
+    return r;
   }
 
   // --- state helpers for assertions -----------------------------------------------------------
@@ -255,9 +264,19 @@ export class FakeHost implements HostConnection {
     },
     'ensure-proxy': (a) => {
       const img = a[4];
-      if (!this.proxy) { this.proxy = { image: img, running: true }; return ok(`proxy container pallet-proxy started from ${img}\nproxy ready\n`); }
-      if (!this.proxy.running) { this.proxy.running = true; return ok('starting the stopped proxy container pallet-proxy\nproxy ready\n'); }
-      return ok('proxy ready\n');
+      this.networks.add(a[6]);
+      let said = '';
+      if (!this.proxy) { this.proxy = { image: img, running: true }; said = `proxy container pallet-proxy started from ${img}\n`; }
+      if (!this.proxy.running) { this.proxy.running = true; said = 'starting the stopped proxy container pallet-proxy\n'; }
+      return ok(`${said}image=${this.proxy.image}\nproxy ready\n`);
+    },
+    'replace-proxy': (a) => {
+      const img = a[4];
+      const old = this.proxy!.image;
+      if (!this.images.has(img)) return fail(4, '', `could not create the proxy from ${img}: No such image\n`);
+      if (this.fleet.brokenProxyImages.has(img)) return fail(5, '', `the proxy from ${img} did not come up (bad config); pallet-proxy runs ${old} again\n`);
+      this.proxy = { image: img, running: true };
+      return ok(`replaced ${old} with ${img}\ngap_ms=180\n`);
     },
     'route-claims': (a) => ok([...this.routes.entries()].filter(([k]) => k !== a[1]).map(([k, r]) => `route=${k}\t${r.http}\n`).join('')),
     'role-containers': (a) => {

@@ -212,6 +212,10 @@ describe('pallet proxy status tables', () => {
       'app3: could not be asked (Connection refused)',
     ]);
   });
+  test('a proxy of another image than deploy.proxy.image is reported', () => {
+    expect(proxyProblems(hosts.slice(0, 1), undefined, 'caddy:2.8')).toEqual(['app1: the proxy runs caddy:2, deploy.proxy.image names caddy:2.8; the next deploy replaces it, one host at a time']);
+    expect(proxyProblems(hosts.slice(0, 1), undefined, 'caddy:2')).toEqual([]);
+  });
   test('`pallet proxy status` is the proxy-status command; other words are refused', () => {
     expect(parseInputs(parseCliArgs(['proxy', 'status', '--json'], {}).raw, 'flag')).toMatchObject({ command: 'proxy-status', ops: { json: true } });
     expect(() => parseCliArgs(['proxy', 'reload'], {})).toThrow("pallet proxy needs 'status', got 'reload'");

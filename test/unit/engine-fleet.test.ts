@@ -27,7 +27,7 @@ beforeEach(() => {
   setReporter(new CliReporter((l) => out.push(l), (l) => out.push(l)));
 });
 
-function config(target: Target): PalletConfig {
+function config(target: Target, proxyImage = 'caddy:2'): PalletConfig {
   const file = path.join(dir, `${target}.yml`);
   writeFileSync(file, [
     'app: shop',
@@ -35,7 +35,7 @@ function config(target: Target): PalletConfig {
     'deploy:',
     '  ssh: { user: deploy }',
     '  env_file: /etc/pallet/shop.env',
-    `  proxy: ${target === 'proxy' ? '{ hosts: [shop.test], tls: "off", drain_timeout: 1 }' : 'false'}`,
+    `  proxy: ${target === 'proxy' ? `{ hosts: [shop.test], tls: "off", drain_timeout: 1, image: "${proxyImage}" }` : 'false'}`,
     '  rolling: { batch: 1 }',
     '  keep: 3',
     '  roles:',
@@ -53,10 +53,10 @@ function fleetWith(...tags: [string, Parameters<FakeFleet['push']>[2]?][]): Fake
   return f;
 }
 
-async function deploy(f: FakeFleet, target: Target, mode: DeployMode, tag?: string, o: { hooks?: DeployHooks; abort?: AbortController } = {}) {
+async function deploy(f: FakeFleet, target: Target, mode: DeployMode, tag?: string, o: { hooks?: DeployHooks; abort?: AbortController; proxyImage?: string } = {}) {
   const ledger = new CleanupLedger();
   const report: DeployReport = await executeDeploy({
-    mode, config: config(target), tag, runTasks: mode === 'deploy', ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
+    mode, config: config(target, o.proxyImage), tag, runTasks: mode === 'deploy', ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
     ledger, env: { GITHUB_RUN_ID: '7', GITHUB_ACTOR: 'octo' }, signal: (o.abort ?? new AbortController()).signal, hooks: o.hooks,
     connect: f.connect,
   });
@@ -262,5 +262,44 @@ describe('target proxy only', () => {
     await deploy(f, 'proxy', 'deploy', 'build-2', { hooks: { afterBatch: async (b) => { if (b.role === 'web') seen.push(f.host('a').running('shop')); } } });
     expect(seen).toEqual([['web=build-1', 'web=build-2'], ['web=build-1', 'web=build-2'], ['web=build-1', 'web=build-2']]);
     expect(f.host('a').running('shop')).toEqual(['web=build-2']);
+  });
+});
+
+describe('the proxy as a driver', () => {
+  test("the app's containers run on its own network, which the proxy joins; health is asked there", async () => {
+    const f = fleetWith(['build-1']);
+    await deploy(f, 'proxy', 'deploy', 'build-1');
+    const web = [...f.host('a').containers.values()].find((c) => c.labels['pallet.role'] === 'web')!;
+    expect(web.network).toBe('pallet-app-shop');
+    expect([...f.host('a').networks]).toEqual(['pallet-app-shop']);
+  });
+
+  test('a changed deploy.proxy.image is pulled, then applied one host after the other, before the app rolls', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    f.registry.add('caddy:2.8');
+    await deploy(f, 'proxy', 'deploy', 'build-1');
+    const { report } = await deploy(f, 'proxy', 'deploy', 'build-2', { proxyImage: 'caddy:2.8' });
+    expect(report.ok).toBe(true);
+    expect(HOSTS.map((h) => f.host(h).proxy!.image)).toEqual(['caddy:2.8', 'caddy:2.8', 'caddy:2.8']);
+    // One host at a time: each replacement ends before the next one starts.
+    expect(f.trace.filter((t) => t.includes('replace-proxy'))).toEqual(HOSTS.flatMap((h) => [`${h} replace-proxy start`, `${h} replace-proxy end`]));
+    expect(out.join('\n')).toMatch(/a: the proxy now runs caddy:2\.8 \(nothing listened on 80\/443 for 180ms\)/);
+    // A deploy with the same image replaces nothing.
+    f.trace.length = 0;
+    await deploy(f, 'proxy', 'deploy', 'build-1', { proxyImage: 'caddy:2.8' });
+    expect(f.trace.filter((t) => t.includes('replace-proxy'))).toEqual([]);
+  });
+
+  test('a proxy image that does not come up stops the deploy before the app changes; that host keeps its old proxy', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    f.registry.add('caddy:broken');
+    f.brokenProxyImages.add('caddy:broken');
+    await deploy(f, 'proxy', 'deploy', 'build-1');
+    const { report, ledger } = await deploy(f, 'proxy', 'deploy', 'build-2', { proxyImage: 'caddy:broken' });
+    expect({ ok: report.ok, phase: report.phase, failedHost: report.failedHost, failedStep: report.failedStep }).toEqual({ ok: false, phase: 'proxy', failedHost: 'a', failedStep: 'replacing the proxy' });
+    expect(report.error).toMatch(/did not come up .* runs caddy:2 again/);
+    expect(HOSTS.map((h) => f.host(h).proxy!.image)).toEqual(['caddy:2', 'caddy:2', 'caddy:2']);
+    expectHosts(f, 'proxy', on('build-1'));
+    noLocksLeft(ledger);
   });
 });

@@ -8,7 +8,10 @@ import { configFrame, emptyConfig, routeOrder, type RouteFragments } from './cad
 export const PROXY_DIR = '/var/lib/pallet/proxy';
 /** Certificates and Caddy's internal CA (mounted as /data in the proxy container). */
 export const PROXY_DATA_DIR = '/var/lib/pallet/proxy-data';
-/** Container and network names: one proxy per host, shared by every app. */
+/**
+ * Container and network names: one proxy per host, shared by every app. The shared network only
+ * holds containers started before each app got its own network (appNetwork); the proxy stays on it.
+ */
 export const PROXY_CONTAINER = 'pallet-proxy';
 export const PROXY_NETWORK = 'pallet-proxy';
 
@@ -18,37 +21,84 @@ export function routeKey(app: string, role: string): string {
   return `${app}+${role}`;
 }
 
-// Creates the network, the initial config and the proxy container when missing, starts it when
-// stopped, and waits (bounded) until its admin endpoint takes a reload of the persisted config.
-// Exit 4 = the container could not start (ports 80/443 taken, image missing); 5 = no answer.
-const ENSURE = `d="$1"; data="$2"; name="$3"; net="$4"; img="$5"; empty="$6"
+/** The app's own network on a host: its containers and the proxy, nothing else (apps cannot reach each other's containers). */
+export function appNetwork(app: string): string {
+  return `pallet-app-${app}`;
+}
+
+// The proxy container as every deploy creates it (ENSURE and REPLACE share it): $1 image, $2 name.
+const PROXY_CREATE = `create() { docker create --name "$2" --restart unless-stopped --network "$net" -p 80:80 -p 443:443 \\
+    -v "$d:/etc/pallet-proxy:ro" -v "$data:/data" --label pallet.proxy=caddy "$1" caddy run --config /etc/pallet-proxy/caddy.json; }
+# Joins every app network on the host it is not on yet (a proxy made by one app's deploy serves the others too).
+join() { on=$(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$1" 2>/dev/null)
+  for n in $(docker network ls --filter label=pallet.app-network --format '{{.Name}}'); do
+    case " $on " in *" $n "*) ;; *) docker network connect "$n" "$1" >/dev/null 2>&1 || return 1;; esac
+  done; }
+# Bounded wait until the admin endpoint takes a reload of the persisted config (then it listens).
+ready() { i=0; while [ "$i" -lt 100 ]; do i=$((i+1))
+    docker exec "$1" caddy reload --config /etc/pallet-proxy/caddy.json >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }`;
+
+// Creates the app's network, the initial config and the proxy container when missing, starts it
+// when stopped, joins it to every app network and waits (bounded) until it takes the persisted
+// config. Prints `image=` (what the proxy runs: the rollout replaces it when the config names
+// another). Exit 4 = the container could not start (ports 80/443 taken, image missing); 5 = no answer.
+const ENSURE = `d="$1"; data="$2"; name="$3"; net="$4"; img="$5"; empty="$6"; appnet="$7"; app="$8"
+${PROXY_CREATE}
 mkdir -p "$d/routes" "$data" || exit 3
 docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/dev/null || exit 3
+docker network inspect "$appnet" >/dev/null 2>&1 || docker network create --label "pallet.app-network=$app" "$appnet" >/dev/null || exit 3
 [ -s "$d/caddy.json" ] || printf '%s\\n' "$empty" > "$d/caddy.json" || exit 3
 st=$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)
 if [ "$st" = false ]; then
   echo "starting the stopped proxy container $name"
   docker start "$name" >/dev/null 2>&1 || { echo "could not start $name: $(docker start "$name" 2>&1 | tail -n 2)"; exit 4; }
 elif [ -z "$st" ]; then
-  out=$(docker run -d --name "$name" --restart unless-stopped --network "$net" -p 80:80 -p 443:443 \\
-    -v "$d:/etc/pallet-proxy:ro" -v "$data:/data" --label pallet.proxy=caddy \\
-    "$img" caddy run --config /etc/pallet-proxy/caddy.json 2>&1) || {
-    docker rm -f "$name" >/dev/null 2>&1
-    echo "could not start the proxy ($img): $(printf '%s' "$out" | tail -n 2)"; exit 4; }
+  out=$(create "$img" "$name" 2>&1) || { docker rm -f "$name" >/dev/null 2>&1; echo "could not create the proxy ($img): $(printf '%s' "$out" | tail -n 2)"; exit 4; }
+  join "$name" || { docker rm -f "$name" >/dev/null 2>&1; echo "could not join the app networks"; exit 3; }
+  out=$(docker start "$name" 2>&1) || { docker rm -f "$name" >/dev/null 2>&1; echo "could not start the proxy ($img): $(printf '%s' "$out" | tail -n 2)"; exit 4; }
   echo "proxy container $name started from $img"
 fi
-i=0
-while [ "$i" -lt 40 ]; do
-  i=$((i+1))
-  docker exec "$name" caddy reload --config /etc/pallet-proxy/caddy.json >/dev/null 2>&1 && { echo "proxy ready"; exit 0; }
-  sleep 0.5
-done
+join "$name" || { echo "could not join the proxy to the app networks"; exit 3; }
+printf 'image=%s\\n' "$(docker inspect --format '{{.Config.Image}}' "$name")"
+ready "$name" && { echo "proxy ready"; exit 0; }
 echo "the proxy container $name does not answer on its admin endpoint: $(docker logs --tail 3 "$name" 2>&1 | tr '\\n' ' ')"
 exit 5`;
 
-/** Makes sure the host's proxy runs with its persisted routes (idempotent). */
-export function ensureProxyArgv(image: string): string[] {
-  return remoteScript('ensure-proxy', ENSURE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image, emptyConfig());
+/** Makes sure the host's proxy runs with its persisted routes and is on `app`'s network (idempotent). */
+export function ensureProxyArgv(image: string, app: string): string[] {
+  return remoteScript('ensure-proxy', ENSURE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image, emptyConfig(), appNetwork(app), app);
+}
+
+/** Pure: the image the proxy runs, from ensureProxyArgv's output ('' if not printed). */
+export function parseProxyImage(stdout: string): string {
+  return (/^image=(.*)$/m.exec(stdout)?.[1] ?? '').trim();
+}
+
+// Replaces the proxy container with one of another image, keeping its networks, config and
+// certificates. The new container is created and joined first, so the gap (nothing listening on
+// 80/443) is only the old one's graceful stop (requests in flight finish, at most 10 s) and the
+// new one's start; it is printed as gap_ms=. If the new one does not come up, the old image is
+// started again (exit 5: nothing changed but the container).
+const REPLACE = `d="$1"; data="$2"; name="$3"; net="$4"; img="$5"
+${PROXY_CREATE}
+old=$(docker inspect --format '{{.Config.Image}}' "$name") || { echo "no proxy container $name"; exit 3; }
+next="$name-next"; docker rm -f "$next" >/dev/null 2>&1
+out=$(create "$img" "$next" 2>&1) || { echo "could not create the proxy from $img: $(printf '%s' "$out" | tail -n 2)"; exit 4; }
+join "$next" || { docker rm -f "$next" >/dev/null 2>&1; echo "could not join the app networks"; exit 4; }
+t0=$(date +%s%N)
+docker stop -t 10 "$name" >/dev/null 2>&1; docker rm -f "$name" >/dev/null 2>&1
+if docker rename "$next" "$name" && docker start "$name" >/dev/null 2>&1 && ready "$name"; then
+  printf 'replaced %s with %s\\ngap_ms=%s\\n' "$old" "$img" "$(( ($(date +%s%N) - t0) / 1000000 ))"; exit 0
+fi
+why=$(docker logs --tail 3 "$name" 2>&1 | tr '\\n' ' ')
+docker rm -f "$name" "$next" >/dev/null 2>&1
+create "$old" "$name" >/dev/null 2>&1 && join "$name" && docker start "$name" >/dev/null 2>&1 && ready "$name" \\
+  && { echo "the proxy from $img did not come up ($why); $name runs $old again"; exit 5; }
+echo "the proxy from $img did not come up ($why), and $old could not be started again"; exit 6`;
+
+/** Replaces the host's proxy with one running `image` (see REPLACE); stdout holds gap_ms=. */
+export function replaceProxyArgv(image: string): string[] {
+  return remoteScript('replace-proxy', REPLACE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image);
 }
 
 // Before the rollout: every other route on the host with its http fragment (JSON route objects,

@@ -1,7 +1,7 @@
 // Web roles behind the host's proxy (the executor; what to run is in ./commands.ts and
 // ./caddy.ts). On each host: the new version starts beside the old one under its own name on
-// the proxy's network, is health-checked there with the app's host name, and only then does
-// the proxy route new requests to it. The previous containers keep running until the rollout
+// the app's own network (shared with the proxy only), is health-checked there with the app's
+// host name, and only then does the proxy route new requests to it. The previous containers keep running until the rollout
 // is done on every host, so a revert is a route switch back (no pull, no boot); afterwards
 // they drain and are stopped gracefully.
 import { randomBytes } from 'node:crypto';
@@ -17,7 +17,7 @@ import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxyS
 import { healthSendsHttps, routeFragments, type RouteFragments } from './caddy.js';
 import { waitHealthy } from '../health.js';
 import {
-  PROXY_NETWORK, ensureProxyArgv, newContainerName, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
+  appNetwork, ensureProxyArgv, newContainerName, parseProxyImage, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
   removeRouteArgv, retireArgv, setRouteArgv,
 } from './commands.js';
 
@@ -46,11 +46,29 @@ function ensureFailure(label: string, exitCode: number, out: string): Error {
   return new Error(text);
 }
 
-/** Starts the proxy where it is missing or stopped (same command the revert uses). */
-async function ensureProxy(run: DeployRun, h: HostRecord): Promise<void> {
-  const r = await h.conn.run(ensureProxyArgv(run.plan.proxy!.image));
+/** Starts the proxy where it is missing or stopped (same command the revert uses); returns the image it runs. */
+async function ensureProxy(run: DeployRun, h: HostRecord): Promise<string> {
+  const r = await h.conn.run(ensureProxyArgv(run.plan.proxy!.image, run.plan.app));
   if (r.exitCode !== 0) throw ensureFailure(h.label, r.exitCode, r.stdout + r.stderr);
   for (const line of r.stdout.split('\n')) if (/started|starting/.test(line)) reporter().info(`${h.label}: ${line.trim()}`);
+  return parseProxyImage(r.stdout);
+}
+
+/**
+ * deploy.proxy.image changed: the proxy of each host in `labels` is replaced, one host after the
+ * other so that a load balancer always has the other hosts while one restarts its proxy. A host
+ * whose new proxy does not come up runs the old one again and the deploy stops (nothing of the
+ * app has changed yet).
+ */
+async function replaceProxies(run: DeployRun, labels: string[]): Promise<void> {
+  const image = run.plan.proxy!.image;
+  for (const label of labels) {
+    const h = run.hosts.get(label)!;
+    const r = await h.conn.run(replaceProxyArgv(image));
+    if (r.exitCode !== 0) throw new StepError(label, 'replacing the proxy', lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
+    const gap = /^gap_ms=(\d+)$/m.exec(r.stdout)?.[1];
+    reporter().info(`${label}: the proxy now runs ${image}${gap ? ` (nothing listened on 80/443 for ${formatDuration(Number(gap))})` : ''}`);
+  }
 }
 
 /**
@@ -60,6 +78,7 @@ async function ensureProxy(run: DeployRun, h: HostRecord): Promise<void> {
  */
 export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Promise<void> {
   const proxy = run.plan.proxy!;
+  const outdated: string[] = [];
   const outcomes = await forEachHost(proxiedHosts(run), async (label) => {
     const h = run.hosts.get(label)!;
     if ((await h.conn.run(imageInspectArgv(proxy.image))).exitCode !== 0) {
@@ -68,7 +87,8 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
       if (p.exitCode !== 0) throw new StepError(label, `pull ${proxy.image}`, lastLines(p.stderr || p.stdout));
       reporter().info(`${label}: pulled the proxy image ${proxy.image}`);
     }
-    await ensureProxy(run, h);
+    const running = await ensureProxy(run, h);
+    if (running && running !== proxy.image) outdated.push(label);
     for (const role of run.plan.roles.filter((r) => r.behindProxy && r.hosts.includes(label))) {
       const claims = parseClaims((await h.conn.check(routeClaimsArgv(run.plan.app, role.role), 'listing the proxy\'s routes')).stdout);
       const problems = routeConflicts(proxy.hosts, claims);
@@ -80,6 +100,10 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
   });
   const f = failures(outcomes)[0];
   if (f) throw f.error instanceof StepError || f.error instanceof UserError ? f.error : new StepError(f.host, 'proxy', errorMessage(f.error));
+  if (outdated.length) {
+    reporter().info(`deploy.proxy.image is ${proxy.image}; replacing the proxy on ${outdated.join(', ')}, one host at a time`);
+    await replaceProxies(run, proxiedHosts(run).filter((l) => outdated.includes(l)));
+  }
 }
 
 /**
@@ -99,12 +123,12 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
     const sw = switches(run).get(key) ?? { previous: found.upstream, old: found.containers.map((c) => c.name), started: [], switched: false };
     sw.started.push(name);
     switches(run).set(key, sw);
-    const r = await h.conn.run(runContainerArgv({ ...containerSpec(run, label, role, tag), port: undefined, name, network: PROXY_NETWORK }));
+    const r = await h.conn.run(runContainerArgv({ ...containerSpec(run, label, role, tag), port: undefined, name, network: appNetwork(app) }));
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
   });
   await step('health', async () => {
     const res = await waitHealthy(h.conn, {
-      container: name, via: PROXY_NETWORK, port: role.port ?? 8000, path: role.healthPath, host: role.healthHost ?? '',
+      container: name, via: appNetwork(app), port: role.port ?? 8000, path: role.healthPath, host: role.healthHost ?? '',
       proto: healthSendsHttps(proxy!) ? 'https' : '', timeout: role.healthTimeout, subject: `container ${name}`,
     }, role, { signal: run.signal });
     h.health.push(`${role.role}: ${res.ok ? 'ok' : 'FAILED'}`);

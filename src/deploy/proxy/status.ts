@@ -25,14 +25,16 @@ export function routeRows(hosts: HostProxyStatus[], app?: string): string[][] {
 }
 
 /**
- * What an operator should look at: a host without a running proxy, a route whose live container
- * is not running. Lines name the host (and app/role); empty when all is well.
+ * What an operator should look at: a host without a running proxy, a proxy of another image than
+ * `image` (deploy.proxy.image, when given), a route whose live container is not running. Lines
+ * name the host (and app/role); empty when all is well.
  */
-export function proxyProblems(hosts: HostProxyStatus[], app?: string): string[] {
+export function proxyProblems(hosts: HostProxyStatus[], app?: string, image?: string): string[] {
   const out: string[] = [];
   for (const h of hosts) {
     if (h.error) { out.push(`${h.host}: could not be asked (${h.error})`); continue; }
     if (h.state !== 'running') out.push(`${h.host}: the proxy container is ${h.state || 'missing'}; the next deploy starts it, or run: docker start pallet-proxy`);
+    else if (image && h.image && h.image !== image) out.push(`${h.host}: the proxy runs ${h.image}, deploy.proxy.image names ${image}; the next deploy replaces it, one host at a time`);
     for (const r of h.routes) {
       if (app && r.app !== app) continue;
       if (r.containerState !== 'running') out.push(`${h.host}: ${r.app} ${r.role} routes to ${r.container}, which is ${r.containerState}; deploy or roll back to give it a live container`);
