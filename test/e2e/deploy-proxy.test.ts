@@ -50,6 +50,8 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
     const others = `for app in ${BLOG_APP} ${PUB_APP} ${CLASH_APP}; do ids=$(docker ps -aq --filter label=pallet.app=$app); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/$app; done; `;
     for (const a of fx?.addresses ?? []) await fx.ssh(a, `${others}docker rm -f pallet-proxy >/dev/null 2>&1; rm -rf /var/lib/pallet/proxy /var/lib/pallet/proxy-data; docker network rm pallet-proxy >/dev/null 2>&1; true`).catch(() => undefined);
     await fx?.teardown();
+    const nets = [PROXY_APP, BLOG_APP, CLASH_APP].map((a) => `pallet-app-${a}`).join(' ');
+    for (const a of fx?.addresses ?? []) await fx.ssh(a, `docker network rm ${nets} >/dev/null 2>&1; docker image rm pallet-lab/caddy:next >/dev/null 2>&1; true`).catch(() => undefined);
   }, 300_000);
 
   test('one host, 6 s boot: a code-only deploy with zero failed requests, the new version booted once, the old one stopped', async () => {
@@ -186,6 +188,31 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
     }
   });
 
+  test("two apps on one host: neither reaches the other's containers directly, only through the proxy", async () => {
+    // Both apps were deployed above, each onto its own network. From the shop's container: the
+    // blog's container by address and by name must not answer; the proxy (on the shop's network)
+    // with Host: blog.test does.
+    const [h1] = fx.addresses;
+    const probe = `import sys, urllib.request
+for u in sys.argv[2:]:
+    r = urllib.request.Request(u, headers={"Host": sys.argv[1]})
+    try: print(u, urllib.request.urlopen(r, timeout=3).status)
+    except Exception as e: print(u, "unreachable", type(e).__name__)`;
+    const out = await fx.ssh(h1, `shop=$(docker ps -q --filter label=pallet.app=${PROXY_APP} --filter label=pallet.role=web | head -n 1)
+blog=$(docker ps -q --filter label=pallet.app=${BLOG_APP} --filter label=pallet.role=web | head -n 1)
+name=$(docker inspect --format '{{.Name}}' "$blog" | tr -d /)
+urls=""; for ip in $(docker inspect --format '{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}' "$blog"); do urls="$urls http://$ip:8000/health/"; done
+echo "networks: $(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$shop") / $(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$blog")"
+docker exec "$shop" python3 -c '${probe}' ${BLOG} $urls "http://$name:8000/health/" http://pallet-proxy/health/`);
+    console.log(`isolation:\n${out}`);
+    const lines = out.trim().split('\n');
+    expect(lines[0]).toBe(`networks: pallet-app-${PROXY_APP}  / pallet-app-${BLOG_APP} `);
+    const direct = lines.slice(1, -1);
+    expect(direct.length).toBeGreaterThanOrEqual(2);
+    for (const l of direct) expect(l).toMatch(/ unreachable /);
+    expect(lines.at(-1)).toBe('http://pallet-proxy/health/ 200');
+  });
+
   test('an app claiming a host name another app has on the same hosts is refused before anything changes', async () => {
     // The blog (previous test) routes blog.test on every host.
     const clash = { ...fx.config({ workers: [], proxy: { ...proxy(), hosts: [BLOG] } }), app: CLASH_APP };
@@ -260,6 +287,30 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
     expect(answer).toMatchObject({ status: 200, version: fx.tags.v3 });
     expect((await fetchVersion(hostUrl(0), BLOG)).version).toBe(fx.tags.v1);
     expect((await fetchVersion(hostUrl(0), 'unknown.test')).status).toBe(404);
+  });
+
+  test('a changed deploy.proxy.image on three hosts behind the LB: replaced one host at a time, zero failed requests', async () => {
+    // Another name for the lab's proxy image on every host: a new image as far as the deploy can tell.
+    const next = 'pallet-lab/caddy:next';
+    for (const a of fx.addresses) await fx.ssh(a, `docker tag ${fx.lab.images.proxy!} ${next}`);
+    const cfg = fx.config({ workers: [], proxy: { ...proxy(), image: next } });
+    const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    await sleep(500);
+    const r = await fx.deploy('deploy', { tag: fx.tags.v3, config: cfg });
+    await sleep(500);
+    const stats = await load.stop();
+    show('proxy image change', r.ms, stats);
+    const gaps = r.lines.filter((l) => /the proxy now runs/.test(l));
+    console.log(gaps.join('\n'));
+    expect(r.result?.exitCode).toBe(0);
+    expect(gaps).toHaveLength(3);
+    expect(stats.requests).toBeGreaterThan(100);
+    expect(stats.failed).toBe(0);
+    for (const [i, a] of fx.addresses.entries()) {
+      expect(await fx.ssh(a, "docker inspect --format '{{.Config.Image}}' pallet-proxy")).toBe(`${next}\n`);
+      expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
+      expect((await fetchVersion(hostUrl(i), BLOG)).version).toBe(fx.tags.v1);
+    }
   });
 
   test('ALLOWED_HOSTS without the proxy: health.host makes the published-port deploy green; without it the version is refused', async () => {
