@@ -12,8 +12,8 @@ interface CommandDoc {
 
 const COMMON = ['config', 'working-directory', 'image'];
 const REGISTRY = ['registry', 'registry-username', 'registry-password'];
-const SSH = [...COMMON, 'ssh-private-key', 'ssh-known-hosts', 'insecure-skip-host-key-check'];
-const DEPLOY = [...COMMON, 'tag', ...REGISTRY, 'ssh-private-key', 'ssh-known-hosts', 'insecure-skip-host-key-check', 'environment', 'github-token', 'lock-timeout', 'break-lock'];
+const SSH = [...COMMON, 'ssh-private-key', 'ssh-key-passphrase', 'ssh-known-hosts', 'insecure-skip-host-key-check'];
+const DEPLOY = [...COMMON, 'tag', ...REGISTRY, 'ssh-private-key', 'ssh-key-passphrase', 'ssh-known-hosts', 'insecure-skip-host-key-check', 'environment', 'github-token', 'lock-timeout', 'break-lock'];
 
 /** Per command: usage line, description, flags. docs/cli.md says the same in prose. */
 export const COMMAND_DOCS: Record<string, CommandDoc> = {
@@ -69,6 +69,8 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     about: [
       'What runs where: per host and role the running tag and container state (running, health, restarts,',
       'uptime), the recorded revert tag, the deploy lock holder if any, and the last audit lines.',
+      'On a Docker Swarm: per service its tag and tasks running/desired, each task\'s node and state, the',
+      'nodes, and the same state from the manager.',
     ],
     flags: [...SSH, 'role', 'host', 'json'],
   },
@@ -78,19 +80,24 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
       "A one-off container of the role's running tag, with the host's env file and the app's volumes, like",
       'the release tasks. -i gives an interactive terminal (manage.py shell). The exit code is passed through;',
       'with --all each output line is prefixed with its host. Each exec adds an audit line.',
+      'On a Docker Swarm: a one-off Swarm job of the service\'s image on the app\'s network (no -i).',
     ],
     flags: [...SSH, 'role', 'host', 'all-hosts', 'interactive'],
   },
   logs: {
     usage: 'pallet logs [--role ROLE] [--host HOST] [--since 10m] [--tail N] [-f]',
-    about: ["The role's container logs from every host, merged and prefixed with the host; -f follows until Ctrl-C."],
+    about: [
+      "The role's container logs from every host, merged and prefixed with the host; -f follows until Ctrl-C.",
+      "On a Docker Swarm: docker service logs of the role's service, each line naming its task and node.",
+    ],
     flags: [...SSH, 'role', 'host', 'since', 'tail', 'follow'],
   },
   lock: {
     usage: 'pallet lock status | pallet lock release [--force]',
     about: [
       'The deploy lock on every host: who holds it and since when; release removes a lock this user holds,',
-      'or with --force one held by another run, naming the holder it removed (audited).',
+      'or with --force one held by another run, naming the holder it removed (audited). On a Docker',
+      'Swarm: the lock on the manager.',
     ],
     flags: [...SSH, 'host', 'force', 'json'],
   },

@@ -2,6 +2,8 @@ import type { Inputs } from '../inputs.js';
 import type { PalletConfig } from '../config/types.js';
 import type { CleanupLedger } from '../util/cleanup.js';
 import type { SessionOptions } from '../ops/remote.js';
+import type { SshMaterial } from '../ssh/credentials.js';
+import { reporter } from '../util/reporter.js';
 
 /** Everything a command needs, built once by the entry point. */
 export interface RunContext {
@@ -35,11 +37,19 @@ export function buildFirstHint(where: RunContext['where'], tag: string): string 
     : `run command 'build' first in this job (or command 'ci', which builds, tests and pushes) with the same tag`;
 }
 
-/** The ssh side of a day-2 command (status, exec, logs, lock-*): the same inputs a deploy uses. */
+/**
+ * The ssh settings of every path that reaches a host (deploy, Swarm deploy, every day-2 command),
+ * read from the inputs in this one place: known_hosts, the private key and its passphrase (both
+ * masked here), the insecure flag, and how messages name the inputs. The jump host comes from
+ * the config where a connection is set up.
+ */
+export function sshMaterial(ctx: RunContext): SshMaterial {
+  const { sshKnownHosts, sshPrivateKey, sshKeyPassphrase, insecureSkipHostKeyCheck } = ctx.inputs;
+  for (const secret of [sshPrivateKey, sshKeyPassphrase]) if (secret) reporter().setSecret(secret);
+  return { knownHosts: sshKnownHosts, privateKey: sshPrivateKey, passphrase: sshKeyPassphrase, insecure: insecureSkipHostKeyCheck, where: ctx.where };
+}
+
+/** The ssh side of a day-2 command (status, exec, logs, lock-*): the same material a deploy uses. */
 export function sessionOptions(ctx: RunContext): SessionOptions {
-  const { sshKnownHosts, sshPrivateKey, insecureSkipHostKeyCheck } = ctx.inputs;
-  return {
-    config: ctx.config, ledger: ctx.ledger, env: ctx.env, where: ctx.where,
-    ssh: { knownHosts: sshKnownHosts, privateKey: sshPrivateKey, insecure: insecureSkipHostKeyCheck },
-  };
+  return { config: ctx.config, ledger: ctx.ledger, env: ctx.env, ssh: sshMaterial(ctx) };
 }

@@ -1,7 +1,7 @@
 // `deploy` and `rollback`: inputs -> a deploy request, the GitHub deployment around it, outputs
 // and summary after. The algorithms live in src/deploy/ (SSH fleet) and src/swarm/ (Docker Swarm).
 import type { CommandResult, RunContext } from './context.js';
-import { resolveTag } from './context.js';
+import { resolveTag, sshMaterial } from './context.js';
 import { executeDeploy, type DeployReport } from '../deploy/index.js';
 import type { DeployHooks, DeployMode } from '../deploy/types.js';
 import { registryOf, type RegistryLogin } from '../deploy/pull.js';
@@ -10,7 +10,7 @@ import { startDeployment } from '../github/deployment.js';
 import { reporter } from '../util/reporter.js';
 import { UserError } from '../errors.js';
 import { jumpTarget, planDeploy } from '../deploy/plan.js';
-import { checkKnownHosts, checkPrivateKey, inputLabel, secretSource } from '../ssh/material.js';
+import { checkSshInputs, inputLabel, secretSource } from '../ssh/material.js';
 import { executeSwarmDeploy } from '../swarm/index.js';
 import { readAppEnv, renderEnvFile } from '../deploy/env-file.js';
 import { planSwarm } from '../swarm/plan.js';
@@ -55,13 +55,7 @@ function registryLogin(ctx: RunContext): RegistryLogin | undefined {
  * section, the private key's shape, known_hosts lines and their coverage of every planned host.
  */
 function checkDeployInputs(ctx: RunContext): void {
-  const { sshPrivateKey, sshKeyPassphrase, sshKnownHosts, insecureSkipHostKeyCheck } = ctx.inputs;
-  if (sshPrivateKey) reporter().setSecret(sshPrivateKey);
-  if (sshKeyPassphrase) reporter().setSecret(sshKeyPassphrase);
-  const plan = planDeploy(ctx.config);
-  const jump = jumpTarget(ctx.config.deploy);
-  checkPrivateKey(sshPrivateKey, ctx.where, sshKeyPassphrase);
-  checkKnownHosts(sshKnownHosts, plan.hosts, insecureSkipHostKeyCheck, ctx.where, jump);
+  checkSshInputs(sshMaterial(ctx), planDeploy(ctx.config).hosts, jumpTarget(ctx.config.deploy), true);
 }
 
 /** What the GitHub deployment wrapper needs from a target (SSH fleet or Swarm). */
@@ -113,10 +107,7 @@ function appEnvFile(ctx: RunContext): string | undefined {
 function deployRequest(ctx: RunContext, mode: DeployMode, tag: string | undefined) {
   return {
     mode, config: ctx.config, tag, runTasks: mode === 'deploy' || ctx.inputs.runTasks,
-    ssh: {
-      knownHosts: ctx.inputs.sshKnownHosts, privateKey: ctx.inputs.sshPrivateKey, passphrase: ctx.inputs.sshKeyPassphrase,
-      insecure: ctx.inputs.insecureSkipHostKeyCheck, where: ctx.where,
-    },
+    ssh: sshMaterial(ctx),
     login: registryLogin(ctx), appEnv: appEnvFile(ctx), lockTimeout: ctx.inputs.lockTimeout, breakLock: ctx.inputs.breakLock,
     ledger: ctx.ledger, env: ctx.env, signal: ctx.signal,
   };
@@ -140,11 +131,7 @@ export async function deployWithReport(ctx: RunContext, mode: DeployMode, hooks?
 /** Runs a deploy or rollback to a Docker Swarm (deploy.swarm) and returns the result with the full report. */
 export async function swarmDeployWithReport(ctx: RunContext, mode: DeployMode, hooks?: SwarmHooks): Promise<{ result: CommandResult; report: SwarmReport }> {
   const tag = mode === 'deploy' ? resolveTag(ctx.inputs, ctx.env) : ctx.inputs.tag;
-  const { sshPrivateKey, sshKnownHosts, insecureSkipHostKeyCheck } = ctx.inputs;
-  if (sshPrivateKey) reporter().setSecret(sshPrivateKey);
-  const plan = planSwarm(ctx.config);
-  checkPrivateKey(sshPrivateKey, ctx.where);
-  checkKnownHosts(sshKnownHosts, [plan.manager], insecureSkipHostKeyCheck, ctx.where, jumpTarget(ctx.config.deploy));
+  checkSshInputs(sshMaterial(ctx), [planSwarm(ctx.config).manager], jumpTarget(ctx.config.deploy), true);
   const req = { ...deployRequest(ctx, mode, tag), hooks };
   return withDeployment(ctx, mode, tag, {
     execute: () => executeSwarmDeploy(req),

@@ -1,24 +1,29 @@
 // `logs`: the role's live container logs (found by label) from every host of the role, or --host;
-// several hosts merged in time order and prefixed with the host. --follow streams until Ctrl-C
-// (or the containers stop) and leaves no ssh or docker process behind on either side.
+// several hosts merged in time order and prefixed with the host. On a Swarm: `docker service logs`
+// of the role's service on the manager (every task's lines, Docker naming the task and node).
+// --follow streams until Ctrl-C (or the containers stop) and leaves no ssh or docker process
+// behind on either side.
 import type { CommandResult, RunContext } from './context.js';
 import { sessionOptions } from './context.js';
 import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import { planDeploy } from '../deploy/plan.js';
 import { failures, forEachHost } from '../deploy/parallel.js';
-import { openSession, prefixWidth, streamRemote } from '../ops/remote.js';
-import { selectForExec } from '../ops/select.js';
+import { collectLines, openSession, openSwarmManager, prefixWidth, streamRemote } from '../ops/remote.js';
+import { selectForExec, selectSwarmService } from '../ops/select.js';
 import { liveContainersArgv, parseLiveContainer, type LiveContainer } from '../ops/live.js';
-import { hostPrefix, logsArgv, mergeByTime, type LogLine } from '../ops/logs.js';
+import { hostPrefix, logsArgv, mergeByTime, type LogLine, type LogsOptions } from '../ops/logs.js';
+import { planSwarm } from '../swarm/plan.js';
+import { inspectService } from '../swarm/rollout.js';
 
 export async function runLogsCommand(ctx: RunContext): Promise<CommandResult> {
+  if (ctx.config.deploy?.swarm) return swarmLogs(ctx);
   const plan = planDeploy(ctx.config);
   const { ops } = ctx.inputs;
   const { role, hosts } = selectForExec(plan, { role: ops.role, host: ops.host, allHosts: !ops.host, where: ctx.where });
   const session = await openSession(hosts, sessionOptions(ctx));
   const r = reporter();
-  const opts = { since: ops.since, tail: ops.tail, follow: ops.follow };
+  const opts = logsOptions(ctx);
   let exitCode = 0;
   try {
     const live = new Map<string, LiveContainer>();
@@ -34,16 +39,15 @@ export async function runLogsCommand(ctx: RunContext): Promise<CommandResult> {
     const several = labels.length > 1;
     if (opts.follow || !several) {
       // Streamed as lines arrive (one host: untouched).
-      const outcomes = await forEachHost(labels, (label) => streamRemote(session.conns.get(label)!, logsArgv(live.get(label)!.id, opts), {
+      const outcomes = await forEachHost(labels, (label) => streamRemote(session.conns.get(label)!, logsArgv({ container: live.get(label)!.id }, opts), {
         signal: ctx.signal, prefix: several ? hostPrefix(label, width) : undefined,
       }), labels.length);
       if (!ctx.signal.aborted && outcomes.some((o) => !o.ok || o.value !== 0)) exitCode = 1;
     } else {
       const lines: LogLine[] = [];
       await forEachHost(labels, async (label) => {
-        await streamRemote(session.conns.get(label)!, logsArgv(live.get(label)!.id, opts), {
-          signal: ctx.signal, prefix: '', out: (text) => lines.push({ host: label, text }), err: (text) => lines.push({ host: label, text }),
-        });
+        const got = await collectLines(session.conns.get(label)!, logsArgv({ container: live.get(label)!.id }, opts), ctx.signal);
+        lines.push(...got.lines.map((text) => ({ host: label, text })));
       });
       for (const l of mergeByTime(lines)) process.stdout.write(`${hostPrefix(l.host, width)}${l.text}\n`);
     }
@@ -51,4 +55,35 @@ export async function runLogsCommand(ctx: RunContext): Promise<CommandResult> {
     await session.close();
   }
   return { exitCode, outputs: {} };
+}
+
+function logsOptions(ctx: RunContext): LogsOptions {
+  const { since, tail, follow } = ctx.inputs.ops;
+  return { since, tail, follow };
+}
+
+/** Swarm: the service's logs through the manager; without --follow every task's lines sorted by time. */
+async function swarmLogs(ctx: RunContext): Promise<CommandResult> {
+  const plan = planSwarm(ctx.config);
+  const { ops } = ctx.inputs;
+  const service = selectSwarmService(plan, { role: ops.role, host: ops.host, where: ctx.where });
+  const opts = logsOptions(ctx);
+  const { session, conn } = await openSwarmManager(plan.manager, sessionOptions(ctx));
+  let code: number;
+  try {
+    if (!(await inspectService({ conn }, service.name))) {
+      throw new UserError(`logs: there is no service ${service.name} on the swarm of ${plan.manager.label}`, 'deploy the app first, or look at `pallet status`');
+    }
+    const argv = logsArgv({ service: service.name }, opts);
+    if (opts.follow) {
+      code = await streamRemote(conn, argv, { signal: ctx.signal });
+    } else {
+      const got = await collectLines(conn, argv, ctx.signal);
+      for (const l of mergeByTime(got.lines.map((text) => ({ host: plan.manager.label, text })))) process.stdout.write(`${l.text}\n`);
+      code = got.exitCode;
+    }
+  } finally {
+    await session.close();
+  }
+  return { exitCode: code !== 0 && !ctx.signal.aborted ? 1 : 0, outputs: {} };
 }

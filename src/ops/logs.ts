@@ -1,5 +1,6 @@
-// Pure: `pallet logs`. docker logs of the role's live container on each host, with docker's
-// timestamps so lines from several hosts merge in time order; --follow streams until Ctrl-C.
+// Pure: `pallet logs`. docker logs of the role's live container on each host, or docker service
+// logs of the role's service on a Swarm, with docker's timestamps so lines from several hosts (or
+// tasks) merge in time order; --follow streams until Ctrl-C.
 import { untilHangupArgv } from './hangup.js';
 
 export interface LogsOptions {
@@ -10,13 +11,19 @@ export interface LogsOptions {
   follow: boolean;
 }
 
-/** The remote argv: stdout and stderr of the container arrive as one stream, ending with the ssh session. */
-export function logsArgv(containerId: string, o: LogsOptions): string[] {
-  const argv = ['docker', 'logs', '--timestamps'];
+/**
+ * What to read: a container (`docker logs`) or a Swarm service (`docker service logs`, every
+ * task's lines, each after the timestamp prefixed with Docker's `SERVICE.SLOT@NODE | `).
+ */
+export type LogSource = { container: string } | { service: string };
+
+/** The remote argv: stdout and stderr arrive as one stream, ending with the ssh session. */
+export function logsArgv(source: LogSource, o: LogsOptions): string[] {
+  const argv = 'container' in source ? ['docker', 'logs', '--timestamps'] : ['docker', 'service', 'logs', '--timestamps', '--no-task-ids'];
   if (o.since) argv.push('--since', o.since);
   if (o.tail !== undefined) argv.push('--tail', String(o.tail));
   if (o.follow) argv.push('--follow');
-  argv.push(containerId);
+  argv.push('container' in source ? source.container : source.service);
   // 2>&1 inside the wrapper: sh -c 'exec "$@" 2>&1' keeps the argv intact.
   return untilHangupArgv(['sh', '-c', 'exec "$@" 2>&1', 'sh', ...argv]);
 }

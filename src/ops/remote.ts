@@ -1,25 +1,25 @@
 // The thin executor under status, exec, logs and lock: one multiplexed ssh connection per host
-// (host keys checked exactly as for a deploy), and streaming commands whose output is passed
-// through or prefixed with the host, and that stop cleanly when asked (Ctrl-C).
+// (or to a Swarm's manager; host keys checked exactly as for a deploy), and streaming commands
+// whose output is passed through or prefixed with the host, and that stop cleanly when asked (Ctrl-C).
 import type { ChildProcess } from 'node:child_process';
 import { UserError, errorMessage } from '../errors.js';
-import { reporter } from '../util/reporter.js';
 import type { CleanupLedger } from '../util/cleanup.js';
 import { SshConnection } from '../ssh/connection.js';
-import { prepareSshSettings } from '../ssh/credentials.js';
-import { checkKnownHosts, checkPrivateKey, type Where } from '../ssh/material.js';
+import { prepareSshSettings, type SshMaterial } from '../ssh/credentials.js';
+import { checkSshInputs } from '../ssh/material.js';
 import { jumpTarget } from '../deploy/plan.js';
 import { failures, forEachHost } from '../deploy/parallel.js';
 import type { PalletConfig } from '../config/types.js';
 import type { SshTarget } from '../ssh/host.js';
 import { LineWriter } from '../cleanroom/stream-lines.js';
+import { checkManager } from '../swarm/rollout.js';
 
 export interface SessionOptions {
   config: PalletConfig;
-  ssh: { knownHosts?: string; privateKey?: string; insecure: boolean };
+  /** From sshMaterial (src/commands/context.ts); the jump host is added here from the config. */
+  ssh: SshMaterial;
   ledger: CleanupLedger;
   env: NodeJS.ProcessEnv;
-  where?: Where;
 }
 
 /** Open connections by host label; close() ends every master. */
@@ -30,16 +30,13 @@ export interface OpsSession {
 
 /**
  * Checks the ssh material (known_hosts must cover every host; a private key, when given, must
- * look like one; without one ssh uses the agent and default keys) and opens one master per
- * host in parallel. Throws one UserError naming every host that could not be reached.
+ * look like one and come with its passphrase if encrypted; without one ssh uses the agent and
+ * default keys) and opens one master per host in parallel. Throws one UserError naming every
+ * host that could not be reached.
  */
 export async function openSession(targets: SshTarget[], o: SessionOptions): Promise<OpsSession> {
   const jump = jumpTarget(o.config.deploy);
-  if (o.ssh.privateKey) {
-    reporter().setSecret(o.ssh.privateKey);
-    checkPrivateKey(o.ssh.privateKey, o.where);
-  }
-  checkKnownHosts(o.ssh.knownHosts, targets, o.ssh.insecure, o.where, jump);
+  checkSshInputs(o.ssh, targets, jump, false);
   const settings = await prepareSshSettings({ ...o.ssh, jump }, o.ledger, o.env);
   const conns = new Map(targets.map((t) => [t.label, new SshConnection(t, settings, o.ledger)]));
   const close = async () => { await Promise.all([...conns.values()].map((c) => c.close().catch(() => undefined))); };
@@ -50,6 +47,22 @@ export async function openSession(targets: SshTarget[], o: SessionOptions): Prom
     throw new UserError(failed.map((f) => `${f.host}: ${errorMessage(f.error)}`).join('; '), hint);
   }
   return { conns, close };
+}
+
+/**
+ * A session on a Swarm's manager (the one SSH host of a Swarm config), checked to be an active
+ * manager before anything runs. Throws a UserError saying what to fix otherwise.
+ */
+export async function openSwarmManager(manager: SshTarget, o: SessionOptions): Promise<{ session: OpsSession; conn: SshConnection }> {
+  const session = await openSession([manager], o);
+  const conn = session.conns.get(manager.label)!;
+  try {
+    await checkManager(conn);
+  } catch (e) {
+    await session.close();
+    throw e;
+  }
+  return { session, conn };
 }
 
 export interface StreamOptions {
@@ -104,6 +117,13 @@ export function streamRemote(conn: SshConnection, argv: string[], o: StreamOptio
       resolve(code ?? (sig ? 128 + (signals[sig] ?? 1) : 1));
     });
   });
+}
+
+/** Runs argv to its end (or until `signal`), collecting its output lines, stdout and stderr alike. */
+export async function collectLines(conn: SshConnection, argv: string[], signal: AbortSignal): Promise<{ exitCode: number; lines: string[] }> {
+  const lines: string[] = [];
+  const exitCode = await streamRemote(conn, argv, { signal, prefix: '', out: (l) => lines.push(l), err: (l) => lines.push(l) });
+  return { exitCode, lines };
 }
 
 /** Width that lines host prefixes up. */

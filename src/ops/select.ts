@@ -1,9 +1,10 @@
 // Pure: which roles and hosts a day-2 command (status, exec, logs, lock) works on, from the deploy
-// plan and the --role/--host/--all-hosts flags. Unknown names fail before any host is contacted,
-// naming the roles or hosts that exist.
+// plan (SSH fleet) or the Swarm plan, and the --role/--host/--all-hosts flags. Unknown names fail
+// before any host is contacted, naming the roles or hosts that exist.
 import { UserError } from '../errors.js';
 import { closestKey } from '../config/did-you-mean.js';
 import type { DeployPlan, RolePlan } from '../deploy/plan.js';
+import type { ServicePlan, SwarmPlan } from '../swarm/plan.js';
 import type { SshTarget } from '../ssh/host.js';
 import { inputLabel, type Where } from '../ssh/material.js';
 
@@ -32,17 +33,25 @@ function unknown(what: string, name: string, known: string[], field: string): Us
   );
 }
 
-/** The role named by --role, or undefined for "every role". Throws naming the known roles. */
-export function findRole(plan: DeployPlan, name: string | undefined, field = '--role'): RolePlan | undefined {
+/**
+ * The role named by --role among `roles` (a fleet's roles or a swarm's services), or undefined
+ * for "every role". Throws naming the known roles.
+ */
+export function findRole<R extends { role: string }>(roles: R[], name: string | undefined, field = '--role'): R | undefined {
   if (name === undefined || name === '') return undefined;
-  const role = plan.roles.find((r) => r.role === name);
-  if (!role) throw unknown('role', name, plan.roles.map((r) => r.role), field);
+  const role = roles.find((r) => r.role === name);
+  if (!role) throw unknown('role', name, roles.map((r) => r.role), field);
   return role;
 }
 
 /** The role a command about one role uses when --role is absent: web if there is one, else the first role. */
-export function defaultRole(plan: DeployPlan): RolePlan {
-  return plan.roles.find((r) => r.web) ?? plan.roles[0];
+export function defaultRole<R extends { web: boolean }>(roles: R[]): R {
+  return roles.find((r) => r.web) ?? roles[0];
+}
+
+/** Whether `name` spells the host: its label, `host`, `host:port`, `user@host` or `user@host:port`. */
+function namesHost(t: SshTarget, name: string): boolean {
+  return [t.label, t.host, `${t.host}:${t.port}`, `${t.user}@${t.host}:${t.port}`, `${t.user}@${t.host}`].includes(name.trim());
 }
 
 /**
@@ -51,13 +60,12 @@ export function defaultRole(plan: DeployPlan): RolePlan {
  */
 export function findHost(plan: DeployPlan, name: string, role?: RolePlan, field = '--host'): SshTarget {
   const pool = role ? plan.hosts.filter((t) => role.hosts.includes(t.label)) : plan.hosts;
-  const spellings = (t: SshTarget) => [t.label, t.host, `${t.host}:${t.port}`, `${t.user}@${t.host}:${t.port}`, `${t.user}@${t.host}`];
-  const hit = pool.filter((t) => spellings(t).includes(name.trim()));
+  const hit = pool.filter((t) => namesHost(t, name));
   if (hit.length === 1) return hit[0];
   if (hit.length > 1) {
     throw new UserError(`${field}: '${name}' matches several hosts (${hit.map((t) => t.label).join(', ')})`, 'name the host with its port, as written in pallet.yml');
   }
-  const elsewhere = role && plan.hosts.some((t) => spellings(t).includes(name.trim()));
+  const elsewhere = role && plan.hosts.some((t) => namesHost(t, name));
   if (elsewhere) {
     throw new UserError(`${field}: host '${name}' does not run role ${role.role} (its hosts: ${pool.map((t) => t.label).join(', ')})`, 'pick one of those hosts, or another --role');
   }
@@ -66,7 +74,7 @@ export function findHost(plan: DeployPlan, name: string, role?: RolePlan, field 
 
 /** status, logs and lock: every role (or the one named) on every one of its hosts (or the one named). */
 export function selectForView(plan: DeployPlan, f: SelectFlags): Selection {
-  const role = findRole(plan, f.role, label(f, 'role'));
+  const role = findRole(plan.roles, f.role, label(f, 'role'));
   const roles = role ? [role] : plan.roles;
   const inRoles = plan.hosts.filter((t) => roles.some((r) => r.hosts.includes(t.label)));
   if (!f.host) return { roles, hosts: inRoles };
@@ -79,9 +87,42 @@ export function selectForView(plan: DeployPlan, f: SelectFlags): Selection {
  * host; --all-hosts runs on every host of the role. --host and --all-hosts together are an error.
  */
 export function selectForExec(plan: DeployPlan, f: SelectFlags): { role: RolePlan; hosts: SshTarget[] } {
-  const role = findRole(plan, f.role, label(f, 'role')) ?? defaultRole(plan);
+  const role = findRole(plan.roles, f.role, label(f, 'role')) ?? defaultRole(plan.roles);
   if (f.host && f.allHosts) throw new UserError(`${label(f, 'host')} and ${label(f, 'all-hosts')} exclude each other`, 'name one host, or run on every host of the role with --all-hosts');
   const ofRole = plan.hosts.filter((t) => role.hosts.includes(t.label));
   if (f.allHosts) return { role, hosts: ofRole };
   return { role, hosts: [f.host ? findHost(plan, f.host, role, label(f, 'host')) : ofRole[0]] };
+}
+
+/**
+ * A Swarm's one SSH host, the manager. --host may name it (any spelling findHost takes) and
+ * nothing else: Swarm places the tasks on its nodes, so there is no host to pick.
+ */
+export function swarmManager(plan: SwarmPlan, f: SelectFlags): SshTarget {
+  if (f.host && !namesHost(plan.manager, f.host)) {
+    throw new UserError(
+      `${label(f, 'host')}: ${plan.app} runs on a Docker Swarm (deploy.swarm), reached through its manager ${plan.manager.label}; Swarm places the tasks on its nodes, so there is no host '${f.host}' to pick`,
+      `drop ${label(f, 'host')}; ${label(f, 'role')} picks the service, and \`pallet status\` shows the node of every task`,
+    );
+  }
+  return plan.manager;
+}
+
+/** Swarm status: the service of --role, else every service (rollout order); --host as swarmManager. */
+export function selectSwarmServices(plan: SwarmPlan, f: SelectFlags): ServicePlan[] {
+  swarmManager(plan, f);
+  const service = findRole(plan.services, f.role, label(f, 'role'));
+  return service ? [service] : plan.services;
+}
+
+/**
+ * Swarm exec and logs: one service, the one of --role, else web, else the first. --all-hosts is
+ * refused: Swarm runs an exec once, as one task, on a node of its choosing.
+ */
+export function selectSwarmService(plan: SwarmPlan, f: SelectFlags): ServicePlan {
+  swarmManager(plan, f);
+  if (f.allHosts) {
+    throw new UserError(`${label(f, 'all-hosts')}: ${plan.app} runs on a Docker Swarm (deploy.swarm), where exec runs once, as one Swarm task`, `drop ${label(f, 'all-hosts')}`);
+  }
+  return findRole(plan.services, f.role, label(f, 'role')) ?? defaultRole(plan.services);
 }

@@ -12,14 +12,23 @@ const INSPECT = [
   '{{.RestartCount}}', '{{json .State}}',
 ].join('\t');
 
-const STATUS = `d="$1"; app="$2"; n="$3"; fmt="$4"
-printf 'now=%s\\n' "$(date +%s)"
+/**
+ * Shell lines printing the deploy state kept in the app's state dir "$d" (fleet hosts and a
+ * swarm's manager alike): `now=EPOCH`, `tag=`, `revert=`, and `lock=OWNER` while a lock is held.
+ */
+export const STATE_LINES = `printf 'now=%s\\n' "$(date +%s)"
 printf 'tag=%s\\n' "$(cat "$d/TAG" 2>/dev/null)"
 printf 'revert=%s\\n' "$(cat "$d/REVERT" 2>/dev/null)"
-if [ -d "$d/lock" ]; then printf 'lock=%s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"; fi
+if [ -d "$d/lock" ]; then printf 'lock=%s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"; fi`;
+
+/** A shell line printing the last "$n" lines of "$d/audit.log", each as `audit=LINE`. */
+export const AUDIT_LINES = `tail -n "$n" "$d/audit.log" 2>/dev/null | sed 's/^/audit=/'`;
+
+const STATUS = `d="$1"; app="$2"; n="$3"; fmt="$4"
+${STATE_LINES}
 ids=$(docker ps -aq --filter "label=pallet.app=$app") || exit 2
 if [ -n "$ids" ]; then docker inspect --format "container=$fmt" $ids || exit 2; fi
-tail -n "$n" "$d/audit.log" 2>/dev/null | sed 's/^/audit=/'
+${AUDIT_LINES}
 exit 0`;
 
 /** The one command status runs on a host. `auditLines`: how many audit.log lines to show. */
@@ -42,16 +51,38 @@ export interface ContainerStatus {
   uptime?: number;
 }
 
-export interface HostStatus {
-  host: string;
-  /** Roles pallet.yml puts on this host. */
-  roles: string[];
+/** What STATE_LINES and AUDIT_LINES print, parsed. */
+export interface DeployState {
+  /** The tag the host (or swarm) should run. */
   tag: string;
+  /** The tag a rollback goes back to. */
   revert: string;
   /** The lock's owner line (`run ID by ACTOR since TIME`) while a deploy lock is held. */
   lock?: string;
-  containers: ContainerStatus[];
+  /** The last audit.log lines, oldest first. */
   audit: string[];
+}
+
+/** The value of the first `key=` line ('' when empty), undefined without one. */
+function lineValue(lines: string[], key: string): string | undefined {
+  return lines.find((l) => l.startsWith(`${key}=`))?.slice(key.length + 1).trim();
+}
+
+/** The lines STATE_LINES and AUDIT_LINES printed (among others) -> DeployState. */
+export function parseDeployState(lines: string[]): DeployState {
+  const lock = lineValue(lines, 'lock');
+  return {
+    tag: lineValue(lines, 'tag') ?? '', revert: lineValue(lines, 'revert') ?? '',
+    ...(lock !== undefined ? { lock: lock || '(owner unknown)' } : {}),
+    audit: lines.filter((l) => l.startsWith('audit=')).map((l) => l.slice('audit='.length)),
+  };
+}
+
+export interface HostStatus extends DeployState {
+  host: string;
+  /** Roles pallet.yml puts on this host. */
+  roles: string[];
+  containers: ContainerStatus[];
   /** Set when the host could not be asked. */
   error?: string;
 }
@@ -66,8 +97,7 @@ export function parseDockerDate(s: string): number {
 /** What statusArgv printed on one host -> HostStatus. */
 export function parseStatus(host: string, roles: string[], stdout: string): HostStatus {
   const lines = stdout.split('\n');
-  const one = (k: string) => lines.find((l) => l.startsWith(`${k}=`))?.slice(k.length + 1).trim();
-  const now = Number(one('now'));
+  const now = Number(lineValue(lines, 'now'));
   const containers = lines.filter((l) => l.startsWith('container=')).map((l): ContainerStatus => {
     const [name, id, role, tag, restarts, stateJson] = l.slice('container='.length).split('\t');
     let st: { Status?: string; StartedAt?: string; Health?: { Status?: string } } = {};
@@ -83,12 +113,8 @@ export function parseStatus(host: string, roles: string[], stdout: string): Host
     if (c.state === 'running' && Number.isFinite(started) && Number.isFinite(now)) c.uptime = Math.max(0, Math.round(now - started));
     return c;
   });
-  const lock = one('lock');
-  return {
-    host, roles, tag: one('tag') ?? '', revert: one('revert') ?? '',
-    ...(lock !== undefined ? { lock: lock || '(owner unknown)' } : {}),
-    containers, audit: lines.filter((l) => l.startsWith('audit=')).map((l) => l.slice('audit='.length)),
-  };
+  const { tag, revert, lock, audit } = parseDeployState(lines);
+  return { host, roles, tag, revert, ...(lock !== undefined ? { lock } : {}), containers, audit };
 }
 
 /** 59s, 4m12s, 3h05m, 2d04h. */
@@ -128,7 +154,8 @@ export function containerRows(hosts: HostStatus[], roles?: string[]): string[][]
 
 export const STATE_HEADER = ['host', 'TAG', 'REVERT', 'deploy lock'];
 
-export function stateRows(hosts: HostStatus[]): string[][] {
+/** One row per host (or a swarm's manager): TAG, REVERT and the lock; `?` where it could not be asked. */
+export function stateRows(hosts: (DeployState & { host: string; error?: string })[]): string[][] {
   return hosts.map((h) => (h.error ? [h.host, '?', '?', '?'] : [h.host, h.tag || '(none)', h.revert || '(none)', h.lock ? `held by ${h.lock}` : 'free']));
 }
 

@@ -4,6 +4,7 @@
 import { createHmac } from 'node:crypto';
 import { UserError } from '../errors.js';
 import { keyscanHint, knownHostsName, type SshTarget } from './host.js';
+import type { SshMaterial } from './credentials.js';
 
 export type Where = 'input' | 'flag';
 
@@ -166,4 +167,16 @@ export function checkKnownHosts(text: string | undefined, hosts: SshTarget[], in
       'refusing to connect to a host whose key is unknown; check the fingerprints out of band before adding them',
     );
   }
+}
+
+/**
+ * Every check of the ssh inputs that needs no host, shared by all paths that connect (deploy,
+ * Swarm deploy, day-2 commands): the private key's shape and, when it is encrypted, that its
+ * passphrase is given; known_hosts covering `hosts` and the jump host. Without a key ssh uses
+ * the agent and default keys, which day-2 commands allow (`keyRequired` false) and deploys do not.
+ * Throws a UserError naming the input.
+ */
+export function checkSshInputs(m: SshMaterial, hosts: SshTarget[], jump: SshTarget | undefined, keyRequired: boolean): void {
+  if (keyRequired || m.privateKey) checkPrivateKey(m.privateKey, m.where, m.passphrase);
+  checkKnownHosts(m.knownHosts, hosts, m.insecure, m.where, jump);
 }

@@ -20,8 +20,11 @@ export function swarmInfoProblem(stdout: string): string | undefined {
   return `is not part of an active swarm (state '${state || 'unknown'}'; run \`docker swarm init\` there, see docs/swarm.md)`;
 }
 
+/** `docker node ls --format`: one `HOSTNAME<TAB>STATUS<TAB>AVAILABILITY` line per node, read by parseNodes. */
+export const NODE_FORMAT = '{{.Hostname}}\t{{.Status}}\t{{.Availability}}';
+
 export function nodeListArgv(): string[] {
-  return ['docker', 'node', 'ls', '--format', '{{.Hostname}}\t{{.Status}}\t{{.Availability}}'];
+  return ['docker', 'node', 'ls', '--format', NODE_FORMAT];
 }
 
 export interface NodeInfo { hostname: string; status: string; availability: string }
@@ -71,16 +74,20 @@ export interface ServiceInfo {
   version: number;
 }
 
+/** `{{json .UpdateStatus}}` -> UpdateStatus; undefined before the service's first update. */
+export function parseUpdateStatus(json: string | undefined): UpdateStatus | undefined {
+  try {
+    const u = JSON.parse(json ?? '') as { State?: string; Message?: string; StartedAt?: string } | null;
+    if (u && u.State) return { state: u.State, message: u.Message ?? '', startedAt: u.StartedAt ?? '' };
+  } catch { /* no update yet: 'null' or '<no value>' */ }
+  return undefined;
+}
+
 export function parseServiceInfo(stdout: string): ServiceInfo | undefined {
   const line = stdout.split('\n').find((l) => l.trim());
   if (!line) return undefined;
   const [id, image, status, version] = line.split('\t');
-  let update: UpdateStatus | undefined;
-  try {
-    const u = JSON.parse(status) as { State?: string; Message?: string; StartedAt?: string } | null;
-    if (u && u.State) update = { state: u.State, message: u.Message ?? '', startedAt: u.StartedAt ?? '' };
-  } catch { /* no update yet: 'null' or '<no value>' */ }
-  return { id, image, update, version: Number(version) || 0 };
+  return { id, image, update: parseUpdateStatus(status), version: Number(version) || 0 };
 }
 
 /** `repo:tag@sha256:...` -> `tag` (the tag the spec names; '' if none). */
@@ -91,11 +98,27 @@ export function tagOf(imageRef: string): string {
   return colon > slash ? noDigest.slice(colon + 1) : '';
 }
 
+/**
+ * `docker service ps --format`: one line per task, newest first within each slot (history
+ * included), read by parseTasks. CurrentState is Docker's text, e.g. `Running 3 hours ago`.
+ */
+export const TASK_FORMAT = '{{.ID}}\t{{.Node}}\t{{.Image}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}';
+
 export function serviceTasksArgv(serviceId: string): string[] {
-  return ['docker', 'service', 'ps', '--no-trunc', '--format', '{{.ID}}\t{{.Node}}\t{{.Image}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}', serviceId];
+  return ['docker', 'service', 'ps', '--no-trunc', '--format', TASK_FORMAT, serviceId];
 }
 
-export interface TaskInfo { id: string; node: string; image: string; desired: string; current: string; error: string }
+export interface TaskInfo {
+  id: string;
+  /** Hostname of the node the task was given to ('' while unassigned). */
+  node: string;
+  image: string;
+  /** What Swarm wants, lower case: running, complete (jobs), shutdown, ... */
+  desired: string;
+  /** What the task is, as Docker says it: `Running 3 hours ago`, `Failed 9 seconds ago`, ... */
+  current: string;
+  error: string;
+}
 
 export function parseTasks(stdout: string): TaskInfo[] {
   return stdout.split('\n').filter((l) => l.trim()).map((l) => {
@@ -124,6 +147,16 @@ export function countTasks(tasks: TaskInfo[], tag: string): TaskCount {
   };
 }
 
+/** The first task Swarm wants running that does run (in Docker's listing order), if any. */
+export function runningTask(tasks: TaskInfo[]): TaskInfo | undefined {
+  return tasks.find((t) => t.desired === 'running' && /^running/i.test(t.current));
+}
+
+/** A task that failed or was rejected (and is not wanted running any more). */
+export function isFailedTask(t: TaskInfo): boolean {
+  return t.desired !== 'running' && (t.error !== '' || /^(failed|rejected)/i.test(t.current));
+}
+
 /** The task Swarm names in "update rolled back due to failure or early termination of task X". */
 export function failedTaskOf(message: string): string | undefined {
   return /task ([a-z0-9]{10,})/.exec(message)?.[1];
@@ -133,8 +166,7 @@ export function failedTaskOf(message: string): string | undefined {
 export function rollbackReason(update: UpdateStatus | undefined, tasks: TaskInfo[]): string {
   const id = failedTaskOf(update?.message ?? '');
   const task = id ? tasks.find((t) => t.id.startsWith(id) || id.startsWith(t.id)) : undefined;
-  const failedState = (t: TaskInfo) => t.desired !== 'running' && (t.error !== '' || /^(failed|rejected)/i.test(t.current));
-  const failed = task && failedState(task) ? task : tasks.find(failedState);
+  const failed = task && isFailedTask(task) ? task : tasks.find(isFailedTask);
   const parts = [update?.message, failed ? `task on ${failed.node}: ${failed.error || failed.current}` : undefined].filter(Boolean);
   return parts.join('; ') || 'no reason given';
 }
@@ -148,15 +180,21 @@ export function serviceRollbackArgv(id: string): string[] {
   return ['docker', 'service', 'rollback', '--detach', id];
 }
 
-// --- release tasks: a one-off Swarm job -------------------------------------------------------
+// --- one-off Swarm jobs: release tasks and exec -----------------------------------------------
 
 export interface JobSpec {
   name: string;
   app: string;
   image: string;
   tag: string;
+  /** What the job runs: release tasks and `exec` are told apart by their pallet.role label. */
+  kind: 'task' | 'exec';
+  /** The exact reference to run (exec: the service's `repo:tag@sha256:...`); default image:tag. */
+  ref?: string;
   network: string;
   envFile?: string;
+  /** Placement constraints, e.g. `node.hostname==node1`. */
+  constraints?: string[];
   command: string[];
 }
 
@@ -164,23 +202,31 @@ export interface JobSpec {
 export function jobCreateArgv(j: JobSpec, dockerConfig?: string): string[] {
   const argv = ['docker', 'service', 'create', '--detach', '--quiet', '--with-registry-auth', '--name', j.name,
     '--mode', 'replicated-job', '--restart-condition', 'none', '--network', j.network,
-    '--label', `pallet.app=${j.app}`, '--label', 'pallet.role=task', '--label', `pallet.tag=${j.tag}`];
+    '--label', `pallet.app=${j.app}`, '--label', `pallet.role=${j.kind}`, '--label', `pallet.tag=${j.tag}`];
+  for (const c of j.constraints ?? []) argv.push('--constraint', c);
   if (j.envFile) argv.push('--env-file', j.envFile);
-  argv.push(`${j.image}:${j.tag}`, ...j.command);
+  argv.push(j.ref ?? `${j.image}:${j.tag}`, ...j.command);
   return withConfig(dockerConfig, argv);
 }
 
+/** A job's output without Docker's prefix, stdout and stderr as one stream in the order Docker sent them. */
 export function serviceLogsArgv(id: string): string[] {
-  return ['docker', 'service', 'logs', '--raw', '--no-task-ids', id];
+  return sh('exec "$@" 2>&1', 'docker', 'service', 'logs', '--raw', '--no-task-ids', id);
 }
 
 export type JobState = 'pending' | 'complete' | 'failed';
 
-/** Pure: a job's one task -> done or not, and how it failed. */
-export function jobState(tasks: TaskInfo[]): { state: JobState; error?: string } {
+/**
+ * Pure: a job's one task -> done or not, how it failed, and the command's exit code where the
+ * task says it (0 when complete; N from Docker's `task: non-zero exit (N)` error).
+ */
+export function jobState(tasks: TaskInfo[]): { state: JobState; error?: string; exitCode?: number } {
   const t = tasks[0];
   if (!t) return { state: 'pending' };
-  if (/^complete/i.test(t.current)) return { state: 'complete' };
-  if (/^(failed|rejected|shutdown|orphaned)/i.test(t.current)) return { state: 'failed', error: t.error || t.current };
+  if (/^complete/i.test(t.current)) return { state: 'complete', exitCode: 0 };
+  if (/^(failed|rejected|shutdown|orphaned)/i.test(t.current)) {
+    const code = /non-zero exit \((\d+)\)/.exec(t.error)?.[1];
+    return { state: 'failed', error: t.error || t.current, ...(code !== undefined ? { exitCode: Number(code) } : {}) };
+  }
   return { state: 'pending' };
 }

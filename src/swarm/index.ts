@@ -16,8 +16,8 @@ import { acquireLock, releaseLock } from '../deploy/lock.js';
 import { reportEnvFileLint } from '../deploy/preflight.js';
 import { runIdentity, type DeployRequest } from '../deploy/index.js';
 import { planSwarm, type ServicePlan } from './plan.js';
-import { countTasks, ensureNetworkArgv, pullArgv, swarmInfoArgv, swarmInfoProblem, tagOf } from './commands.js';
-import { askRollback, convergeTimeout, desiredTasks, inspectService, readNodes, removeService, rollService, serviceTasks } from './rollout.js';
+import { countTasks, ensureNetworkArgv, pullArgv, tagOf } from './commands.js';
+import { askRollback, checkManager, convergeTimeout, desiredTasks, inspectService, readNodes, removeService, rollService, serviceTasks } from './rollout.js';
 import { runSwarmTasks } from './job.js';
 import { SwarmStepError, type SwarmHooks, type SwarmReport, type SwarmRun, type SwarmServiceResult } from './types.js';
 
@@ -29,8 +29,7 @@ async function preflight(run: SwarmRun, req: SwarmRequest): Promise<void> {
   await conn.open();
   const v = await conn.run(dockerVersionArgv());
   if (v.exitCode !== 0) throw new UserError(`${label}: Docker does not answer (${v.stderr.trim() || `exit ${v.exitCode}`})`, `make sure dockerd runs on the manager and user ${conn.target.user} may use it`);
-  const problem = swarmInfoProblem((await conn.check(swarmInfoArgv(), 'reading the swarm state')).stdout);
-  if (problem) throw new UserError(`deploy.swarm.manager ${label} ${problem}`, 'docs/swarm.md shows how to turn existing hosts into a swarm');
+  await checkManager(conn);
   if (plan.envFile) {
     const e = await conn.run(envFileCheckArgv(plan.envFile));
     const why = envFileProblem(e.exitCode, e.stdout);

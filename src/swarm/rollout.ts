@@ -1,13 +1,15 @@
 // Rolling one service to a tag: `docker stack deploy` of its Compose document, then watching
 // Swarm's update (bounded) until it completed, rolled back or stalled. Swarm does the rolling
 // itself (order, parallelism, health, monitor, rollback); this only reports and decides.
+import { UserError } from '../errors.js';
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
+import type { SshConnection } from '../ssh/connection.js';
 import { batchSize } from '../deploy/plan.js';
 import { composeDocument, composeText, HEALTH_INTERVAL, HEALTH_RETRIES } from './compose.js';
 import {
   countTasks, parseNodes, parseServiceInfo, parseTasks, rollbackReason, serviceInspectArgv, serviceRemoveArgv,
-  serviceRollbackArgv, serviceTasksArgv, stackDeployArgv, nodeListArgv, type ServiceInfo, type TaskCount, type TaskInfo,
+  serviceRollbackArgv, serviceTasksArgv, stackDeployArgv, nodeListArgv, swarmInfoArgv, swarmInfoProblem, type ServiceInfo, type TaskCount, type TaskInfo,
 } from './commands.js';
 import type { ServicePlan } from './plan.js';
 import { SwarmStepError, type SwarmRun } from './types.js';
@@ -19,11 +21,19 @@ const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) =
   signal.addEventListener('abort', onAbort, { once: true });
 });
 
-export async function inspectService(run: SwarmRun, name: string): Promise<ServiceInfo | undefined> {
+/** Throws a UserError (with the command that fixes it) unless the host is an active Swarm manager. */
+export async function checkManager(conn: SshConnection): Promise<void> {
+  const problem = swarmInfoProblem((await conn.check(swarmInfoArgv(), 'reading the swarm state')).stdout);
+  if (problem) throw new UserError(`deploy.swarm.manager ${conn.name} ${problem}`, 'docs/swarm.md shows how to turn existing hosts into a swarm');
+}
+
+/** The service's id, spec image and update status; undefined when there is no such service. */
+export async function inspectService(run: Pick<SwarmRun, 'conn'>, name: string): Promise<ServiceInfo | undefined> {
   return parseServiceInfo((await run.conn.check(serviceInspectArgv(name), `inspecting ${name}`)).stdout);
 }
 
-export async function serviceTasks(run: SwarmRun, id: string): Promise<TaskInfo[]> {
+/** Every task of the service, history included (see TASK_FORMAT). */
+export async function serviceTasks(run: Pick<SwarmRun, 'conn'>, id: string): Promise<TaskInfo[]> {
   return parseTasks((await run.conn.check(serviceTasksArgv(id), 'listing tasks')).stdout);
 }
 

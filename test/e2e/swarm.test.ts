@@ -1,7 +1,8 @@
 // Deploy and rollback to a Docker Swarm on the lab: this file brings up its own 3-node swarm lab
 // (`lab up --swarm` under its own PALLET_LAB_DIR, images are cached) so the shared lab's hosts are
 // never turned into a swarm, and takes it down by id afterwards. Every release runs under a bounded
-// request loop through the lab's load balancer (nginx -> each node's port 8000, host mode).
+// request loop through the lab's load balancer (nginx -> each node's port 8000, host mode). Then
+// the day-2 commands through the manager: status, lock status/release, logs (-f stopped), exec.
 // PALLET_SWARM_LAB_DIR=DIR reuses a lab already up there (kept afterwards) for a quick rerun.
 import { jest } from '@jest/globals';
 import Docker from 'dockerode';
@@ -18,6 +19,11 @@ import { parseInputs } from '../../src/inputs.js';
 import { CleanupLedger } from '../../src/util/cleanup.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
 import { swarmDeployWithReport } from '../../src/commands/deploy.js';
+import type { CommandResult, RunContext } from '../../src/commands/context.js';
+import { runStatusCommand } from '../../src/commands/status.js';
+import { runLogsCommand } from '../../src/commands/logs.js';
+import { runExecCommand } from '../../src/commands/exec.js';
+import { runLockCommand } from '../../src/commands/lock.js';
 import type { PalletConfig } from '../../src/config/types.js';
 import type { DeployMode } from '../../src/deploy/types.js';
 import type { SwarmHooks } from '../../src/swarm/types.js';
@@ -139,6 +145,46 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
     }
   }
 
+  type Day2 = 'status' | 'logs' | 'exec' | 'lock-status' | 'lock-release';
+  const DAY2: Record<Day2, (ctx: RunContext) => Promise<CommandResult>> = {
+    status: runStatusCommand, logs: runLogsCommand, exec: runExecCommand,
+    'lock-status': (ctx) => runLockCommand(ctx, false), 'lock-release': (ctx) => runLockCommand(ctx, true),
+  };
+
+  /**
+   * A day-2 command in process, as `pallet` runs it (flags given as inputs): its exit code, the
+   * reporter's lines, and what it wrote to stdout itself (--json, exec and logs output).
+   */
+  async function day2(command: Day2, flags: Record<string, string> = {}, signal = new AbortController().signal) {
+    const raw: Record<string, string> = {
+      command, 'ssh-private-key': readFileSync(lab.ssh.privateKeyPath, 'utf8'), 'ssh-known-hosts': readFileSync(lab.ssh.knownHostsPath, 'utf8'), ...flags,
+    };
+    const lines: string[] = [];
+    const reporter = setReporter(new CliReporter((l) => lines.push(l), (l) => lines.push(l))) as CliReporter;
+    const ledger = new CleanupLedger();
+    let stdout = '';
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation(((chunk: string | Uint8Array) => { stdout += String(chunk); return true; }) as never);
+    const ctx: RunContext = {
+      inputs: parseInputs((n) => raw[n] ?? '', 'flag'), config: config(), ledger, where: 'flag', signal,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, USER: 'e2e-tester', RUNNER_TEMP: runnerTemp },
+    };
+    try {
+      const result = await DAY2[command](ctx);
+      await reporter.summary.write();
+      return { code: result.exitCode, text: lines.join('\n'), stdout };
+    } finally {
+      spy.mockRestore();
+      await ledger.runAll();
+      if (process.env.PALLET_E2E_VERBOSE) console.log(`${command} ${JSON.stringify(flags)}\n${lines.join('\n')}\n${stdout}`);
+    }
+  }
+
+  /** `docker service logs` processes still running on the manager (read from /proc). */
+  async function serviceLogsLeft(): Promise<number> {
+    const out = await ssh(`for p in /proc/[0-9]*; do c=$(tr '\\0' ' ' < $p/cmdline 2>/dev/null); [ -n "$c" ] && echo "$c"; done; true`);
+    return out.split('\n').filter((l) => l.startsWith('docker service logs')).length;
+  }
+
   /** Image tag of every task Swarm wants running, per service (from the manager). */
   async function taskTags(): Promise<Record<string, string[]>> {
     const out = await ssh(`for s in web worker; do docker service ps --filter desired-state=running --format "$s {{.Image}} {{.CurrentState}}" ${APP}_$s 2>/dev/null; done; true`);
@@ -244,6 +290,95 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
     expect(await taskTags()).toEqual({ web: [tags.v2, tags.v2, tags.v2], worker: [tags.v2] });
     expect((await ssh(`tail -2 /var/lib/pallet/${APP}/audit.log`)).split('\n').filter(Boolean).map((l) => l.split('\t').slice(3, 6)))
       .toEqual([['rollback', `${tags.v2}->${tags.v1}`, 'success'], ['rollback', `${tags.v1}->${tags.v2}`, 'success']]);
+  });
+
+  test('status: each service\'s tag and tasks per node, the nodes, TAG/REVERT/lock/audit from the manager; --role narrows, --host refused', async () => {
+    const s = await day2('status', { json: 'true' });
+    expect(s.code).toBe(0);
+    const j = JSON.parse(s.stdout);
+    expect(j).toMatchObject({ app: APP, manager: manager().address, tag: tags.v2, revert: tags.v1, problems: [] });
+    expect(j.lock).toBeUndefined();
+    expect(j.services.map((x: { service: string }) => x.service)).toEqual([`${APP}_web`, `${APP}_worker`]);
+    const [web, worker] = j.services;
+    expect(web).toMatchObject({ role: 'web', tag: tags.v2, mode: 'global', desired: 3, running: 3, missing: false });
+    expect(web.tasks.map((t: { node: string }) => t.node).sort()).toEqual(['lab-host-1', 'lab-host-2', 'lab-host-3']);
+    expect(worker).toMatchObject({ role: 'worker', tag: tags.v2, mode: 'replicated', desired: 1, running: 1 });
+    expect(j.nodes).toHaveLength(3);
+    expect(j.audit.at(-1)).toMatch(new RegExp(`\\t${APP}\\trollback\\t${tags.v1}->${tags.v2}\\tsuccess\\t`));
+    // The tables a person reads.
+    const t = await day2('status');
+    expect(t.code).toBe(0);
+    expect(t.text).toMatch(new RegExp(`${APP}_web +web +${tags.v2} +global +3/3`));
+    expect(t.text).toMatch(new RegExp(`${APP}_worker +lab-host-\\d +${tags.v2} +Running `));
+    expect(t.text).toMatch(/lab-host-2 +ready +active/);
+    expect(t.text).toMatch(new RegExp(`${manager().address.replace(/[.]/g, '\\.')} +${tags.v2} +${tags.v1} +free`));
+    const w = await day2('status', { role: 'worker', json: 'true' });
+    expect(JSON.parse(w.stdout).services.map((x: { service: string }) => x.service)).toEqual([`${APP}_worker`]);
+    await expect(day2('status', { host: lab.hosts[1].address })).rejects.toThrow(/runs on a Docker Swarm .*no host/);
+  });
+
+  test('lock status and release on the manager: another run\'s lock is kept without --force, removed with it, audited there', async () => {
+    const owner = `run 999.1 by someone-else since ${new Date().toISOString()}`;
+    await ssh(`mkdir /var/lib/pallet/${APP}/lock && printf '%s\\n' '${owner}' > /var/lib/pallet/${APP}/lock/owner && echo tok > /var/lib/pallet/${APP}/lock/token`);
+    const st = await day2('lock-status', { json: 'true' });
+    expect(st.code).toBe(0);
+    expect(JSON.parse(st.stdout).hosts).toEqual([{ host: manager().address, holder: owner, action: 'held', ok: true }]);
+    expect(JSON.parse((await day2('status', { json: 'true' })).stdout).lock).toBe(owner);
+
+    const refused = await day2('lock-release');
+    expect(refused.code).toBe(1);
+    expect(refused.text).toContain(`${manager().address}: the deploy lock of ${APP} is held by ${owner}, another run: not released`);
+    const forced = await day2('lock-release', { force: 'true' });
+    expect(forced.code).toBe(0);
+    expect(forced.text).toContain(`${manager().address}: removed the deploy lock of ${APP} held by ${owner} (--force)`);
+    expect(await ssh(`ls -d /var/lib/pallet/${APP}/lock 2>&1; tail -1 /var/lib/pallet/${APP}/audit.log; true`))
+      .toMatch(new RegExp(`lock': No such file[\\s\\S]*\\te2e-tester\\t${APP}\\tlock-release\\tholder: run 999\\.1 by someone-else since \\S+\\treleased with --force\\trun=local-`));
+  });
+
+  test('logs: the service\'s lines from every task, naming task and node, in time order; --follow streams until stopped and leaves no docker service logs behind', async () => {
+    for (const h of lab.hosts) await fetchVersion(`http://${h.ip}:8000/`);
+    const plain = await day2('logs', { tail: '20' });
+    expect(plain.code).toBe(0);
+    for (const node of ['lab-host-1', 'lab-host-2', 'lab-host-3']) expect(plain.stdout).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\S+ ${APP}_web\\.\\S+@${node} +\\| `, 'm'));
+    const stamps = plain.stdout.split('\n').filter(Boolean).map((l) => Date.parse(l.split(' ')[0]));
+    expect(stamps).toEqual([...stamps].sort((a, b) => a - b));
+    const worker = await day2('logs', { role: 'worker', tail: '3' });
+    expect(worker.code).toBe(0);
+    expect(worker.stdout).toMatch(new RegExp(`${APP}_worker\\.1@lab-host-\\d +\\| `));
+
+    const stop = new AbortController();
+    const following = day2('logs', { follow: 'true', tail: '1' }, stop.signal);
+    // Swarm's health check requests /health/ every 2 s: live lines arrive without help.
+    await sleep(6000);
+    expect(await serviceLogsLeft()).toBe(1);
+    stop.abort();
+    const f = await following;
+    expect(f.code).toBe(0);
+    expect(f.stdout).toMatch(/GET \/health\//);
+    let left = 1;
+    for (let i = 0; i < 30 && left > 0; i++) { left = await serviceLogsLeft(); if (left) await sleep(500); }
+    expect(left).toBe(0);
+    expect(readdirSync(runnerTemp)).toEqual([]);
+  });
+
+  test('exec: a Swarm job of the service\'s image with the env file: output, exit code, audit on the manager, no job left; -i and --all refused', async () => {
+    const ok = await day2('exec', { args: 'check' });
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('System check identified no issues');
+
+    const hostile = `$(touch /tmp/pwned-swarm); echo 'x' "y"`;
+    const code = `import os, sys; print("version", os.environ.get("APP_VERSION"), "env", os.environ.get("ENVIRONMENT")); print("arg", ${JSON.stringify(hostile)}); sys.exit(3)`;
+    const r = await day2('exec', { role: 'worker', args: ['shell', '-c', code].join('\n') });
+    expect(r.code).toBe(3);
+    expect(r.stdout).toContain(`version ${tags.v2} env production`);
+    expect(r.stdout).toContain(`arg ${hostile}`);
+    expect(r.text).toMatch(new RegExp(`${APP}_worker@${tags.v2} on lab-host-\\d \\(Swarm job ${APP}_exec_worker_[0-9a-f]{6}\\)`));
+    expect(await ssh(`tail -1 /var/lib/pallet/${APP}/audit.log`)).toMatch(new RegExp(`\\te2e-tester\\t${APP}\\texec\\tworker@${tags.v2} \\$ shell -c .*\\texit=3\\trun=local-`));
+    expect((await ssh(`docker service ls -q --filter label=pallet.role=exec | wc -l`)).trim()).toBe('0');
+    expect(await ssh('ls /tmp/pwned-swarm 2>&1 || true')).toMatch(/No such file/);
+
+    await expect(day2('exec', { interactive: 'true', args: 'shell' })).rejects.toThrow(/^--interactive: e2eswarm runs on a Docker Swarm/);
+    await expect(day2('exec', { 'all-hosts': 'true', args: 'check' })).rejects.toThrow(/^--all-hosts: e2eswarm runs on a Docker Swarm/);
   });
 
   test('a node paused during the update: it completes on the others or fails clearly, and the summary names what is behind', async () => {

@@ -141,7 +141,7 @@ describe('logs', () => {
     [{ follow: false }, ['docker', 'logs', '--timestamps', 'c1']],
     [{ follow: true, since: '10m', tail: 5 }, ['docker', 'logs', '--timestamps', '--since', '10m', '--tail', '5', '--follow', 'c1']],
   ])('%j', (o, docker) => {
-    const a = logsArgv('c1', o);
+    const a = logsArgv({ container: 'c1' }, o);
     expect(a.slice(-docker.length)).toEqual(docker);
     expect(a[0]).toBe('sh');
   });

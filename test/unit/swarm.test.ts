@@ -1,6 +1,7 @@
 // The Swarm target's pure parts: pallet.yml deploy.swarm (schema + semantic checks with
 // file:line), the plan, the Compose documents, the command vectors and the parsers of what
-// docker prints on the manager.
+// docker prints on the manager, and the day-2 commands (status, logs, exec, lock) on a swarm.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,10 +10,16 @@ import { planSwarm } from '../../src/swarm/plan.js';
 import { composeDocument, composeText, healthCommand } from '../../src/swarm/compose.js';
 import {
   countTasks, ensureNetworkArgv, failedTaskOf, jobCreateArgv, jobState, parseNodes, parseServiceInfo, parseTasks,
-  rollbackReason, serviceInspectArgv, stackDeployArgv, swarmInfoProblem, tagOf,
+  rollbackReason, runningTask, serviceInspectArgv, serviceLogsArgv, stackDeployArgv, swarmInfoProblem, tagOf,
 } from '../../src/swarm/commands.js';
 import { convergeTimeout, desiredTasks, stallSeconds } from '../../src/swarm/rollout.js';
-import { jobName } from '../../src/swarm/job.js';
+import { execJobName, jobName } from '../../src/swarm/job.js';
+import {
+  nodeRows, parseSwarmStatus, serviceRows, serviceViews, swarmStatusArgv, swarmStatusProblems, taskRows, unreachableStatus,
+} from '../../src/swarm/status.js';
+import { selectSwarmService, selectSwarmServices, swarmManager } from '../../src/ops/select.js';
+import { logsArgv } from '../../src/ops/logs.js';
+import { lockStatusArgv } from '../../src/ops/lock.js';
 import { swarmFailureMessage, swarmOutputs } from '../../src/swarm/report.js';
 import type { SwarmReport } from '../../src/swarm/types.js';
 
@@ -218,7 +225,7 @@ describe('commands', () => {
   test.each([
     [stackDeployArgv('shop'), ['docker', 'stack', 'deploy', '--with-registry-auth', '--resolve-image', 'always', '-c', '-', 'shop']],
     [stackDeployArgv('shop', '/tmp/pallet-docker-ab12cd34'), ['env', 'DOCKER_CONFIG=/tmp/pallet-docker-ab12cd34', 'docker', 'stack', 'deploy', '--with-registry-auth', '--resolve-image', 'always', '-c', '-', 'shop']],
-    [jobCreateArgv({ name: 'shop_task_1_0', app: 'shop', image: 'r/shop', tag: 'b7', network: 'shop_net', envFile: '/e.env', command: ['deploy'] }),
+    [jobCreateArgv({ name: 'shop_task_1_0', app: 'shop', image: 'r/shop', tag: 'b7', kind: 'task', network: 'shop_net', envFile: '/e.env', command: ['deploy'] }),
       ['docker', 'service', 'create', '--detach', '--quiet', '--with-registry-auth', '--name', 'shop_task_1_0', '--mode', 'replicated-job', '--restart-condition', 'none',
         '--network', 'shop_net', '--label', 'pallet.app=shop', '--label', 'pallet.role=task', '--label', 'pallet.tag=b7', '--env-file', '/e.env', 'r/shop:b7', 'deploy']],
   ])('%j', (argv, want) => expect(argv).toEqual(want));
@@ -298,4 +305,186 @@ describe('report', () => {
       .toBe("deploy task 'deploy' failed on shop_task_1_0: task: non-zero exit (1) — no service was touched; every service still runs its previous image");
   });
   test('outputs', () => expect(swarmOutputs(base, 'b8')).toEqual({ tag: 'b8', 'previous-tag': 'b7', 'deployed-hosts': '', reverted: 'true' }));
+});
+
+describe('day-2 on a swarm', () => {
+  const plan = planSwarm(loadConfig(project(SWARM)));
+
+  describe('selection', () => {
+    test.each(['deploy@mgr.example.com:2222', 'mgr.example.com', 'mgr.example.com:2222', 'deploy@mgr.example.com', undefined])('--host %s names the manager', (host) => {
+      expect(swarmManager(plan, { host })).toBe(plan.manager);
+    });
+    test('--host naming anything but the manager is refused: Swarm places the tasks', () => {
+      expect(messageOf(() => swarmManager(plan, { host: 'lab-host-2' })))
+        .toBe("--host: shop runs on a Docker Swarm (deploy.swarm), reached through its manager deploy@mgr.example.com:2222; Swarm places the tasks on its nodes, so there is no host 'lab-host-2' to pick");
+      expect(messageOf(() => selectSwarmServices(plan, { host: 'x', where: 'input' }))).toMatch(/^input 'host': shop runs on a Docker Swarm/);
+    });
+    test.each<[Parameters<typeof selectSwarmServices>[1], string[]]>([
+      [{}, ['shop_web', 'shop_worker', 'shop_beat']],
+      [{ role: 'worker' }, ['shop_worker']],
+      [{ role: 'beat', host: 'mgr.example.com' }, ['shop_beat']],
+    ])('status services %j', (flags, want) => expect(selectSwarmServices(plan, flags).map((s) => s.name)).toEqual(want));
+    test.each<[Parameters<typeof selectSwarmService>[1], string]>([
+      [{}, 'shop_web'], [{ role: 'worker' }, 'shop_worker'],
+    ])('exec and logs service %j', (flags, want) => expect(selectSwarmService(plan, flags).name).toBe(want));
+    test.each<[Parameters<typeof selectSwarmService>[1], string]>([
+      [{ role: 'scheduler' }, "--role: unknown role 'scheduler' (this app's roles: web, worker, beat)"],
+      [{ role: 'webb' }, "--role: unknown role 'webb'; did you mean 'web'? (this app's roles: web, worker, beat)"],
+      [{ allHosts: true }, '--all-hosts: shop runs on a Docker Swarm (deploy.swarm), where exec runs once, as one Swarm task'],
+    ])('refused: %j', (flags, msg) => expect(messageOf(() => selectSwarmService(plan, flags))).toBe(msg));
+  });
+
+  describe('status', () => {
+    const out = [
+      'now=1764455196', 'tag=b8', 'revert=b7', 'lock=run 77.1 by octo since 2026-11-29T22:00:00.000Z',
+      'node=lab-host-1\tReady\tActive', 'node=lab-host-2\tReady\tActive', 'node=lab-host-3\tDown\tActive',
+      'service=s1\tshop_web\tweb\tr/shop:b8@sha256:1\t{"State":"completed","StartedAt":"T","Message":"update completed"}\t{"Global":{}}',
+      'task=s1\tt1\tlab-host-1\tr/shop:b8@sha256:1\tRunning\tRunning 3 hours ago\t',
+      'task=s1\tt0\tlab-host-1\tr/shop:b7@sha256:0\tShutdown\tShutdown 3 hours ago\t',
+      'task=s1\tt2\tlab-host-2\tr/shop:b7@sha256:0\tRunning\tRunning 2 hours ago\t',
+      'task=s1\tt3\tlab-host-3\tr/shop:b8@sha256:1\tRunning\tStarting 1 second ago\t',
+      'task=s1\tf3\tlab-host-3\tr/shop:b8@sha256:1\tShutdown\tFailed 5 minutes ago\t"task: non-zero exit (1)"',
+      'service=s2\tshop_worker\tworker\tr/shop:b8@sha256:1\tnull\t{"Replicated":{"Replicas":2}}',
+      'task=s2\tw1\tlab-host-2\tr/shop:b8@sha256:1\tRunning\tRunning 3 hours ago\t',
+      'service=s3\tshop_exec_web_abc123\texec\tr/shop:b8@sha256:1\tnull\t{"ReplicatedJob":{"MaxConcurrent":1,"TotalCompletions":1}}',
+      'task=s3\tj1\tlab-host-1\tr/shop:b8@sha256:1\tComplete\tComplete 2 minutes ago\t',
+      'audit=2026-11-29T22:00:00.000Z\tocto\tshop\tdeploy\tb7->b8\tsuccess\trun=77.1',
+    ].join('\n');
+    const st = parseSwarmStatus('mgr', out);
+
+    test('one script on the manager: state dir, app, audit lines and Docker\'s formats as arguments', () => {
+      const a = swarmStatusArgv('shop', 3);
+      expect(a.slice(0, 2)).toEqual(['sh', '-c']);
+      expect(a.slice(3, 7)).toEqual(['sh', '/var/lib/pallet/shop', 'shop', '3']);
+      expect(a.slice(7)).toEqual([
+        '{{.Spec.Name}}\t{{index .Spec.Labels "pallet.role"}}\t{{.Spec.TaskTemplate.ContainerSpec.Image}}\t{{json .UpdateStatus}}\t{{json .Spec.Mode}}',
+        '{{.ID}}\t{{.Node}}\t{{.Image}}\t{{.DesiredState}}\t{{.CurrentState}}\t{{.Error}}',
+        '{{.Hostname}}\t{{.Status}}\t{{.Availability}}',
+      ]);
+      expect(a[2]).toContain('label=pallet.app=$app');
+    });
+
+    test('the script itself, run by sh against a stand-in docker: state files, nodes, services and tasks come out as parsed', () => {
+      const bin = path.join(tmp, 'fake-docker');
+      const state = path.join(tmp, 'state');
+      mkdirSync(bin, { recursive: true });
+      mkdirSync(path.join(state, 'lock'), { recursive: true });
+      writeFileSync(path.join(state, 'TAG'), 'b8\n');
+      writeFileSync(path.join(state, 'lock', 'owner'), 'run 1 by a since t\n');
+      writeFileSync(path.join(state, 'audit.log'), 'one\ntwo\nthree\n');
+      // s2 disappears between `service ls` and `service inspect`: skipped.
+      writeFileSync(path.join(bin, 'docker'), `#!/bin/sh
+case "$1 $2" in
+  "node ls") printf 'lab-host-1\\tReady\\tActive\\n' ;;
+  "service ls") printf 's1\\ns2\\n' ;;
+  "service inspect") [ "$5" = s1 ] || exit 1; printf 'shop_web\\tweb\\tr/shop:b8@sha256:1\\tnull\\t{"Global":{}}\\n' ;;
+  "service ps") printf 't1\\tlab-host-1\\tr/shop:b8@sha256:1\\tRunning\\tRunning 3 hours ago\\t\\n' ;;
+  *) exit 9 ;;
+esac
+`, { mode: 0o755 });
+      const argv = swarmStatusArgv('shop', 2);
+      argv[4] = state;
+      const env = { PATH: `${bin}:${process.env.PATH}` };
+      const got = parseSwarmStatus('mgr', execFileSync(argv[0], argv.slice(1), { env, encoding: 'utf8' }));
+      expect(got).toEqual({
+        manager: 'mgr', tag: 'b8', revert: '', lock: 'run 1 by a since t', audit: ['two', 'three'],
+        nodes: [{ hostname: 'lab-host-1', status: 'ready', availability: 'active' }],
+        services: [{
+          service: 'shop_web', role: 'web', image: 'r/shop:b8@sha256:1', tag: 'b8', mode: 'global', desired: 1, running: 1,
+          tasks: [{ id: 't1', node: 'lab-host-1', image: 'r/shop:b8@sha256:1', desired: 'running', current: 'Running 3 hours ago', error: '' }],
+        }],
+      });
+      // Not a manager: docker node ls fails, and so does the script.
+      writeFileSync(path.join(bin, 'docker'), '#!/bin/sh\necho "Error: This node is not a swarm manager." >&2; exit 1\n', { mode: 0o755 });
+      expect(spawnSync(argv[0], argv.slice(1), { env }).status).toBe(2);
+    });
+
+    test('parses the state, nodes, services with their current tasks and last failure', () => {
+      expect(st).toMatchObject({ manager: 'mgr', tag: 'b8', revert: 'b7', lock: 'run 77.1 by octo since 2026-11-29T22:00:00.000Z', audit: [expect.stringContaining('b7->b8')] });
+      expect(st.nodes.map((x) => x.status)).toEqual(['ready', 'ready', 'down']);
+      const [web, worker, job] = st.services;
+      expect(web).toMatchObject({ service: 'shop_web', role: 'web', tag: 'b8', mode: 'global', desired: 3, running: 2, update: { state: 'completed' } });
+      expect(web.tasks.map((t) => t.id)).toEqual(['t1', 't2', 't3']);
+      expect(web.lastFailure).toMatchObject({ id: 'f3', error: 'task: non-zero exit (1)' });
+      expect(worker).toMatchObject({ mode: 'replicated', desired: 2, running: 1 });
+      expect(worker.update).toBeUndefined();
+      expect(worker.lastFailure).toBeUndefined();
+      expect(job).toMatchObject({ service: 'shop_exec_web_abc123', role: 'exec', mode: 'replicated-job', desired: 1, running: 0 });
+      expect(parseSwarmStatus('mgr', 'now=1\ntag=\nrevert=\n')).toEqual({ manager: 'mgr', tag: '', revert: '', audit: [], nodes: [], services: [] });
+    });
+
+    test('rows: the selected roles\' services (missing ones too), then the app\'s other services; tasks with node and state', () => {
+      const views = serviceViews(st, plan.services, true);
+      expect(serviceRows(views)).toEqual([
+        ['shop_web', 'web', 'b8', 'global', '2/3', 'completed'],
+        ['shop_worker', 'worker', 'b8', 'replicated', '1/2', '-'],
+        ['shop_beat', 'beat', '-', '-', 'missing', '-'],
+        ['shop_exec_web_abc123', 'exec', 'b8', 'replicated-job', '0/1', '-'],
+      ]);
+      expect(taskRows(views)).toEqual([
+        ['shop_web', 'lab-host-1', 'b8', 'Running 3 hours ago', '-'],
+        ['shop_web', 'lab-host-2', 'b7', 'Running 2 hours ago', '-'],
+        ['shop_web', 'lab-host-3', 'b8', 'Starting 1 second ago', '-'],
+        ['shop_worker', 'lab-host-2', 'b8', 'Running 3 hours ago', '-'],
+        ['shop_exec_web_abc123', 'lab-host-1', 'b8', 'Complete 2 minutes ago', '-'],
+      ]);
+      expect(nodeRows(st)).toEqual([['lab-host-1', 'ready', 'active'], ['lab-host-2', 'ready', 'active'], ['lab-host-3', 'down', 'active']]);
+      expect(serviceRows(serviceViews(st, plan.services.filter((x) => x.role === 'worker'), false))).toEqual([['shop_worker', 'worker', 'b8', 'replicated', '1/2', '-']]);
+    });
+
+    test('problems: nodes down, tasks short (with the last failure), a task on another tag than TAG, a missing service, a paused update', () => {
+      expect(swarmStatusProblems(st, serviceViews(st, plan.services, true))).toEqual([
+        'node lab-host-3 is down',
+        'shop_web: 2/3 task(s) running; last failure on lab-host-3: task: non-zero exit (1)',
+        'shop_web: the task on lab-host-2 runs b7 but TAG says b8',
+        'shop_worker: 1/2 task(s) running',
+        'shop_beat: no such service on the swarm (not deployed yet)',
+      ]);
+      const paused = { ...st, nodes: [], services: [{ ...st.services[1], running: 2, update: { state: 'rollback_paused', message: 'update rolled back', startedAt: '' } }] };
+      expect(swarmStatusProblems(paused, serviceViews(paused, plan.services.filter((x) => x.role === 'worker'), false)))
+        .toEqual(["shop_worker: Swarm's update is rollback paused: update rolled back"]);
+      expect(swarmStatusProblems(unreachableStatus('mgr', 'docker does not answer: x'), [])).toEqual(['mgr: docker does not answer: x']);
+    });
+  });
+
+  test('logs: docker service logs of the service with timestamps, ending with the ssh session', () => {
+    const a = logsArgv({ service: 'shop_web' }, { follow: true, since: '10m', tail: 20 });
+    expect(a.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(a.slice(3)).toEqual(['sh', 'sh', '-c', 'exec "$@" 2>&1', 'sh',
+      'docker', 'service', 'logs', '--timestamps', '--no-task-ids', '--since', '10m', '--tail', '20', '--follow', 'shop_web']);
+  });
+
+  test('exec: a Swarm job of the service\'s pinned image on the app network, placed on a node running the service', () => {
+    expect(jobCreateArgv({
+      name: 'shop_exec_web_abc123', app: 'shop', image: 'r/shop', tag: 'b8', ref: 'r/shop:b8@sha256:1', kind: 'exec', network: 'shop_net',
+      envFile: '/etc/pallet/shop.env', constraints: ['node.hostname==lab-host-1'], command: ['manage.py', 'shell', '-c', 'print("$(id)")'],
+    })).toEqual([
+      'docker', 'service', 'create', '--detach', '--quiet', '--with-registry-auth', '--name', 'shop_exec_web_abc123', '--mode', 'replicated-job',
+      '--restart-condition', 'none', '--network', 'shop_net', '--label', 'pallet.app=shop', '--label', 'pallet.role=exec', '--label', 'pallet.tag=b8',
+      '--constraint', 'node.hostname==lab-host-1', '--env-file', '/etc/pallet/shop.env', 'r/shop:b8@sha256:1', 'manage.py', 'shell', '-c', 'print("$(id)")',
+    ]);
+    expect(execJobName('shop', 'web', 'abc123')).toBe('shop_exec_web_abc123');
+    expect(execJobName('a'.repeat(70), 'web')).toHaveLength(63);
+    expect(execJobName('shop', 'web')).toMatch(/^shop_exec_web_[0-9a-f]{6}$/);
+  });
+
+  test('a job\'s output: stdout and stderr as one stream, id as an argument', () => {
+    expect(serviceLogsArgv('j1')).toEqual(['sh', '-c', 'exec "$@" 2>&1', 'sh', 'docker', 'service', 'logs', '--raw', '--no-task-ids', 'j1']);
+  });
+
+  test.each<[string, ReturnType<typeof jobState>]>([
+    ['j\tn\ti\tComplete\tComplete 1 second ago\t', { state: 'complete', exitCode: 0 }],
+    ['j\tn\ti\tShutdown\tFailed 2 seconds ago\t"task: non-zero exit (3)"', { state: 'failed', error: 'task: non-zero exit (3)', exitCode: 3 }],
+    ['j\tn\ti\tShutdown\tRejected 2 seconds ago\t"No such image: r/shop:b9"', { state: 'failed', error: 'No such image: r/shop:b9' }],
+  ])('exit code of a job %j', (ps, want) => expect(jobState(parseTasks(ps))).toEqual(want));
+
+  test('the node of a running task (not one starting or shut down)', () => {
+    const tasks = parseTasks('a\tn1\ti\tRunning\tStarting 1 second ago\t\nb\tn2\ti\tShutdown\tRunning 1 second ago\t\nc\tn3\ti\tRunning\tRunning 5 minutes ago\t');
+    expect(runningTask(tasks)?.node).toBe('n3');
+    expect(runningTask([])).toBeUndefined();
+  });
+
+  test('the lock lives in the manager\'s state dir, as on a fleet host', () => {
+    expect(lockStatusArgv(plan.app).at(-1)).toBe('/var/lib/pallet/shop');
+  });
 });
