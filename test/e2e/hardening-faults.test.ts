@@ -95,6 +95,7 @@ describeLab('faults survived (lab)', () => {
 
   const ids = (vs: HostView[]) => vs.map((v) => v.containers.map((c) => `${c.id}:${c.tag}`).sort());
 
+  // Kept beside the unit tests of a crashing release: the app's own last log lines reach the message.
   test('crash-looping build (serve exits after ~2 s): never switched in, the LB keeps serving the old version', async () => {
     const before = await fx.views();
     const load = startLoad({ url: fx.lab.lb.url, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
