@@ -1,8 +1,8 @@
 // Pure: every command a Swarm deploy runs on the manager, as an argument vector, and parsers of
 // what they print. Data (names, tags, paths) only travels as positional arguments; the one shell
 // script is a constant run as `sh -c SCRIPT sh ARG...`.
+import { remoteScript } from '../host/script.js';
 
-const sh = (script: string, ...args: string[]) => ['sh', '-c', script, 'sh', ...args];
 // With a per-deploy DOCKER_CONFIG the CLI reads registry credentials only from that directory;
 // --with-registry-auth then sends them to the nodes with the service spec.
 const withConfig = (dir: string | undefined, argv: string[]) => (dir ? ['env', `DOCKER_CONFIG=${dir}`, ...argv] : argv);
@@ -42,7 +42,7 @@ docker network inspect "$n" >/dev/null 2>&1 && exit 0
 docker network create --driver overlay --label "pallet.app=$app" "$n" >/dev/null`;
 
 export function ensureNetworkArgv(network: string, app: string): string[] {
-  return sh(ENSURE_NETWORK, network, app);
+  return remoteScript('ensure-overlay-network', ENSURE_NETWORK, network, app);
 }
 
 /** Deploys the Compose document on stdin into the stack; --resolve-image pins tags to digests. */
@@ -61,7 +61,7 @@ const SERVICE_FORMAT = '{{.ID}}\t{{.Spec.TaskTemplate.ContainerSpec.Image}}\t{{j
 
 /** One line per existing service (missing ones print nothing; exit 0 either way). */
 export function serviceInspectArgv(name: string): string[] {
-  return sh(`docker service inspect --format '${SERVICE_FORMAT}' "$1" 2>/dev/null || true`, name);
+  return remoteScript('service-inspect', `docker service inspect --format '${SERVICE_FORMAT}' "$1" 2>/dev/null || true`, name);
 }
 
 export interface UpdateStatus { state: string; message: string; startedAt: string }
@@ -211,7 +211,7 @@ export function jobCreateArgv(j: JobSpec, dockerConfig?: string): string[] {
 
 /** A job's output without Docker's prefix, stdout and stderr as one stream in the order Docker sent them. */
 export function serviceLogsArgv(id: string): string[] {
-  return sh('exec "$@" 2>&1', 'docker', 'service', 'logs', '--raw', '--no-task-ids', id);
+  return remoteScript('job-logs', 'exec "$@" 2>&1', 'docker', 'service', 'logs', '--raw', '--no-task-ids', id);
 }
 
 export type JobState = 'pending' | 'complete' | 'failed';

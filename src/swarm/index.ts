@@ -121,8 +121,7 @@ async function settleFailed(run: SwarmRun, s: ServicePlan, r: SwarmServiceResult
 export async function executeSwarmDeploy(req: SwarmRequest): Promise<SwarmReport> {
   const plan = planSwarm(req.config);
   if (req.mode === 'deploy' && !req.tag) throw new UserError('deploy needs a tag', 'set the tag input (default build-<run number>)');
-  const settings = await prepareSshSettings({ ...req.ssh, jump: jumpTarget(req.config.deploy) }, req.ledger, req.env);
-  const conn = new SshConnection(plan.manager, settings, req.ledger);
+  const conn = req.connect ? req.connect(plan.manager) : new SshConnection(plan.manager, await prepareSshSettings({ ...req.ssh, jump: jumpTarget(req.config.deploy) }, req.ledger, req.env), req.ledger);
   const { runId, actor } = runIdentity(req.env);
   const run: SwarmRun = {
     plan, mode: req.mode, conn, ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {},

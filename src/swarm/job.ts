@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { formatDuration, reporter } from '../util/reporter.js';
 import { errorMessage } from '../errors.js';
-import type { SshConnection } from '../ssh/connection.js';
+import type { HostConnection } from '../ssh/connection.js';
 import { jobCreateArgv, jobState, serviceLogsArgv, serviceRemoveArgv } from './commands.js';
 import { serviceTasks } from './rollout.js';
 import { SwarmStepError, type SwarmRun } from './types.js';
@@ -42,7 +42,7 @@ export interface JobOptions {
   timeoutS?: number;
 }
 
-async function newLines(conn: SshConnection, id: string, seen: number, onLine: (l: string) => void): Promise<number> {
+async function newLines(conn: HostConnection, id: string, seen: number, onLine: (l: string) => void): Promise<number> {
   const out = (await conn.run(serviceLogsArgv(id))).stdout;
   const lines = out ? out.replace(/\n$/, '').split('\n') : [];
   for (const l of lines.slice(seen)) onLine(l);
@@ -54,7 +54,7 @@ async function newLines(conn: SshConnection, id: string, seen: number, onLine: (
  * and removes it when it ended, timed out or `signal` aborted. Throws when the job could not be
  * created; a failed task is an outcome, not an error.
  */
-export async function runJob(conn: SshConnection, create: string[], o: JobOptions): Promise<JobOutcome> {
+export async function runJob(conn: HostConnection, create: string[], o: JobOptions): Promise<JobOutcome> {
   const created = await conn.run(create);
   if (created.exitCode !== 0) throw new Error(`could not create the Swarm job ${o.name}: ${(created.stderr || created.stdout).trim()}`);
   const id = created.stdout.trim().split('\n').pop()!.trim();

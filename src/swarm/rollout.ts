@@ -4,7 +4,7 @@
 import { UserError } from '../errors.js';
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
-import type { SshConnection } from '../ssh/connection.js';
+import type { HostConnection } from '../ssh/connection.js';
 import { batchSize } from '../deploy/plan.js';
 import { composeDocument, composeText, HEALTH_INTERVAL, HEALTH_RETRIES } from './compose.js';
 import {
@@ -22,7 +22,7 @@ const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) =
 });
 
 /** Throws a UserError (with the command that fixes it) unless the host is an active Swarm manager. */
-export async function checkManager(conn: SshConnection): Promise<void> {
+export async function checkManager(conn: HostConnection): Promise<void> {
   const problem = swarmInfoProblem((await conn.check(swarmInfoArgv(), 'reading the swarm state')).stdout);
   if (problem) throw new UserError(`deploy.swarm.manager ${conn.name} ${problem}`, 'docs/swarm.md shows how to turn existing hosts into a swarm');
 }

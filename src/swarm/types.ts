@@ -1,5 +1,5 @@
 // The state one Swarm deploy (or rollback) carries from step to step, and what it reports.
-import type { SshConnection } from '../ssh/connection.js';
+import type { HostConnection } from '../ssh/connection.js';
 import type { CleanupLedger } from '../util/cleanup.js';
 import type { DeployMode } from '../deploy/types.js';
 import type { HeldLock } from '../deploy/lock.js';
@@ -15,7 +15,7 @@ export interface SwarmHooks {
 export interface SwarmRun {
   plan: SwarmPlan;
   mode: DeployMode;
-  conn: SshConnection;
+  conn: HostConnection;
   ledger: CleanupLedger;
   runId: string;
   actor: string;

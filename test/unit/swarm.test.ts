@@ -469,7 +469,7 @@ esac
   });
 
   test('a job\'s output: stdout and stderr as one stream, id as an argument', () => {
-    expect(serviceLogsArgv('j1')).toEqual(['sh', '-c', 'exec "$@" 2>&1', 'sh', 'docker', 'service', 'logs', '--raw', '--no-task-ids', 'j1']);
+    expect(serviceLogsArgv('j1')).toEqual(['sh', '-c', 'exec "$@" 2>&1', 'pallet-job-logs', 'docker', 'service', 'logs', '--raw', '--no-task-ids', 'j1']);
   });
 
   test.each<[string, ReturnType<typeof jobState>]>([
