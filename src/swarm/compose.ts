@@ -10,15 +10,20 @@ export const COMPOSE_VERSION = '3.8';
 /**
  * The command Docker runs in each task to check its health (web roles): an HTTP GET of the
  * role's health path on the container's own port with Python's standard library, so the image
- * needs `python3` (every Django image has it). Any status other than 2xx/3xx fails the check.
- * With `host` (health.host) the request sends it as its Host header, as a strict ALLOWED_HOSTS
- * answers 400 to 127.0.0.1; URL and host travel as arguments, never inside the script.
+ * needs `python3` (every Django image has it). The rule of every target (src/deploy/health.ts):
+ * a 2xx is healthy, redirects are not followed. With `host` (health.host) the request sends it
+ * as its Host header, as a strict ALLOWED_HOSTS answers 400 to 127.0.0.1; URL and host travel as
+ * arguments, never inside the script.
  */
 export function healthCommand(port: number, path: string, host?: string): string[] {
   const url = `http://127.0.0.1:${port}${path.startsWith('/') ? path : `/${path}`}`;
-  if (!host) return ['CMD', 'python3', '-c', 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=3)', url];
-  return ['CMD', 'python3', '-c', "import sys, urllib.request; urllib.request.urlopen(urllib.request.Request(sys.argv[1], headers={'Host': sys.argv[2]}), timeout=3)", url, host];
+  return ['CMD', 'python3', '-c', HEALTH_SCRIPT, url, ...(host ? [host] : [])];
 }
+
+// A redirect handler that declines makes urllib raise on 3xx, as it does on 4xx/5xx.
+const HEALTH_SCRIPT = "import sys, urllib.request as u; h = {'Host': sys.argv[2]} if len(sys.argv) > 2 else {}; "
+  + "o = u.build_opener(type('NoRedirect', (u.HTTPRedirectHandler,), {'redirect_request': lambda *a, **k: None})); "
+  + 'sys.exit(0 if 200 <= o.open(u.Request(sys.argv[1], headers=h), timeout=3).status < 300 else 1)';
 
 /** Seconds between health checks; with HEALTH_RETRIES failures in a row a task is unhealthy. */
 export const HEALTH_INTERVAL = 2;

@@ -1,6 +1,9 @@
 // The Swarm target's pure parts: pallet.yml deploy.swarm (schema + semantic checks with
 // file:line), the plan, the Compose documents, the command vectors and the parsers of what
 // docker prints on the manager, and the day-2 commands (status, logs, exec, lock) on a swarm.
+import http from 'node:http';
+import { spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -132,11 +135,28 @@ describe('compose documents', () => {
     expect(s.healthcheck).toBeUndefined();
   });
   test('health command is an HTTP GET with python3, URL as an argument', () => {
-    expect(healthCommand(8000, 'health/')).toEqual(['CMD', 'python3', '-c', expect.stringContaining('urlopen(sys.argv[1]'), 'http://127.0.0.1:8000/health/']);
+    expect(healthCommand(8000, 'health/')).toEqual(['CMD', 'python3', '-c', expect.stringContaining('u.Request(sys.argv[1]'), 'http://127.0.0.1:8000/health/']);
+  });
+  // The same rule as every other target: 2xx healthy, a redirect is not followed (it fails).
+  test.each<[number, number]>([[200, 0], [204, 0], [302, 1], [400, 1], [500, 1]])('health command: HTTP %s -> exit %s', async (status, exit) => {
+    const seen: string[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push(req.headers.host ?? '');
+      res.writeHead(status, status === 302 ? { Location: '/elsewhere/' } : {}).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    try {
+      const [, cmd, ...args] = healthCommand(port, '/health/', 'shop.test');
+      const code = await new Promise<number | null>((r) => spawn(cmd, args, { stdio: 'ignore' }).on('close', r));
+      expect({ code, seen }).toEqual({ code: exit, seen: ['shop.test'] });
+    } finally {
+      server.close();
+    }
   });
   test('health command with health.host: the Host header, host and URL as arguments', () => {
     expect(healthCommand(8000, '/up/', 'shop.example.com')).toEqual([
-      'CMD', 'python3', '-c', expect.stringContaining("headers={'Host': sys.argv[2]}"), 'http://127.0.0.1:8000/up/', 'shop.example.com',
+      'CMD', 'python3', '-c', expect.stringContaining("{'Host': sys.argv[2]}"), 'http://127.0.0.1:8000/up/', 'shop.example.com',
     ]);
   });
   test('text: JSON with $ escaped against Compose interpolation', () => {
@@ -217,7 +237,8 @@ describe('compose documents: stop_signal and health.host', () => {
     const p = planSwarm(loadConfig(project(SWARM)));
     const s = (composeDocument(p, p.services[0], { tag: 't', parallelism: 1 }) as any).services.web;
     expect(s.stop_signal).toBe('SIGTERM');
-    expect(s.healthcheck.test).toEqual(['CMD', 'python3', '-c', expect.not.stringContaining('Host'), 'http://127.0.0.1:8000/up/']);
+    // Without health.host there is no second argument: the script sends no Host of its own.
+    expect(s.healthcheck.test).toEqual(['CMD', 'python3', '-c', expect.any(String), 'http://127.0.0.1:8000/up/']);
   });
 });
 
