@@ -148,7 +148,10 @@ export async function executeSwarmDeploy(req: SwarmRequest): Promise<SwarmReport
     report.newTag = run.target;
     report.services = plan.services.map((s) => result(s, run.found.get(s.name) ? tagOf(run.found.get(s.name)!.image) : '', run.target));
     const rolled: SwarmServiceResult[] = [];
+    // A cancelled run stops before its next step (the rolled services are then reverted, as after a failure).
+    const cancelled = () => { if (req.signal.aborted) throw new SwarmStepError('-', 'cancelled', errorMessage(req.signal.reason ?? 'cancelled')); };
     try {
+      cancelled();
       report.phase = 'pull';
       const ref = imageRef(plan.image, run.target);
       await r.group(`Checking ${ref} on the manager`, async () => {
@@ -160,6 +163,7 @@ export async function executeSwarmDeploy(req: SwarmRequest): Promise<SwarmReport
         }
         r.info(`${ref} is available`);
       });
+      cancelled();
       report.phase = 'record';
       await conn.check(recordRevertArgv(plan.app, run.target), 'recording the revert tag');
       run.recorded = !!run.before.tag && run.before.tag !== run.target;
@@ -171,6 +175,7 @@ export async function executeSwarmDeploy(req: SwarmRequest): Promise<SwarmReport
       report.phase = 'rolling';
       await r.group('Rolling update by Swarm', async () => {
         for (const s of plan.services) {
+          cancelled();
           const res = report.services.find((x) => x.service === s.name)!;
           try {
             const out = await rollService(run, s, run.target);

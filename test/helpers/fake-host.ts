@@ -67,10 +67,13 @@ export class FakeFleet {
     return h;
   }
 
-  /** The connector the deploy takes (DeployRequest.connect): one FakeHost per target, kept across runs. */
+  /** Makes the host of a target the first time it is connected (a FakeManager for Swarm tests). */
+  make: (t: SshTarget, fleet: FakeFleet) => FakeHost = (t, fleet) => new FakeHost(t, fleet);
+
+  /** The connector the deploy takes (DeployRequest.connect): one host per target, kept across runs. */
   readonly connect = (t: SshTarget): HostConnection => {
     let h = this.hosts.get(t.label);
-    if (!h) { h = new FakeHost(t, this); this.hosts.set(t.label, h); }
+    if (!h) { h = this.make(t, this); this.hosts.set(t.label, h); }
     return h;
   };
 }
@@ -164,10 +167,11 @@ export class FakeHost implements HostConnection {
     this.containers.delete(n);
   }
 
-  private readonly handlers: Record<string, (a: readonly string[], input?: string) => RemoteResult> = {
+  protected readonly handlers: Record<string, (a: readonly string[], input?: string) => RemoteResult> = {
     'docker version': () => ok('20.10.24\n'),
     'docker image inspect': (a) => (this.images.has(a[a.length - 1]) ? ok('sha256:0\n') : fail(1, `Error: No such image: ${a[a.length - 1]}`)),
     'docker login': () => ok('Login Succeeded\n'),
+    'docker info': () => ok('active true\n'),
     'docker pull': (a) => {
       const ref = a[a.length - 1];
       if (!this.fleet.registry.has(ref)) return fail(1, `Error response from daemon: manifest for ${ref} not found: manifest unknown`);
