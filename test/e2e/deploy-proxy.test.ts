@@ -51,7 +51,7 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
     for (const a of fx?.addresses ?? []) await fx.ssh(a, `${others}docker rm -f pallet-proxy >/dev/null 2>&1; rm -rf /var/lib/pallet/proxy /var/lib/pallet/proxy-data; docker network rm pallet-proxy >/dev/null 2>&1; true`).catch(() => undefined);
     await fx?.teardown();
     const nets = [PROXY_APP, BLOG_APP, CLASH_APP].map((a) => `pallet-app-${a}`).join(' ');
-    for (const a of fx?.addresses ?? []) await fx.ssh(a, `docker network rm ${nets} >/dev/null 2>&1; docker image rm pallet-lab/caddy:next >/dev/null 2>&1; true`).catch(() => undefined);
+    for (const a of fx?.addresses ?? []) await fx.ssh(a, `docker network rm ${nets} >/dev/null 2>&1; docker image rm pallet-lab/caddy:broken pallet-lab/caddy:next >/dev/null 2>&1; true`).catch(() => undefined);
   }, 300_000);
 
   test('one host, 6 s boot: a code-only deploy with zero failed requests, the new version booted once, the old one stopped', async () => {
@@ -311,6 +311,27 @@ docker exec "$shop" python3 -c '${probe}' ${BLOG} $urls "http://$name:8000/healt
       expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
       expect((await fetchVersion(hostUrl(i), BLOG)).version).toBe(fx.tags.v1);
     }
+  });
+
+  test('a proxy image that does not come up: the first host gets its old proxy back, the deploy stops before the app changes', async () => {
+    // An image whose entrypoint exits at once, on every host (so no pull is needed and host 1's replacement is tried).
+    const broken = 'pallet-lab/caddy:broken';
+    for (const a of fx.addresses) await fx.ssh(a, `printf 'FROM pallet-lab/caddy:next\nENTRYPOINT ["false"]\n' | docker build -q -t ${broken} - >/dev/null`);
+    const before = await fx.views();
+    const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+    const r = await fx.deploy('deploy', { tag: fx.tags.v2, config: fx.config({ workers: [], proxy: { ...proxy(), image: broken } }) });
+    const stats = await load.stop();
+    show('broken proxy image', r.ms, stats);
+    expect(r.result?.exitCode).toBe(1);
+    expect(r.report).toMatchObject({ phase: 'proxy', failedHost: fx.addresses[0], failedStep: 'replacing the proxy', reverted: false });
+    expect(r.report!.error).toContain('pallet-proxy runs pallet-lab/caddy:next again');
+    expect(stats.failed).toBe(0);
+    for (const [i, a] of fx.addresses.entries()) {
+      expect(await fx.ssh(a, "docker inspect --format '{{.Config.Image}}' pallet-proxy; docker ps -aq --filter name=pallet-proxy- | wc -l")).toBe('pallet-lab/caddy:next\n0\n');
+      expect((await fx.view(a)).containers.map((c) => c.id)).toEqual(before[i].containers.map((c) => c.id));
+      expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
+    }
+    expect(r.leftovers).toEqual({ ledger: [], files: [] });
   });
 
   test('ALLOWED_HOSTS without the proxy: health.host makes the published-port deploy green; without it the version is refused', async () => {

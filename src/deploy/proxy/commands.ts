@@ -75,24 +75,35 @@ export function parseProxyImage(stdout: string): string {
 }
 
 // Replaces the proxy container with one of another image, keeping its networks, config and
-// certificates. The new container is created and joined first, so the gap (nothing listening on
-// 80/443) is only the old one's graceful stop (requests in flight finish, at most 10 s) and the
-// new one's start; it is printed as gap_ms=. If the new one does not come up, the old image is
-// started again (exit 5: nothing changed but the container).
+// certificates. The new container is created and joined first and the names are swapped while
+// the old one still serves, so the gap (nothing listening on 80/443) is only the old one's
+// graceful stop (requests in flight finish, at most 10 s) and the new one's start; it is printed
+// as gap_ms=. If the new one does not come up, the old container is started again (exit 5:
+// nothing changed).
 const REPLACE = `d="$1"; data="$2"; name="$3"; net="$4"; img="$5"
 ${PROXY_CREATE}
 old=$(docker inspect --format '{{.Config.Image}}' "$name") || { echo "no proxy container $name"; exit 3; }
-next="$name-next"; docker rm -f "$next" >/dev/null 2>&1
+next="$name-next"; prev="$name-previous"
+docker rm -f "$next" >/dev/null 2>&1
+docker inspect "$prev" >/dev/null 2>&1 && docker rm -f "$prev" >/dev/null 2>&1
 out=$(create "$img" "$next" 2>&1) || { echo "could not create the proxy from $img: $(printf '%s' "$out" | tail -n 2)"; exit 4; }
 join "$next" || { docker rm -f "$next" >/dev/null 2>&1; echo "could not join the app networks"; exit 4; }
+docker rename "$name" "$prev" && docker rename "$next" "$name" || { docker rm -f "$next" >/dev/null 2>&1; echo "could not rename the proxy containers"; exit 4; }
+# Until port 80 answers (bounded); a container that exited or restarts is not waited for.
+listening() { i=0; while [ "$i" -lt 200 ]; do i=$((i+1)); curl -s -o /dev/null --max-time 1 http://127.0.0.1:80/ && return 0
+    [ $((i % 5)) -eq 0 ] && [ "$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$name" 2>/dev/null)" != "true 0" ] && return 1; sleep 0.05; done; return 1; }
 t0=$(date +%s%N)
-docker stop -t 10 "$name" >/dev/null 2>&1; docker rm -f "$name" >/dev/null 2>&1
-if docker rename "$next" "$name" && docker start "$name" >/dev/null 2>&1 && ready "$name"; then
-  printf 'replaced %s with %s\\ngap_ms=%s\\n' "$old" "$img" "$(( ($(date +%s%N) - t0) / 1000000 ))"; exit 0
+docker stop -t 10 "$prev" >/dev/null 2>&1
+if docker start "$name" >/dev/null 2>&1 && listening; then
+  gap=$(( ($(date +%s%N) - t0) / 1000000 ))
+  if ready "$name"; then
+    docker rm -f "$prev" >/dev/null 2>&1
+    printf 'replaced %s with %s\\ngap_ms=%s\\n' "$old" "$img" "$gap"; exit 0
+  fi
 fi
 why=$(docker logs --tail 3 "$name" 2>&1 | tr '\\n' ' ')
-docker rm -f "$name" "$next" >/dev/null 2>&1
-create "$old" "$name" >/dev/null 2>&1 && join "$name" && docker start "$name" >/dev/null 2>&1 && ready "$name" \\
+docker rm -f "$name" >/dev/null 2>&1
+docker rename "$prev" "$name" && docker start "$name" >/dev/null 2>&1 && ready "$name" \\
   && { echo "the proxy from $img did not come up ($why); $name runs $old again"; exit 5; }
 echo "the proxy from $img did not come up ($why), and $old could not be started again"; exit 6`;
 
