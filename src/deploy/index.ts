@@ -1,12 +1,13 @@
-// The deploy and rollback algorithm (DESIGN.md §4): preflight, pull, record, tasks, rolling
-// restart with health, revert on failure, finish. Each step lives in its own module; this file
-// only decides the order and what a failure at each point means.
+// Deploy and rollback to SSH hosts: the hosts' driver of the rollout engine (src/engine/rollout.ts
+// runs the phases in order and decides what a failure means). Each step lives in its own module:
+// preflight, pull, the proxy, tasks, the rolling restart, revert, finish.
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import type { CleanupLedger } from '../util/cleanup.js';
-import { SshConnection, type Connector } from '../ssh/connection.js';
+import { SshConnection, type Connector, type HostConnection } from '../ssh/connection.js';
+import { runRollout, type Phase, type RolloutDriver, type RolloutOutcome } from '../engine/rollout.js';
 import { prepareSshSettings } from '../ssh/credentials.js';
 import { jumpTarget, planDeploy, type DeployPlan } from './plan.js';
 import { recordRevertArgv } from './commands.js';
@@ -41,7 +42,8 @@ export interface DeployRequest {
   connect?: Connector;
 }
 
-export type DeployPhase = 'preflight' | 'pull' | 'proxy' | 'record' | 'tasks' | 'rolling' | 'finish' | 'done';
+/** Where a deploy stopped: the engine's phases. */
+export type DeployPhase = Phase;
 
 export interface DeployReport {
   ok: boolean;
@@ -78,70 +80,67 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
   const conns = plan.hosts.map(connect);
   const { runId, actor } = runIdentity(req.env);
   const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [], proxySwitches: new Map(), ...(req.appEnv !== undefined ? { appEnv: req.appEnv } : {}) };
-  const report: DeployReport = { ok: false, mode: req.mode, plan, phase: 'preflight', reverted: false, revertProblems: [], hosts: [] };
-  const r = reporter();
-  const cancelled = () => { if (req.signal.aborted) throw new StepError('-', 'cancelled', errorMessage(req.signal.reason ?? 'cancelled')); };
+  const outcome: RolloutOutcome = { ok: false, phase: 'preflight', reverted: false, revertProblems: [] };
   try {
-    await r.group(`Preflight: ${plan.hosts.length} host(s)`, () =>
-      preflight(run, conns, { runId, actor, timeout: req.lockTimeout, breakStale: req.breakLock, signal: req.signal }));
-    setTargets(run, req);
-    try {
-      cancelled();
-      report.phase = 'pull';
-      const title = req.mode === 'rollback' ? 'Checking the rollback image on every host' : `Pulling ${plan.image}:${req.tag}`;
-      // The proxy check runs beside the pulls: both only prepare, nothing of the app changes yet.
-      await r.group(plan.proxy ? `${title}; the proxy on every web host` : title, () => pullAndPrepare(run, req, report));
-      cancelled();
-      report.phase = 'record';
-      await recordRevert(run);
-      if ((req.mode === 'deploy' || req.runTasks) && plan.tasks.length) {
-        report.phase = 'tasks';
-        await r.group(`Tasks on ${plan.taskHost}`, () => runTasks(run));
-      }
-      report.phase = 'rolling';
-      await r.group('Rolling restart', () => rollOut(run, cancelled));
-      if (plan.proxy) await r.group('Stopping the previous containers', () => retireBehindProxy(run));
-      report.phase = 'finish';
-      report.ok = true;
-    } catch (e) {
-      noteFailure(report, e);
-      if (report.phase === 'rolling') {
-        // The rollout is undone: hosts already switched go back; the others never changed.
-        report.reverted = true;
-        const touched = [...new Set(run.touched.map((t) => t.host))];
-        r.warning(`${report.error}: ${touched.length ? `reverting ${touched.join(', ')}` : 'no host had switched yet'}`);
-        if (touched.length) report.revertProblems = await r.group('Reverting', () => revertTouched(run));
-        for (const p of report.revertProblems) r.error(`revert: ${p}`);
-      }
-    }
-    await r.group('Finishing', () => finishHosts(run, report.ok, report.ok ? 'success' : `failed at ${report.phase}`));
-    if (report.ok) report.phase = 'done';
-  } catch (e) {
-    if (!report.error) noteFailure(report, e);
-    if (report.phase === 'preflight') throw e; // nothing changed; the error says why
+    await runRollout(fleetDriver(run, req, conns), req.signal, outcome);
   } finally {
-    await releaseAll(run);
     await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
-    report.hosts = plan.hosts.map((t) => run.hosts.get(t.label)).filter((h) => h !== undefined).map((h) => ({
+  }
+  return {
+    ok: outcome.ok, mode: req.mode, plan, phase: outcome.phase, error: outcome.error, failedHost: outcome.failedAt, failedStep: outcome.failedStep,
+    reverted: outcome.reverted, revertProblems: outcome.revertProblems,
+    hosts: plan.hosts.map((t) => run.hosts.get(t.label)).filter((h) => h !== undefined).map((h) => ({
       host: h.label, roles: h.roles, oldTag: h.before.tag, newTag: h.target, pullMs: h.pullMs,
       restartMs: h.restartMs, health: h.health.join(', ') || '-', reverted: h.reverted, lost: h.lost,
-    }));
-  }
-  return report;
+    })),
+  };
+}
+
+/**
+ * The SSH hosts' driver (published port and proxy: a role behind the proxy rolls by route
+ * switches, the others by restarts with a candidate probe). Preflight on every host at once,
+ * pulls beside the proxies' preparation, the revert tag recorded everywhere, tasks on the first
+ * host, roles rolled batch by batch, the revert of every touched host, finish on every host.
+ */
+function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]): RolloutDriver {
+  const { plan } = run;
+  const r = reporter();
+  return {
+    target: plan.proxy ? 'proxy' : 'published-port',
+    preflight: () => r.group(`Preflight: ${plan.hosts.length} host(s)`, () =>
+      preflight(run, conns, { runId: run.runId, actor: run.actor, timeout: req.lockTimeout, breakStale: req.breakLock, signal: req.signal })),
+    chooseTargets: () => setTargets(run, req),
+    prepareTitle: () => {
+      const title = req.mode === 'rollback' ? 'Checking the rollback image on every host' : `Pulling ${plan.image}:${req.tag}`;
+      return plan.proxy ? `${title}; the proxy on every web host` : title;
+    },
+    prepare: (outcome) => pullAndPrepare(run, req, outcome),
+    record: () => recordRevert(run),
+    tasksTitle: () => ((req.mode === 'deploy' || req.runTasks) && plan.tasks.length ? `Tasks on ${plan.taskHost}` : undefined),
+    tasks: () => runTasks(run),
+    roll: async (cancelled) => {
+      await r.group('Rolling restart', () => rollOut(run, cancelled));
+      if (plan.proxy) await r.group('Stopping the previous containers', () => retireBehindProxy(run));
+    },
+    touched: () => [...new Set(run.touched.map((t) => t.host))],
+    revert: () => revertTouched(run),
+    finish: (outcome, result) => finishHosts(run, outcome.ok, result),
+    release: () => releaseAll(run),
+  };
 }
 
 /**
  * Pulls the release (or checks the rollback image) and, in proxy mode, prepares the proxies at
- * the same time. A pull failure wins over a proxy failure (report.phase 'pull', else 'proxy').
+ * the same time. A pull failure wins over a proxy failure (phase 'pull', else 'proxy').
  */
-async function pullAndPrepare(run: DeployRun, req: DeployRequest, report: DeployReport): Promise<void> {
+async function pullAndPrepare(run: DeployRun, req: DeployRequest, outcome: RolloutOutcome): Promise<void> {
   const [pulled, proxied] = await Promise.allSettled([
     req.mode === 'rollback' ? ensureTargetsAvailable(run, req.login) : pullEverywhere(run, req.login),
     run.plan.proxy ? prepareProxies(run, req.login) : Promise.resolve(),
   ]);
   if (pulled.status === 'rejected') throw pulled.reason;
   if (proxied.status === 'rejected') {
-    report.phase = 'proxy';
+    outcome.phase = 'proxy';
     throw proxied.reason;
   }
 }
@@ -175,9 +174,4 @@ async function rollOut(run: DeployRun, cancelled: () => void): Promise<void> {
       if (f) throw f.error;
     });
   }
-}
-
-function noteFailure(report: DeployReport, e: unknown): void {
-  report.error = errorMessage(e);
-  if (e instanceof StepError) { report.failedHost = e.host; report.failedStep = e.step; }
 }

@@ -1,5 +1,5 @@
-// Deploy and rollback to a Docker Swarm (deploy.swarm): the same steps as an SSH fleet, talking
-// to one manager. Preflight (swarm, env file and its lines, TAG/REVERT, lock), registry login,
+// Deploy and rollback to a Docker Swarm (deploy.swarm): the Swarm driver of the rollout engine
+// (src/engine/rollout.ts runs the phases), talking to one manager. Preflight (swarm, env file and its lines, TAG/REVERT, lock), registry login,
 // image check, record, release tasks as a Swarm job, services rolled one role at a time by Swarm
 // itself, revert of the roles already rolled when a later one fails, finish (TAG, audit line, lock).
 import { randomBytes } from 'node:crypto';
@@ -20,6 +20,7 @@ import { countTasks, ensureNetworkArgv, pullArgv, tagOf } from './commands.js';
 import { askRollback, checkManager, convergeTimeout, desiredTasks, inspectService, readNodes, removeService, rollService, serviceTasks } from './rollout.js';
 import { runSwarmTasks } from './job.js';
 import { SwarmStepError, type SwarmHooks, type SwarmReport, type SwarmRun, type SwarmServiceResult } from './types.js';
+import { runRollout, type RolloutDriver, type RolloutOutcome } from '../engine/rollout.js';
 
 export type SwarmRequest = Omit<DeployRequest, 'hooks'> & { hooks?: SwarmHooks };
 
@@ -131,106 +132,103 @@ export async function executeSwarmDeploy(req: SwarmRequest): Promise<SwarmReport
     target: 'swarm', ok: false, mode: req.mode, plan, phase: 'preflight', reverted: false, revertProblems: [],
     oldTag: '', newTag: '', services: [], notes: [],
   };
-  const r = reporter();
-  const note = (e: unknown) => {
-    report.error = errorMessage(e);
-    if (e instanceof SwarmStepError) { report.failedService = e.where; report.failedStep = e.step; }
-  };
+  // One list: problems met while settling the failed service (settleFailed) and the revert's.
+  const outcome: RolloutOutcome = { ok: false, phase: 'preflight', reverted: false, revertProblems: report.revertProblems };
   try {
-    try {
-      await r.group(`Preflight: swarm manager ${plan.manager.label}`, () => preflight(run, req));
-    } catch (e) {
-      throw e instanceof UserError ? new UserError(`preflight failed, nothing was changed: ${e.message}`, e.hint) : e;
-    }
-    run.target = req.tag ?? run.before.revert;
-    if (!run.target) throw new UserError('rollback refused, nothing was changed: no recorded previous tag on the manager', 'name the tag to go back to with the tag input');
-    report.oldTag = run.before.tag;
-    report.newTag = run.target;
-    report.services = plan.services.map((s) => result(s, run.found.get(s.name) ? tagOf(run.found.get(s.name)!.image) : '', run.target));
-    const rolled: SwarmServiceResult[] = [];
-    // A cancelled run stops before its next step (the rolled services are then reverted, as after a failure).
-    const cancelled = () => { if (req.signal.aborted) throw new SwarmStepError('-', 'cancelled', errorMessage(req.signal.reason ?? 'cancelled')); };
-    try {
-      cancelled();
-      report.phase = 'pull';
+    await runRollout(swarmDriver(run, req, report), req.signal, outcome);
+  } finally {
+    await conn.close().catch(() => undefined);
+  }
+  return Object.assign(report, {
+    ok: outcome.ok, phase: outcome.phase, error: outcome.error, failedService: outcome.failedAt, failedStep: outcome.failedStep,
+    reverted: outcome.reverted, revertProblems: outcome.revertProblems,
+  });
+}
+
+/**
+ * The Swarm driver: one manager. Preflight (swarm, env file, TAG/REVERT, nodes, services,
+ * lock), the image checked on the manager with the registry login, release tasks as Swarm jobs,
+ * each role's service updated by Swarm in turn (which rolls a failing one back itself), the roles
+ * already updated reverted when a later one fails, finish on the manager.
+ */
+function swarmDriver(run: SwarmRun, req: SwarmRequest, report: SwarmReport): RolloutDriver {
+  const { plan, conn } = run;
+  const r = reporter();
+  const rolled: SwarmServiceResult[] = [];
+  return {
+    target: 'swarm',
+    preflight: async () => {
+      try {
+        await r.group(`Preflight: swarm manager ${plan.manager.label}`, () => preflight(run, req));
+      } catch (e) {
+        throw e instanceof UserError ? new UserError(`preflight failed, nothing was changed: ${e.message}`, e.hint) : e;
+      }
+    },
+    chooseTargets: () => {
+      run.target = req.tag ?? run.before.revert;
+      if (!run.target) throw new UserError('rollback refused, nothing was changed: no recorded previous tag on the manager', 'name the tag to go back to with the tag input');
+      report.oldTag = run.before.tag;
+      report.newTag = run.target;
+      report.services = plan.services.map((s) => result(s, run.found.get(s.name) ? tagOf(run.found.get(s.name)!.image) : '', run.target));
+    },
+    prepareTitle: () => `Checking ${imageRef(plan.image, run.target)} on the manager`,
+    prepare: async () => {
       const ref = imageRef(plan.image, run.target);
-      await r.group(`Checking ${ref} on the manager`, async () => {
-        await login(run, req);
-        const p = await conn.run(pullArgv(ref, run.dockerConfig));
-        if (p.exitCode !== 0) {
-          if (req.mode === 'rollback') throw new UserError(`rollback refused, nothing was changed: ${ref} is not available (${lastLines(p.stderr || p.stdout)})`, 'pick a tag that is still in the registry, via the tag input');
-          throw new SwarmStepError('manager', `pull ${ref}`, lastLines(p.stderr || p.stdout));
-        }
-        r.info(`${ref} is available`);
-      });
-      cancelled();
-      report.phase = 'record';
+      await login(run, req);
+      const p = await conn.run(pullArgv(ref, run.dockerConfig));
+      if (p.exitCode !== 0) {
+        if (req.mode === 'rollback') throw new UserError(`rollback refused, nothing was changed: ${ref} is not available (${lastLines(p.stderr || p.stdout)})`, 'pick a tag that is still in the registry, via the tag input');
+        throw new SwarmStepError('manager', `pull ${ref}`, lastLines(p.stderr || p.stdout));
+      }
+      r.info(`${ref} is available`);
+    },
+    record: async () => {
       await conn.check(recordRevertArgv(plan.app, run.target), 'recording the revert tag');
       run.recorded = !!run.before.tag && run.before.tag !== run.target;
       await conn.check(ensureNetworkArgv(plan.network, plan.app), `creating the overlay network ${plan.network}`);
-      if ((req.mode === 'deploy' || req.runTasks) && plan.tasks.length) {
-        report.phase = 'tasks';
-        await r.group(`Release tasks as Swarm jobs on ${plan.network}`, () => runSwarmTasks(run));
-      }
-      report.phase = 'rolling';
-      await r.group('Rolling update by Swarm', async () => {
-        for (const s of plan.services) {
-          cancelled();
-          const res = report.services.find((x) => x.service === s.name)!;
-          try {
-            const out = await rollService(run, s, run.target);
-            const unchanged = !out.changed && res.oldTag === run.target;
-            Object.assign(res, { result: unchanged ? 'unchanged' : res.oldTag ? 'updated' : 'created', running: out.count.running, desired: out.count.desired, behind: out.count.behind, ms: out.ms });
-            rolled.push(res);
-          } catch (e) {
-            await settleFailed(run, s, res, e, report.revertProblems).catch((x) => report.revertProblems.push(`${s.name}: ${errorMessage(x)}`));
-            throw e;
-          }
+    },
+    tasksTitle: () => ((req.mode === 'deploy' || req.runTasks) && plan.tasks.length ? `Release tasks as Swarm jobs on ${plan.network}` : undefined),
+    tasks: () => runSwarmTasks(run),
+    roll: (cancelled) => r.group('Rolling update by Swarm', async () => {
+      for (const s of plan.services) {
+        cancelled();
+        const res = report.services.find((x) => x.service === s.name)!;
+        try {
+          const out = await rollService(run, s, run.target);
+          const unchanged = !out.changed && res.oldTag === run.target;
+          Object.assign(res, { result: unchanged ? 'unchanged' : res.oldTag ? 'updated' : 'created', running: out.count.running, desired: out.count.desired, behind: out.count.behind, ms: out.ms });
+          rolled.push(res);
+        } catch (e) {
+          await settleFailed(run, s, res, e, report.revertProblems).catch((x) => report.revertProblems.push(`${s.name}: ${errorMessage(x)}`));
+          throw e;
         }
-      });
-      report.phase = 'finish';
-      report.ok = true;
-    } catch (e) {
-      note(e);
-      if (report.phase === 'rolling') {
-        report.reverted = true;
-        if (rolled.length) {
-          r.warning(`${report.error}: reverting ${rolled.map((x) => x.service).join(', ')}`);
-          report.revertProblems.push(...(await r.group('Reverting', () => revertRolled(run, rolled))));
-        }
-        for (const p of report.revertProblems) r.error(`revert: ${p}`);
       }
-    }
-    await readNodes(run).catch(() => undefined);
-    for (const n of run.downNodes) report.notes.push(`node ${n} is down: it runs none of this deploy's tasks; Swarm starts them there when it is back (global services) or has placed them elsewhere`);
-    for (const s of report.services) if (s.behind.length) report.notes.push(`${s.service}: tasks on ${s.behind.join(', ')} are not on ${s.result.includes('back') || s.result === 'reverted' ? s.oldTag : s.newTag}`);
-    await r.group('Finishing', () => finish(run, report));
-    if (report.ok) report.phase = 'done';
-  } catch (e) {
-    if (!report.error) note(e);
-    if (report.phase === 'preflight') throw e;
-  } finally {
-    await logout(run);
-    if (run.lock) {
+    }),
+    touched: () => rolled.map((x) => x.service),
+    revert: () => revertRolled(run, rolled),
+    finish: async (outcome, result) => {
+      await readNodes(run).catch(() => undefined);
+      for (const n of run.downNodes) report.notes.push(`node ${n} is down: it runs none of this deploy's tasks; Swarm starts them there when it is back (global services) or has placed them elsewhere`);
+      for (const s of report.services) if (s.behind.length) report.notes.push(`${s.service}: tasks on ${s.behind.join(', ')} are not on ${s.result.includes('back') || s.result === 'reverted' ? s.oldTag : s.newTag}`);
+      await finish(run, outcome.ok, `${result}${outcome.reverted ? ' (reverted)' : ''}`);
+    },
+    release: async () => {
+      await logout(run);
+      if (!run.lock) return;
       try {
         await releaseLock(conn, run.ledger, plan.app, run.lock);
         run.lock = undefined;
       } catch (e) {
         r.warning(`${conn.name}: could not release the deploy lock (${errorMessage(e)}); it is retried at cleanup`);
       }
-    }
-    await conn.close().catch(() => undefined);
-  }
-  return report;
+    },
+  };
 }
 
-async function finish(run: SwarmRun, report: SwarmReport): Promise<void> {
-  const tag = report.ok ? run.target : '';
-  const revert = !report.ok && run.recorded ? run.before.revert || '-' : '';
-  const line = auditLine({
-    time: new Date(), actor: run.actor, app: run.plan.app, command: run.mode, from: run.before.tag, to: run.target,
-    result: report.ok ? 'success' : `failed at ${report.phase}${report.reverted ? ' (reverted)' : ''}`, runId: run.runId,
-  });
+async function finish(run: SwarmRun, ok: boolean, result: string): Promise<void> {
+  const tag = ok ? run.target : '';
+  const revert = !ok && run.recorded ? run.before.revert || '-' : '';
+  const line = auditLine({ time: new Date(), actor: run.actor, app: run.plan.app, command: run.mode, from: run.before.tag, to: run.target, result, runId: run.runId });
   try {
     await run.conn.check(finishArgv(run.plan.app, tag, revert, line), 'writing TAG and the audit log');
   } catch (e) {

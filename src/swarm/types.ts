@@ -1,11 +1,12 @@
 // The state one Swarm deploy (or rollback) carries from step to step, and what it reports.
 import type { HostConnection } from '../ssh/connection.js';
 import type { CleanupLedger } from '../util/cleanup.js';
-import type { DeployMode } from '../deploy/types.js';
+import { StepError, type DeployMode } from '../deploy/types.js';
 import type { HeldLock } from '../deploy/lock.js';
 import type { HostState } from '../deploy/commands.js';
 import type { SwarmPlan } from './plan.js';
 import type { ServiceInfo } from './commands.js';
+import type { Phase } from '../engine/rollout.js';
 
 /** Hooks for tests (fault injection while Swarm updates a service). Never set in production. */
 export interface SwarmHooks {
@@ -50,7 +51,8 @@ export interface SwarmServiceResult {
   ms: number;
 }
 
-export type SwarmPhase = 'preflight' | 'pull' | 'record' | 'tasks' | 'rolling' | 'finish' | 'done';
+/** Where a Swarm deploy stopped: the engine's phases. */
+export type SwarmPhase = Phase;
 
 export interface SwarmReport {
   target: 'swarm';
@@ -71,10 +73,12 @@ export interface SwarmReport {
   notes: string[];
 }
 
-/** A failure at a known service (or the manager) and step. */
-export class SwarmStepError extends Error {
-  constructor(readonly where: string, readonly step: string, readonly detail: string, readonly rolledBackBySwarm = false) {
-    super(`${step} failed on ${where}: ${detail}`);
+/** A failure at a known service (or the manager) and step; `host` names the service. */
+export class SwarmStepError extends StepError {
+  constructor(where: string, step: string, detail: string, readonly rolledBackBySwarm = false) {
+    super(where, step, detail);
     this.name = 'SwarmStepError';
   }
+
+  get where(): string { return this.host; }
 }
