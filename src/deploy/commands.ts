@@ -255,7 +255,7 @@ fi
 docker rm -f "$n" >/dev/null`;
 
 /** Stops the role's container with `signal` (e.g. SIGTERM), SIGKILL after `stopTimeout` seconds; stdout holds KILLED then. */
-export function stopRemoveArgv(app: string, role: string, stopTimeout: number, signal = 'SIGTERM'): string[] {
+export function stopRemoveArgv(app: string, role: string, stopTimeout: number, signal: string): string[] {
   return remoteScript('stop-remove', STOP_REMOVE, containerName(app, role), String(stopTimeout), signal);
 }
 

@@ -36,7 +36,7 @@ export async function revertTouched(run: DeployRun): Promise<string[]> {
           await switchRole(run, label, role, back);
         } else {
           // First deploy to this host: nothing to go back to, so do not leave the failed version up.
-          await h.conn.check(stopRemoveArgv(run.plan.app, roleName, role.stopTimeout), `removing ${containerName(run.plan.app, roleName)}`);
+          await h.conn.check(stopRemoveArgv(run.plan.app, roleName, role.stopTimeout, role.stopSignal), `removing ${containerName(run.plan.app, roleName)}`);
           reporter().warning(`${label}: ${roleName} had no previous version; its failed container was removed`);
         }
       } catch (e) {

@@ -86,6 +86,8 @@ export class FakeHost implements HostConnection {
   proxy?: { image: string; running: boolean };
   /** Networks on the host (the app networks the proxy joins). */
   readonly networks = new Set<string>();
+  /** Each stop-remove as `container signal`, in order. */
+  readonly stops: string[] = [];
   /** Every command run, by name (`read-state`, `docker run`, ...), in order. */
   readonly log: string[] = [];
   /** Cannot be reached at all (open fails). */
@@ -243,7 +245,7 @@ export class FakeHost implements HostConnection {
     },
     'existing-files': (a) => ok(a.filter((f) => this.files.has(f)).map((f) => `${f}\n`).join('')),
     'remove-release-env': (a) => { for (const t of a.slice(1)) this.files.delete(`${a[0]}/${t}.env`); return ok(); },
-    'stop-remove': (a) => { this.remove(a[0]); return ok(); },
+    'stop-remove': (a) => { this.stops.push(`${a[0]} ${a[2]}`); this.remove(a[0]); return ok(); },
     'stable': (a) => {
       const c = this.container(a[0]);
       if (!c) return fail(1, `Error: No such object: ${a[0]}`);

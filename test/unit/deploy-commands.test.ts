@@ -30,7 +30,7 @@ describe('docker argv', () => {
     expect(a[2]).toContain('docker kill --signal "$sig" "$n"');
     expect(a[2]).toContain('timeout "$t" docker wait "$n"');
     expect(a.slice(3)).toEqual(['pallet-stop-remove', 'shop-worker', '7', 'SIGQUIT']);
-    expect(stopRemoveArgv('shop', 'web', 7).slice(-1)).toEqual(['SIGTERM']);
+    expect(stopRemoveArgv('shop', 'web', 7, 'SIGTERM').slice(-1)).toEqual(['SIGTERM']);
     expect(wasKilled('KILLED\n')).toBe(true);
     expect(wasKilled('')).toBe(false);
   });

@@ -40,7 +40,7 @@ function config(target: Target, proxyImage = 'caddy:2'): PalletConfig {
     '  keep: 3',
     '  roles:',
     '    web: { hosts: [a, b, c], command: serve, health: { timeout: 2 }, stop_timeout: 1 }',
-    '    worker: { hosts: [c], command: worker, stable: 1, stop_timeout: 1 }',
+    '    worker: { hosts: [c], command: worker, stable: 1, stop_timeout: 1, stop_signal: SIGQUIT }',
     '',
   ].join('\n'));
   return loadConfig(file);
@@ -214,6 +214,14 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
     const web = target === 'proxy' ? log.indexOf('set-route') : log.lastIndexOf('stop-remove');
     expect(worker).toBeGreaterThanOrEqual(0);
     expect(worker).toBeLessThan(web);
+  });
+
+  test("a first deploy whose worker fails: its container is removed with the role's stop_signal", async () => {
+    const f = fleetWith(['build-1', { unstableRoles: ['worker'] }]);
+    const { report } = await deploy(f, target, 'deploy', 'build-1');
+    expect({ ok: report.ok, reverted: report.reverted }).toEqual({ ok: false, reverted: true });
+    expect(f.host('c').stops.filter((x) => x.startsWith('shop-worker '))).toEqual(['shop-worker SIGQUIT', 'shop-worker SIGQUIT']);
+    expect(f.host('c').running('shop')).toEqual([]);
   });
 
   test('a cancelled run stops at the next batch and reverts what had switched', async () => {
