@@ -65,15 +65,19 @@ export async function measureMode(fx: DeployFixture, all: string[], hosts: strin
   if (warm.result?.exitCode !== 0) throw new Error(`warm-up deploy (${mode}) failed: ${warm.lines.slice(-10).join('\n')}`);
   const idleReferenceMs = await referenceBoot(fx, hosts[0], `${fx.repo}:${fx.tags.v1}`);
 
+  const loadStart = Date.now();
   const load = startLoad(mode === 'proxy'
     ? { url: fx.lab.lb.proxyUrl!, host: MODES_HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 }
     : { url: fx.lab.lb.url, host: MODES_HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
   await sleep(500);
   const referenceMs = await referenceBoot(fx, hosts[0], `${fx.repo}:${fx.tags.v1}`);
+  const deployAt = Date.now() - loadStart;
   const r = await fx.deploy('deploy', { tag: fx.tags.v2, config: cfg });
   await sleep(500);
   const stats = await load.stop();
   if (r.result?.exitCode !== 0) throw new Error(`deploy (${mode}, ${hosts.length} hosts) failed: ${r.lines.slice(-10).join('\n')}`);
+  // Failed requests beside the deploy's log, both timed from the start of the load.
+  if (stats.failed && mode === 'proxy') console.log([`failures: ${stats.failures.join(', ')}`, ...r.lines.map((l, i) => `${((deployAt + r.at[i]) / 1000).toFixed(2)}s ${l}`)].join('\n'));
   const phases = phaseTimes(r.lines, r.at, r.ms);
   const pullMaxMs = Math.max(...r.report!.hosts.map((h) => h.pullMs ?? 0));
   const batches = hosts.length; // rolling.batch: 1

@@ -58,6 +58,8 @@ export function startLoad(o: LoadOptions): LoadRun {
   const maxRequests = o.maxRequests ?? 20_000;
   const deadline = Date.now() + (o.maxMs ?? 5 * 60_000);
   const t0 = Date.now();
+  // When a failure happened, from the start of the load (to line it up with a deploy's log).
+  const since = () => `${((Date.now() - t0) / 1000).toFixed(2)}s`;
   let stopping = false;
   const worker = async () => {
     while (!stopping && stats.requests < maxRequests && Date.now() < deadline) {
@@ -69,10 +71,10 @@ export function startLoad(o: LoadOptions): LoadRun {
           stats.versions[r.version]++;
         }
         if (r.status === 200) stats.ok++;
-        else { stats.failed++; if (stats.failures.length < 20) stats.failures.push(`HTTP ${r.status}`); }
+        else { stats.failed++; if (stats.failures.length < 20) stats.failures.push(`HTTP ${r.status} at ${since()}`); }
       } catch (e) {
         stats.failed++;
-        if (stats.failures.length < 20) stats.failures.push((e as Error).message);
+        if (stats.failures.length < 20) stats.failures.push(`${(e as Error).message} at ${since()}`);
       }
       if (o.pauseMs) await new Promise((r) => setTimeout(r, o.pauseMs));
     }
