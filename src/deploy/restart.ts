@@ -86,6 +86,7 @@ export async function switchRole(run: DeployRun, label: string, role: RolePlan, 
     const r = await h.conn.run(runContainerArgv(spec));
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
   });
+  await run.hooks.beforeHealth?.({ host: label, role: role.role });
   await step('health', async () => {
     const res = await checkStarted(run, label, role);
     h.health.push(`${role.role}: ${res.ok ? 'ok' : 'FAILED'}`);

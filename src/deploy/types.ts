@@ -34,6 +34,8 @@ export interface HostRecord {
 export interface DeployHooks {
   /** After each rolling batch of a role, before the next one starts. */
   afterBatch?: (info: { role: string; batch: string[]; index: number }) => Promise<void>;
+  /** On each host and role, after its new container started and before its health wait (every target of SSH hosts). */
+  beforeHealth?: (info: { host: string; role: string }) => Promise<void>;
   /** On each host, right before its pull command starts (the other hosts may be pulling already). */
   beforePull?: (host: string) => Promise<void>;
 }

@@ -303,28 +303,19 @@ describeLab('faults survived (lab)', () => {
     const start = before[0].tag;
     const target = start === fx.tags.v2 ? fx.tags.v1 : fx.tags.v2;
     let killed = 0;
-    let watcher: Promise<void> | undefined;
     const r = await fx.deploy('deploy', {
       tag: target,
       hooks: {
-        afterBatch: async ({ role, index }) => {
-          if (role !== 'web' || index !== 0) return;
-          // Host 2's switch is next: kill its multiplexing master as soon as its health wait starts.
-          watcher = (async () => {
-            for (let i = 0; i < 3000 && !killed; i++) {
-              const port = ['-p', String(h2.sshPort)];
-              if (localProcesses('ssh', { args: [port], contains: ['running steadily', fx.runnerTemp] }).length) {
-                const masters = localProcesses('ssh', { args: [['-M'], port], contains: [fx.runnerTemp] });
-                for (const pid of masters) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
-                if (masters.length) killed++;
-              }
-              await sleep(10);
-            }
-          })();
+        // Host 2's new web container has started: kill its multiplexing master before the health wait,
+        // which then reaches the host over fresh connections.
+        beforeHealth: async ({ host, role }) => {
+          if (host !== h2.address || role !== 'web' || killed) return;
+          const masters = localProcesses('ssh', { args: [['-M'], ['-p', String(h2.sshPort)]], contains: [fx.runnerTemp] });
+          for (const pid of masters) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
+          if (masters.length) killed++;
         },
       },
     });
-    await watcher;
     console.log(`ssh master killed: killed=${killed} ${Math.round(r.ms / 100) / 10}s; exit=${r.result?.exitCode} ${r.report?.error ?? ''}\n${r.lines.filter((l) => l.includes(h2.address) && !l.includes('$ ')).slice(0, 8).join('\n')}`);
     expect(killed).toBe(1);
     expect(r.leftovers).toEqual({ ledger: [], files: [] });

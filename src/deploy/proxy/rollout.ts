@@ -126,6 +126,7 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
     const r = await h.conn.run(runContainerArgv({ ...containerSpec(run, label, role, tag), port: undefined, name, network: appNetwork(app) }));
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
   });
+  await run.hooks.beforeHealth?.({ host: label, role: role.role });
   await step('health', async () => {
     const res = await waitHealthy(h.conn, {
       container: name, via: appNetwork(app), port: role.port ?? 8000, path: role.healthPath, host: role.healthHost ?? '',
