@@ -9,7 +9,8 @@ import { jobCreateArgv, jobState, serviceLogsArgv, serviceRemoveArgv } from './c
 import { serviceTasks } from './rollout.js';
 import { SwarmStepError, type SwarmRun } from './types.js';
 
-const POLL_MS = 2000;
+// How often Swarm is asked how a job or an update is doing: two short commands over the ssh master.
+const POLL_MS = 1000;
 /** Bound on one release task (a long migration is fine; a hung one is not). */
 export const TASK_TIMEOUT_S = 30 * 60;
 
@@ -50,7 +51,7 @@ async function newLines(conn: HostConnection, id: string, seen: number, onLine: 
 }
 
 /**
- * Creates the job (`create`: a jobCreateArgv), polls its task every 2 s, handing on its output,
+ * Creates the job (`create`: a jobCreateArgv), polls its task every second, handing on its output,
  * and removes it when it ended, timed out or `signal` aborted. Throws when the job could not be
  * created; a failed task is an outcome, not an error.
  */
@@ -61,7 +62,7 @@ export async function runJob(conn: HostConnection, create: string[], o: JobOptio
   const deadline = o.timeoutS === undefined ? Infinity : Date.now() + o.timeoutS * 1000;
   let seen = 0;
   try {
-    // Bounded by the poll count too (about 55 hours at 2 s).
+    // Bounded by the poll count too (about 28 hours at 1 s).
     for (let i = 0; i < 100_000; i++) {
       const state = jobState(await serviceTasks({ conn }, id));
       seen = await newLines(conn, id, seen, o.onLine);

@@ -14,7 +14,8 @@ import {
 import type { ServicePlan } from './plan.js';
 import { SwarmStepError, type SwarmRun } from './types.js';
 
-const POLL_MS = 2000;
+// How often Swarm is asked how a job or an update is doing: two short commands over the ssh master.
+const POLL_MS = 1000;
 const sleep = (ms: number, signal: AbortSignal) => new Promise<void>((resolve) => {
   const onAbort = () => { clearTimeout(t); resolve(); };
   const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
