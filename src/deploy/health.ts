@@ -24,6 +24,9 @@ export interface HealthPolicy {
 /** A redirect or client error that stays the same this long will not turn into a 2xx by waiting. */
 export const HEALTH_POLICY: HealthPolicy = { intervalMs: 200, steadyAnswers: 5, steadyMs: 2000 };
 
+/** Probes the host runs per ssh command (about a second's worth): the health loop's cost on the runner and host. */
+const PROBES_PER_CALL = 5;
+
 /** Where and how one web container is asked. */
 export interface HttpCheck {
   /** Container name: its state is read with the answer. */
@@ -46,32 +49,43 @@ export interface HttpCheck {
   subject: string;
 }
 
-// One request and the container's state. Output (one format, key=value lines):
+// Up to `polls` requests, `pause` seconds apart, each with the container's state. Output (one
+// format, key=value lines, each answer ended by a line `end`):
 //   state=<Running> <RestartCount> | state=missing;  code=<HTTP status, 000 = no answer>;
 //   address=<host:port it asked>;  logs=<last 3 log lines on one line> (only when not running steadily)
-const HTTP_PROBE = `n="$1"; via="$2"; port="$3"; path="$4"; host="$5"; proto="$6"
-st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null) || st=missing
-addr=""
-if [ "$via" = published ]; then addr="127.0.0.1:$port"
-else
-  ip=$(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}}{{"\\n"}}{{end}}' "$n" 2>/dev/null | awk -v net="$via" '($1 == net || net == "") && $2 != "" {print $2; exit}')
-  [ -n "$ip" ] && addr="$ip:$port"
-fi
-code=000
-if [ -n "$addr" ]; then
-  set --
-  [ -n "$host" ] && set -- "$@" -H "Host: $host"
-  [ -n "$proto" ] && set -- "$@" -H "X-Forwarded-Proto: $proto"
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "http://$addr$path" 2>/dev/null) || true
-fi
-printf 'state=%s\\ncode=%s\\naddress=%s\\n' "$st" "\${code:-000}" "$addr"
-case "$st" in "true 0") ;; *) printf 'logs=%s\\n' "$(docker logs --tail 3 "$n" 2>&1 | tr '\\n' ' ')";; esac
+// An answer the caller decides on at once (a 2xx, a container not running steadily) ends the
+// batch early; every other decision (steady answers, the deadline) is made in TypeScript. A batch
+// saves one ssh session per poll.
+const HTTP_PROBE = `n="$1"; via="$2"; port="$3"; path="$4"; host="$5"; proto="$6"; polls="$7"; pause="$8"; i=0
+while [ "$i" -lt "$polls" ]; do
+  i=$((i+1))
+  [ "$i" -gt 1 ] && sleep "$pause"
+  st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null) || st=missing
+  addr=""
+  if [ "$via" = published ]; then addr="127.0.0.1:$port"
+  else
+    ip=$(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}}{{"\\n"}}{{end}}' "$n" 2>/dev/null | awk -v net="$via" '($1 == net || net == "") && $2 != "" {print $2; exit}')
+    [ -n "$ip" ] && addr="$ip:$port"
+  fi
+  code=000
+  if [ -n "$addr" ]; then
+    set --
+    [ -n "$host" ] && set -- "$@" -H "Host: $host"
+    [ -n "$proto" ] && set -- "$@" -H "X-Forwarded-Proto: $proto"
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "http://$addr$path" 2>/dev/null) || true
+  fi
+  printf 'state=%s\\ncode=%s\\naddress=%s\\n' "$st" "\${code:-000}" "$addr"
+  case "$st" in "true 0") ;; *) printf 'logs=%s\\n' "$(docker logs --tail 3 "$n" 2>&1 | tr '\\n' ' ')";; esac
+  echo end
+  case "$code" in 2??) exit 0;; esac
+  [ "$st" = "true 0" ] || exit 0
+done
 exit 0`;
 
-/** The single-shot probe of `c` (see HTTP_PROBE for what it prints; parse with parseHttpProbe). */
-export function httpProbeArgv(c: Pick<HttpCheck, 'container' | 'via' | 'port' | 'path' | 'host' | 'proto'>): string[] {
+/** A batch of up to `polls` probes of `c`, `intervalMs` apart (see HTTP_PROBE; parse with parseHttpProbes). */
+export function httpProbeArgv(c: Pick<HttpCheck, 'container' | 'via' | 'port' | 'path' | 'host' | 'proto'>, polls = 1, intervalMs = HEALTH_POLICY.intervalMs): string[] {
   const p = c.path.startsWith('/') ? c.path : `/${c.path}`;
-  return remoteScript('http-probe', HTTP_PROBE, c.container, c.via, String(c.port), p, c.host, c.proto);
+  return remoteScript('http-probe', HTTP_PROBE, c.container, c.via, String(c.port), p, c.host, c.proto, String(polls), String(intervalMs / 1000));
 }
 
 export interface ProbeAnswer {
@@ -85,7 +99,12 @@ export interface ProbeAnswer {
   logs: string;
 }
 
-/** Pure: what the probe printed -> its answer. */
+/** Pure: what a batch printed -> its answers, in order. */
+export function parseHttpProbes(stdout: string): ProbeAnswer[] {
+  return stdout.split(/^end$/m).filter((b) => /^state=/m.test(b)).map(parseHttpProbe);
+}
+
+/** Pure: one answer's lines -> the answer. */
 export function parseHttpProbe(stdout: string): ProbeAnswer {
   const get = (k: string) => (new RegExp(`^${k}=(.*)$`, 'm').exec(stdout)?.[1] ?? '').trim();
   const [running, restarts] = get('state').split(' ');
@@ -149,12 +168,19 @@ export async function waitHealthy(conn: HostConnection, c: HttpCheck, role: Pick
   const deadline = start + c.timeout * 1000;
   const track: HealthTrack = { tries: 0, last: -1, same: 0, sameSince: start };
   const maxPolls = Math.ceil((c.timeout * 1000) / policy.intervalMs) + 2;
-  for (let i = 0; i < maxPolls; i++) {
+  // Bounded by the deadline (judgeAnswer) and by the number of calls (each brings at least one answer).
+  for (let calls = 0; calls < maxPolls; calls++) {
     if (o.signal?.aborted) return { ok: false, detail: `cancelled while waiting for ${c.subject} to become healthy` };
-    const r = await conn.run(httpProbeArgv(c));
+    const r = await conn.run(httpProbeArgv(c, PROBES_PER_CALL, policy.intervalMs));
     if (r.exitCode !== 0) return { ok: false, detail: `the health probe failed on the host: ${lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`}` };
-    const step = judgeAnswer(parseHttpProbe(r.stdout), track, Date.now(), deadline, c, role, policy);
-    if (step.done) return step.result;
+    const answers = parseHttpProbes(r.stdout);
+    if (!answers.length) return { ok: false, detail: `the health probe printed no answer: ${lastLines(r.stdout || r.stderr) || 'no output'}` };
+    const now = Date.now();
+    for (const [k, a] of answers.entries()) {
+      // The answers came intervalMs apart; the last one just now.
+      const step = judgeAnswer(a, track, now - (answers.length - 1 - k) * policy.intervalMs, deadline, c, role, policy);
+      if (step.done) return step.result;
+    }
     await sleep(policy.intervalMs, o.signal);
   }
   return { ok: false, detail: `no HTTP 2xx from ${c.path} within ${c.timeout}s (last status: ${track.last > 0 ? `HTTP ${track.last}` : 'no answer'})` };

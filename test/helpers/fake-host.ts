@@ -256,17 +256,22 @@ export class FakeHost implements HostConnection {
     'start-candidate': (a) => { this.remove(a[0]); return this.start(['--name', ...a], false); },
     'remove-container': (a) => { this.remove(a[0]); return ok(); },
     'http-probe': (a) => {
-      const [n, via, port] = a;
-      const c = via === 'published'
-        ? [...this.containers.values()].find((x) => x.hostPort === Number(port) && x.name === n)
-        : this.container(n);
-      if (!c) return ok('state=missing\ncode=000\naddress=\nlogs=Error: No such container\n');
-      const rel = this.fleet.release(c.tag);
-      c.polls++;
-      const addr = via === 'published' ? `127.0.0.1:${port}` : `10.0.0.${this.containers.size}:${port}`;
-      if (!c.running) return ok(`state=false 0\ncode=000\naddress=${addr}\nlogs=Traceback: ${c.tag} crashed\n`);
-      const code = c.polls <= (rel.bootPolls ?? 0) ? '000' : String(rel.health ?? 200);
-      return ok(`state=true ${c.restarts}\ncode=${code}\naddress=${addr}\n${c.restarts ? 'logs=restarting\n' : ''}`);
+      const [n, via, port, , , , polls] = a;
+      let out = '';
+      for (let i = 0; i < Number(polls || 1); i++) {
+        const c = via === 'published'
+          ? [...this.containers.values()].find((x) => x.hostPort === Number(port) && x.name === n)
+          : this.container(n);
+        if (!c) return ok(`${out}state=missing\ncode=000\naddress=\nlogs=Error: No such container\nend\n`);
+        const rel = this.fleet.release(c.tag);
+        c.polls++;
+        const addr = via === 'published' ? `127.0.0.1:${port}` : `10.0.0.${this.containers.size}:${port}`;
+        if (!c.running) return ok(`${out}state=false 0\ncode=000\naddress=${addr}\nlogs=Traceback: ${c.tag} crashed\nend\n`);
+        const code = c.polls <= (rel.bootPolls ?? 0) ? '000' : String(rel.health ?? 200);
+        out += `state=true ${c.restarts}\ncode=${code}\naddress=${addr}\n${c.restarts ? 'logs=restarting\n' : ''}end\n`;
+        if (code.startsWith('2') || c.restarts) break;
+      }
+      return ok(out);
     },
     'ensure-proxy': (a) => {
       const img = a[4];

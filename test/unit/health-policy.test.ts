@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import {
-  HEALTH_POLICY, explainStatus, httpProbeArgv, judgeAnswer, parseHttpProbe, type HealthTrack, type HttpCheck, type ProbeAnswer,
+  HEALTH_POLICY, explainStatus, httpProbeArgv, judgeAnswer, parseHttpProbe, parseHttpProbes, type HealthTrack, type HttpCheck, type ProbeAnswer,
 } from '../../src/deploy/health.js';
 
 const role = { role: 'web', healthPath: '/health/' };
@@ -87,22 +87,22 @@ esac
 `, { mode: 0o755 });
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
-  const probe = (c: Partial<HttpCheck>, code: string, state = 'true 0') => {
+  const probe = (c: Partial<HttpCheck>, code: string, state = 'true 0', polls = 1) => {
     writeFileSync(path.join(dir, 'code'), code);
     writeFileSync(path.join(dir, 'state'), state);
-    const argv = httpProbeArgv({ ...check, ...c });
+    const argv = httpProbeArgv({ ...check, ...c }, polls, 10);
     const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: { PATH: `${dir}:${process.env.PATH}` } });
     let args = '';
     try { args = readFileSync(path.join(dir, 'args'), 'utf8'); } catch { /* curl not called */ }
-    return { status: r.status, answer: parseHttpProbe(r.stdout), stdout: r.stdout, args: args.split('\n').filter(Boolean) };
+    return { status: r.status, answer: parseHttpProbe(r.stdout), answers: parseHttpProbes(r.stdout), stdout: r.stdout, args: args.split('\n').filter(Boolean) };
   };
   test('argv: named script, data as positional arguments', () => {
-    expect(httpProbeArgv({ ...check, path: 'health/', host: 'shop.test', proto: 'https' }).slice(3))
-      .toEqual(['pallet-http-probe', 'shop-web', 'published', '8000', '/health/', 'shop.test', 'https']);
+    expect(httpProbeArgv({ ...check, path: 'health/', host: 'shop.test', proto: 'https' }, 5, 200).slice(3))
+      .toEqual(['pallet-http-probe', 'shop-web', 'published', '8000', '/health/', 'shop.test', 'https', '5', '0.2']);
   });
   test('published: asks 127.0.0.1:PORT without extra headers', () => {
     const r = probe({}, '200');
-    expect(r.stdout).toBe('state=true 0\ncode=200\naddress=127.0.0.1:8000\n');
+    expect(r.stdout).toBe('state=true 0\ncode=200\naddress=127.0.0.1:8000\nend\n');
     expect(r.args).toEqual(['-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '2', 'http://127.0.0.1:8000/health/']);
   });
   test('on a network: the address there, with Host and X-Forwarded-Proto', () => {
@@ -112,6 +112,13 @@ esac
   });
   test("'' = the first address the container has", () => {
     expect(probe({ via: '' }, '200').answer.address).toBe('172.17.0.5:8000');
+  });
+  test('a batch: one answer per poll until one is final (a 2xx, a container not running steadily)', () => {
+    expect(probe({}, '503', 'true 0', 3).answers.map((a) => a.code)).toEqual([503, 503, 503]);
+    expect(probe({}, '204', 'true 0', 3).answers.map((a) => a.code)).toEqual([204]);
+    expect(probe({}, '000', 'true 1', 3).answers.map((a) => [a.code, a.restarts])).toEqual([[0, 1]]);
+    // The headers survive from one poll to the next.
+    expect(probe({ via: 'pallet-proxy', host: 'shop.test' }, '404', 'true 0', 2).args.slice(-3)).toEqual(['-H', 'Host: shop.test', 'http://172.30.0.7:8000/health/']);
   });
   test('a stopped container: its state and last log lines', () => {
     const r = probe({}, '000', 'false 0');
