@@ -6,7 +6,7 @@ export type Phases = Record<string, number>;
 
 const PHASES: [RegExp, string][] = [
   [/^▸ Preflight/, 'preflight'], [/^▸ Pulling/, 'pull'], [/^▸ Proxy on every/, 'proxy'], [/^▸ Tasks on/, 'tasks'],
-  [/^▸ Rolling restart/, 'rolling'], [/^▸ Stopping the previous/, 'retire'], [/^▸ Finishing/, 'finish'],
+  [/^▸ Rolling restart/, 'rolling'], [/^▸ Finishing/, 'finish'],
 ];
 
 /**

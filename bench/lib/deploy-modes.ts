@@ -24,6 +24,8 @@ export interface ModeRow {
   phases: Phases;
   pullMaxMs: number;
   tasksMs: number;
+  /** From the deploy's return until every host had stopped the previous containers (the load ran on). */
+  retireAfterMs: number;
   /** Per host, the deploy's restart time of the web role (start + health + switch, or stop + start + health). */
   restartMs: number[];
   /**
@@ -73,6 +75,10 @@ export async function measureMode(fx: DeployFixture, all: string[], hosts: strin
   const referenceMs = await referenceBoot(fx, hosts[0], `${fx.repo}:${fx.tags.v1}`);
   const deployAt = Date.now() - loadStart;
   const r = await fx.deploy('deploy', { tag: fx.tags.v2, config: cfg });
+  // The load goes on until the previous containers are gone (the hosts stop them after the deploy returned).
+  const returned = Date.now();
+  await Promise.all(hosts.map((h) => fx.view(h)));
+  const retireAfterMs = Date.now() - returned;
   await sleep(500);
   const stats = await load.stop();
   if (r.result?.exitCode !== 0) throw new Error(`deploy (${mode}, ${hosts.length} hosts) failed: ${r.lines.slice(-10).join('\n')}`);
@@ -86,7 +92,7 @@ export async function measureMode(fx: DeployFixture, all: string[], hosts: strin
   const idleBoundMs = lowerBoundMs({ pullMaxMs, tasksMs, batches, referenceMs: idleReferenceMs });
   return {
     mode, hosts: hosts.length, batches, wallMs: r.ms, requests: stats.requests, failed: stats.failed, failures: stats.failures.slice(0, 5),
-    phases, pullMaxMs, tasksMs, restartMs: r.report!.hosts.map((h) => h.restartMs),
+    phases, retireAfterMs, pullMaxMs, tasksMs, restartMs: r.report!.hosts.map((h) => h.restartMs),
     referenceMs, idleReferenceMs, boundMs, ratio: r.ms / boundMs, idleBoundMs, idleRatio: r.ms / idleBoundMs,
   };
 }
@@ -109,9 +115,9 @@ const s = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
 
 /** The modes table (plain text, one line per run). */
 export function modesTable(rows: ModeRow[]): string[] {
-  const out = ['mode       hosts  wall    failed/requests  slowest pull  tasks  start+boot+probe (idle)  bound   wall/bound (idle)  rolling  retire'];
+  const out = ['mode       hosts  wall    failed/requests  slowest pull  tasks  start+boot+probe (idle)  bound   wall/bound (idle)  rolling  finish  stopped old after'];
   for (const r of rows) {
-    out.push(`${r.mode.padEnd(9)}  ${String(r.hosts).padEnd(5)}  ${s(r.wallMs).padEnd(6)}  ${`${r.failed}/${r.requests}`.padEnd(15)}  ${s(r.pullMaxMs).padEnd(12)}  ${s(r.tasksMs).padEnd(5)}  ${`${s(r.referenceMs)} (${s(r.idleReferenceMs)})`.padEnd(23)}  ${s(r.boundMs).padEnd(6)}  ${`${r.ratio.toFixed(2)} (${r.idleRatio.toFixed(2)})`.padEnd(17)}  ${s(r.phases.rolling ?? 0).padEnd(7)}  ${s(r.phases.retire ?? 0)}`);
+    out.push(`${r.mode.padEnd(9)}  ${String(r.hosts).padEnd(5)}  ${s(r.wallMs).padEnd(6)}  ${`${r.failed}/${r.requests}`.padEnd(15)}  ${s(r.pullMaxMs).padEnd(12)}  ${s(r.tasksMs).padEnd(5)}  ${`${s(r.referenceMs)} (${s(r.idleReferenceMs)})`.padEnd(23)}  ${s(r.boundMs).padEnd(6)}  ${`${r.ratio.toFixed(2)} (${r.idleRatio.toFixed(2)})`.padEnd(17)}  ${s(r.phases.rolling ?? 0).padEnd(7)}  ${s(r.phases.finish ?? 0).padEnd(6)}  ${r.mode === 'proxy' ? `+${s(r.retireAfterMs)}` : '-'}`);
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // Step 7 on each host: write TAG (success) or restore REVERT (failure), append the audit line,
-// prune old images of this repository beyond `keep`, release the lock.
+// prune old images of this repository beyond `keep`, release the lock (or hand it to what still
+// runs on the host for this deploy, see `handOver`).
 import { errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import { auditLine, finishArgv, listTagsArgv, removeImagesArgv, tagsToPrune } from './commands.js';
@@ -9,7 +10,11 @@ import { TAG_PATTERN } from '../config/references.js';
 import { releaseLock } from './lock.js';
 import type { DeployRun, HostRecord } from './types.js';
 
-export async function finishHosts(run: DeployRun, succeeded: boolean, result: string): Promise<void> {
+/**
+ * Finishes every host at once. `handOver(h)`, when given, runs after a host is finished and
+ * returns true when it passed the host's deploy lock on (the host then releases it itself).
+ */
+export async function finishHosts(run: DeployRun, succeeded: boolean, result: string, handOver?: (h: HostRecord) => Promise<boolean>): Promise<void> {
   await forEachHost([...run.hosts.keys()], async (label) => {
     const h = run.hosts.get(label)!;
     if (h.lost && (await reachableAgain(h.conn))) {
@@ -27,6 +32,7 @@ export async function finishHosts(run: DeployRun, succeeded: boolean, result: st
     } catch (e) {
       reporter().warning(`${label}: finishing failed (${errorMessage(e)})`);
     }
+    if (handOver && (await handOver(h))) return;
     if (h.lock) {
       try {
         await releaseLock(h.conn, run.ledger, run.plan.app, h.lock);

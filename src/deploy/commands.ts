@@ -47,8 +47,22 @@ export function parseState(stdout: string): HostState {
 }
 
 // mkdir is atomic: exactly one deploy creates lock/. The token proves ownership on release.
-const ACQUIRE_LOCK = `d="$1"; tok="$2"; owner="$3"; brk="$4"
+// A lock marked "retiring" belongs to the previous deploy's retire (see retireLaterArgv): wait for
+// it (at most $5 seconds); if its process is gone (host rebooted), its lock is stale and removed.
+const ACQUIRE_LOCK = `d="$1"; tok="$2"; owner="$3"; brk="$4"; wait="\${5:-0}"
 mkdir -p "$d/storage" || exit 3
+if [ -f "$d/lock/retiring" ]; then
+  held=$(cat "$d/lock/token" 2>/dev/null); i=0
+  while [ -d "$d/lock" ] && [ "$i" -lt $((wait * 10)) ]; do
+    p=$(cat "$d/lock/retire-pid" 2>/dev/null)
+    if [ -n "$p" ] && [ ! -d "/proc/$p" ]; then
+      [ "$(cat "$d/lock/token" 2>/dev/null)" = "$held" ] && rm -rf "$d/lock" && echo "RETIRE-GONE $p"
+      break
+    fi
+    i=$((i+1)); sleep 0.1
+  done
+  [ "$i" -gt 0 ] && echo "WAITED $((i / 10)).$((i % 10))"
+fi
 if [ "$brk" = 1 ] && [ -d "$d/lock" ]; then
   printf 'BROKE %s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"; rm -rf "$d/lock"
 fi
@@ -56,11 +70,17 @@ if mkdir "$d/lock" 2>/dev/null; then
   printf '%s\\n' "$tok" > "$d/lock/token" && printf '%s\\n' "$owner" > "$d/lock/owner" && echo ACQUIRED && exit 0
   exit 3
 fi
-printf 'HELD %s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"
+r=""; [ -f "$d/lock/retiring" ] && r=" (stopping its previous containers)"
+printf 'HELD %s%s\\n' "$(cat "$d/lock/owner" 2>/dev/null)" "$r"
 exit 1`;
 
-export function acquireLockArgv(app: string, token: string, owner: string, breakStale: boolean): string[] {
-  return remoteScript('acquire-lock', ACQUIRE_LOCK, stateDir(app), token, owner, breakStale ? '1' : '0');
+/**
+ * Takes the app's deploy lock (stdout ACQUIRED, exit 0; HELD OWNER, exit 1). `retireWait`:
+ * seconds to wait for a retire the previous deploy left running (see retireLaterArgv), which
+ * then prints "WAITED S.S", or "RETIRE-GONE PID" when its process had died.
+ */
+export function acquireLockArgv(app: string, token: string, owner: string, breakStale: boolean, retireWait = 0): string[] {
+  return remoteScript('acquire-lock', ACQUIRE_LOCK, stateDir(app), token, owner, breakStale ? '1' : '0', String(retireWait));
 }
 
 export type LockAttempt = { acquired: true; broke?: string } | { acquired: false; holder: string };

@@ -15,7 +15,7 @@ import { preflight, releaseAll } from './preflight.js';
 import { ensureTargetsAvailable, pullEverywhere, type RegistryLogin } from './pull.js';
 import { runTasks } from './tasks.js';
 import { rollRole } from './restart.js';
-import { prepareProxies, retireBehindProxy, rollRoleBehindProxy } from './proxy/rollout.js';
+import { prepareProxies, retireInBackground, rollRoleBehindProxy } from './proxy/rollout.js';
 import { revertTouched } from './revert.js';
 import { finishHosts } from './audit.js';
 import { failures, forEachHost } from './parallel.js';
@@ -118,13 +118,10 @@ function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]
     record: () => recordRevert(run),
     tasksTitle: () => ((req.mode === 'deploy' || req.runTasks) && plan.tasks.length ? `Tasks on ${plan.taskHost}` : undefined),
     tasks: () => runTasks(run),
-    roll: async (cancelled) => {
-      await r.group('Rolling restart', () => rollOut(run, cancelled));
-      if (plan.proxy) await r.group('Stopping the previous containers', () => retireBehindProxy(run));
-    },
+    roll: (cancelled) => r.group('Rolling restart', () => rollOut(run, cancelled)),
     touched: () => [...new Set(run.touched.map((t) => t.host))],
     revert: () => revertTouched(run),
-    finish: (outcome, result) => finishHosts(run, outcome.ok, result),
+    finish: (outcome, result) => finishHosts(run, outcome.ok, result, outcome.ok && plan.proxy ? (h) => retireInBackground(run, h) : undefined),
     release: () => releaseAll(run),
   };
 }

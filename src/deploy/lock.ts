@@ -16,6 +16,8 @@ export interface LockOptions {
   timeout: number;
   breakStale: boolean;
   signal: AbortSignal;
+  /** Seconds to wait for the previous deploy's containers to stop (see retireLaterArgv); 0 = do not wait. */
+  retireWait?: number;
   pollSeconds?: number;
 }
 
@@ -41,7 +43,8 @@ export async function acquireLock(conn: HostConnection, ledger: CleanupLedger, o
   let holder = '';
   for (let attempt = 1; attempt <= maxAttempts; attempt++) {
     ledger.add(item);
-    const r = await conn.run(acquireLockArgv(o.app, token, owner, breakStale));
+    const r = await conn.run(acquireLockArgv(o.app, token, owner, breakStale, o.retireWait ?? 0));
+    reportRetireWait(conn.name, r.stdout);
     let res;
     try {
       res = parseLockAttempt(r.exitCode, r.stdout);
@@ -69,4 +72,12 @@ export async function acquireLock(conn: HostConnection, ledger: CleanupLedger, o
 export async function releaseLock(conn: HostConnection, ledger: CleanupLedger, app: string, lock: HeldLock): Promise<void> {
   await conn.check(releaseLockArgv(app, lock.token), 'releasing the deploy lock');
   ledger.done(lock.item);
+}
+
+/** Says what the lock script saw of the previous deploy's retire (acquireLockArgv's WAITED and RETIRE-GONE lines). */
+function reportRetireWait(host: string, stdout: string): void {
+  const gone = /^RETIRE-GONE (\d+)$/m.exec(stdout);
+  if (gone) reporter().warning(`${host}: the previous deploy's retire (pid ${gone[1]}) ended before it released the lock (host restarted?); this deploy stops what it left`);
+  const waited = /^WAITED (\S+)$/m.exec(stdout);
+  if (waited && !gone) reporter().info(`${host}: waited ${waited[1]}s for the previous deploy's containers to stop`);
 }

@@ -52,7 +52,7 @@ export async function preflight(run: DeployRun, conns: HostConnection[], lock: O
       roles: run.plan.roles.filter((r) => r.hosts.includes(label)).map((r) => r.role),
     };
     run.hosts.set(label, rec);
-    rec.lock = await acquireLock(conn, run.ledger, { ...lock, app });
+    rec.lock = await acquireLock(conn, run.ledger, { ...lock, app, retireWait: retireWait(run) });
     const env = run.appEnv === undefined ? '' : hostEnvFile ? `, deploy.env + ${run.plan.envFile}` : ', deploy.env only (no host env file)';
     reporter().info(`${label}: docker ${v.stdout.trim()}, running ${before.tag || '(nothing yet)'}${env}, lock taken`);
   });
@@ -62,6 +62,14 @@ export async function preflight(run: DeployRun, conns: HostConnection[], lock: O
   const lines = failed.map((f) => errorMessage(f.error));
   const hint = failed.map((f) => (f.error instanceof UserError ? f.error.hint : undefined)).find(Boolean);
   throw new UserError(`preflight failed, nothing was changed: ${lines.join('; ')}`, hint);
+}
+
+/**
+ * Seconds a deploy waits for the previous deploy's containers to stop in the background: the
+ * longest drain + stop_timeout of this config, plus 10 s for Docker itself.
+ */
+export function retireWait(run: DeployRun): number {
+  return (run.plan.proxy?.drainTimeout ?? 0) + Math.max(0, ...run.plan.roles.map((r) => r.stopTimeout)) + 10;
 }
 
 /** Releases every lock this run holds (best effort, each host on its own). */

@@ -94,8 +94,15 @@ export class DeployFixture {
     return labSsh(this.lab, this.lab.hosts.find((x) => x.address === address)!, command, input);
   }
 
+  /**
+   * What a host runs and keeps for the test app. A deploy behind the proxy returns while the host
+   * still stops the previous containers, holding the lock marked lock/retiring: the view is taken
+   * once that marker is gone (bounded: 45 s, then it fails saying what it saw).
+   */
   async view(address: string): Promise<HostView> {
     const out = await this.ssh(address, `d=/var/lib/pallet/${this.app}
+i=0; while [ -f $d/lock/retiring ] && [ $i -lt 450 ]; do i=$((i+1)); sleep 0.1; done
+if [ -f $d/lock/retiring ]; then { echo "still retiring after 45 s: $(cat $d/lock/owner) $(cat $d/retire.log 2>/dev/null)"; docker ps -a --filter label=pallet.app=${this.app}; } >&2; exit 3; fi
 echo "TAG=$(cat $d/TAG 2>/dev/null)"; echo "REVERT=$(cat $d/REVERT 2>/dev/null)"; [ -d $d/lock ] && echo LOCK=1
 for id in $(docker ps -aq --filter label=pallet.app=${this.app}); do docker inspect --format 'C {{.Name}} {{.Id}} {{index .Config.Labels "pallet.tag"}} {{.State.StartedAt}} {{.State.Running}}' $id; done
 sed 's/^/A /' $d/audit.log 2>/dev/null; true`);

@@ -67,6 +67,11 @@ export class FakeFleet {
     return h;
   }
 
+  /** Lets every host's background retire finish (see FakeHost.settle). */
+  settle(): void {
+    for (const h of this.hosts.values()) h.settle();
+  }
+
   /** Makes the host of a target the first time it is connected (a FakeManager for Swarm tests). */
   make: (t: SshTarget, fleet: FakeFleet) => FakeHost = (t, fleet) => new FakeHost(t, fleet);
 
@@ -96,8 +101,14 @@ export class FakeHost implements HostConnection {
   lost = false;
   /** Lose the connection when this command is about to run (then stays lost until `lost = false`). */
   loseAt?: (name: string, argv: readonly string[]) => boolean;
+  /** Answers a command with this result instead of running it (undefined = run it). */
+  failAt?: (name: string, argv: readonly string[]) => RemoteResult | undefined;
   /** Called before a command runs (e.g. to cancel a deploy at a known point). */
   beforeCommand?: (name: string, argv: readonly string[]) => void;
+  /** A retire handed the deploy lock (retire-later) and still "runs": state dir and containers. */
+  retiring?: { dir: string; token: string; names: string[] };
+  /** A retire-later that "dies" before it is done (as on a host restart): lock and containers stay. */
+  retireDies = false;
 
   constructor(readonly target: SshTarget, private readonly fleet: FakeFleet) {}
 
@@ -126,6 +137,8 @@ export class FakeHost implements HostConnection {
     this.fleet.trace.push(`${this.name} ${name} start`);
     await Promise.resolve();
     const args = scriptName(argv) ? argv.slice(4) : argv;
+    const forced = this.failAt?.(name, argv);
+    if (forced) { this.fleet.trace.push(`${this.name} ${name} end`); return forced; }
     const handler = this.handlers[name];
     if (!handler) throw new Error(`fake host: no handler for '${name}' (${argv.join(' ').slice(0, 120)})`);
     const r = handler(args, opts.input);
@@ -169,6 +182,19 @@ export class FakeHost implements HostConnection {
     this.containers.delete(n);
   }
 
+  /** Lets the background retire finish: its containers go, then the lock it holds. */
+  settle(): void {
+    const r = this.retiring;
+    if (!r || this.retireDies) return;
+    for (const n of r.names) this.remove(n);
+    if (this.files.get(`${r.dir}/lock/token`) === r.token) this.dropLock(r.dir);
+    this.retiring = undefined;
+  }
+
+  private dropLock(d: string): void {
+    for (const f of ['token', 'owner', 'retiring']) this.files.delete(`${d}/lock/${f}`);
+  }
+
   protected readonly handlers: Record<string, (a: readonly string[], input?: string) => RemoteResult> = {
     'docker version': () => ok('20.10.24\n'),
     'docker image inspect': (a) => (this.images.has(a[a.length - 1]) ? ok('sha256:0\n') : fail(1, `Error: No such image: ${a[a.length - 1]}`)),
@@ -202,11 +228,14 @@ export class FakeHost implements HostConnection {
     },
     'env-file-check': () => ok('OK\n'),
     'acquire-lock': (a) => {
-      const [d, tok, owner, brk] = a;
+      const [d, tok, owner, brk, wait] = a;
       let out = '';
+      if (this.files.has(`${d}/lock/retiring`) && Number(wait) > 0) {
+        if (this.retireDies) { this.dropLock(d); this.retiring = undefined; out += 'RETIRE-GONE 4242\n'; } else { this.settle(); out += 'WAITED 0.3\n'; }
+      }
       if (brk === '1' && this.files.has(`${d}/lock/token`)) {
         out += `BROKE ${this.files.get(`${d}/lock/owner`)}\n`;
-        this.files.delete(`${d}/lock/token`); this.files.delete(`${d}/lock/owner`);
+        this.dropLock(d);
       }
       if (this.files.has(`${d}/lock/token`)) return fail(1, '', `${out}HELD ${this.files.get(`${d}/lock/owner`)}\n`);
       this.files.set(`${d}/lock/token`, tok); this.files.set(`${d}/lock/owner`, owner);
@@ -214,8 +243,21 @@ export class FakeHost implements HostConnection {
     },
     'release-lock': (a) => {
       const [d, tok] = a;
-      if (this.files.get(`${d}/lock/token`) === tok) { this.files.delete(`${d}/lock/token`); this.files.delete(`${d}/lock/owner`); }
+      if (this.files.get(`${d}/lock/token`) === tok) this.dropLock(d);
       return ok();
+    },
+    'retire-later': (a) => {
+      const [d, tok, , ...groups] = a;
+      if (this.files.get(`${d}/lock/token`) !== tok) return fail(3, 'the deploy lock is not this deploy\'s\n');
+      this.files.set(`${d}/lock/retiring`, '');
+      const names: string[] = [];
+      for (let i = 0; i < groups.length;) {
+        i += 3;
+        while (i < groups.length && groups[i] !== '--') names.push(groups[i++]);
+        i++;
+      }
+      this.retiring = { dir: d, token: tok, names };
+      return ok('RETIRING 4242\n');
     },
     'record-revert': (a) => {
       const [d, next] = a;

@@ -4,9 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import {
   acquireLockArgv, auditLine, finishArgv, parseLockAttempt, parseState, readStateArgv, recordRevertArgv, releaseLockArgv,
-  runContainerArgv, stopRemoveArgv, tagsToPrune, taskArgv, startCandidateArgv, removeContainerArgv, parseDockerTime, loginArgv, wasKilled,
+  runContainerArgv, stateDir, stopRemoveArgv, tagsToPrune, taskArgv, startCandidateArgv, removeContainerArgv, parseDockerTime, loginArgv, wasKilled,
 } from '../../src/deploy/commands.js';
 import { shellQuote } from '../../src/ssh/quote.js';
+import { retireLaterArgv } from '../../src/deploy/proxy/commands.js';
 
 describe('docker argv', () => {
   test('web container: restart policy, env file, port, labels, storage', () => {
@@ -96,6 +97,51 @@ describe('state scripts in a real shell', () => {
     runArgv(releaseLockArgv('shop', 'tokC'));
     expect(existsSync(`${root}/shop/lock`)).toBe(false);
     expect(runArgv(releaseLockArgv('shop', 'tokC')).code).toBe(0);
+  });
+
+  test('lock handed to a background retire: a deploy without a wait sees why it is held, one with a wait gets it once the containers are gone', () => {
+    // A stub docker: logs each call; `stop` returns once the test creates "go" (bounded).
+    const bin = path.join(root, 'bin');
+    execFileSync('mkdir', ['-p', bin]);
+    writeFileSync(path.join(bin, 'docker'), `#!/bin/sh
+echo "$*" >> "${root}/docker.log"
+if [ "$1" = stop ]; then i=0; while [ ! -e "${root}/go" ] && [ $i -lt 300 ]; do i=$((i+1)); sleep 0.1; done; fi
+[ "$1" = container ] && exit 1
+exit 0
+`, { mode: 0o755 });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const run = (argv: string[]) => {
+      const r = spawnSync('sh', ['-c', shellQuote(argv).split('/var/lib/pallet/').join(`${root}/`)], { encoding: 'utf8', env });
+      return { code: r.status ?? -1, out: r.stdout };
+    };
+    expect(run(acquireLockArgv('shop', 'tokA', 'run 1 by alice', false)).code).toBe(0);
+    const started = run(retireLaterArgv(stateDir('shop'), 'tokA', [
+      { names: ['shop-web-1'], stopTimeout: 30, drain: { seconds: 0, port: 8000 } },
+      { names: ['shop-api-1', 'shop-api-2'], stopTimeout: 5, drain: { seconds: 0, port: 9000 } },
+    ]));
+    expect(started).toEqual({ code: 0, out: expect.stringMatching(/^RETIRING \d+\n$/) });
+    const held = run(acquireLockArgv('shop', 'tokB', 'run 2 by bob', false, 0));
+    expect(parseLockAttempt(held.code, held.out)).toEqual({ acquired: false, holder: 'run 1 by alice (stopping its previous containers)' });
+    writeFileSync(path.join(root, 'go'), '');
+    const next = run(acquireLockArgv('shop', 'tokC', 'run 3 by carol', false, 60));
+    expect(parseLockAttempt(next.code, next.out)).toEqual({ acquired: true });
+    expect(next.out).toMatch(/^WAITED \d+\.\d\n/m);
+    expect(readFileSync(`${root}/docker.log`, 'utf8').split('\n').filter((l) => /^(stop|rm)/.test(l))).toEqual([
+      'stop -t 30 shop-web-1', 'rm -f shop-web-1', 'stop -t 5 shop-api-1 shop-api-2', 'rm -f shop-api-1 shop-api-2',
+    ]);
+    expect(readFileSync(`${root}/shop/retire.log`, 'utf8')).toBe('retired shop-web-1 shop-api-1 shop-api-2: exit 0\n');
+    // Handing over a lock this deploy does not hold starts nothing.
+    expect(run(retireLaterArgv(stateDir('shop'), 'tokA', [{ names: ['x'], stopTimeout: 1, drain: { seconds: 0, port: 1 } }])))
+      .toEqual({ code: 3, out: "the deploy lock is not this deploy's\n" });
+  });
+
+  test('a retire whose process is gone (host restarted) leaves a lock the next deploy removes, saying so', () => {
+    const dead = spawnSync('true').pid;
+    execFileSync('mkdir', ['-p', `${root}/shop/lock`]);
+    for (const [f, v] of [['token', 'tokA'], ['owner', 'run 1'], ['retiring', ''], ['retire-pid', String(dead)]]) writeFileSync(`${root}/shop/lock/${f}`, `${v}\n`);
+    const r = runArgv(acquireLockArgv('shop', 'tokB', 'run 2', false, 60));
+    expect(parseLockAttempt(r.code, r.out)).toEqual({ acquired: true });
+    expect(r.out).toMatch(new RegExp(`^RETIRE-GONE ${dead}$`, 'm'));
   });
 
   test('TAG, REVERT and audit through record and finish', () => {

@@ -82,7 +82,9 @@ function routedTag(h: FakeHost): string {
   return up ? h.containers.get(up)?.tag ?? `missing ${up}` : '';
 }
 
+/** Compares every host with `want` once the background retire of the previous containers is done. */
 function expectHosts(f: FakeFleet, target: Target, want: Record<string, { tag: string; revert: string; web: string; worker?: string }>) {
+  f.settle();
   const expected: Record<string, unknown> = {};
   for (const [label, w] of Object.entries(want)) {
     expected[label] = {
@@ -132,7 +134,7 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
     // The new version is health-checked before the old one stops serving.
     const log = f.host('b').log;
     const firstProbe = log.indexOf('http-probe', log.lastIndexOf('record-revert'));
-    const stop = target === 'proxy' ? log.lastIndexOf('retire') : log.indexOf('stop-remove', log.lastIndexOf('record-revert'));
+    const stop = target === 'proxy' ? log.lastIndexOf('retire-later') : log.indexOf('stop-remove', log.lastIndexOf('record-revert'));
     expect(firstProbe).toBeGreaterThan(0);
     expect(firstProbe).toBeLessThan(stop);
   });
@@ -245,6 +247,7 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
     expect((await deploy(f, target, 'rollback', 'build-1')).report.ok).toBe(true);
     expectHosts(f, target, on('build-1', 'build-2'));
     const before = snapshot(f, target);
+    f.settle();
     const refused = (await deploy(f, target, 'rollback', 'build-9')).report;
     expect({ ok: refused.ok, phase: refused.phase }).toEqual({ ok: false, phase: 'pull' });
     expect(refused.error).toMatch(/rollback refused, nothing was changed: reg\.test\/shop tag not available on a \(build-9\), b \(build-9\), c \(build-9\)/);
@@ -263,13 +266,50 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
 });
 
 describe('target proxy only', () => {
-  test('the previous containers keep running until every host switched, then are retired', async () => {
-    const f = fleetWith(['build-1'], ['build-2']);
+  test('the previous containers keep running until every host switched, then retire on the host, which holds the lock until they are gone', async () => {
+    const f = fleetWith(['build-1'], ['build-2'], ['build-3']);
     await deploy(f, 'proxy', 'deploy', 'build-1');
     const seen: string[][] = [];
-    await deploy(f, 'proxy', 'deploy', 'build-2', { hooks: { afterBatch: async (b) => { if (b.role === 'web') seen.push(f.host('a').running('shop')); } } });
+    const { report, ledger } = await deploy(f, 'proxy', 'deploy', 'build-2', { hooks: { afterBatch: async (b) => { if (b.role === 'web') seen.push(f.host('a').running('shop')); } } });
     expect(seen).toEqual([['web=build-1', 'web=build-2'], ['web=build-1', 'web=build-2'], ['web=build-1', 'web=build-2']]);
-    expect(f.host('a').running('shop')).toEqual(['web=build-2']);
+    // The deploy is done (TAG written, its ledger empty) while each host still stops build-1, holding the lock.
+    expect(report.ok).toBe(true);
+    noLocksLeft(ledger);
+    expect(HOSTS.map((l) => [f.host(l).state('shop', 'TAG'), f.host(l).running('shop').includes('web=build-1'), f.host(l).files.has('/var/lib/pallet/shop/lock/retiring')]))
+      .toEqual(HOSTS.map(() => ['build-2', true, true]));
+    // The next deploy waits for that on each host (acquire-lock's WAITED) and goes on.
+    const next = await deploy(f, 'proxy', 'deploy', 'build-3');
+    expect(next.report.ok).toBe(true);
+    expect(HOSTS.map((l) => f.host(l).running('shop').filter((r) => r.startsWith('web=')))).toEqual(HOSTS.map(() => ['web=build-2', 'web=build-3']));
+    f.settle();
+    expectHosts(f, 'proxy', on('build-3', 'build-2'));
+  });
+
+  test('a retire that died on the host (restart) leaves a stale lock: the next deploy removes it, says so, and stops what it left', async () => {
+    const f = fleetWith(['build-1'], ['build-2'], ['build-3']);
+    await deploy(f, 'proxy', 'deploy', 'build-1');
+    f.host('b').retireDies = true;
+    await deploy(f, 'proxy', 'deploy', 'build-2');
+    out = [];
+    const next = await deploy(f, 'proxy', 'deploy', 'build-3');
+    expect(next.report.ok).toBe(true);
+    expect(out.filter((w) => w.startsWith('warning:'))).toEqual([expect.stringMatching(/^warning: b: the previous deploy's retire \(pid 4242\) ended before it released the lock/)]);
+    f.host('b').retireDies = false;
+    expectHosts(f, 'proxy', on('build-3', 'build-2'));
+  });
+
+  test('a host that cannot start the retire in the background stops the previous containers at once and releases the lock itself', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    await deploy(f, 'proxy', 'deploy', 'build-1');
+    f.host('a').failAt = (name) => (name === 'retire-later' ? { exitCode: 3, stdout: 'the deploy lock is not this deploy\'s\n', stderr: '' } : undefined);
+    out = [];
+    const { report, ledger } = await deploy(f, 'proxy', 'deploy', 'build-2');
+    expect(report.ok).toBe(true);
+    noLocksLeft(ledger);
+    expect(out.filter((w) => w.startsWith('warning:'))).toEqual([expect.stringMatching(/^warning: a: could not stop the previous containers in the background \(the deploy lock is not this deploy's\); stopping them now$/)]);
+    // Host a is done when the deploy returns; b and c finish their retire on their own.
+    expect([f.host('a').running('shop'), f.host('a').state('shop', 'lock/owner')]).toEqual([['web=build-2'], '']);
+    expectHosts(f, 'proxy', on('build-2', 'build-1'));
   });
 });
 

@@ -240,26 +240,28 @@ export const ESTABLISHED_ON_PORT_AWK = '$4 == "01" && toupper(substr($2, index($
 // connections to them, so what remains are requests in flight. Read from the containers' own
 // network namespace (/proc/PID/net/tcp{,6}: column 2 local address as HEX_IP:HEX_PORT, column 4
 // state, 01 = ESTABLISHED), which needs nothing inside the app's image.
-const RETIRE = `t="$1"; drain="$2"; port="$3"; shift 3
-[ "$#" -gt 0 ] || exit 0
-hex=$(printf '%04X' "$port"); pids=""
-for n; do
-  p=$(docker inspect --format '{{.State.Pid}}' "$n" 2>/dev/null)
-  [ -n "$p" ] && [ "$p" != 0 ] && pids="$pids $p"
-done
+const RETIRE_FN = `retire() {
+  t="$1"; drain="$2"; port="$3"; shift 3
+  [ "$#" -gt 0 ] || return 0
+  hex=$(printf '%04X' "$port"); pids=""
+  for n; do
+    p=$(docker inspect --format '{{.State.Pid}}' "$n" 2>/dev/null)
+    [ -n "$p" ] && [ "$p" != 0 ] && pids="$pids $p"
+  done
+  i=0; max=$((drain * 10))
+  while [ "$i" -lt "$max" ] && [ -n "$pids" ] && busy; do i=$((i+1)); sleep 0.1; done
+  [ "$max" -gt 0 ] && [ -n "$pids" ] && echo "drained after $((i / 10)).$((i % 10))s"
+  docker stop -t "$t" "$@" >/dev/null 2>&1
+  docker rm -f "$@" >/dev/null 2>&1
+  for n; do docker container inspect "$n" >/dev/null 2>&1 && { echo "container $n is still there"; return 1; }; done
+  return 0
+}
 busy() {
   for p in $pids; do
     cat "/proc/$p/net/tcp" "/proc/$p/net/tcp6" 2>/dev/null | awk -v hp="$hex" '${ESTABLISHED_ON_PORT_AWK}' && return 0
   done
   return 1
-}
-i=0; max=$((drain * 10))
-while [ "$i" -lt "$max" ] && [ -n "$pids" ] && busy; do i=$((i+1)); sleep 0.1; done
-[ "$max" -gt 0 ] && [ -n "$pids" ] && echo "drained after $((i / 10)).$((i % 10))s"
-docker stop -t "$t" "$@" >/dev/null 2>&1
-docker rm -f "$@" >/dev/null 2>&1
-for n; do docker container inspect "$n" >/dev/null 2>&1 && { echo "container $n is still there"; exit 1; }; done
-exit 0`;
+}`;
 
 /**
  * Retires the named containers: waits up to `drain` seconds (whole seconds, 0 = no wait) while
@@ -267,7 +269,52 @@ exit 0`;
  * -t stopTimeout` and removes them. Prints "drained after N.Ns"; exit 1 names a container left.
  */
 export function retireArgv(names: string[], stopTimeout: number, drain: { seconds: number; port: number } = { seconds: 0, port: 8000 }): string[] {
-  return remoteScript('retire', RETIRE, String(stopTimeout), String(drain.seconds), String(drain.port), ...names);
+  return remoteScript('retire', `${RETIRE_FN}\nretire "$@"`, String(stopTimeout), String(drain.seconds), String(drain.port), ...names);
+}
+
+/** One role's previous containers on a host, with how to stop them (see retireArgv). */
+export interface RetireGroup {
+  names: string[];
+  /** Seconds for `docker stop -t`. */
+  stopTimeout: number;
+  /** Seconds to wait at most for requests in flight; `port` is the app's port inside the container. */
+  drain: { seconds: number; port: number };
+}
+
+// Runs detached from the deploy (setsid, stdio to retire.log) holding the deploy lock this
+// deploy handed over: each group as retireArgv does, then the lock is released (only if it
+// still carries this deploy's token). Arguments: d tok, then "t drain port names... --" groups.
+const RETIRE_HELD = `d="$1"; tok="$2"; shift 2
+${RETIRE_FN}
+echo "$$" > "$d/lock/retire-pid"
+rc=0; all=""
+while [ "$#" -ge 3 ]; do
+  t="$1"; dr="$2"; po="$3"; shift 3; names=""
+  while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do names="$names $1"; shift; done
+  [ "$#" -gt 0 ] && shift
+  retire "$t" "$dr" "$po" $names || rc=1; all="$all$names"
+done
+echo "retired$all: exit $rc"
+[ "$(cat "$d/lock/token" 2>/dev/null)" = "$tok" ] && rm -rf "$d/lock"
+exit $rc`;
+
+// Hands the lock to RETIRE_HELD started in its own session: the ssh command returns at once.
+// "retiring" marks the lock as held by a retire (see ACQUIRE_LOCK), before the child can run.
+const RETIRE_LATER = `d="$1"; tok="$2"; body="$3"; shift 3
+[ "$(cat "$d/lock/token" 2>/dev/null)" = "$tok" ] || { echo "the deploy lock is not this deploy's"; exit 3; }
+: > "$d/lock/retiring" || exit 3
+setsid sh -c "$body" pallet-retire-held "$d" "$tok" "$@" </dev/null >"$d/retire.log" 2>&1 &
+echo "RETIRING $!"`;
+
+/**
+ * Starts the retire of `groups` on the host in the background and hands it the deploy lock held
+ * with `token`: the command returns at once (stdout `RETIRING PID`); the host releases the lock
+ * when every container is stopped and removed, and writes what happened to STATE_DIR/retire.log.
+ * Exit 3: the lock is not held with `token` (nothing started).
+ */
+export function retireLaterArgv(stateDirPath: string, token: string, groups: RetireGroup[]): string[] {
+  const args = groups.flatMap((g) => [String(g.stopTimeout), String(g.drain.seconds), String(g.drain.port), ...g.names, '--']);
+  return remoteScript('retire-later', RETIRE_LATER, stateDirPath, token, RETIRE_HELD, ...args);
 }
 
 /** Fresh name for a new container of a role: unique per start, so it can run beside the old one. */

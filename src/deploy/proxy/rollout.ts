@@ -3,7 +3,7 @@
 // the app's own network (shared with the proxy only), is health-checked there with the app's
 // host name, and only then does the proxy route new requests to it. The previous containers keep running until the rollout
 // is done on every host, so a revert is a route switch back (no pull, no boot); afterwards
-// they drain and are stopped gracefully.
+// they drain and are stopped gracefully, on the host in the background (retireInBackground).
 import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../../errors.js';
 import { lastLines } from '../../ssh/errors.js';
@@ -18,8 +18,9 @@ import { healthSendsHttps, routeFragments, type RouteFragments } from './caddy.j
 import { waitHealthy } from '../health.js';
 import {
   appNetwork, ensureProxyArgv, newContainerName, parseProxyImage, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
-  removeRouteArgv, retireArgv, setRouteArgv,
+  removeRouteArgv, retireArgv, retireLaterArgv, setRouteArgv, type RetireGroup,
 } from './commands.js';
+import { stateDir } from '../commands.js';
 
 function switches(run: DeployRun): Map<string, ProxySwitch> {
   run.proxySwitches ??= new Map();
@@ -199,26 +200,47 @@ export async function revertBehindProxy(run: DeployRun, label: string, role: Rol
   sw.switched = false;
 }
 
-/**
- * After a successful rollout: on every host in parallel, the previous containers of the proxied
- * roles drain (until no request is in flight, at most the drain timeout) and are stopped
- * gracefully (SIGTERM, stop_timeout). A failure here is a warning: the new version already
- * serves everywhere.
- */
-export async function retireBehindProxy(run: DeployRun): Promise<void> {
-  const todo = [...switches(run).entries()].map(([key, sw]) => {
+/** The previous containers of the proxied roles on `label` after a successful rollout, one group per role. */
+export function retireGroups(run: DeployRun, label: string): (RetireGroup & { role: RolePlan })[] {
+  return [...switches(run).entries()].flatMap(([key, sw]) => {
     const [host, roleName] = key.split('\t');
+    if (host !== label) return [];
     const live = sw.started.at(-1);
-    return { host, role: run.plan.roles.find((r) => r.role === roleName)!, names: [...new Set([...sw.old, ...sw.started])].filter((n) => n !== live) };
-  }).filter((t) => t.names.length);
-  if (!todo.length) return;
-  reporter().info(`draining the previous containers (at most ${run.plan.proxy?.drainTimeout ?? 0}s), then stopping them`);
-  const outcomes = await forEachHost([...new Set(todo.map((t) => t.host))], async (label) => {
-    const h = run.hosts.get(label)!;
-    for (const t of todo.filter((x) => x.host === label)) {
-      const drained = await retire(run, h, t.names, t.role);
-      reporter().info(`${label}: stopped ${t.names.join(', ')}${drained ? ` (${drained})` : ''}`);
-    }
+    const names = [...new Set([...sw.old, ...sw.started])].filter((n) => n !== live);
+    const role = run.plan.roles.find((r) => r.role === roleName)!;
+    return names.length ? [{ names, role, stopTimeout: role.stopTimeout, drain: { seconds: run.plan.proxy?.drainTimeout ?? 0, port: role.port ?? 8000 } }] : [];
   });
-  for (const f of failures(outcomes)) reporter().warning(`${f.host}: could not stop the previous containers (${errorMessage(f.error)}); they get no requests and are stopped by the next deploy`);
+}
+
+/**
+ * After a successful rollout, on one host: the previous containers of the proxied roles drain
+ * (until no request is in flight, at most the drain timeout) and stop gracefully (SIGTERM,
+ * stop_timeout) on the host in the background, so the deploy does not wait for them; the host
+ * keeps the deploy lock until they are gone (a next deploy waits for that, see acquireLock).
+ * Returns true when the lock was handed over. Where the host cannot start that, they are stopped
+ * now; a failure then is a warning (the new version already serves): the next deploy stops them.
+ */
+export async function retireInBackground(run: DeployRun, h: HostRecord): Promise<boolean> {
+  const groups = retireGroups(run, h.label);
+  if (!groups.length) return false;
+  const names = groups.flatMap((g) => g.names).join(', ');
+  if (h.lock) {
+    const r = await h.conn.run(retireLaterArgv(stateDir(run.plan.app), h.lock.token, groups));
+    if (r.exitCode === 0 && /^RETIRING \d+$/m.test(r.stdout)) {
+      run.ledger.done(h.lock.item);
+      h.lock = undefined;
+      reporter().info(`${h.label}: stopping ${names} in the background (draining at most ${groups[0].drain.seconds}s); the host holds the deploy lock until they are gone`);
+      return true;
+    }
+    reporter().warning(`${h.label}: could not stop the previous containers in the background (${lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`}); stopping them now`);
+  }
+  try {
+    for (const g of groups) {
+      const drained = await retire(run, h, g.names, g.role);
+      reporter().info(`${h.label}: stopped ${g.names.join(', ')}${drained ? ` (${drained})` : ''}`);
+    }
+  } catch (e) {
+    reporter().warning(`${h.label}: could not stop the previous containers (${errorMessage(e)}); they get no requests and are stopped by the next deploy`);
+  }
+  return false;
 }
