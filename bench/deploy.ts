@@ -170,7 +170,7 @@ async function modesPart(fx: DeployFixture): Promise<void> {
   await setBootDelay(fx, BOOT_DELAY_S);
   let rows: ModeRow[];
   try {
-    rows = await measureModes(fx);
+    rows = await measureModes(fx, process.env.BENCH_MODE_HOSTS ? process.env.BENCH_MODE_HOSTS.split(',').map(Number) : undefined);
   } finally {
     await setBootDelay(fx, undefined);
   }

@@ -83,7 +83,7 @@ export async function measureMode(fx: DeployFixture, all: string[], hosts: strin
   const stats = await load.stop();
   if (r.result?.exitCode !== 0) throw new Error(`deploy (${mode}, ${hosts.length} hosts) failed: ${r.lines.slice(-10).join('\n')}`);
   // Failed requests beside the deploy's log, both timed from the start of the load.
-  if (stats.failed && mode === 'proxy') console.log([`failures: ${stats.failures.join(', ')}`, ...r.lines.map((l, i) => `${((deployAt + r.at[i]) / 1000).toFixed(2)}s ${l}`)].join('\n'));
+  if ((stats.failed && mode === 'proxy') || process.env.BENCH_LINES === '1') console.log([`failures: ${stats.failures.join(', ')}`, ...r.lines.map((l, i) => `${((deployAt + r.at[i]) / 1000).toFixed(2)}s ${l}`)].join('\n'));
   const phases = phaseTimes(r.lines, r.at, r.ms);
   const pullMaxMs = Math.max(...r.report!.hosts.map((h) => h.pullMs ?? 0));
   const batches = hosts.length; // rolling.batch: 1
@@ -102,7 +102,8 @@ export async function measureModes(fx: DeployFixture, counts = [1, 3]): Promise<
   const all = fx.addresses;
   const rows: ModeRow[] = [];
   for (const n of counts.filter((c) => c <= all.length)) {
-    for (const mode of ['published', 'proxy'] as Mode[]) {
+    const only = process.env.BENCH_MODES?.split(',') as Mode[] | undefined; // e.g. BENCH_MODES=proxy for a quick look
+    for (const mode of only ?? (['published', 'proxy'] as Mode[])) {
       const row = await measureMode(fx, all, all.slice(0, n), mode);
       rows.push(row);
       console.log(`modes: ${mode} ${n} host(s): ${(row.wallMs / 1000).toFixed(1)}s, ${row.failed}/${row.requests} failed, bound ${(row.boundMs / 1000).toFixed(1)}s (${row.ratio.toFixed(2)}x; idle bound ${(row.idleBoundMs / 1000).toFixed(1)}s, ${row.idleRatio.toFixed(2)}x); phases ${JSON.stringify(row.phases)}`);

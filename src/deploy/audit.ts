@@ -27,12 +27,11 @@ export async function finishHosts(run: DeployRun, succeeded: boolean, result: st
       reporter().warning(`${label}: unreachable (${h.lost}); its TAG/REVERT/audit were not updated and its lock is released at cleanup if it is back`);
       return;
     }
-    try {
-      await finishHost(run, h, succeeded, result);
-    } catch (e) {
-      reporter().warning(`${label}: finishing failed (${errorMessage(e)})`);
-    }
-    if (handOver && (await handOver(h))) return;
+    const warn = (e: unknown) => reporter().warning(`${label}: finishing failed (${errorMessage(e)})`);
+    const finished = await finishHost(run, h, succeeded, result).then(() => true, (e: unknown) => { warn(e); return false; });
+    // Pruning and the hand-over are independent: one round trip of waiting instead of two.
+    const [handed] = await Promise.all([handOver ? handOver(h) : false, succeeded && finished ? pruneImages(run, h).catch(warn) : undefined]);
+    if (handed) return;
     if (h.lock) {
       try {
         await releaseLock(h.conn, run.ledger, run.plan.app, h.lock);
@@ -45,7 +44,7 @@ export async function finishHosts(run: DeployRun, succeeded: boolean, result: st
 }
 
 async function finishHost(run: DeployRun, h: HostRecord, succeeded: boolean, result: string): Promise<void> {
-  const { app, image, keep } = run.plan;
+  const { app } = run.plan;
   const tag = succeeded ? h.target : '';
   // On failure the host still runs the old tag, so REVERT goes back to what it was.
   const revert = !succeeded && h.recorded ? h.before.revert || '-' : '';
@@ -54,7 +53,11 @@ async function finishHost(run: DeployRun, h: HostRecord, succeeded: boolean, res
     from: h.before.tag, to: h.target, result: h.reverted ? `${result} (reverted)` : result, runId: run.runId,
   });
   await h.conn.check(finishArgv(app, tag, revert, line), 'writing TAG and the audit log');
-  if (!succeeded) return;
+}
+
+/** After a success: images of the app's repository beyond `keep` go, with their release env files. */
+async function pruneImages(run: DeployRun, h: HostRecord): Promise<void> {
+  const { app, image, keep } = run.plan;
   const listing = await h.conn.check(listTagsArgv(image), 'listing images');
   const old = tagsToPrune(listing.stdout, keep, [h.target, h.before.tag]);
   if (old.length) {

@@ -31,28 +31,34 @@ export async function preflight(run: DeployRun, conns: HostConnection[], lock: O
   const outcomes = await forEachHost(conns.map((c) => c.name), async (label) => {
     const conn = conns.find((c) => c.name === label)!;
     await conn.open();
-    const v = await conn.run(dockerVersionArgv());
+    const rec: HostRecord = {
+      label, conn, before: { tag: '', revert: '' }, target: '', recorded: false, restartMs: 0, health: [], reverted: false, hostEnvFile: !!run.plan.envFile,
+      roles: run.plan.roles.filter((r) => r.hosts.includes(label)).map((r) => r.role),
+    };
+    run.hosts.set(label, rec);
+    // Three independent round trips at once; the state is read under the lock (a deploy that
+    // waited for another one sees what that one left).
+    const [v, e] = await Promise.all([
+      conn.run(dockerVersionArgv()),
+      run.plan.envFile ? conn.run(envFileCheckArgv(run.plan.envFile)) : undefined,
+      (async () => {
+        rec.lock = await acquireLock(conn, run.ledger, { ...lock, app, retireWait: retireWait(run) });
+        rec.before = parseState((await conn.check(readStateArgv(app), 'reading the deploy state')).stdout);
+      })(),
+    ]);
     if (v.exitCode !== 0) throw new UserError(`${label}: Docker does not answer (${v.stderr.trim() || `exit ${v.exitCode}`})`, `make sure dockerd runs on the host and user ${conn.target.user} may use it`);
-    let hostEnvFile = !!run.plan.envFile;
-    if (run.plan.envFile) {
-      const e = await conn.run(envFileCheckArgv(run.plan.envFile));
+    if (run.plan.envFile && e) {
       const problem = envFileProblem(e.exitCode, e.stdout);
       if (problem === MISSING && run.appEnv !== undefined) {
         // With deploy.env the host's own env file is optional: where there is one, it still applies.
-        hostEnvFile = false;
+        rec.hostEnvFile = false;
       } else if (problem) {
         throw new UserError(`${label}: deploy.env_file ${run.plan.envFile} ${problem}${problem.includes('readable') ? ` (${conn.target.user})` : ''}`,
           `create it on every host, readable by user ${conn.target.user}, with the app's production settings (docs/hosts.md §3), or point deploy.env_file at the right path`);
       }
       reportEnvFileLint(label, run.plan.envFile, e.stdout, 'host');
     }
-    const before = parseState((await conn.check(readStateArgv(app), 'reading the deploy state')).stdout);
-    const rec: HostRecord = {
-      label, conn, before, target: '', recorded: false, restartMs: 0, health: [], reverted: false, hostEnvFile,
-      roles: run.plan.roles.filter((r) => r.hosts.includes(label)).map((r) => r.role),
-    };
-    run.hosts.set(label, rec);
-    rec.lock = await acquireLock(conn, run.ledger, { ...lock, app, retireWait: retireWait(run) });
+    const { before, hostEnvFile } = rec;
     const env = run.appEnv === undefined ? '' : hostEnvFile ? `, deploy.env + ${run.plan.envFile}` : ', deploy.env only (no host env file)';
     reporter().info(`${label}: docker ${v.stdout.trim()}, running ${before.tag || '(nothing yet)'}${env}, lock taken`);
   });

@@ -82,22 +82,28 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
   const outdated: string[] = [];
   const outcomes = await forEachHost(proxiedHosts(run), async (label) => {
     const h = run.hosts.get(label)!;
-    if ((await h.conn.run(imageInspectArgv(proxy.image))).exitCode !== 0) {
-      const useLogin = login && registryOf(proxy.image) === login.registry ? login : undefined;
-      const p = await pullOnHost(run, h, proxy.image, useLogin, false);
-      if (p.exitCode !== 0) throw new StepError(label, `pull ${proxy.image}`, lastLines(p.stderr || p.stdout));
-      reporter().info(`${label}: pulled the proxy image ${proxy.image}`);
-    }
-    const running = await ensureProxy(run, h);
+    // The route claims are read beside the image check and the proxy start (independent).
+    const roles = run.plan.roles.filter((r) => r.behindProxy && r.hosts.includes(label));
+    const [running, claims] = await Promise.all([
+      (async () => {
+        if ((await h.conn.run(imageInspectArgv(proxy.image))).exitCode !== 0) {
+          const useLogin = login && registryOf(proxy.image) === login.registry ? login : undefined;
+          const p = await pullOnHost(run, h, proxy.image, useLogin, false);
+          if (p.exitCode !== 0) throw new StepError(label, `pull ${proxy.image}`, lastLines(p.stderr || p.stdout));
+          reporter().info(`${label}: pulled the proxy image ${proxy.image}`);
+        }
+        return ensureProxy(run, h);
+      })(),
+      Promise.all(roles.map(async (role) => parseClaims((await h.conn.check(routeClaimsArgv(run.plan.app, role.role), 'listing the proxy\'s routes')).stdout))),
+    ]);
     if (running && running !== proxy.image) outdated.push(label);
-    for (const role of run.plan.roles.filter((r) => r.behindProxy && r.hosts.includes(label))) {
-      const claims = parseClaims((await h.conn.check(routeClaimsArgv(run.plan.app, role.role), 'listing the proxy\'s routes')).stdout);
-      const problems = routeConflicts(proxy.hosts, claims);
+    roles.forEach((role, i) => {
+      const problems = routeConflicts(proxy.hosts, claims[i]);
       if (problems.length) {
         throw new UserError(`${label}: the proxy cannot route ${run.plan.app} (role ${role.role}) here: ${problems.join('; ')}`,
           'nothing was changed; see docs/hosts.md "Several apps"');
       }
-    }
+    });
   });
   const f = failures(outcomes)[0];
   if (f) throw f.error instanceof StepError || f.error instanceof UserError ? f.error : new StepError(f.host, 'proxy', errorMessage(f.error));
@@ -120,11 +126,23 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
   onTouch?.();
   const name = newContainerName(app, role.role, randomBytes(4).toString('hex'));
   await step('start', async () => {
-    const found = parsePrepare((await h.conn.check(prepareSwitchArgv(app, role.role), 'listing the role\'s containers')).stdout);
-    const sw = switches(run).get(key) ?? { previous: found.upstream, old: found.containers.map((c) => c.name), started: [], switched: false };
-    sw.started.push(name);
-    switches(run).set(key, sw);
-    const r = await h.conn.run(runContainerArgv({ ...containerSpec(run, label, role, tag), port: undefined, name, network: appNetwork(app) }));
+    // The listing runs beside the start (one round trip less); it leaves out the new container.
+    const known = switches(run).get(key);
+    if (known) known.started.push(name);
+    const [listed, r] = await Promise.all([
+      known ? Promise.resolve(undefined) : h.conn.check(prepareSwitchArgv(app, role.role), 'listing the role\'s containers').then((x) => x, (e: unknown) => e as Error),
+      h.conn.run(runContainerArgv({ ...containerSpec(run, label, role, tag), port: undefined, name, network: appNetwork(app) })),
+    ]);
+    if (listed instanceof Error) {
+      // Without the listing nothing records the new container for a revert: it goes now.
+      if (r.exitCode === 0) await h.conn.run(['docker', 'rm', '-f', name]).catch(() => undefined);
+      throw listed;
+    }
+    const listing = listed;
+    if (listing) {
+      const found = parsePrepare(listing.stdout);
+      switches(run).set(key, { previous: found.upstream, old: found.containers.map((c) => c.name).filter((n) => n !== name), started: [name], switched: false });
+    }
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
   });
   await run.hooks.beforeHealth?.({ host: label, role: role.role });
