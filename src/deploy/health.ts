@@ -22,10 +22,10 @@ export interface HealthPolicy {
 }
 
 /** A redirect or client error that stays the same this long will not turn into a 2xx by waiting. */
-export const HEALTH_POLICY: HealthPolicy = { intervalMs: 200, steadyAnswers: 5, steadyMs: 2000 };
+export const HEALTH_POLICY: HealthPolicy = { intervalMs: 100, steadyAnswers: 5, steadyMs: 2000 };
 
 /** Probes the host runs per ssh command (about a second's worth): the health loop's cost on the runner and host. */
-const PROBES_PER_CALL = 5;
+const PROBES_PER_CALL = 10;
 
 /** Where and how one web container is asked. */
 export interface HttpCheck {
@@ -49,31 +49,29 @@ export interface HttpCheck {
   subject: string;
 }
 
-// Up to `polls` requests, `pause` seconds apart, each with the container's state. Output (one
+// Up to `polls` requests, `pause` seconds apart, each with the container's state read after it
+// (its address is looked up once: it stays while the container runs). Output (one
 // format, key=value lines, each answer ended by a line `end`):
 //   state=<Running> <RestartCount> | state=missing;  code=<HTTP status, 000 = no answer>;
 //   address=<host:port it asked>;  logs=<last 3 log lines on one line> (only when not running steadily)
 // An answer the caller decides on at once (a 2xx, a container not running steadily) ends the
 // batch early; every other decision (steady answers, the deadline) is made in TypeScript. A batch
 // saves one ssh session per poll.
-const HTTP_PROBE = `n="$1"; via="$2"; port="$3"; path="$4"; host="$5"; proto="$6"; polls="$7"; pause="$8"; i=0
+const HTTP_PROBE = `n="$1"; via="$2"; port="$3"; path="$4"; host="$5"; proto="$6"; polls="$7"; pause="$8"; i=0; addr=""
+set --
+[ -n "$host" ] && set -- "$@" -H "Host: $host"
+[ -n "$proto" ] && set -- "$@" -H "X-Forwarded-Proto: $proto"
 while [ "$i" -lt "$polls" ]; do
   i=$((i+1))
   [ "$i" -gt 1 ] && sleep "$pause"
-  st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null) || st=missing
-  addr=""
-  if [ "$via" = published ]; then addr="127.0.0.1:$port"
-  else
+  if [ -z "$addr" ] && [ "$via" = published ]; then addr="127.0.0.1:$port"
+  elif [ -z "$addr" ]; then
     ip=$(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}}{{"\\n"}}{{end}}' "$n" 2>/dev/null | awk -v net="$via" '($1 == net || net == "") && $2 != "" {print $2; exit}')
     [ -n "$ip" ] && addr="$ip:$port"
   fi
   code=000
-  if [ -n "$addr" ]; then
-    set --
-    [ -n "$host" ] && set -- "$@" -H "Host: $host"
-    [ -n "$proto" ] && set -- "$@" -H "X-Forwarded-Proto: $proto"
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "http://$addr$path" 2>/dev/null) || true
-  fi
+  if [ -n "$addr" ]; then code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$@" "http://$addr$path" 2>/dev/null) || true; fi
+  st=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$n" 2>/dev/null) || st=missing
   printf 'state=%s\\ncode=%s\\naddress=%s\\n' "$st" "\${code:-000}" "$addr"
   case "$st" in "true 0") ;; *) printf 'logs=%s\\n' "$(docker logs --tail 3 "$n" 2>&1 | tr '\\n' ' ')";; esac
   echo end

@@ -7,6 +7,7 @@ import { buildExampleImage, EXAMPLE_APP_DIR } from '../helpers/example-image.js'
 import { REPO_ROOT } from '../helpers/lab.js';
 import { runLikeRunner, type RunnerOptions, type RunnerResult } from '../helpers/runner.js';
 import { docker, labMissing, labServiceImages, leftovers, sweep, uniqueApp, writeConfigDir } from '../helpers/cleanroom-lab.js';
+import { ACTION_COMMAND } from '../helpers/entry.js';
 
 const images = labServiceImages();
 const missing = await labMissing([images.postgres, 'pallet-lab/django:bookworm', 'pallet-lab/builder:bookworm']);
@@ -14,7 +15,7 @@ if (missing) console.warn(`skipping cleanroom action e2e: ${missing}`);
 const d = missing ? describe.skip : describe;
 const T = 600_000;
 
-const ACTION = [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'test/helpers/run-action.ts')];
+const ACTION = ACTION_COMMAND;
 
 function runAction(inputs: Record<string, string>, opts: Omit<RunnerOptions, 'command' | 'inputs'> = {}): Promise<RunnerResult> {
   return runLikeRunner('', { command: ACTION, cwd: REPO_ROOT, inputs, ...opts });

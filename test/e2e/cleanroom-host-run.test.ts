@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { REPO_ROOT } from '../helpers/lab.js';
 import { labMissing, labServiceImages, leftovers, sweep, uniqueApp, writeConfigDir } from '../helpers/cleanroom-lab.js';
+import { CLI_COMMAND } from '../helpers/entry.js';
 
 const images = labServiceImages();
 const missing = await labMissing([images.postgres, images.redis]);
@@ -12,7 +13,7 @@ const d = missing ? describe.skip : describe;
 
 function pallet(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/cli.ts'), ...args], {
+    const child = spawn(CLI_COMMAND[0], [...CLI_COMMAND.slice(1), ...args], {
       cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -12,6 +12,7 @@ import { labAvailable, REPO_ROOT } from '../helpers/lab.js';
 import { fetchVersion, startLoad, type LoadStats } from '../helpers/load.js';
 import type { ProxyConfig } from '../../src/config/types.js';
 import { DeployFixture, sleep } from './deploy-fixture.js';
+import { CLI_COMMAND } from '../helpers/entry.js';
 
 jest.setTimeout(600_000);
 const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
@@ -236,7 +237,7 @@ docker exec "$shop" python3 -c '${probe}' ${BLOG} $urls "http://$name:8000/healt
       writeFileSync(path.join(dir, 'pallet.yml'), YAML.stringify({ app: c.app, image: c.image, deploy: { ssh: c.deploy!.ssh, roles: c.deploy!.roles, proxy: c.deploy!.proxy } }));
       const args = ['--config', path.join(dir, 'pallet.yml'), '--ssh-known-hosts', readFileSync(fx.lab.ssh.knownHostsPath, 'utf8'), '--ssh-private-key-file', fx.lab.ssh.privateKeyPath];
       const env = { PATH: process.env.PATH, HOME: process.env.HOME, RUNNER_TEMP: dir };
-      const json = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'proxy', 'status', '--json', ...args], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
+      const json = spawnSync(CLI_COMMAND[0], [...CLI_COMMAND.slice(1), 'proxy', 'status', '--json', ...args], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
       expect({ code: json.status, stderr: json.stderr }).toEqual({ code: 0, stderr: '' });
       const got = JSON.parse(json.stdout) as { hosts: { host: string; state: string; routes: { app: string; hosts: string; containerState: string; tag: string }[] }[]; problems: string[] };
       expect(got.problems).toEqual([]);
@@ -247,7 +248,7 @@ docker exec "$shop" python3 -c '${probe}' ${BLOG} $urls "http://$name:8000/healt
           [PROXY_APP, HOST, 'running', fx.tags.v3], [BLOG_APP, BLOG, 'running', fx.tags.v1],
         ].sort());
       }
-      const text = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'proxy', 'status', ...args], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
+      const text = spawnSync(CLI_COMMAND[0], [...CLI_COMMAND.slice(1), 'proxy', 'status', ...args], { cwd: REPO_ROOT, env, encoding: 'utf8', timeout: 120_000 });
       expect(text.status).toBe(0);
       expect(text.stdout).toMatch(/live container/);
       expect(text.stdout).toContain(BLOG);

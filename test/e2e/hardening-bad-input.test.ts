@@ -15,8 +15,8 @@ import pLimit from 'p-limit';
 import { describeLab, REPO_ROOT } from '../helpers/lab.js';
 import { runLikeRunner } from '../helpers/runner.js';
 import { BAD_INPUT_CASES, type BadInputCase } from '../fixtures/bad-input/cases.js';
+import { ACTION_COMMAND, CLI_COMMAND } from '../helpers/entry.js';
 
-const TSX = path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
 const NO_DOCKER = 'unix:///nonexistent.sock';
 // What the output would show had the product tried Docker or SSH (or crashed).
 const CONTACT = /nonexistent\.sock|ECONNREFUSED|connect to host|Connection refused|kex_exchange|Connection closed by|Permission denied \(publickey|Host key verification failed|unexpected error|docker engine/i;
@@ -63,14 +63,14 @@ class Fixture {
     if (dockerHost) env.DOCKER_HOST = dockerHost;
     if (c.via === 'action') {
       const inputs = Object.fromEntries(Object.entries(c.inputs ?? {}).map(([k, v]) => [k, this.fill(v, dir)]));
-      const r = await runLikeRunner('', { inputs, env, cwd: dir, command: [process.execPath, '--import', TSX, path.join(REPO_ROOT, 'test/helpers/run-action.ts')] });
+      const r = await runLikeRunner('', { inputs, env, cwd: dir, command: ACTION_COMMAND });
       // The runner consumes ::add-mask:: lines; they are not part of the log anyone sees.
       const output = (r.stdout + r.stderr).split('\n').filter((l) => !l.startsWith('::add-mask::')).join('\n').replace(/%0A/g, '\n').replace(/%0D/g, '\r').replace(/%25/g, '%');
       return { code: r.code, output };
     }
     const args = (c.args ?? []).map((a) => this.fill(a, dir));
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', TSX, path.join(REPO_ROOT, 'src/cli.ts'), ...args], {
+      const child = spawn(CLI_COMMAND[0], [...CLI_COMMAND.slice(1), ...args], {
         cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';

@@ -17,8 +17,8 @@ import pLimit from 'p-limit';
 import { describeLab, REPO_ROOT } from '../helpers/lab.js';
 import { runLikeRunner } from '../helpers/runner.js';
 import { BROKEN_TREES, type BrokenTree } from '../fixtures/broken-trees/cases.js';
+import { ACTION_COMMAND, CLI_COMMAND } from '../helpers/entry.js';
 
-const TSX = path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
 const STACK = /\n\s+at \S.*(:\d+:\d+\)?|\(native\))$/m;
 const UNEXPECTED = /unexpected error/i;
 const ENGINE_SOCKET = '/var/run/docker.sock';
@@ -95,7 +95,7 @@ class Corpus {
     const r = await runLikeRunner('', {
       cwd: dir,
       env: { ...this.env(), GITHUB_ACTIONS: '', HOME: dir },
-      command: [...this.as, process.execPath, '--import', TSX, path.join(REPO_ROOT, 'src/cli.ts'), ...args],
+      command: [...this.as, ...CLI_COMMAND, ...args],
     });
     return { code: r.code, output: r.stdout + r.stderr };
   }
@@ -112,7 +112,7 @@ class Corpus {
     }
     const r = await runLikeRunner('', {
       cwd: dir, inputs, env,
-      command: [...this.as, process.execPath, '--import', TSX, path.join(REPO_ROOT, 'test/helpers/run-action.ts')],
+      command: [...this.as, ...ACTION_COMMAND],
     }).catch((e: Error) => ({ code: -1, stdout: '', stderr: String(e) }));
     const output = (r.stdout + r.stderr).replace(/%0A/g, '\n').replace(/%25/g, '%');
     return { code: r.code, output };

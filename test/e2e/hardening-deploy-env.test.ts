@@ -14,9 +14,9 @@ import { sampleProcesses } from '../helpers/processes.js';
 import { runLikeRunner, type RunnerResult } from '../helpers/runner.js';
 import { DeployFixture } from './deploy-fixture.js';
 import type { PalletConfig } from '../../src/config/types.js';
+import { ACTION_COMMAND } from '../helpers/entry.js';
 
-const TSX = path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
-const ACTION = [process.execPath, '--import', TSX, path.join(REPO_ROOT, 'test/helpers/run-action.ts')];
+const ACTION = ACTION_COMMAND;
 
 /** Every form of a secret we look for: the value and its base64. */
 function found(text: string, secrets: string[]): string[] {

@@ -17,13 +17,13 @@ import { localProcesses } from '../helpers/processes.js';
 import { DeployFixture, sleep, type HostView } from './deploy-fixture.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
 import { pushTag } from '../../src/builder/push.js';
+import { ACTION_COMMAND } from '../helpers/entry.js';
 
 jest.setTimeout(600_000);
 const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
 
 const APP = 'e2efaults';
-const TSX = path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
-const ACTION = [process.execPath, '--import', TSX, path.join(REPO_ROOT, 'test/helpers/run-action.ts')];
+const ACTION = ACTION_COMMAND;
 
 /** Local processes whose command line contains every needle (bounded scan of /proc). */
 /**

@@ -13,9 +13,9 @@ import { describeLab, readLab, REPO_ROOT } from '../helpers/lab.js';
 import { sampleProcesses } from '../helpers/processes.js';
 import { runLikeRunner, type RunnerResult } from '../helpers/runner.js';
 import { DeployFixture } from './deploy-fixture.js';
+import { ACTION_COMMAND } from '../helpers/entry.js';
 
-const TSX = path.join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs');
-const ACTION = [process.execPath, '--import', TSX, path.join(REPO_ROOT, 'test/helpers/run-action.ts')];
+const ACTION = ACTION_COMMAND;
 
 /** Every form of a secret we look for: the value, each long line of it, and their base64. */
 function needles(secrets: string[]): string[] {

@@ -12,11 +12,11 @@ import YAML from 'yaml';
 import { labAvailable, REPO_ROOT } from '../helpers/lab.js';
 import { DeployFixture, sleep } from './deploy-fixture.js';
 import type { PalletConfig } from '../../src/config/types.js';
+import { CLI_COMMAND } from '../helpers/entry.js';
 
 jest.setTimeout(600_000);
 const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
 const OPS_APP = 'e2eops';
-const CLI = path.join(REPO_ROOT, 'src', 'cli.ts');
 
 interface StatusJson {
   hosts: { host: string; tag: string; revert: string; lock?: string; audit: string[]; containers: { role: string; tag: string; state: string; name: string }[]; error?: string }[];
@@ -65,7 +65,7 @@ describeLab('day-2 operations: status, exec, logs, lock (lab)', () => {
     const flags = dash < 0 ? rest : rest.slice(0, dash);
     const after = dash < 0 ? [] : rest.slice(dash);
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...cmd.split(' '), ...flags, ...baseArgs(), ...after], { env: cliEnv(), cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(CLI_COMMAND[0], [...CLI_COMMAND.slice(1), ...cmd.split(' '), ...flags, ...baseArgs(), ...after], { env: cliEnv(), cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (b) => (stdout += b));
@@ -110,7 +110,7 @@ describeLab('day-2 operations: status, exec, logs, lock (lab)', () => {
     const env = Object.entries(cliEnv()).map(([k, v]) => `export ${k}=${q(v ?? '')}`).join('\n');
     const [cmd, ...rest] = args;
     const dash = rest.indexOf('--');
-    const argv = [process.execPath, '--import', 'tsx', CLI, ...cmd.split(' '), ...(dash < 0 ? rest : rest.slice(0, dash)), ...baseArgs(), ...(dash < 0 ? [] : rest.slice(dash))];
+    const argv = [...CLI_COMMAND, ...cmd.split(' '), ...(dash < 0 ? rest : rest.slice(0, dash)), ...baseArgs(), ...(dash < 0 ? [] : rest.slice(dash))];
     // The terminal's Ctrl-C reaches the whole foreground group: the shell traps it so it lives on to
     // record pallet's exit code (a trapped signal is reset to its default in the child).
     writeFileSync(script, `${env}\ntrap : INT\ncd ${q(REPO_ROOT)}\n${argv.map(q).join(' ')}\necho $? > ${q(exitFile)}\nsleep 300\n`);

@@ -51,7 +51,7 @@ describe('judging a sequence of answers', () => {
     expect(judge([{ ...up(0), restarts: 1, logs: 'boom' }]).detail).toBe('container shop-web restarted (1 restart): boom (last status: no answer)');
   });
   test('at the deadline: the last status and the Host sent', () => {
-    const r = judge(Array(10).fill(503).map(up), 1);
+    const r = judge(Array(Math.ceil(1000 / HEALTH_POLICY.intervalMs) + 2).fill(503).map(up), 1);
     expect(r.ok).toBe(false);
     expect(r.detail).toBe('no HTTP 2xx from /health/ within 1s (last status: HTTP 503, Host: 127.0.0.1:8000)');
   });

@@ -195,8 +195,6 @@ shift 9; f0="$1"; f1="$2"; f2="$3"; f3="$4"
 r="$d/routes"; mkdir -p "$r" || exit 3
 exec 9>"$d/lock"
 flock -w 60 9 || { echo "the proxy config lock is busy (another deploy on this host)"; exit 3; }
-st=$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)
-[ "$st" = true ] || { echo "the proxy container $name is not running (state: \${st:-missing}); the route was not changed"; exit 4; }
 undo="$r/.undo"; rm -rf "$undo"; mkdir "$undo" || exit 3
 for f in "$r"/*"+$key".* "$r/$key.upstream"; do [ -e "$f" ] && cp -p "$f" "$undo/"; done
 rm -f "$r"/*"+$key".*
@@ -217,7 +215,7 @@ fi
 rm -f "$d/caddy.json.new" "$r"/*"+$key".* "$r/$key.upstream"
 cp -p "$undo"/* "$r/" 2>/dev/null; rm -rf "$undo"
 st=$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)
-[ "$st" = true ] || { echo "the proxy container $name stopped during the switch (state: \${st:-missing}); the route was not changed"; exit 4; }
+[ "$st" = true ] || { echo "the proxy container $name is not running (state: \${st:-missing}); the route was not changed"; exit 4; }
 echo "the proxy refused the new routes: $(printf '%s' "$out" | tail -n 3 | tr '\\n' ' ')"
 exit 1`;
 
