@@ -13,7 +13,7 @@ import { openSession } from '../ops/remote.js';
 import { selectForView, swarmManager } from '../ops/select.js';
 import { planSwarm } from '../swarm/plan.js';
 import type { SshTarget } from '../ssh/host.js';
-import { isOwnLock, lockStatusArgv, parseLockStatus, parseRelease, releaseIfOwnerArgv } from '../ops/lock.js';
+import { isOwnLock, lockRetiring, lockStatusArgv, parseLockStatus, parseRelease, releaseIfOwnerArgv } from '../ops/lock.js';
 
 interface LockRow { host: string; holder?: string; action: string; ok: boolean }
 
@@ -34,8 +34,10 @@ export async function runLockCommand(ctx: RunContext, release: boolean): Promise
   try {
     const outcomes = await forEachHost(hosts.map((t) => t.label), async (label): Promise<LockRow> => {
       const conn = session.conns.get(label)!;
-      const holder = parseLockStatus((await conn.check(lockStatusArgv(app), 'reading the deploy lock')).stdout);
-      if (!release) return { host: label, holder, action: holder === undefined ? 'free' : 'held', ok: true };
+      const status = (await conn.check(lockStatusArgv(app), 'reading the deploy lock')).stdout;
+      const holder = parseLockStatus(status);
+      const held = lockRetiring(status) ? 'held (the host is stopping the previous containers)' : 'held';
+      if (!release) return { host: label, holder, action: holder === undefined ? 'free' : held, ok: true };
       if (holder === undefined) return { host: label, action: 'free, nothing to release', ok: true };
       const own = isOwnLock(holder, me);
       if (!own && !force) {

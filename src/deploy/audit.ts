@@ -3,7 +3,7 @@
 // runs on the host for this deploy, see `handOver`).
 import { errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
-import { auditLine, finishArgv, listTagsArgv, removeImagesArgv, tagsToPrune } from './commands.js';
+import { auditLine, finishArgv, listTagsArgv, removeImagesArgv, tagsToPrune, type FinishFields } from './commands.js';
 import { forEachHost, reachableAgain } from './parallel.js';
 import { removeReleaseEnvArgv } from './env-file.js';
 import { TAG_PATTERN } from '../config/references.js';
@@ -11,10 +11,11 @@ import { releaseLock } from './lock.js';
 import type { DeployRun, HostRecord } from './types.js';
 
 /**
- * Finishes every host at once. `handOver(h)`, when given, runs after a host is finished and
- * returns true when it passed the host's deploy lock on (the host then releases it itself).
+ * Finishes every host at once. `handOver(h, fields)`, when given, finishes the host itself and
+ * passes its deploy lock on (the host then releases it), returning true; false when it did
+ * neither (the host is then finished and its lock released here).
  */
-export async function finishHosts(run: DeployRun, succeeded: boolean, result: string, handOver?: (h: HostRecord) => Promise<boolean>): Promise<void> {
+export async function finishHosts(run: DeployRun, succeeded: boolean, result: string, handOver?: (h: HostRecord, fields: FinishFields) => Promise<boolean>): Promise<void> {
   await forEachHost([...run.hosts.keys()], async (label) => {
     const h = run.hosts.get(label)!;
     if (h.lost && (await reachableAgain(h.conn))) {
@@ -28,9 +29,12 @@ export async function finishHosts(run: DeployRun, succeeded: boolean, result: st
       return;
     }
     const warn = (e: unknown) => reporter().warning(`${label}: finishing failed (${errorMessage(e)})`);
-    const finished = await finishHost(run, h, succeeded, result).then(() => true, (e: unknown) => { warn(e); return false; });
-    // Pruning and the hand-over are independent: one round trip of waiting instead of two.
-    const [handed] = await Promise.all([handOver ? handOver(h) : false, succeeded && finished ? pruneImages(run, h).catch(warn) : undefined]);
+    const fields = finishFields(run, h, succeeded, result);
+    // Pruning is independent of the state written: it runs beside it.
+    const prune = succeeded ? pruneImages(run, h).catch(warn) : undefined;
+    const handed = handOver ? await handOver(h, fields) : false;
+    if (!handed) await h.conn.check(finishArgv(run.plan.app, fields.tag, fields.revert, fields.auditLine), 'writing TAG and the audit log').catch(warn);
+    await prune;
     if (handed) return;
     if (h.lock) {
       try {
@@ -43,16 +47,18 @@ export async function finishHosts(run: DeployRun, succeeded: boolean, result: st
   });
 }
 
-async function finishHost(run: DeployRun, h: HostRecord, succeeded: boolean, result: string): Promise<void> {
-  const { app } = run.plan;
-  const tag = succeeded ? h.target : '';
+/** What finish writes on host `h`: TAG after a success; after a failure REVERT back to what it was. */
+function finishFields(run: DeployRun, h: HostRecord, succeeded: boolean, result: string): FinishFields {
+  const auditLine = auditLineOf(run, h, result);
   // On failure the host still runs the old tag, so REVERT goes back to what it was.
-  const revert = !succeeded && h.recorded ? h.before.revert || '-' : '';
-  const line = auditLine({
-    time: new Date(), actor: run.actor, app, command: run.mode,
+  return { tag: succeeded ? h.target : '', revert: !succeeded && h.recorded ? h.before.revert || '-' : '', auditLine };
+}
+
+function auditLineOf(run: DeployRun, h: HostRecord, result: string): string {
+  return auditLine({
+    time: new Date(), actor: run.actor, app: run.plan.app, command: run.mode,
     from: h.before.tag, to: h.target, result: h.reverted ? `${result} (reverted)` : result, runId: run.runId,
   });
-  await h.conn.check(finishArgv(app, tag, revert, line), 'writing TAG and the audit log');
 }
 
 /** After a success: images of the app's repository beyond `keep` go, with their release env files. */

@@ -24,10 +24,11 @@ export function dockerVersionArgv(): string[] {
 
 // --- state: TAG, REVERT, lock --------------------------------------------------------------
 
-const READ_STATE = `d="$1"
-printf 'tag=%s\\n' "$(cat "$d/TAG" 2>/dev/null)"
+const READ_STATE_STEPS = `printf 'tag=%s\\n' "$(cat "$d/TAG" 2>/dev/null)"
 printf 'revert=%s\\n' "$(cat "$d/REVERT" 2>/dev/null)"
 printf 'env=%s\\n' "$(cd "$d/env" 2>/dev/null && for f in *.env; do [ -f "$f" ] && printf '%s ' "\${f%.env}"; done)"`;
+const READ_STATE = `d="$1"
+${READ_STATE_STEPS}`;
 
 export function readStateArgv(app: string): string[] {
   return remoteScript('read-state', READ_STATE, stateDir(app));
@@ -67,15 +68,18 @@ if [ "$brk" = 1 ] && [ -d "$d/lock" ]; then
   printf 'BROKE %s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"; rm -rf "$d/lock"
 fi
 if mkdir "$d/lock" 2>/dev/null; then
-  printf '%s\\n' "$tok" > "$d/lock/token" && printf '%s\\n' "$owner" > "$d/lock/owner" && echo ACQUIRED && exit 0
-  exit 3
+  printf '%s\\n' "$tok" > "$d/lock/token" && printf '%s\\n' "$owner" > "$d/lock/owner" || exit 3
+  echo ACQUIRED
+${READ_STATE_STEPS}
+  exit 0
 fi
 r=""; [ -f "$d/lock/retiring" ] && r=" (stopping its previous containers)"
 printf 'HELD %s%s\\n' "$(cat "$d/lock/owner" 2>/dev/null)" "$r"
 exit 1`;
 
 /**
- * Takes the app's deploy lock (stdout ACQUIRED, exit 0; HELD OWNER, exit 1). `retireWait`:
+ * Takes the app's deploy lock (stdout ACQUIRED, then the state as readStateArgv prints it, exit 0;
+ * HELD OWNER, exit 1). `retireWait`:
  * seconds to wait for a retire the previous deploy left running (see retireLaterArgv), which
  * then prints "WAITED S.S", or "RETIRE-GONE PID" when its process had died.
  */
@@ -118,10 +122,18 @@ export function recordRevertArgv(app: string, newTag: string): string[] {
 /**
  * Finish: TAG ('' = leave), REVERT ('' = leave, '-' = remove, else write), audit line appended.
  */
-const FINISH = `d="$1"; tag="$2"; rev="$3"; line="$4"
-if [ -n "$tag" ]; then printf '%s\\n' "$tag" > "$d/TAG.tmp" && mv "$d/TAG.tmp" "$d/TAG" || exit 1; fi
+export const FINISH_STEPS = `if [ -n "$tag" ]; then printf '%s\\n' "$tag" > "$d/TAG.tmp" && mv "$d/TAG.tmp" "$d/TAG" || exit 1; fi
 if [ "$rev" = "-" ]; then rm -f "$d/REVERT"; elif [ -n "$rev" ]; then printf '%s\\n' "$rev" > "$d/REVERT"; fi
-printf '%s\\n' "$line" >> "$d/audit.log"`;
+printf '%s\\n' "$line" >> "$d/audit.log" || exit 1`;
+const FINISH = `d="$1"; tag="$2"; rev="$3"; line="$4"
+${FINISH_STEPS}`;
+
+/** What finish writes on one host: TAG ('' = leave), REVERT ('' = leave, '-' = remove), the audit line. */
+export interface FinishFields {
+  tag: string;
+  revert: string;
+  auditLine: string;
+}
 
 export function finishArgv(app: string, tag: string, revert: string, auditLine: string): string[] {
   return remoteScript('finish', FINISH, stateDir(app), tag, revert, auditLine);

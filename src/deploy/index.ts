@@ -121,7 +121,7 @@ function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]
     roll: (cancelled) => r.group('Rolling restart', () => rollOut(run, cancelled)),
     touched: () => [...new Set(run.touched.map((t) => t.host))],
     revert: () => revertTouched(run),
-    finish: (outcome, result) => finishHosts(run, outcome.ok, result, outcome.ok && plan.proxy ? (h) => retireInBackground(run, h) : undefined),
+    finish: (outcome, result) => finishHosts(run, outcome.ok, result, outcome.ok && plan.proxy ? (h, fields) => retireInBackground(run, h, fields) : undefined),
     release: () => releaseAll(run),
   };
 }

@@ -24,6 +24,8 @@ export interface LockOptions {
 export interface HeldLock {
   token: string;
   item: CleanupItem;
+  /** The app's state read under the lock, as it was when it was taken (parseState's input). */
+  state: string;
 }
 
 const sleep = (ms: number, signal: AbortSignal) =>
@@ -54,7 +56,7 @@ export async function acquireLock(conn: HostConnection, ledger: CleanupLedger, o
     }
     if (res.acquired) {
       if (res.broke !== undefined) reporter().warning(`break-lock: removed the deploy lock of ${o.app} on ${conn.name} held by ${res.broke || 'an unknown owner'}`);
-      return { token, item };
+      return { token, item, state: r.stdout };
     }
     ledger.done(item);
     breakStale = false; // break at most once: a lock that reappears belongs to a live deploy

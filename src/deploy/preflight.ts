@@ -3,7 +3,7 @@
 import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import type { HostConnection } from '../ssh/connection.js';
-import { dockerVersionArgv, parseState, readStateArgv } from './commands.js';
+import { dockerVersionArgv, parseState } from './commands.js';
 import { envFileCheckArgv, envFileProblem, envFileReport, parseEnvFileLint } from './host-commands.js';
 import { acquireLock, releaseLock, type LockOptions } from './lock.js';
 import { failures, forEachHost } from './parallel.js';
@@ -36,14 +36,14 @@ export async function preflight(run: DeployRun, conns: HostConnection[], lock: O
       roles: run.plan.roles.filter((r) => r.hosts.includes(label)).map((r) => r.role),
     };
     run.hosts.set(label, rec);
-    // Three independent round trips at once; the state is read under the lock (a deploy that
-    // waited for another one sees what that one left).
+    // Independent round trips at once; the state comes with the lock, read under it (a deploy
+    // that waited for another one sees what that one left).
     const [v, e] = await Promise.all([
       conn.run(dockerVersionArgv()),
       run.plan.envFile ? conn.run(envFileCheckArgv(run.plan.envFile)) : undefined,
       (async () => {
         rec.lock = await acquireLock(conn, run.ledger, { ...lock, app, retireWait: retireWait(run) });
-        rec.before = parseState((await conn.check(readStateArgv(app), 'reading the deploy state')).stdout);
+        rec.before = parseState(rec.lock.state);
       })(),
     ]);
     if (v.exitCode !== 0) throw new UserError(`${label}: Docker does not answer (${v.stderr.trim() || `exit ${v.exitCode}`})`, `make sure dockerd runs on the host and user ${conn.target.user} may use it`);

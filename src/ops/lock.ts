@@ -4,11 +4,20 @@
 // that took the lock in between is never broken by accident.
 import { stateDir } from '../deploy/commands.js';
 
+// A lock marked "retiring" is held by the host itself while it stops the previous containers
+// after a deploy behind the proxy (see retireLaterArgv): a line RETIRING follows the owner.
 const LOCK_STATUS = `d="$1"
-if [ -d "$d/lock" ]; then printf 'HELD %s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"; else echo FREE; fi`;
+if [ -d "$d/lock" ]; then printf 'HELD %s\\n' "$(cat "$d/lock/owner" 2>/dev/null)"; else echo FREE; fi
+[ -f "$d/lock/retiring" ] && echo RETIRING
+exit 0`;
 
 export function lockStatusArgv(app: string): string[] {
   return ['sh', '-c', LOCK_STATUS, 'sh', stateDir(app)];
+}
+
+/** True when the lock is held by the host's retire of the previous containers (lockStatusArgv's RETIRING). */
+export function lockRetiring(stdout: string): boolean {
+  return /^RETIRING$/m.test(stdout);
 }
 
 /** undefined = free, else the owner line ('' when the owner file is missing). */

@@ -239,7 +239,7 @@ export class FakeHost implements HostConnection {
       }
       if (this.files.has(`${d}/lock/token`)) return fail(1, '', `${out}HELD ${this.files.get(`${d}/lock/owner`)}\n`);
       this.files.set(`${d}/lock/token`, tok); this.files.set(`${d}/lock/owner`, owner);
-      return ok(`${out}ACQUIRED\n`);
+      return ok(`${out}ACQUIRED\n${this.handlers['read-state']([d]).stdout}`);
     },
     'release-lock': (a) => {
       const [d, tok] = a;
@@ -247,8 +247,9 @@ export class FakeHost implements HostConnection {
       return ok();
     },
     'retire-later': (a) => {
-      const [d, tok, , ...groups] = a;
+      const [d, tok, , tag, rev, line, ...groups] = a;
       if (this.files.get(`${d}/lock/token`) !== tok) return fail(3, 'the deploy lock is not this deploy\'s\n');
+      this.handlers.finish([d, tag, rev, line]);
       this.files.set(`${d}/lock/retiring`, '');
       const names: string[] = [];
       for (let i = 0; i < groups.length;) {

@@ -115,24 +115,29 @@ exit 0
       return { code: r.status ?? -1, out: r.stdout };
     };
     expect(run(acquireLockArgv('shop', 'tokA', 'run 1 by alice', false)).code).toBe(0);
-    const started = run(retireLaterArgv(stateDir('shop'), 'tokA', [
+    const started = run(retireLaterArgv(stateDir('shop'), 'tokA', { tag: 'build-2', revert: '', auditLine: 'line 2' }, [
       { names: ['shop-web-1'], stopTimeout: 30, drain: { seconds: 0, port: 8000 } },
       { names: ['shop-api-1', 'shop-api-2'], stopTimeout: 5, drain: { seconds: 0, port: 9000 } },
     ]));
     expect(started).toEqual({ code: 0, out: expect.stringMatching(/^RETIRING \d+\n$/) });
+    // The host was finished first, in the same command.
+    expect([readFileSync(`${root}/shop/TAG`, 'utf8'), readFileSync(`${root}/shop/audit.log`, 'utf8')]).toEqual(['build-2\n', 'line 2\n']);
     const held = run(acquireLockArgv('shop', 'tokB', 'run 2 by bob', false, 0));
     expect(parseLockAttempt(held.code, held.out)).toEqual({ acquired: false, holder: 'run 1 by alice (stopping its previous containers)' });
     writeFileSync(path.join(root, 'go'), '');
     const next = run(acquireLockArgv('shop', 'tokC', 'run 3 by carol', false, 60));
     expect(parseLockAttempt(next.code, next.out)).toEqual({ acquired: true });
     expect(next.out).toMatch(/^WAITED \d+\.\d\n/m);
+    // The state comes with the lock, read under it: what the previous deploy finished.
+    expect(parseState(next.out)).toEqual({ tag: 'build-2', revert: '' });
     expect(readFileSync(`${root}/docker.log`, 'utf8').split('\n').filter((l) => /^(stop|rm)/.test(l))).toEqual([
       'stop -t 30 shop-web-1', 'rm -f shop-web-1', 'stop -t 5 shop-api-1 shop-api-2', 'rm -f shop-api-1 shop-api-2',
     ]);
     expect(readFileSync(`${root}/shop/retire.log`, 'utf8')).toBe('retired shop-web-1 shop-api-1 shop-api-2: exit 0\n');
     // Handing over a lock this deploy does not hold starts nothing.
-    expect(run(retireLaterArgv(stateDir('shop'), 'tokA', [{ names: ['x'], stopTimeout: 1, drain: { seconds: 0, port: 1 } }])))
+    expect(run(retireLaterArgv(stateDir('shop'), 'tokA', { tag: 'build-3', revert: '', auditLine: 'line 3' }, [{ names: ['x'], stopTimeout: 1, drain: { seconds: 0, port: 1 } }])))
       .toEqual({ code: 3, out: "the deploy lock is not this deploy's\n" });
+    expect(readFileSync(`${root}/shop/TAG`, 'utf8')).toBe('build-2\n');
   });
 
   test('a retire whose process is gone (host restarted) leaves a lock the next deploy removes, saying so', () => {

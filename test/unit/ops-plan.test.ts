@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 // Day-2 operations, the pure parts: which roles and hosts a command works on (errors name what
 // exists), the remote argument vectors of status, exec, logs and lock, and their parsers.
 import { planDeploy } from '../../src/deploy/plan.js';
@@ -7,7 +11,7 @@ import { containerRows, formatUptime, parseDockerDate, parseStatus, statusArgv, 
 import { combinedExitCode, execArgv, execAuditLine } from '../../src/ops/exec.js';
 import { liveContainersArgv, parseLiveContainer } from '../../src/ops/live.js';
 import { hostPrefix, logsArgv, mergeByTime } from '../../src/ops/logs.js';
-import { isOwnLock, lockStatusArgv, parseLockOwner, parseLockStatus, parseRelease, releaseIfOwnerArgv } from '../../src/ops/lock.js';
+import { isOwnLock, lockRetiring, lockStatusArgv, parseLockOwner, parseLockStatus, parseRelease, releaseIfOwnerArgv } from '../../src/ops/lock.js';
 import { untilHangupArgv } from '../../src/ops/hangup.js';
 
 function config(): PalletConfig {
@@ -162,8 +166,22 @@ describe('lock', () => {
     expect(lockStatusArgv('shop').slice(-1)).toEqual(['/var/lib/pallet/shop']);
     expect(releaseIfOwnerArgv('shop', 'run 1 by $(x) since t').slice(-2)).toEqual(['/var/lib/pallet/shop', 'run 1 by $(x) since t']);
   });
-  test.each<[string, string | undefined]>([['FREE\n', undefined], ['HELD run 1 by a since t\n', 'run 1 by a since t'], ['HELD\n', '']])('lock status %j', (out, want) => {
+  test.each<[string, string | undefined]>([['FREE\n', undefined], ['HELD run 1 by a since t\n', 'run 1 by a since t'], ['HELD\n', ''], ['HELD run 1 by a since t\nRETIRING\n', 'run 1 by a since t']])('lock status %j', (out, want) => {
     expect(parseLockStatus(out)).toBe(want);
+  });
+  test('a lock the host holds while it stops the previous containers is told apart (same owner line, so release still matches it)', () => {
+    const root = mkdtempSync(path.join(os.tmpdir(), 'pallet-lockstatus-'));
+    try {
+      const run = () => execFileSync('sh', ['-c', lockStatusArgv('shop')[2], 'sh', `${root}/shop`], { encoding: 'utf8' });
+      expect([run(), lockRetiring(run())]).toEqual(['FREE\n', false]);
+      mkdirSync(`${root}/shop/lock`, { recursive: true });
+      writeFileSync(`${root}/shop/lock/owner`, 'run 1 by a since t\n');
+      expect([parseLockStatus(run()), lockRetiring(run())]).toEqual(['run 1 by a since t', false]);
+      writeFileSync(`${root}/shop/lock/retiring`, '');
+      expect([parseLockStatus(run()), lockRetiring(run())]).toEqual(['run 1 by a since t', true]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
   test('release outcomes', () => {
     expect(parseRelease(0, 'RELEASED\n')).toEqual({ kind: 'released' });

@@ -2,6 +2,7 @@
 // scripts are constants run as `sh -c SCRIPT sh ARG...`: names, tags and JSON fragments only
 // ever travel as positional arguments.
 import { remoteScript } from '../../host/script.js';
+import { FINISH_STEPS, type FinishFields } from '../commands.js';
 import { configFrame, emptyConfig, routeOrder, type RouteFragments } from './caddy.js';
 
 /** Host directory of the proxy: caddy.json (what the proxy loads at start), routes/ (fragments). */
@@ -296,23 +297,26 @@ echo "retired$all: exit $rc"
 [ "$(cat "$d/lock/token" 2>/dev/null)" = "$tok" ] && rm -rf "$d/lock"
 exit $rc`;
 
-// Hands the lock to RETIRE_HELD started in its own session: the ssh command returns at once.
-// "retiring" marks the lock as held by a retire (see ACQUIRE_LOCK), before the child can run.
-const RETIRE_LATER = `d="$1"; tok="$2"; body="$3"; shift 3
+// Finishes the host (TAG, REVERT, audit line: FINISH_STEPS), then hands the lock to RETIRE_HELD
+// started in its own session: the ssh command returns at once. "retiring" marks the lock as held
+// by a retire (see ACQUIRE_LOCK) before the child can run.
+const RETIRE_LATER = `d="$1"; tok="$2"; body="$3"; tag="$4"; rev="$5"; line="$6"; shift 6
 [ "$(cat "$d/lock/token" 2>/dev/null)" = "$tok" ] || { echo "the deploy lock is not this deploy's"; exit 3; }
-: > "$d/lock/retiring" || exit 3
+${FINISH_STEPS}
+: > "$d/lock/retiring" || exit 1
 setsid sh -c "$body" pallet-retire-held "$d" "$tok" "$@" </dev/null >"$d/retire.log" 2>&1 &
 echo "RETIRING $!"`;
 
 /**
- * Starts the retire of `groups` on the host in the background and hands it the deploy lock held
- * with `token`: the command returns at once (stdout `RETIRING PID`); the host releases the lock
- * when every container is stopped and removed, and writes what happened to STATE_DIR/retire.log.
- * Exit 3: the lock is not held with `token` (nothing started).
+ * Finishes the host (`finish`: as finishArgv), then starts the retire of `groups` on the host in
+ * the background and hands it the deploy lock held with `token`: the command returns at once
+ * (stdout `RETIRING PID`); the host releases the lock when every container is stopped and
+ * removed, and writes what happened to STATE_DIR/retire.log. Exit 3: the lock is not held with
+ * `token`; exit 1: the state could not be written. Either way nothing was started.
  */
-export function retireLaterArgv(stateDirPath: string, token: string, groups: RetireGroup[]): string[] {
+export function retireLaterArgv(stateDirPath: string, token: string, finish: FinishFields, groups: RetireGroup[]): string[] {
   const args = groups.flatMap((g) => [String(g.stopTimeout), String(g.drain.seconds), String(g.drain.port), ...g.names, '--']);
-  return remoteScript('retire-later', RETIRE_LATER, stateDirPath, token, RETIRE_HELD, ...args);
+  return remoteScript('retire-later', RETIRE_LATER, stateDirPath, token, RETIRE_HELD, finish.tag, finish.revert, finish.auditLine, ...args);
 }
 
 /** Fresh name for a new container of a role: unique per start, so it can run beside the old one. */

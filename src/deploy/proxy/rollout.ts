@@ -20,7 +20,7 @@ import {
   appNetwork, ensureProxyArgv, newContainerName, parseProxyImage, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
   removeRouteArgv, retireArgv, retireLaterArgv, setRouteArgv, type RetireGroup,
 } from './commands.js';
-import { stateDir } from '../commands.js';
+import { stateDir, type FinishFields } from '../commands.js';
 
 function switches(run: DeployRun): Map<string, ProxySwitch> {
   run.proxySwitches ??= new Map();
@@ -231,19 +231,20 @@ export function retireGroups(run: DeployRun, label: string): (RetireGroup & { ro
 }
 
 /**
- * After a successful rollout, on one host: the previous containers of the proxied roles drain
+ * After a successful rollout, on one host, in one command: the host is finished (`finish`: TAG,
+ * audit line) and the previous containers of the proxied roles drain
  * (until no request is in flight, at most the drain timeout) and stop gracefully (SIGTERM,
  * stop_timeout) on the host in the background, so the deploy does not wait for them; the host
  * keeps the deploy lock until they are gone (a next deploy waits for that, see acquireLock).
  * Returns true when the lock was handed over. Where the host cannot start that, they are stopped
  * now; a failure then is a warning (the new version already serves): the next deploy stops them.
  */
-export async function retireInBackground(run: DeployRun, h: HostRecord): Promise<boolean> {
+export async function retireInBackground(run: DeployRun, h: HostRecord, finish: FinishFields): Promise<boolean> {
   const groups = retireGroups(run, h.label);
   if (!groups.length) return false;
   const names = groups.flatMap((g) => g.names).join(', ');
   if (h.lock) {
-    const r = await h.conn.run(retireLaterArgv(stateDir(run.plan.app), h.lock.token, groups));
+    const r = await h.conn.run(retireLaterArgv(stateDir(run.plan.app), h.lock.token, finish, groups));
     if (r.exitCode === 0 && /^RETIRING \d+$/m.test(r.stdout)) {
       run.ledger.done(h.lock.item);
       h.lock = undefined;
