@@ -49,7 +49,7 @@ mkdir -p "$d/routes" "$data" || exit 3
 docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/dev/null || exit 3
 docker network inspect "$appnet" >/dev/null 2>&1 || docker network create --label "pallet.app-network=$app" "$appnet" >/dev/null || exit 3
 [ -s "$d/caddy.json" ] || printf '%s\\n' "$empty" > "$d/caddy.json" || exit 3
-st=$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)
+set -- $(docker inspect --format '{{.State.Running}} {{.Config.Image}}' "$name" 2>/dev/null); st="$1"; runs="$2"
 if [ "$st" = false ]; then
   echo "starting the stopped proxy container $name"
   docker start "$name" >/dev/null 2>&1 || { echo "could not start $name: $(docker start "$name" 2>&1 | tail -n 2)"; exit 4; }
@@ -57,10 +57,12 @@ elif [ -z "$st" ]; then
   out=$(create "$img" "$name" 2>&1) || { docker rm -f "$name" >/dev/null 2>&1; echo "could not create the proxy ($img): $(printf '%s' "$out" | tail -n 2)"; exit 4; }
   join "$name" || { docker rm -f "$name" >/dev/null 2>&1; echo "could not join the app networks"; exit 3; }
   out=$(docker start "$name" 2>&1) || { docker rm -f "$name" >/dev/null 2>&1; echo "could not start the proxy ($img): $(printf '%s' "$out" | tail -n 2)"; exit 4; }
-  echo "proxy container $name started from $img"
+  echo "proxy container $name started from $img"; runs="$img"
 fi
 join "$name" || { echo "could not join the proxy to the app networks"; exit 3; }
-printf 'image=%s\\n' "$(docker inspect --format '{{.Config.Image}}' "$name")"
+printf 'image=%s\\n' "$runs"
+# A proxy that was running already serves its config; one just started must take it first.
+[ "$st" = true ] && { echo "proxy ready"; exit 0; }
 ready "$name" && { echo "proxy ready"; exit 0; }
 echo "the proxy container $name does not answer on its admin endpoint: $(docker logs --tail 3 "$name" 2>&1 | tr '\\n' ' ')"
 exit 5`;
