@@ -64,8 +64,9 @@ function auditLineOf(run: DeployRun, h: HostRecord, result: string): string {
 /** After a success: images of the app's repository beyond `keep` go, with their release env files. */
 async function pruneImages(run: DeployRun, h: HostRecord): Promise<void> {
   const { app, image, keep } = run.plan;
-  const listing = await h.conn.check(listTagsArgv(image), 'listing images');
-  const old = tagsToPrune(listing.stdout, keep, [h.target, h.before.tag]);
+  const listing = (await h.tagListing) ?? (await h.conn.check(listTagsArgv(image), 'listing images')).stdout;
+  if (listing instanceof Error) throw listing;
+  const old = tagsToPrune(listing, keep, [h.target, h.before.tag]);
   if (old.length) {
     const r = await h.conn.run(removeImagesArgv(image, old));
     if (r.exitCode === 0) {

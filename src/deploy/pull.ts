@@ -7,7 +7,7 @@ import { UserError, errorMessage } from '../errors.js';
 import type { CleanupItem } from '../util/cleanup.js';
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
-import { imageInspectArgv, imageRef, loginArgv, pullArgv } from './commands.js';
+import { imageInspectArgv, imageRef, listTagsArgv, loginArgv, pullArgv } from './commands.js';
 import { dockerConfigPath, makeDockerConfigArgv, removeDockerConfigArgv } from './host-commands.js';
 import { failures, forEachHost } from './parallel.js';
 import { prepareReleaseEnv } from './release-env.js';
@@ -61,6 +61,7 @@ export async function pullEverywhere(run: DeployRun, login?: RegistryLogin): Pro
     const r = await pullOnHost(run, h, ref, login, true);
     if (r.exitCode !== 0) throw new StepError(label, `pull ${ref}`, lastLines(r.stderr || r.stdout));
     h.pullMs = Date.now() - t0;
+    listTagsEarly(run, h);
     done++;
     const digest = /Digest: (\S+)/.exec(r.stdout)?.[1];
     reporter().info(`[${done}/${labels.length}] ${label}: pulled ${ref} in ${formatDuration(h.pullMs)}${digest ? ` (${digest.slice(0, 19)})` : ''}`);
@@ -80,10 +81,11 @@ export async function ensureTargetsAvailable(run: DeployRun, login?: RegistryLog
     const ref = imageRef(run.plan.image, h.target);
     await prepareReleaseEnv(run, h);
     const t0 = Date.now();
-    if ((await h.conn.run(imageInspectArgv(ref))).exitCode === 0) { h.pullMs = 0; return; }
+    if ((await h.conn.run(imageInspectArgv(ref))).exitCode === 0) { h.pullMs = 0; listTagsEarly(run, h); return; }
     const r = await pullOnHost(run, h, ref, login, false);
     if (r.exitCode !== 0) { missing.push(`${label} (${h.target})`); return; }
     h.pullMs = Date.now() - t0;
+    listTagsEarly(run, h);
   });
   const failed = failures(outcomes);
   if (failed.length) throw new StepError(failed[0].host, 'checking the rollback image', errorMessage(failed[0].error));
@@ -93,4 +95,9 @@ export async function ensureTargetsAvailable(run: DeployRun, login?: RegistryLog
       'pick a tag that is still in the registry or kept on every host (deploy.keep), via the tag input',
     );
   }
+}
+
+/** Starts reading the repository's tags on `h` (for pruning at the end) while the deploy goes on. */
+function listTagsEarly(run: DeployRun, h: HostRecord): void {
+  h.tagListing = h.conn.check(listTagsArgv(run.plan.image), 'listing images').then((r) => r.stdout, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
 }

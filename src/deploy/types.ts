@@ -19,6 +19,11 @@ export interface HostRecord {
   /** REVERT file was rewritten in the record step (restore on failure). */
   recorded: boolean;
   pullMs?: number;
+  /**
+   * The app repository's image tags on the host (listTagsArgv's output), read right after the
+   * pull so that finishing does not wait for it; an Error if that failed.
+   */
+  tagListing?: Promise<string | Error>;
   /** false: the host has no deploy.env_file (allowed with deploy.env); its containers get none. */
   hostEnvFile?: boolean;
   /** Release tags that have a deploy.env file on this host (of the target and the previous tag). */

@@ -67,6 +67,7 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
     const load = startLoad({ url: hostUrl(0), host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
     await sleep(500);
     const r = await fx.deploy('deploy', { tag: fx.tags.v2, config: cfg });
+    await fx.views(); // the load goes on until every host has stopped the previous containers
     await sleep(500);
     const stats = await load.stop();
     show('one host', r.ms, stats);
@@ -98,6 +99,7 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
     const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
     await sleep(500);
     const r = await fx.deploy('deploy', { tag: fx.tags.v3, config: cfg });
+    await fx.views(); // the load goes on until every host has stopped the previous containers
     await sleep(500);
     const stats = await load.stop();
     show('three hosts', r.ms, stats);
@@ -178,6 +180,7 @@ describeLab('deploy behind the per-host proxy (lab)', () => {
     const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: BLOG, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
     await sleep(300);
     const r = await fx.deploy('deploy', { tag: fx.tags.v3, config: fx.config({ workers: [], proxy: proxy() }) });
+    await fx.views(); // until every host has stopped the previous containers
     const stats = await load.stop();
     show('other app during a deploy', r.ms, stats);
     expect(r.result?.exitCode).toBe(0);
@@ -298,6 +301,7 @@ docker exec "$shop" python3 -c '${probe}' ${BLOG} $urls "http://$name:8000/healt
     const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
     await sleep(500);
     const r = await fx.deploy('deploy', { tag: fx.tags.v3, config: cfg });
+    await fx.views(); // the load goes on until every host has stopped the previous containers
     await sleep(500);
     const stats = await load.stop();
     show('proxy image change', r.ms, stats);

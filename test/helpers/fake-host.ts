@@ -318,6 +318,7 @@ export class FakeHost implements HostConnection {
     },
     'ensure-proxy': (a) => {
       const img = a[4];
+      if (!this.images.has(img)) return fail(6, `the proxy image ${img} is not on this host\n`);
       this.networks.add(a[6]);
       let said = '';
       if (!this.proxy) { this.proxy = { image: img, running: true }; said = `proxy container pallet-proxy started from ${img}\n`; }

@@ -42,9 +42,11 @@ ready() { i=0; while [ "$i" -lt 100 ]; do i=$((i+1))
 // Creates the app's network, the initial config and the proxy container when missing, starts it
 // when stopped, joins it to every app network and waits (bounded) until it takes the persisted
 // config. Prints `image=` (what the proxy runs: the rollout replaces it when the config names
-// another). Exit 4 = the container could not start (ports 80/443 taken, image missing); 5 = no answer.
+// another). Exit 4 = the container could not start (ports 80/443 taken); 5 = no answer;
+// 6 (ENSURE_NO_IMAGE) = the configured image is not on the host (nothing was done: pull, then again).
 const ENSURE = `d="$1"; data="$2"; name="$3"; net="$4"; img="$5"; empty="$6"; appnet="$7"; app="$8"
 ${PROXY_CREATE}
+docker image inspect "$img" >/dev/null 2>&1 || { echo "the proxy image $img is not on this host"; exit 6; }
 mkdir -p "$d/routes" "$data" || exit 3
 docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/dev/null || exit 3
 docker network inspect "$appnet" >/dev/null 2>&1 || docker network create --label "pallet.app-network=$app" "$appnet" >/dev/null || exit 3
@@ -66,6 +68,9 @@ printf 'image=%s\\n' "$runs"
 ready "$name" && { echo "proxy ready"; exit 0; }
 echo "the proxy container $name does not answer on its admin endpoint: $(docker logs --tail 3 "$name" 2>&1 | tr '\\n' ' ')"
 exit 5`;
+
+/** ensureProxyArgv's exit code when the host lacks the proxy image. */
+export const ENSURE_NO_IMAGE = 6;
 
 /** Makes sure the host's proxy runs with its persisted routes and is on `app`'s network (idempotent). */
 export function ensureProxyArgv(image: string, app: string): string[] {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../../errors.js';
 import { lastLines } from '../../ssh/errors.js';
 import { formatDuration, reporter } from '../../util/reporter.js';
-import { imageInspectArgv, runContainerArgv } from '../commands.js';
+import { runContainerArgv } from '../commands.js';
 import { failures, forEachHost } from '../parallel.js';
 import type { RolePlan } from '../plan.js';
 import { pullOnHost, registryOf, type RegistryLogin } from '../pull.js';
@@ -17,7 +17,7 @@ import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxyS
 import { healthSendsHttps, routeFragments, type RouteFragments } from './caddy.js';
 import { waitHealthy } from '../health.js';
 import {
-  appNetwork, ensureProxyArgv, newContainerName, parseProxyImage, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
+  ENSURE_NO_IMAGE, appNetwork, ensureProxyArgv, newContainerName, parseProxyImage, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
   removeRouteArgv, retireArgv, retireLaterArgv, setRouteArgv, type RetireGroup,
 } from './commands.js';
 import { stateDir, type FinishFields } from '../commands.js';
@@ -47,9 +47,16 @@ function ensureFailure(label: string, exitCode: number, out: string): Error {
   return new Error(text);
 }
 
-/** Starts the proxy where it is missing or stopped (same command the revert uses); returns the image it runs. */
-async function ensureProxy(run: DeployRun, h: HostRecord): Promise<string> {
-  const r = await h.conn.run(ensureProxyArgv(run.plan.proxy!.image, run.plan.app));
+/**
+ * Starts the proxy where it is missing or stopped (same command the revert uses); returns the
+ * image it runs. `pullImage` is called when the host lacks the configured proxy image (then once more).
+ */
+async function ensureProxy(run: DeployRun, h: HostRecord, pullImage?: () => Promise<void>): Promise<string> {
+  let r = await h.conn.run(ensureProxyArgv(run.plan.proxy!.image, run.plan.app));
+  if (r.exitCode === ENSURE_NO_IMAGE && pullImage) {
+    await pullImage();
+    r = await h.conn.run(ensureProxyArgv(run.plan.proxy!.image, run.plan.app));
+  }
   if (r.exitCode !== 0) throw ensureFailure(h.label, r.exitCode, r.stdout + r.stderr);
   for (const line of r.stdout.split('\n')) if (/started|starting/.test(line)) reporter().info(`${h.label}: ${line.trim()}`);
   return parseProxyImage(r.stdout);
@@ -85,15 +92,12 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
     // The route claims are read beside the image check and the proxy start (independent).
     const roles = run.plan.roles.filter((r) => r.behindProxy && r.hosts.includes(label));
     const [running, claims] = await Promise.all([
-      (async () => {
-        if ((await h.conn.run(imageInspectArgv(proxy.image))).exitCode !== 0) {
-          const useLogin = login && registryOf(proxy.image) === login.registry ? login : undefined;
-          const p = await pullOnHost(run, h, proxy.image, useLogin, false);
-          if (p.exitCode !== 0) throw new StepError(label, `pull ${proxy.image}`, lastLines(p.stderr || p.stdout));
-          reporter().info(`${label}: pulled the proxy image ${proxy.image}`);
-        }
-        return ensureProxy(run, h);
-      })(),
+      ensureProxy(run, h, async () => {
+        const useLogin = login && registryOf(proxy.image) === login.registry ? login : undefined;
+        const p = await pullOnHost(run, h, proxy.image, useLogin, false);
+        if (p.exitCode !== 0) throw new StepError(label, `pull ${proxy.image}`, lastLines(p.stderr || p.stdout));
+        reporter().info(`${label}: pulled the proxy image ${proxy.image}`);
+      }),
       Promise.all(roles.map(async (role) => parseClaims((await h.conn.check(routeClaimsArgv(run.plan.app, role.role), 'listing the proxy\'s routes')).stdout))),
     ]);
     if (running && running !== proxy.image) outdated.push(label);
