@@ -254,6 +254,15 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
     expect(snapshot(f, target)).toEqual(before);
   });
 
+  test('images beyond keep (3) are pruned after a success, never the running or the previous one', async () => {
+    const tags = ['build-1', 'build-2', 'build-3', 'build-4', 'build-5'];
+    const f = fleetWith(...tags.map((t): [string] => [t]));
+    for (const t of tags) expect((await deploy(f, target, 'deploy', t)).report.ok).toBe(true);
+    f.settle();
+    for (const l of HOSTS) expect([...f.host(l).images].filter((i) => i.startsWith(`${IMAGE}:`)).sort()).toEqual(['build-3', 'build-4', 'build-5'].map((t) => `${IMAGE}:${t}`));
+    expect(out.filter((l) => /pruned/.test(l)).length).toBeGreaterThan(0);
+  });
+
   test('an unreachable host stops the deploy in preflight: no lock taken anywhere, nothing changed', async () => {
     const f = fleetWith(['build-1'], ['build-2']);
     await deploy(f, target, 'deploy', 'build-1');
