@@ -26,7 +26,7 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
       '(IMAGE:cache-<branch>) is pulled first and pushed after; a local build without them leaves it off.',
       'TAG defaults to build-local (build-<run number> in GitHub Actions).',
     ],
-    flags: [...COMMON, 'tag', ...REGISTRY, 'cache'],
+    flags: [...COMMON, 'tag', 'build-args', ...REGISTRY, 'cache'],
   },
   test: {
     usage: 'pallet test [--tag TAG] [--shards N] [--test-args "..."]',
@@ -48,7 +48,7 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
   ci: {
     usage: 'pallet ci [--tag TAG] [flags]',
     about: ['build, then test, then push (what CI runs for a push to a branch). Stops at the first step that fails.'],
-    flags: [...COMMON, 'tag', 'extra-tags', ...REGISTRY, 'cache', 'shards', 'test-args'],
+    flags: [...COMMON, 'tag', 'build-args', 'extra-tags', ...REGISTRY, 'cache', 'shards', 'test-args'],
   },
   deploy: {
     usage: 'pallet deploy --tag TAG [flags]',
@@ -126,7 +126,8 @@ export function flagLine(s: InputSpec): string {
   const description = s.cliDescription ?? s.description;
   if (s.secret) return `  ${secretEnvName(s.name).padEnd(30)} (env) ${description} Or --${s.name}-file PATH.`;
   if (s.file) return `  --${s.name.padEnd(28)} ${description} Or --${s.name}-file PATH, or ${secretEnvName(s.name)} (env).`;
-  return `  --${s.name.padEnd(28)} ${description}${s.default && !s.default.startsWith('$') ? ` [${s.default}]` : ''}`;
+  const name = s.name === 'build-args' ? 'build-arg NAME=VALUE' : s.name;
+  return `  --${name.padEnd(28)} ${description}${s.default && !s.default.startsWith('$') ? ` [${s.default}]` : ''}`;
 }
 
 /** The help text of one command, or undefined when there is no such command. */

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
+import { parseBuildArgs } from './config/overrides.js';
 
 export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -18,6 +19,8 @@ export interface InputSpec {
   file?: boolean;
   /** What `pallet help` says instead of `description` where the CLI differs from the action. */
   cliDescription?: string;
+  /** On the CLI the flag may be repeated; the values are joined one per line. */
+  repeatable?: boolean;
   kind?: 'string' | 'boolean' | 'integer' | 'list';
 }
 
@@ -44,6 +47,7 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'environment', description: 'Deployment environment name for the GitHub deployment (e.g. production).', default: 'production' },
   { name: 'github-token', description: 'Token for GitHub deployments and statuses.', default: '${{ github.token }}', secret: true },
   { name: 'shards', description: 'Overrides test.shards: N isolated service sets running the tests in parallel.', kind: 'integer' },
+  { name: 'build-args', description: 'build, ci: build arguments, one NAME=VALUE per line, merged over build.args in pallet.yml (these win), e.g. APP_VERSION=abc1234.', cliDescription: 'build, ci: a build argument, merged over build.args in pallet.yml (these win); repeat the flag for several, e.g. --build-arg APP_VERSION=$(git rev-parse --short HEAD).', repeatable: true },
   { name: 'test-args', description: 'Extra arguments appended to the test command (space separated).', kind: 'list' },
   { name: 'cache', description: 'Use the wheelhouse cache and the registry layer cache.', default: 'true', kind: 'boolean' },
   { name: 'lock-timeout', description: 'Seconds a deploy waits for another deploy\'s lock before failing.', default: '0', kind: 'integer' },
@@ -68,6 +72,9 @@ export const CLI_ONLY_SPECS: InputSpec[] = [
 /** Short spellings the CLI accepts. */
 export const CLI_ALIASES: Record<string, string> = { '-i': '--interactive', '-f': '--follow', '--all': '--all-hosts' };
 
+/** Flags spelled another way on the CLI, also in the `--flag=value` form: docker's singular `--build-arg`. */
+export const CLI_FLAG_ALIASES: Record<string, string> = { 'build-arg': 'build-args' };
+
 export interface Inputs {
   command: Command;
   config: string;
@@ -86,6 +93,8 @@ export interface Inputs {
   githubToken?: string;
   shards?: number;
   testArgs: string[];
+  /** Input `build-args` / flag `--build-arg`: merged over build.args. */
+  buildArgs: Record<string, string>;
   cache: boolean;
   lockTimeout: number;
   breakLock: boolean;
@@ -171,6 +180,7 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
     githubToken: str('github-token'),
     shards: int('shards', 1),
     testArgs: list('test-args'),
+    buildArgs: parseBuildArgs(get('build-args') ?? '', where === 'flag' ? '--build-arg' : label('build-args'), where !== 'flag'),
     cache: bool('cache'),
     lockTimeout: int('lock-timeout') ?? 0,
     breakLock: bool('break-lock'),
@@ -227,6 +237,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     if (a === '--') { rest = argv.slice(i + 1); break; }
     if (!a.startsWith('--')) { positional.push(a); continue; }
     let [flag, value] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
+    flag = CLI_FLAG_ALIASES[flag] ?? flag;
     const fileOf = flag.endsWith('-file') ? specs.get(flag.slice(0, -5)) : undefined;
     const fileFlag = fileOf && (fileOf.secret || fileOf.file) ? fileOf.name : undefined;
     const spec = fileFlag ? fileOf : specs.get(flag);
@@ -248,7 +259,7 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       try { value = readFile(value); } catch (e) { throw new UserError(`--${flag}: cannot read ${value}: ${(e as Error).message}`); }
       if (spec.secret) reporter().setSecret(value.trim());
     }
-    values.set(spec.name, value);
+    values.set(spec.name, spec.repeatable && values.has(spec.name) ? `${values.get(spec.name)}\n${value}` : value);
   }
   for (const s of INPUT_SPECS) {
     const fromEnv = env[secretEnvName(s.name)];

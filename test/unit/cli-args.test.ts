@@ -164,3 +164,19 @@ describe('--ssh-known-hosts-file and PALLET_SSH_KNOWN_HOSTS', () => {
     expect(messageOf(() => parseCliArgs(['deploy', '--tag-file', 'x'], NO_ENV))).toBe("unknown flag --tag-file (see 'pallet help')");
   });
 });
+
+describe('--build-arg', () => {
+  test.each<[string[], Record<string, string>]>([
+    [['build', '--build-arg', 'APP_VERSION=abc1234'], { APP_VERSION: 'abc1234' }],
+    [['build', '--build-arg=APP_VERSION=abc1234', '--build-arg', 'GREETING=hello world'], { APP_VERSION: 'abc1234', GREETING: 'hello world' }],
+    [['ci', '--build-args', 'A=1', '--build-arg', 'A=2'], { A: '2' }],
+    [['build'], {}],
+  ])('%j', (argv, want) => {
+    expect(inputs(argv).buildArgs).toEqual(want);
+  });
+
+  test('a bad one names the flag and the argument', () => {
+    expect(messageOf(() => inputs(['build', '--build-arg', 'APP_VERSION']))).toBe("--build-arg: 'APP_VERSION' is not NAME=VALUE");
+    expect(messageOf(() => inputs(['build', '--build-arg', 'A=1', '--build-arg', 'B C=2']))).toBe("--build-arg: 'B C=2': 'B C' is not a valid build argument name (letters, digits and _, not starting with a digit)");
+  });
+});
