@@ -42,6 +42,8 @@ function writeDemoConfig(lab: LabDescriptor, version: string): void {
   doc.setIn(['deploy', 'roles', 'worker', 'hosts'], [h3 ?? h1]);
   doc.setIn(['deploy', 'roles', 'beat', 'hosts'], [h3 ?? h1]);
   doc.setIn(['deploy', 'url'], lab.lb.url);
+  // The lab's hosts are reached as root; the example's deploy user is for hosts prepared as docs/hosts.md says.
+  doc.setIn(['deploy', 'ssh', 'user'], 'root');
   // The demo's load balancer sends to the hosts' published port 8000 (no Host names in the lab's DNS).
   doc.setIn(['deploy', 'proxy'], false);
   writeFileSync(path.join(APP_DIR, DEMO_CONFIG), `# written by examples/demo.ts for the lab\n${doc.toString()}`);

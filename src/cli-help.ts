@@ -26,7 +26,7 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
       '(IMAGE:cache-<branch>) is pulled first and pushed after; a local build without them leaves it off.',
       'TAG defaults to build-local (build-<run number> in GitHub Actions).',
     ],
-    flags: [...COMMON, 'tag', ...REGISTRY, 'cache'],
+    flags: [...COMMON, 'tag', 'build-args', ...REGISTRY, 'cache'],
   },
   test: {
     usage: 'pallet test [--tag TAG] [--shards N] [--test-args "..."]',
@@ -48,14 +48,15 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
   ci: {
     usage: 'pallet ci [--tag TAG] [flags]',
     about: ['build, then test, then push (what CI runs for a push to a branch). Stops at the first step that fails.'],
-    flags: [...COMMON, 'tag', 'extra-tags', ...REGISTRY, 'cache', 'shards', 'test-args'],
+    flags: [...COMMON, 'tag', 'build-args', 'extra-tags', ...REGISTRY, 'cache', 'shards', 'test-args'],
   },
   deploy: {
     usage: 'pallet deploy --tag TAG [flags]',
     about: [
       'Pulls IMAGE:TAG on every host over ssh, runs deploy.tasks (migrations) once, then restarts the roles',
       'host by host with health checks; on a failure every touched host goes back to its previous tag.',
-      'Needs PALLET_SSH_PRIVATE_KEY (or --ssh-private-key-file) and --ssh-known-hosts for every host.',
+      'Needs PALLET_SSH_PRIVATE_KEY (or --ssh-private-key-file) and --ssh-known-hosts (or --ssh-known-hosts-file)',
+      'covering every host.',
     ],
     flags: DEPLOY,
   },
@@ -78,7 +79,7 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     usage: 'pallet exec [--role ROLE] [--host HOST | --all] [-i] -- ARGS...',
     about: [
       "A one-off container of the role's running tag, with the host's env file and the app's volumes, like",
-      'the release tasks. -i gives an interactive terminal (manage.py shell). The exit code is passed through;',
+      'the release tasks. -i gives an interactive terminal (-i -- shell). The exit code is passed through;',
       'with --all each output line is prefixed with its host. Each exec adds an audit line.',
       'On a Docker Swarm: a one-off Swarm job of the service\'s image on the app\'s network (no -i).',
     ],
@@ -120,11 +121,13 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
   },
 };
 
-/** One flag line of the help: `--name  description [default]`, secrets as their environment variable. */
+/** One flag line of the help: `--name  description [default]`, secrets as their environment variable, file-readable flags with their -file form. */
 export function flagLine(s: InputSpec): string {
-  return s.secret
-    ? `  ${secretEnvName(s.name).padEnd(30)} (env) ${s.description} Or --${s.name}-file PATH.`
-    : `  --${s.name.padEnd(28)} ${s.description}${s.default && !s.default.startsWith('$') ? ` [${s.default}]` : ''}`;
+  const description = s.cliDescription ?? s.description;
+  if (s.secret) return `  ${secretEnvName(s.name).padEnd(30)} (env) ${description} Or --${s.name}-file PATH.`;
+  if (s.file) return `  --${s.name.padEnd(28)} ${description} Or --${s.name}-file PATH, or ${secretEnvName(s.name)} (env).`;
+  const name = s.name === 'build-args' ? 'build-arg NAME=VALUE' : s.name;
+  return `  --${name.padEnd(28)} ${description}${s.default && !s.default.startsWith('$') ? ` [${s.default}]` : ''}`;
 }
 
 /** The help text of one command, or undefined when there is no such command. */

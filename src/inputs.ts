@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
+import { parseBuildArgs } from './config/overrides.js';
 
 export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status'] as const;
 export type Command = (typeof COMMANDS)[number];
@@ -14,6 +15,12 @@ export interface InputSpec {
   description: string;
   default?: string;
   secret?: boolean;
+  /** The CLI also reads it from `--<name>-file PATH` or PALLET_<NAME> (as for secrets, but argv is allowed too). */
+  file?: boolean;
+  /** What `pallet help` says instead of `description` where the CLI differs from the action. */
+  cliDescription?: string;
+  /** On the CLI the flag may be repeated; the values are joined one per line. */
+  repeatable?: boolean;
   kind?: 'string' | 'boolean' | 'integer' | 'list';
 }
 
@@ -28,13 +35,19 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'registry', description: 'Registry host to log in to; defaults to the host part of the image.' },
   { name: 'registry-username', description: 'Registry user name.' },
   { name: 'registry-password', description: 'Registry password or token (masked).', secret: true },
-  { name: 'ssh-private-key', description: 'Private key for the deploy user (masked; written 0600 under RUNNER_TEMP and removed by the post step).', secret: true },
+  {
+    name: 'ssh-private-key',
+    description: 'Private key for the deploy user (masked; written 0600 under RUNNER_TEMP and removed by the post step).',
+    cliDescription: 'Private key for the deploy user (masked). Written 0600 into a per-run 0700 directory under $TMPDIR (beside the ssh connection sockets) and removed when the command ends, Ctrl-C included; with a passphrase it goes into a per-run ssh-agent and the file is removed at once. Without it, ssh uses your agent and default keys (enough for status, logs, exec, lock and proxy; deploy and rollback need it).',
+    secret: true,
+  },
   { name: 'ssh-key-passphrase', description: 'Passphrase of ssh-private-key, if it has one (masked). The key is then loaded into an ssh-agent that lives for this run only.', secret: true },
-  { name: 'ssh-known-hosts', description: 'known_hosts lines for every target (and jump) host. Unknown or changed host keys are refused.' },
+  { name: 'ssh-known-hosts', description: 'known_hosts lines for every target (and jump) host. Unknown or changed host keys are refused.', file: true },
   { name: 'insecure-skip-host-key-check', description: 'Accept any host key (NOT recommended; logs a warning). For throw-away test hosts only.', default: 'false', kind: 'boolean' },
   { name: 'environment', description: 'Deployment environment name for the GitHub deployment (e.g. production).', default: 'production' },
   { name: 'github-token', description: 'Token for GitHub deployments and statuses.', default: '${{ github.token }}', secret: true },
   { name: 'shards', description: 'Overrides test.shards: N isolated service sets running the tests in parallel.', kind: 'integer' },
+  { name: 'build-args', description: 'build, ci: build arguments, one NAME=VALUE per line, merged over build.args in pallet.yml (these win), e.g. APP_VERSION=abc1234.', cliDescription: 'build, ci: a build argument, merged over build.args in pallet.yml (these win); repeat the flag for several, e.g. --build-arg APP_VERSION=$(git rev-parse --short HEAD).', repeatable: true },
   { name: 'test-args', description: 'Extra arguments appended to the test command (space separated).', kind: 'list' },
   { name: 'cache', description: 'Use the wheelhouse cache and the registry layer cache.', default: 'true', kind: 'boolean' },
   { name: 'lock-timeout', description: 'Seconds a deploy waits for another deploy\'s lock before failing.', default: '0', kind: 'integer' },
@@ -43,7 +56,7 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'role', description: 'status, logs: only this role (default: every role). exec: the role whose running tag, env file and volumes the command gets (default: web, else the first role).' },
   { name: 'host', description: 'status, logs, exec, lock-*, proxy-status: only this host, as written in pallet.yml (exec default: the role\'s first host).' },
   { name: 'all-hosts', description: 'exec: run on every host of the role (output lines prefixed with the host).', default: 'false', kind: 'boolean' },
-  { name: 'args', description: 'exec: the command run in a one-off container of the app\'s image, one argument per line (e.g. manage.py, then check).', kind: 'list' },
+  { name: 'args', description: 'exec: the command run in a one-off container of the app\'s image, one argument per line, handed to the image\'s entrypoint (e.g. check: the entrypoint runs manage.py check).', kind: 'list' },
   { name: 'since', description: 'logs: only lines since this time: a duration (10m, 2h), an RFC 3339 time or a Unix timestamp.' },
   { name: 'tail', description: 'logs: this many lines from the end of each host\'s log (default: all).', kind: 'integer' },
   { name: 'force', description: 'lock-release: also remove a lock held by another run (a deploy may still be running).', default: 'false', kind: 'boolean' },
@@ -53,11 +66,14 @@ export const INPUT_SPECS: InputSpec[] = [
 export const CLI_ONLY_SPECS: InputSpec[] = [
   { name: 'json', description: 'status, lock status, proxy status: print JSON instead of tables.', default: 'false', kind: 'boolean' },
   { name: 'follow', description: 'logs: keep streaming new lines until Ctrl-C (-f).', default: 'false', kind: 'boolean' },
-  { name: 'interactive', description: 'exec: a terminal for the command, e.g. manage.py shell (-i).', default: 'false', kind: 'boolean' },
+  { name: 'interactive', description: 'exec: a terminal for the command, e.g. shell (manage.py shell) (-i).', default: 'false', kind: 'boolean' },
 ];
 
 /** Short spellings the CLI accepts. */
 export const CLI_ALIASES: Record<string, string> = { '-i': '--interactive', '-f': '--follow', '--all': '--all-hosts' };
+
+/** Flags spelled another way on the CLI, also in the `--flag=value` form: docker's singular `--build-arg`. */
+export const CLI_FLAG_ALIASES: Record<string, string> = { 'build-arg': 'build-args' };
 
 export interface Inputs {
   command: Command;
@@ -77,6 +93,8 @@ export interface Inputs {
   githubToken?: string;
   shards?: number;
   testArgs: string[];
+  /** Input `build-args` / flag `--build-arg`: merged over build.args. */
+  buildArgs: Record<string, string>;
   cache: boolean;
   lockTimeout: number;
   breakLock: boolean;
@@ -162,6 +180,7 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
     githubToken: str('github-token'),
     shards: int('shards', 1),
     testArgs: list('test-args'),
+    buildArgs: parseBuildArgs(get('build-args') ?? '', where === 'flag' ? '--build-arg' : label('build-args'), where !== 'flag'),
     cache: bool('cache'),
     lockTimeout: int('lock-timeout') ?? 0,
     breakLock: bool('break-lock'),
@@ -205,9 +224,10 @@ export interface CliArgs {
 
 /**
  * Parses `pallet <command> [--flag value | --flag=value | --bool-flag] [-- cmd...]`.
- * Secret inputs come from PALLET_* variables or `--<name>-file PATH`, never from argv.
+ * Secret inputs come from PALLET_* variables or `--<name>-file PATH`, never from argv; `file` inputs
+ * (ssh-known-hosts) from argv, `--<name>-file PATH` or PALLET_*.
  */
-export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): CliArgs {
+export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.env, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): CliArgs {
   const values = new Map<string, string>();
   const positional: string[] = [];
   let rest: string[] = [];
@@ -217,8 +237,10 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
     if (a === '--') { rest = argv.slice(i + 1); break; }
     if (!a.startsWith('--')) { positional.push(a); continue; }
     let [flag, value] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    const fileFlag = flag.endsWith('-file') ? flag.slice(0, -5) : undefined;
-    const spec = specs.get(fileFlag && specs.get(fileFlag)?.secret ? fileFlag : flag);
+    flag = CLI_FLAG_ALIASES[flag] ?? flag;
+    const fileOf = flag.endsWith('-file') ? specs.get(flag.slice(0, -5)) : undefined;
+    const fileFlag = fileOf && (fileOf.secret || fileOf.file) ? fileOf.name : undefined;
+    const spec = fileFlag ? fileOf : specs.get(flag);
     if (!spec || spec.name === 'command') throw new UserError(`unknown flag --${flag} (see 'pallet help')`);
     if (spec.secret && !fileFlag) {
       // Too late to keep it out of argv, but not too late to keep it out of our own output.
@@ -234,15 +256,15 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       else { value = next; i++; }
     }
     if (fileFlag) {
-      try { value = readFileSync(value, 'utf8'); } catch (e) { throw new UserError(`--${flag}: cannot read ${value}: ${(e as Error).message}`); }
-      reporter().setSecret(value.trim());
+      try { value = readFile(value); } catch (e) { throw new UserError(`--${flag}: cannot read ${value}: ${(e as Error).message}`); }
+      if (spec.secret) reporter().setSecret(value.trim());
     }
-    values.set(spec.name, value);
+    values.set(spec.name, spec.repeatable && values.has(spec.name) ? `${values.get(spec.name)}\n${value}` : value);
   }
   for (const s of INPUT_SPECS) {
     const fromEnv = env[secretEnvName(s.name)];
-    if (s.secret && !values.has(s.name) && fromEnv) {
-      reporter().setSecret(fromEnv.trim());
+    if ((s.secret || s.file) && !values.has(s.name) && fromEnv) {
+      if (s.secret) reporter().setSecret(fromEnv.trim());
       values.set(s.name, fromEnv);
     }
   }

@@ -21,7 +21,7 @@ import { parseDockerfile, type ParsedDockerfile } from './dockerfile.js';
 import { buildkitOnlyUses, chooseBuilder, classicBuilderRefusal, heredocRefusal, type BuilderChoice, type BuilderKind, type EngineFacts } from './builder-choice.js';
 import { runBuildkitBuild } from './buildkit-build.js';
 import { mergeBuildSteps, type BuildkitStep } from './buildkit-progress.js';
-import { findCacheImages, layerCachePlan } from './layer-cache.js';
+import { cacheMissLines, findCacheImages, layerCachePlan, type CacheMiss } from './layer-cache.js';
 
 export interface ImageBuildOptions {
   docker: Docker;
@@ -82,6 +82,8 @@ export async function engineFacts(docker: Docker): Promise<EngineFacts> {
 
 /** Pulls the first cache image that exists; a miss is normal (first build of a branch). */
 export async function pullCacheImage(docker: Docker, image: string, tags: string[], auth?: RegistryAuth, signal?: AbortSignal): Promise<string | undefined> {
+  const misses: CacheMiss[] = [];
+  const report = () => { for (const line of cacheMissLines(misses)) reporter().info(line); };
   for (const t of tags) {
     const ref = `${image}:${t}`;
     try {
@@ -89,12 +91,14 @@ export async function pullCacheImage(docker: Docker, image: string, tags: string
       let failed: string | undefined;
       await followJson<{ error?: string }>(docker, stream, (ev) => { if (ev.error) failed = ev.error; }, { signal, idleMs: 5 * 60 * 1000 });
       if (failed) throw new Error(failed);
+      report();
       reporter().info(`layer cache: pulled ${ref}`);
       return ref;
     } catch (e) {
-      reporter().info(`layer cache: ${ref} not available (${errorMessage(e).split('\n')[0]})`);
+      misses.push({ ref, error: errorMessage(e).split('\n')[0], statusCode: (e as { statusCode?: number }).statusCode });
     }
   }
+  report();
   return undefined;
 }
 

@@ -41,11 +41,29 @@ export function layerCachePlan(df: ParsedDockerfile, target: string | undefined,
   };
 }
 
+/** A cache image the registry could not give: its reference, the error's first line, the HTTP status. */
+export interface CacheMiss { ref: string; error: string; statusCode?: number }
+
+/**
+ * Pure: the info lines for cache images that were not there. Those the registry does not have (404,
+ * manifest unknown) are normal before the first build of a branch: one line saying so, naming them.
+ * Any other failure (auth, network) gets its own line with the error.
+ */
+export function cacheMissLines(misses: CacheMiss[]): string[] {
+  const absent = misses.filter((m) => m.statusCode === 404 || /\b404\b|not found|manifest unknown|no such/i.test(m.error));
+  const other = misses.filter((m) => !absent.includes(m));
+  return [
+    ...(absent.length ? [`layer cache: not in the registry yet: ${absent.map((m) => m.ref).join(', ')} (expected on a first build; this build pushes its cache for the next one)`] : []),
+    ...other.map((m) => `layer cache: ${m.ref} not available (${m.error})`),
+  ];
+}
+
 /**
  * The cache images that exist in the registry: for each lookup the first tag the registry
  * knows (`GET /distribution/<ref>/json` on the engine, with the credentials). A miss is normal.
  */
 export async function findCacheImages(docker: Docker, image: string, plan: LayerCachePlan, auth?: RegistryAuth): Promise<string[]> {
+  const misses: CacheMiss[] = [];
   const found = await Promise.all(plan.lookups.map(async (l) => {
     for (const t of l.tags) {
       const ref = `${image}:${t}`;
@@ -53,11 +71,12 @@ export async function findCacheImages(docker: Docker, image: string, plan: Layer
         await docker.getImage(ref).distribution({ authconfig: auth } as never);
         return ref;
       } catch (e) {
-        reporter().info(`layer cache: ${ref} not available (${errorMessage(e).split('\n')[0]})`);
+        misses.push({ ref, error: errorMessage(e).split('\n')[0], statusCode: (e as { statusCode?: number }).statusCode });
       }
     }
     return undefined;
   }));
+  for (const line of cacheMissLines(misses)) reporter().info(line);
   const refs = found.filter((r): r is string => !!r);
   for (const r of refs) reporter().info(`layer cache: using ${r}`);
   return refs;

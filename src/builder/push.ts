@@ -7,6 +7,7 @@ import { UserError, errorMessage } from '../errors.js';
 import { followJson } from '../docker/json-stream.js';
 import { backoffDelay, classifyPushFailure, PushProgress, type PushEvent } from './push-stream.js';
 import type { RegistryAuth } from './registry.js';
+import { REGISTRY_CREDENTIALS, registryAuthHint } from '../docker/registry-hint.js';
 
 export interface PushOptions {
   docker: Docker;
@@ -59,10 +60,11 @@ export async function pushTag(o: PushOptions): Promise<PushResult> {
     }
     const kind = classifyPushFailure(failure.message, failure.statusCode);
     if (kind === 'auth') {
-      const who = o.auth ? `${o.auth.username}` : '(no user name given)';
       throw new RegistryAuthError(
-        `registry rejected the credentials for ${who} at ${o.registry}: check registry-username/registry-password (${failure.message})`,
-        'set the registry-username and registry-password inputs (PALLET_REGISTRY_PASSWORD for the CLI) to an account that may push this image',
+        o.auth?.username
+          ? `registry rejected the credentials for ${o.auth.username} at ${o.registry}: check registry-username/registry-password (${failure.message})`
+          : `the registry at ${o.registry} refused the push: no registry credentials were given (${failure.message})`,
+        registryAuthHint(failure.message, !!o.auth?.username) ?? `${REGISTRY_CREDENTIALS}, for an account that may push this image`,
       );
     }
     if (kind === 'fatal' || attempt >= attempts || o.signal?.aborted) {

@@ -1,5 +1,5 @@
 // The services a cleanroom run knows by name: which image, which credentials, which port, how to
-// tell it is ready, and which environment variables the app gets to find it (DESIGN §1: the
+// tell it is ready, and which environment variables the app gets to find it (docs/contract.md: the
 // original pallet names and the Django-ecosystem names, both). Pure data and functions.
 import type { ReadyProbe, ServiceSpec } from '../config/types.js';
 import { UserError } from '../errors.js';
@@ -119,7 +119,7 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
     credentials: { user: 'guest', password: 'guest', database: '/' },
     containerEnv: (c) => ({ RABBITMQ_DEFAULT_USER: c.user, RABBITMQ_DEFAULT_PASS: c.password, RABBITMQ_DEFAULT_VHOST: c.database }),
     appEnv: (ep, { creds: c }) => {
-      // The default vhost `/` is written `//` as Celery/kombu expect (DESIGN §1).
+      // The default vhost `/` is written `//` as Celery/kombu expect (docs/contract.md).
       const vhost = c.database === '/' ? '/' : enc(c.database);
       const url = `amqp://${enc(c.user)}:${enc(c.password)}@${ep.host}:${ep.port}/${vhost}`;
       return { AMQP_URLS: url, BROKER_URL: url };
@@ -139,7 +139,7 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
 
 export const KNOWN_SERVICES: readonly string[] = Object.freeze(Object.keys(CATALOG));
 
-/** Variables that hold lists: two services giving the same one are joined with `|` (DESIGN §1). */
+/** Variables that hold lists: two services giving the same one are joined with `|` (the variables: docs/contract.md). */
 export const LIST_VARIABLES = new Set(['MEMCACHE_HOSTS', 'ELASTICSEARCH_URLS', 'AMQP_URLS']);
 
 export const DEFAULT_READY_TIMEOUT_S = 120;

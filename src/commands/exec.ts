@@ -30,7 +30,7 @@ import { execJobName, runJob, type JobOutcome } from '../swarm/job.js';
 function requireArgs(ctx: RunContext): void {
   if (ctx.inputs.ops.args.length) return;
   throw new UserError(`exec: no command given`, ctx.where === 'flag'
-    ? "put it after --, e.g. 'pallet exec -- manage.py createsuperuser'"
+    ? "put it after --, e.g. 'pallet exec -- createsuperuser' (the image's entrypoint runs manage.py createsuperuser)"
     : `set ${inputLabel('args', ctx.where)} to the command, one argument per line`);
 }
 
@@ -121,7 +121,7 @@ async function swarmExec(ctx: RunContext): Promise<CommandResult> {
   requireArgs(ctx);
   if (ops.interactive) {
     throw new UserError(`${inputLabel('interactive', ctx.where)}: ${plan.app} runs on a Docker Swarm, where exec runs as a Swarm job: its task has no terminal to attach to, and the app's overlay network ${plan.network} is not attachable for a \`docker run -it\` beside the services`,
-      "drop -i and give the input as arguments (e.g. manage.py shell -c '...'), or run `docker exec -it` in a container of the service on its node (`pallet status` names the nodes)");
+      "drop -i and give the input as arguments (e.g. pallet exec -- shell -c '...'), or run `docker exec -it` in a container of the service on its node (`pallet status` names the nodes)");
   }
   const { session, conn } = await openSwarmManager(plan.manager, sessionOptions(ctx));
   const r = reporter();

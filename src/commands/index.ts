@@ -38,6 +38,7 @@ export async function prepareContext(inputs: Inputs, opts: DispatchOptions = {})
     image: inputs.image,
     shards: inputs.shards,
     extraTags: inputs.extraTags,
+    buildArgs: inputs.buildArgs,
     where: opts.where,
   }, { buildFiles: BUILDS.has(inputs.command) });
   return {

@@ -58,7 +58,7 @@ export async function runStatusCommand(ctx: RunContext): Promise<CommandResult> 
   if (ctx.inputs.ops.json) {
     process.stdout.write(`${JSON.stringify({ app: plan.app, image: plan.image, hosts, problems }, null, 2)}\n`);
   } else {
-    reporter().summary.heading(`Status of ${plan.app} (${plan.image})`).table(CONTAINER_HEADER, containerRows(hosts, roleNames));
+    reporter().summary.heading(`Status of ${plan.app} (${plan.image})`).table(CONTAINER_HEADER, containerRows(hosts, roleNames, Object.fromEntries(plan.roles.map((r) => [r.role, r.web ? r.healthPath : '']))));
     writeState(hosts, problems);
   }
   return { exitCode: hosts.some((h) => h.error) ? 1 : 0, outputs: {} };

@@ -3,6 +3,7 @@
 import { UserError } from '../errors.js';
 import type { PalletConfig } from './types.js';
 import { imageRepositoryProblem, TAG_PATTERN } from './references.js';
+import { ENV_NAME } from './semantic-checks.js';
 
 export interface ConfigOverrides {
   /** Input `image`: replaces `image` (a repository without tag). */
@@ -13,6 +14,8 @@ export interface ConfigOverrides {
   extraTags?: string[];
   /** Input `test-args`: appended to test.command. */
   testArgs?: string[];
+  /** Input `build-args` / flag `--build-arg`: merged over build.args (these win). */
+  buildArgs?: Record<string, string>;
   /** How errors name an override: `input 'image'` (the action) or `--image` (the CLI). Default: input. */
   where?: 'input' | 'flag';
 }
@@ -40,6 +43,29 @@ export function validateOverrides(o: ConfigOverrides): void {
   for (const a of o.testArgs ?? []) if (a === '') fail('test-args', 'arguments must not be empty');
 }
 
+/**
+ * Pure: parses build arguments given as `NAME=VALUE` lines (the `build-args` input, one per line; the
+ * CLI's repeated `--build-arg`, one line each) into a map, later lines winning. Blank lines are skipped;
+ * the value is everything after the first `=` (may be empty). Throws a UserError naming `label` and the
+ * bad line (by number when there are several and `numbered`: the CLI's flags are not lines) for a line without `=` or with an invalid name.
+ */
+export function parseBuildArgs(text: string, label: string, numbered = true): Record<string, string> {
+  const out: Record<string, string> = {};
+  const lines = text.split(/\r?\n/);
+  const several = numbered && lines.filter((l) => l.trim() !== '').length > 1;
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line) return;
+    const eq = line.indexOf('=');
+    const name = eq < 0 ? line : line.slice(0, eq);
+    const where = `${label}: ${several ? `line ${i + 1} ` : ''}'${line}'`;
+    if (eq < 0) throw new UserError(`${where} is not NAME=VALUE`, 'give each build argument as NAME=VALUE, e.g. APP_VERSION=abc1234 (an empty value is NAME=)');
+    if (!ENV_NAME.test(name)) throw new UserError(`${where}: '${name}' is not a valid build argument name (letters, digits and _, not starting with a digit)`, 'give each build argument as NAME=VALUE, e.g. APP_VERSION=abc1234');
+    out[name] = line.slice(eq + 1);
+  });
+  return out;
+}
+
 /** Applies validated overrides to a resolved config (returns a new object). */
 export function applyOverrides(config: PalletConfig, o: ConfigOverrides): PalletConfig {
   const tags = [...config.build.tags];
@@ -47,7 +73,7 @@ export function applyOverrides(config: PalletConfig, o: ConfigOverrides): Pallet
   return {
     ...config,
     image: o.image ?? config.image,
-    build: { ...config.build, tags },
+    build: { ...config.build, tags, args: { ...config.build.args, ...(o.buildArgs ?? {}) } },
     test: {
       ...config.test,
       command: [...config.test.command, ...(o.testArgs ?? [])],

@@ -7,6 +7,7 @@ import { UserError, errorMessage } from '../errors.js';
 import type { CleanupItem } from '../util/cleanup.js';
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
+import { withRegistryAuthHint } from '../docker/registry-hint.js';
 import { imageInspectArgv, imageRef, listTagsArgv, loginArgv, pullArgv } from './commands.js';
 import { dockerConfigPath, makeDockerConfigArgv, removeDockerConfigArgv } from './host-commands.js';
 import { failures, forEachHost } from './parallel.js';
@@ -37,7 +38,7 @@ export async function pullOnHost(run: DeployRun, h: HostRecord, ref: string, log
   try {
     await h.conn.check(makeDockerConfigArgv(dir), 'creating the registry credentials directory');
     const l = await h.conn.run(loginArgv(login.registry, login.username, dir), { input: login.password + '\n' });
-    if (l.exitCode !== 0 && strictLogin) throw new StepError(h.label, 'registry login', lastLines(l.stderr || l.stdout));
+    if (l.exitCode !== 0 && strictLogin) throw new StepError(h.label, 'registry login', withRegistryAuthHint(lastLines(l.stderr || l.stdout), true));
     return await h.conn.run(pullArgv(ref, dir));
   } finally {
     try {
@@ -59,7 +60,7 @@ export async function pullEverywhere(run: DeployRun, login?: RegistryLogin): Pro
     await run.hooks.beforePull?.(label);
     const t0 = Date.now();
     const r = await pullOnHost(run, h, ref, login, true);
-    if (r.exitCode !== 0) throw new StepError(label, `pull ${ref}`, lastLines(r.stderr || r.stdout));
+    if (r.exitCode !== 0) throw new StepError(label, `pull ${ref}`, withRegistryAuthHint(lastLines(r.stderr || r.stdout), !!login));
     h.pullMs = Date.now() - t0;
     listTagsEarly(run, h);
     done++;

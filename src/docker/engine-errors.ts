@@ -11,6 +11,7 @@
 //   a socket connect failure: Error with code (EACCES, ENOENT, ECONNREFUSED), syscall 'connect'
 //     and address (the socket path or host);
 //   a build or pull stream's {error} text, given as a string or an Error with that message.
+import { REGISTRY_CREDENTIALS } from './registry-hint.js';
 import { UserError } from '../errors.js';
 
 /** What went wrong, for tests and the summary: one id per rule. */
@@ -96,7 +97,7 @@ export const ENGINE_ERROR_RULES: readonly Rule[] = [
     kind: 'registry-denied',
     matches: text(/pull access denied|unauthorized|authentication required|denied: requested access|no basic auth credentials|insufficient_scope/i),
     message: (f) => `the registry refused access: ${f.detail}`,
-    hint: 'give registry credentials that may pull (and push) this image: registry-username and registry-password (CLI: --registry-username and PALLET_REGISTRY_PASSWORD)',
+    hint: `give registry credentials that may pull (and push) this image: ${REGISTRY_CREDENTIALS}`,
   },
   {
     kind: 'image-missing',

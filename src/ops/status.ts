@@ -130,11 +130,24 @@ export function formatUptime(seconds: number | undefined): string {
 export const CONTAINER_HEADER = ['host', 'role', 'container', 'tag', 'state', 'health', 'restarts', 'uptime'];
 
 /**
+ * The health cell of a container (pure): Docker's HEALTHCHECK state when the image has one; else, for a
+ * running container, `none` and what the deploy checked instead: a web role's health path (`check` is
+ * the path) or that a role without one stays up (`check` is ''); `-` for a container that is not running.
+ */
+export function healthCell(c: Pick<ContainerStatus, 'health' | 'state'>, check?: string): string {
+  if (c.health) return c.health;
+  if (c.state !== 'running') return '-';
+  if (check === undefined) return 'none (no HEALTHCHECK)';
+  return check ? `none (no HEALTHCHECK; the deploy checked ${check})` : 'none (no HEALTHCHECK; the deploy checked it stays up)';
+}
+
+/**
  * Table rows: each selected role on each of its hosts (a role with no container says `missing`),
  * then any other container of the app (a leftover candidate, a running exec). `roles` limits
- * the rows to those roles (status --role).
+ * the rows to those roles (status --role). `checks`: per role what the deploy health-checks (a web
+ * role's path, '' for the others), for the health cell of an image without a HEALTHCHECK.
  */
-export function containerRows(hosts: HostStatus[], roles?: string[]): string[][] {
+export function containerRows(hosts: HostStatus[], roles?: string[], checks: Record<string, string> = {}): string[][] {
   const rows: string[][] = [];
   for (const h of hosts) {
     if (h.error) { rows.push([h.host, h.roles.join('+'), '-', '-', `unreachable: ${h.error}`, '-', '-', '-']); continue; }
@@ -142,11 +155,11 @@ export function containerRows(hosts: HostStatus[], roles?: string[]): string[][]
     for (const role of wanted) {
       const cs = h.containers.filter((c) => c.role === role);
       if (!cs.length) rows.push([h.host, role, '-', '-', 'missing', '-', '-', '-']);
-      for (const c of cs) rows.push([h.host, role, c.name, c.tag || '-', c.state, c.health || '-', String(c.restarts), formatUptime(c.uptime)]);
+      for (const c of cs) rows.push([h.host, role, c.name, c.tag || '-', c.state, healthCell(c, Object.hasOwn(checks, role) ? checks[role] : undefined), String(c.restarts), formatUptime(c.uptime)]);
     }
     if (roles) continue;
     for (const c of h.containers.filter((x) => !h.roles.includes(x.role))) {
-      rows.push([h.host, c.role || '(none)', c.name, c.tag || '-', c.state, c.health || '-', String(c.restarts), formatUptime(c.uptime)]);
+      rows.push([h.host, c.role || '(none)', c.name, c.tag || '-', c.state, healthCell(c), String(c.restarts), formatUptime(c.uptime)]);
     }
   }
   return rows;

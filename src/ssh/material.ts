@@ -2,6 +2,8 @@
 // any host is contacted, so a pasted public key or a garbled known_hosts secret fails with a
 // message naming the input instead of as an ssh error on a host. Values are never echoed.
 import { createHmac } from 'node:crypto';
+import { statSync } from 'node:fs';
+import os from 'node:os';
 import { UserError } from '../errors.js';
 import { keyscanHint, knownHostsName, type SshTarget } from './host.js';
 import type { SshMaterial } from './credentials.js';
@@ -94,11 +96,34 @@ function blobKeyType(b64: string): string | undefined {
   return n > 0 && n < 64 && buf.length >= 4 + n ? buf.subarray(4, 4 + n).toString('latin1') : undefined;
 }
 
+/** Whether a regular file exists at `path` (`~/` expanded). */
+function fileExists(path: string): boolean {
+  try { return statSync(path.replace(/^~(?=\/|$)/, os.homedir())).isFile(); } catch { return false; }
+}
+
+/**
+ * Pure given `isFile`: the error for known_hosts text that is a file's name instead of its content (one
+ * word, no spaces, that exists as a file or starts with /, ./, ../ or ~), else undefined. A single word is
+ * never a known_hosts line (those have at least three fields), so this never refuses valid text.
+ */
+export function knownHostsPathMistake(text: string, where: Where, isFile: (path: string) => boolean): UserError | undefined {
+  const word = text.trim();
+  if (!word || /\s/.test(word) || !(/^(\/|\.\.?\/|~)/.test(word) || isFile(word))) return undefined;
+  const name = inputLabel('ssh-known-hosts', where);
+  return where === 'flag'
+    ? new UserError(`${name} takes the known_hosts lines, not a file name: '${word}' looks like a path`,
+      `use --ssh-known-hosts-file ${word} to read the file (or --ssh-known-hosts "$(cat ${word})")`)
+    : new UserError(`${name} takes the known_hosts lines, not a file name: '${word}' looks like a path`,
+      "set it to the file's content, e.g. the DEPLOY_KNOWN_HOSTS secret holding the output of ssh-keyscan (the pallet command reads a file with --ssh-known-hosts-file PATH)");
+}
+
 /**
  * Parses known_hosts text; throws naming the first bad line by number (never its content).
  * Each line: [@cert-authority|@revoked] hosts keytype base64-key [comment].
  */
-export function parseKnownHosts(text: string, where: Where = 'input'): KnownHostsEntry[] {
+export function parseKnownHosts(text: string, where: Where = 'input', isFile: (path: string) => boolean = fileExists): KnownHostsEntry[] {
+  const mistake = knownHostsPathMistake(text, where, isFile);
+  if (mistake) throw mistake;
   const out: KnownHostsEntry[] = [];
   const lines = text.replace(/\r\n/g, '\n').split('\n');
   lines.forEach((raw, i) => {

@@ -8,7 +8,7 @@ import { BuildkitProgress, mergeBuildSteps, type BuildkitEvent } from '../../src
 import { buildFailureAnnotation } from '../../src/builder/build-stream.js';
 import { parseDockerfile, stagesFor, instructionForStep } from '../../src/builder/dockerfile.js';
 import { buildkitOnlyUses, chooseBuilder, classicBuilderRefusal, heredocRefusal, type EngineFacts } from '../../src/builder/builder-choice.js';
-import { layerCachePlan } from '../../src/builder/layer-cache.js';
+import { cacheMissLines, layerCachePlan, type CacheMiss } from '../../src/builder/layer-cache.js';
 import { stageCacheTag } from '../../src/builder/cache-tags.js';
 import { buildkitQuery } from '../../src/builder/buildkit-build.js';
 import { credentialsFor, credentialHost } from '../../src/docker/buildkit-session.js';
@@ -224,5 +224,24 @@ describe('BuildKit build query and session credentials', () => {
     expect(credentialsFor('127.0.0.1:5000', undefined)).toEqual({});
     expect(credentialHost('https://index.docker.io/v1/')).toBe('registry-1.docker.io');
     expect(credentialsFor('registry-1.docker.io', { ...auth, serveraddress: 'https://index.docker.io/v1/' })).toEqual({ Username: 'u', Secret: 'p' });
+  });
+});
+
+describe('cacheMissLines: cache images the registry did not give', () => {
+  test.each<[string, CacheMiss[], string[]]>([
+    ['a first build: both candidates 404, one info line saying it is expected', [
+      { ref: 'r.example.com/shop:cache-feature', error: '(HTTP code 404) unexpected - manifest unknown', statusCode: 404 },
+      { ref: 'r.example.com/shop:cache-main', error: 'manifest unknown', statusCode: undefined },
+    ], ['layer cache: not in the registry yet: r.example.com/shop:cache-feature, r.example.com/shop:cache-main (expected on a first build; this build pushes its cache for the next one)']],
+    ['another failure keeps its error', [
+      { ref: 'r.example.com/shop:cache-main', error: 'unauthorized: authentication required', statusCode: 401 },
+    ], ['layer cache: r.example.com/shop:cache-main not available (unauthorized: authentication required)']],
+    ['both kinds', [
+      { ref: 'r/shop:cache-x', error: 'not found', statusCode: undefined },
+      { ref: 'r/shop:cache-main', error: 'dial tcp: i/o timeout', statusCode: undefined },
+    ], ['layer cache: not in the registry yet: r/shop:cache-x (expected on a first build; this build pushes its cache for the next one)', 'layer cache: r/shop:cache-main not available (dial tcp: i/o timeout)']],
+    ['nothing missed', [], []],
+  ])('%s', (_n, misses, lines) => {
+    expect(cacheMissLines(misses)).toEqual(lines);
   });
 });

@@ -134,3 +134,49 @@ describe('secrets', () => {
     expect(rep.mask('ci-user')).toBe('ci-user');
   });
 });
+
+describe('--ssh-known-hosts-file and PALLET_SSH_KNOWN_HOSTS', () => {
+  const KH = 'app1.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKnownHostKeyData\n';
+
+  test('the file flag reads the file into ssh-known-hosts (not masked: host keys are public)', () => {
+    const file = path.join(tmp, 'known_hosts');
+    writeFileSync(file, KH);
+    expect(inputs(['deploy', '--ssh-known-hosts-file', file]).sshKnownHosts).toBe(KH.trim());
+    expect(inputs(['deploy', `--ssh-known-hosts-file=${file}`]).sshKnownHosts).toBe(KH.trim());
+    expect(rep.mask(KH.trim())).toBe(KH.trim());
+  });
+
+  test.each<[string, string[], NodeJS.ProcessEnv, string | undefined]>([
+    ['the content on argv', ['status', '--ssh-known-hosts', 'argv-line a b'], {}, 'argv-line a b'],
+    ['the environment variable', ['status'], { PALLET_SSH_KNOWN_HOSTS: 'env-line a b' }, 'env-line a b'],
+    ['argv over the environment', ['status', '--ssh-known-hosts', 'argv-line a b'], { PALLET_SSH_KNOWN_HOSTS: 'env-line a b' }, 'argv-line a b'],
+    ['neither', ['status'], {}, undefined],
+  ])('%s', (_n, argv, env, want) => {
+    expect(inputs(argv, env).sshKnownHosts).toBe(want);
+  });
+
+  test('an unreadable file is named', () => {
+    expect(messageOf(() => parseCliArgs(['deploy', '--ssh-known-hosts-file', path.join(tmp, 'nope')], NO_ENV)))
+      .toMatch(/^--ssh-known-hosts-file: cannot read .*nope: ENOENT/);
+  });
+
+  test('only secrets and file flags have a -file form', () => {
+    expect(messageOf(() => parseCliArgs(['deploy', '--tag-file', 'x'], NO_ENV))).toBe("unknown flag --tag-file (see 'pallet help')");
+  });
+});
+
+describe('--build-arg', () => {
+  test.each<[string[], Record<string, string>]>([
+    [['build', '--build-arg', 'APP_VERSION=abc1234'], { APP_VERSION: 'abc1234' }],
+    [['build', '--build-arg=APP_VERSION=abc1234', '--build-arg', 'GREETING=hello world'], { APP_VERSION: 'abc1234', GREETING: 'hello world' }],
+    [['ci', '--build-args', 'A=1', '--build-arg', 'A=2'], { A: '2' }],
+    [['build'], {}],
+  ])('%j', (argv, want) => {
+    expect(inputs(argv).buildArgs).toEqual(want);
+  });
+
+  test('a bad one names the flag and the argument', () => {
+    expect(messageOf(() => inputs(['build', '--build-arg', 'APP_VERSION']))).toBe("--build-arg: 'APP_VERSION' is not NAME=VALUE");
+    expect(messageOf(() => inputs(['build', '--build-arg', 'A=1', '--build-arg', 'B C=2']))).toBe("--build-arg: 'B C=2': 'B C' is not a valid build argument name (letters, digits and _, not starting with a digit)");
+  });
+});

@@ -208,9 +208,10 @@ describe('overrides (action inputs / CLI flags)', () => {
     ['shards replaces test.shards', { shards: 4 }, (c) => c.test.shards, 4],
     ['extra tags are appended without duplicates', { extraTags: ['stable', 'v1.2'] }, (c) => c.build.tags, ['stable', 'v1.2']],
     ['test args are appended to the command', { testArgs: ['--keepdb', 'shop.tests'] }, (c) => c.test.command, ['test', '--keepdb', 'shop.tests']],
-    ['nothing given: file values', {}, (c) => [c.image, c.test.shards, c.build.tags, c.test.command], ['registry.example.com/team/shop', 1, ['stable'], ['test']]],
+    ['build args are merged over build.args (given ones win)', { buildArgs: { APP_VERSION: 'abc1234', NEW: '' } }, (c) => c.build.args, { APP_VERSION: 'abc1234', GIT_SHA: 'from-file', NEW: '' }],
+    ['nothing given: file values', {}, (c) => [c.image, c.test.shards, c.build.tags, c.test.command, c.build.args], ['registry.example.com/team/shop', 1, ['stable'], ['test'], { APP_VERSION: 'dev', GIT_SHA: 'from-file' }]],
   ])('%s', (_name, overrides, pick, want) => {
-    const file = project(`${HEAD}build:\n  tags: [stable]\n`);
+    const file = project(`${HEAD}build:\n  tags: [stable]\n  args: { APP_VERSION: dev, GIT_SHA: from-file }\n`);
     expect(pick(loadConfig(file, overrides))).toEqual(want);
   });
 

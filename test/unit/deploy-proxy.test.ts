@@ -26,12 +26,12 @@ describe('Caddy route fragments', () => {
     expect({ https: f.https, policies: f.policies, catchAll: f.catchAll }).toEqual({ https: want.https, policies: want.policies, catchAll: want.catchAll });
     const http = JSON.parse(f.http);
     expect(http.match?.[0].host).toEqual(want.httpMatch);
-    expect(http.handle[0]).toMatchObject({ handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-ab12:8000' }] });
+    expect(http.handle[1]).toMatchObject({ handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-ab12:8000' }] });
   });
   test('tls internal: plain HTTP redirects to https, the route is on :443, the internal issuer for exactly these names', () => {
     const f = routeFragments({ hosts: ['shop.example.com', 'www.shop.example.com'], tls: 'internal', upstream: 'u', port: 8000 });
     expect(JSON.parse(f.http)).toMatchObject({ match: [{ host: ['shop.example.com', 'www.shop.example.com'] }], handle: [{ status_code: 308 }] });
-    expect(JSON.parse(f.https)).toMatchObject({ match: [{ host: ['shop.example.com', 'www.shop.example.com'] }], handle: [{ handler: 'reverse_proxy' }] });
+    expect(JSON.parse(f.https)).toMatchObject({ match: [{ host: ['shop.example.com', 'www.shop.example.com'] }], handle: [{ handler: 'headers' }, { handler: 'reverse_proxy' }] });
     expect(JSON.parse(f.policies)).toEqual({ subjects: ['shop.example.com', 'www.shop.example.com'], issuers: [{ module: 'internal' }] });
   });
   test('tls auto: no policy of ours (Caddy\'s automatic HTTPS gets ACME certificates)', () => {
@@ -53,6 +53,28 @@ describe('Caddy route fragments', () => {
     expect(cfg.apps.http.servers.https.routes).toHaveLength(2);
     expect(cfg.apps.tls.automation.policies).toHaveLength(1);
   });
+  test('a proxied route, whole: the proxy drops its own Server header (only the app\'s remains), then proxies', () => {
+    const f = routeFragments({ hosts: ['shop.example.com'], tls: 'off', upstream: 'shop-web-ab12', port: 8000, trustedProxies: ['10.0.0.0/8'] });
+    expect(JSON.parse(f.http)).toEqual({
+      match: [{ host: ['shop.example.com'] }],
+      handle: [
+        { handler: 'headers', response: { delete: ['Server'] } },
+        { handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-ab12:8000' }], trusted_proxies: ['10.0.0.0/8'], transport: { protocol: 'http', dial_timeout: 2_000_000_000 } },
+      ],
+      terminal: true,
+    });
+    const tls = routeFragments({ hosts: ['shop.example.com'], tls: 'auto', upstream: 'shop-web-ab12', port: 8000 });
+    expect(JSON.parse(tls.https)).toEqual({
+      match: [{ host: ['shop.example.com'] }],
+      handle: [
+        { handler: 'headers', response: { delete: ['Server'] } },
+        { handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-ab12:8000' }], transport: { protocol: 'http', dial_timeout: 2_000_000_000 } },
+      ],
+      terminal: true,
+    });
+    // The delete is not deferred: deferred, it would remove the app's Server header too.
+    expect(JSON.parse(tls.https).handle[0].response).not.toHaveProperty('deferred');
+  });
   test('the 404 removes the Server header and says nothing else', () => {
     expect(NOT_FOUND_ROUTE.handle[0]).toEqual({ handler: 'headers', response: { delete: ['Server'] } });
     expect(NOT_FOUND_ROUTE.handle[1]).toMatchObject({ status_code: 404, body: 'Not Found\n' });
@@ -63,9 +85,9 @@ describe('trusted proxies', () => {
   test('private_ranges expands to what Caddy calls private ranges; the route carries them', () => {
     expect(expandTrustedProxies(['private_ranges', '10.0.0.0/8', '203.0.113.7'])).toEqual([...PRIVATE_RANGES, '203.0.113.7']);
     const f = routeFragments({ hosts: ['s.example.com'], tls: 'off', upstream: 'shop-web-1', port: 8000, trustedProxies: ['10.0.0.0/8'] });
-    expect(JSON.parse(f.http).handle[0]).toMatchObject({ handler: 'reverse_proxy', trusted_proxies: ['10.0.0.0/8'] });
+    expect(JSON.parse(f.http).handle[1]).toMatchObject({ handler: 'reverse_proxy', trusted_proxies: ['10.0.0.0/8'] });
     const none = routeFragments({ hosts: ['s.example.com'], tls: 'internal', upstream: 'shop-web-1', port: 8000, trustedProxies: [] });
-    expect(JSON.parse(none.https).handle[0]).not.toHaveProperty('trusted_proxies');
+    expect(JSON.parse(none.https).handle[1]).not.toHaveProperty('trusted_proxies');
   });
   test.each([
     ['private_ranges', undefined], ['10.0.0.0/8', undefined], ['203.0.113.7', undefined], ['2001:db8::/32', undefined], ['::1', undefined],

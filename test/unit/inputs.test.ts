@@ -18,7 +18,7 @@ test('defaults when only the command is given', () => {
     command: 'build', config: 'pallet.yml', workingDirectory: '.', tag: undefined, extraTags: [], image: undefined,
     registry: undefined, registryUsername: undefined, registryPassword: undefined, sshPrivateKey: undefined,
     sshKnownHosts: undefined, insecureSkipHostKeyCheck: false, environment: 'production', githubToken: undefined,
-    shards: undefined, testArgs: [], cache: true, lockTimeout: 0, breakLock: false, runTasks: false,
+    shards: undefined, testArgs: [], buildArgs: {}, cache: true, lockTimeout: 0, breakLock: false, runTasks: false,
     ops: { role: undefined, host: undefined, allHosts: false, args: [], since: undefined, tail: undefined, force: false, json: false, follow: false, interactive: false },
   });
 });
@@ -30,6 +30,8 @@ test.each<[string, Record<string, string>, Partial<Inputs>]>([
   ['test args: whitespace separated', { command: 'test', 'test-args': '--keepdb  shop.tests\n-v 2' }, { testArgs: ['--keepdb', 'shop.tests', '-v', '2'] }],
   ['booleans: true/yes/1/on and false/no/0/off, any case', { command: 'deploy', cache: 'No', 'break-lock': 'YES', 'run-tasks': 'on', 'insecure-skip-host-key-check': '1' },
     { cache: false, breakLock: true, runTasks: true, insecureSkipHostKeyCheck: true }],
+  ['build args: NAME=VALUE per line, blank lines skipped, later wins, = in values kept', { command: 'ci', 'build-args': 'APP_VERSION=abc1234\n\nEMPTY=\nQUERY=a=b\nAPP_VERSION=def5678\n' },
+    { buildArgs: { APP_VERSION: 'def5678', EMPTY: '', QUERY: 'a=b' } }],
   ['integers', { command: 'test', shards: '3', 'lock-timeout': '120' }, { shards: 3, lockTimeout: 120 }],
   ['strings pass through', { command: 'deploy', image: 'r.example.com/a/b', registry: 'r.example.com', 'registry-username': 'ci', environment: 'staging', 'working-directory': 'app', config: 'deploy/pallet.yml' },
     { image: 'r.example.com/a/b', registry: 'r.example.com', registryUsername: 'ci', environment: 'staging', workingDirectory: 'app', config: 'deploy/pallet.yml' }],
@@ -93,4 +95,14 @@ test('every input has a description; secrets have no default but the token expre
     expect(s.description.length).toBeGreaterThan(10);
     if (s.secret && s.default !== undefined) expect(s.default).toMatch(/^\$\{\{/);
   }
+});
+
+test.each<[string, string, 'input' | 'flag', string]>([
+  ['no =', 'APP_VERSION', 'input', "input 'build-args': 'APP_VERSION' is not NAME=VALUE"],
+  ['a bad name, by line', 'OK=1\nAPP VERSION=2', 'input', "input 'build-args': line 2 'APP VERSION=2': 'APP VERSION' is not a valid build argument name (letters, digits and _, not starting with a digit)"],
+  ['a name starting with a digit', '1X=2', 'input', "input 'build-args': '1X=2': '1X' is not a valid build argument name (letters, digits and _, not starting with a digit)"],
+  ['an empty name', '=x', 'input', "input 'build-args': '=x': '' is not a valid build argument name (letters, digits and _, not starting with a digit)"],
+  ['the CLI names --build-arg', 'APP-VERSION=1', 'flag', "--build-arg: 'APP-VERSION=1': 'APP-VERSION' is not a valid build argument name (letters, digits and _, not starting with a digit)"],
+])('build args: %s', (_n, text, where, message) => {
+  expect(messageOf(() => parseInputs(raw({ command: 'build', 'build-args': text }), where))).toBe(message);
 });

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { planDeploy } from '../../src/deploy/plan.js';
 import type { PalletConfig } from '../../src/config/types.js';
 import { selectForExec, selectForView } from '../../src/ops/select.js';
-import { containerRows, formatUptime, parseDockerDate, parseStatus, statusArgv, statusProblems } from '../../src/ops/status.js';
+import { containerRows, formatUptime, healthCell, parseDockerDate, parseStatus, statusArgv, statusProblems } from '../../src/ops/status.js';
 import { combinedExitCode, execArgv, execAuditLine } from '../../src/ops/exec.js';
 import { liveContainersArgv, parseLiveContainer } from '../../src/ops/live.js';
 import { hostPrefix, logsArgv, mergeByTime } from '../../src/ops/logs.js';
@@ -97,6 +97,28 @@ describe('status', () => {
     ]);
     expect(containerRows(hosts, ['web'])).toHaveLength(1);
     expect(statusProblems(hosts)).toEqual(['app3: no running worker container']);
+  });
+
+  test('rows: without a HEALTHCHECK the health column says none and what the deploy checked', () => {
+    const noCheck = 'container=/shop-web-1a2b\tabcdef1234567890\tweb\tbuild-7\t0\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36Z"}\n'
+      + 'container=/shop-worker\t2222222222223333\tworker\tbuild-7\t1\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36Z"}\n'
+      + 'container=/shop-exec-web-x1\t3333333333334444\texec\tbuild-7\t0\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36Z"}\n';
+    const hosts = [parseStatus('app1', ['web', 'worker'], `now=1764455196\ntag=build-7\nrevert=\n${noCheck}`)];
+    expect(containerRows(hosts, undefined, { web: '/health/', worker: '' })).toEqual([
+      ['app1', 'web', 'shop-web-1a2b', 'build-7', 'running', 'none (no HEALTHCHECK; the deploy checked /health/)', '0', '20m00s'],
+      ['app1', 'worker', 'shop-worker', 'build-7', 'running', 'none (no HEALTHCHECK; the deploy checked it stays up)', '1', '20m00s'],
+      ['app1', 'exec', 'shop-exec-web-x1', 'build-7', 'running', 'none (no HEALTHCHECK)', '0', '20m00s'],
+    ]);
+  });
+
+  test.each<[string, { health: string; state: string }, string | undefined, string]>([
+    ['a HEALTHCHECK\'s state wins', { health: 'unhealthy', state: 'running' }, '/health/', 'unhealthy'],
+    ['web role', { health: '', state: 'running' }, '/up', 'none (no HEALTHCHECK; the deploy checked /up)'],
+    ['role without a health path', { health: '', state: 'running' }, '', 'none (no HEALTHCHECK; the deploy checked it stays up)'],
+    ['no role known', { health: '', state: 'running' }, undefined, 'none (no HEALTHCHECK)'],
+    ['not running', { health: '', state: 'exited' }, '/health/', '-'],
+  ])('health cell: %s', (_n, c, check, want) => {
+    expect(healthCell(c, check)).toBe(want);
   });
 
   test.each([[59, '59s'], [252, '4m12s'], [11100, '3h05m'], [187200, '2d04h'], [undefined, '-']])('uptime %p -> %s', (s, want) => {

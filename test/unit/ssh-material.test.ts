@@ -1,5 +1,5 @@
 // The shape checks on ssh-private-key and ssh-known-hosts that run before any host is contacted.
-import { checkKnownHosts, checkPrivateKey, knownHostsCovers, parseKnownHosts } from '../../src/ssh/material.js';
+import { checkKnownHosts, checkPrivateKey, knownHostsCovers, knownHostsPathMistake, parseKnownHosts } from '../../src/ssh/material.js';
 import { UserError } from '../../src/errors.js';
 import type { SshTarget } from '../../src/ssh/host.js';
 
@@ -63,6 +63,43 @@ describe('parseKnownHosts', () => {
     expect(e.message).toMatch(msg);
     expect(e.message).not.toContain(bad);
     expect(e.hint).toContain('ssh-keyscan');
+  });
+});
+
+describe('known_hosts given as a file name', () => {
+  const files = new Set(['known_hosts', 'deploy/known_hosts']);
+  const isFile = (p: string) => files.has(p);
+  const view = (e: ReturnType<typeof knownHostsPathMistake>) => e && { message: e.message, hint: e.hint };
+  test.each<[string, string, 'flag' | 'input', { message: string; hint: string } | undefined]>([
+    ['an existing file', 'known_hosts', 'flag', {
+      message: "--ssh-known-hosts takes the known_hosts lines, not a file name: 'known_hosts' looks like a path",
+      hint: 'use --ssh-known-hosts-file known_hosts to read the file (or --ssh-known-hosts "$(cat known_hosts)")',
+    }],
+    ['an absolute path that does not exist', '/etc/ssh/ssh_known_hosts2', 'flag', {
+      message: "--ssh-known-hosts takes the known_hosts lines, not a file name: '/etc/ssh/ssh_known_hosts2' looks like a path",
+      hint: 'use --ssh-known-hosts-file /etc/ssh/ssh_known_hosts2 to read the file (or --ssh-known-hosts "$(cat /etc/ssh/ssh_known_hosts2)")',
+    }],
+    ['~ and a trailing newline', '~/.ssh/known_hosts\n', 'flag', {
+      message: "--ssh-known-hosts takes the known_hosts lines, not a file name: '~/.ssh/known_hosts' looks like a path",
+      hint: 'use --ssh-known-hosts-file ~/.ssh/known_hosts to read the file (or --ssh-known-hosts "$(cat ~/.ssh/known_hosts)")',
+    }],
+    ['./relative in the action', './deploy/known_hosts', 'input', {
+      message: "input 'ssh-known-hosts' takes the known_hosts lines, not a file name: './deploy/known_hosts' looks like a path",
+      hint: "set it to the file's content, e.g. the DEPLOY_KNOWN_HOSTS secret holding the output of ssh-keyscan (the pallet command reads a file with --ssh-known-hosts-file PATH)",
+    }],
+    ['a word that is no file', 'garbage', 'flag', undefined],
+    ['known_hosts lines', `a.example.com ssh-ed25519 ${ED}`, 'flag', undefined],
+    ['a path with spaces (not one word)', '/my files/known_hosts', 'flag', undefined],
+    ['empty', '  ', 'flag', undefined],
+  ])('%s', (_n, text, where, want) => {
+    expect(view(knownHostsPathMistake(text, where, isFile))).toEqual(want);
+  });
+
+  test('parseKnownHosts and checkKnownHosts say so instead of "line 1 is not a known_hosts line"', () => {
+    expect(thrown(() => parseKnownHosts('/tmp/known_hosts', 'flag')).message).toMatch(/not a file name: '\/tmp\/known_hosts' looks like a path$/);
+    expect(thrown(() => checkKnownHosts('./known_hosts', [host('a')], false, 'input')).hint).toContain('--ssh-known-hosts-file PATH');
+    // With host-key checking off the text's shape is still checked: the mistake is still named.
+    expect(thrown(() => checkKnownHosts('./known_hosts', [host('a')], true, 'flag')).message).toContain('looks like a path');
   });
 });
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The pallet contract (DESIGN.md §1): serve | deploy | test | worker | beat | anything else -> manage.py.
+# The pallet contract (docs/contract.md in the pallet-action repository): serve | deploy | test | worker | beat | anything else -> manage.py.
 # Every branch ends in `exec`, so the real process replaces this shell and gets the SIGTERM that tini
 # (PID 1, see Dockerfile) forwards from `docker stop`.
 set -eu

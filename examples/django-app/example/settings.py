@@ -1,6 +1,7 @@
 """Settings for the pallet example project.
 
-Everything comes from the environment the pallet contract gives the container (see DESIGN.md §1):
+Everything comes from the environment the pallet contract gives the container (docs/contract.md, "Environment",
+in the pallet-action repository):
 cleanroom tests get DATABASE_URL / DB_DEFAULT_URL pointing at a throw-away PostgreSQL, hosts get
 their values from the env file kept on the host. Nothing secret lives in this repository.
 """

@@ -66,10 +66,17 @@ export function healthSendsHttps(p: { tls: ProxyTls; trustedProxies: readonly st
   return p.tls !== 'off' || p.trustedProxies.length > 0;
 }
 
+/**
+ * Removes the `Server: Caddy` header the proxy sets on every response. Not deferred: it runs before
+ * the next handler writes, so on a proxied response only the app's own Server header remains (Caddy
+ * adds the upstream's headers to its own, which would otherwise give two).
+ */
+export const DROP_PROXY_SERVER_HEADER = { handler: 'headers', response: { delete: ['Server'] } };
+
 /** Answer for host names no app claims: a bare 404, without Caddy's Server header. */
 export const NOT_FOUND_ROUTE = {
   handle: [
-    { handler: 'headers', response: { delete: ['Server'] } },
+    DROP_PROXY_SERVER_HEADER,
     { handler: 'static_response', status_code: 404, headers: { 'Content-Type': ['text/plain; charset=utf-8'] }, body: 'Not Found\n' },
   ],
 };
@@ -77,7 +84,7 @@ export const NOT_FOUND_ROUTE = {
 function proxyRoute(r: RouteSpec): object {
   return {
     ...(r.hosts.length ? { match: [{ host: r.hosts }] } : {}),
-    handle: [{
+    handle: [DROP_PROXY_SERVER_HEADER, {
       handler: 'reverse_proxy',
       upstreams: [{ dial: `${r.upstream}:${r.port}` }],
       // The handler-level field (Caddy >= 2.5; still read by 2.7+ beside the server-level one).
