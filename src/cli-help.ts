@@ -111,6 +111,17 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     ],
     flags: [...SSH, 'host', 'json'],
   },
+  remove: {
+    usage: 'pallet remove --yes [--delete-data] [--host HOST]',
+    about: [
+      "Takes the app off its hosts (or --host): its routes leave the proxy (other apps keep being served),",
+      'its containers stop gracefully and are removed, then its network, the images of its repository that',
+      "no container uses, and its state directory. Its data (storage/, backups/) stays unless --delete-data;",
+      "the hosts' deploy.env_file stays (yours). Refused while a deploy holds the lock; without --yes it only",
+      'says what it would remove.',
+    ],
+    flags: [...SSH, 'host', 'yes', 'delete-data'],
+  },
   run: {
     usage: 'pallet run [--config pallet.yml] -- COMMAND [ARGS...]',
     about: [

@@ -7,7 +7,7 @@ import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
 import { parseBuildArgs } from './config/overrides.js';
 
-export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status'] as const;
+export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'remove'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface InputSpec {
@@ -26,7 +26,7 @@ export interface InputSpec {
 
 /** The action's inputs; action.yml must declare exactly these (a test checks). */
 export const INPUT_SPECS: InputSpec[] = [
-  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, status, exec, logs, lock-status, lock-release or proxy-status.' },
+  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, status, exec, logs, lock-status, lock-release, proxy-status or remove.' },
   { name: 'config', description: 'Path of the pallet config file, relative to working-directory.', default: 'pallet.yml' },
   { name: 'working-directory', description: 'Directory the config path and build context resolve against.', default: '.' },
   { name: 'tag', description: 'Image tag to build, push or deploy. Default: build-<run number>. For rollback: the tag to go back to (default: each host\'s recorded revert tag).' },
@@ -60,6 +60,8 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'since', description: 'logs: only lines since this time: a duration (10m, 2h), an RFC 3339 time or a Unix timestamp.' },
   { name: 'tail', description: 'logs: this many lines from the end of each host\'s log (default: all).', kind: 'integer' },
   { name: 'force', description: 'lock-release: also remove a lock held by another run (a deploy may still be running).', default: 'false', kind: 'boolean' },
+  { name: 'yes', description: 'remove: confirms taking the app off its hosts (without it, remove only says what it would take).', default: 'false', kind: 'boolean' },
+  { name: 'delete-data', description: "remove: also delete the app's data on the hosts (storage/ and backups/ in its state directory).", default: 'false', kind: 'boolean' },
 ];
 
 /** Flags of the `pallet` command that have no action input (terminal-only behaviour). */
@@ -112,6 +114,10 @@ export interface OpsInputs {
   since?: string;
   tail?: number;
   force: boolean;
+  /** remove: confirmed. */
+  yes: boolean;
+  /** remove: storage/ and backups/ go too. */
+  deleteData: boolean;
   json: boolean;
   follow: boolean;
   interactive: boolean;
@@ -193,6 +199,8 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
       since,
       tail: int('tail'),
       force: bool('force'),
+      yes: bool('yes'),
+      deleteData: bool('delete-data'),
       json: bool('json'),
       follow: bool('follow'),
       interactive: bool('interactive'),

@@ -15,6 +15,7 @@ import { runExecCommand } from './exec.js';
 import { runLogsCommand } from './logs.js';
 import { runLockCommand } from './lock.js';
 import { runProxyStatusCommand } from './proxy-status.js';
+import { runRemoveCommand } from './remove.js';
 import { reporter } from '../util/reporter.js';
 import '../cleanup-handlers.js';
 
@@ -68,6 +69,7 @@ export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Pr
       case 'lock-status': result = await runLockCommand(ctx, false); break;
       case 'lock-release': result = await runLockCommand(ctx, true); break;
       case 'proxy-status': result = await runProxyStatusCommand(ctx); break;
+      case 'remove': result = await runRemoveCommand(ctx); break;
     }
   } finally {
     await ctx.ledger.runAll();

@@ -341,11 +341,33 @@ export class FakeHost implements HostConnection {
     },
     'set-route': (a) => {
       const [, , key, act, upstream, http, https, pol, order] = a;
-      if (!this.proxy?.running) return fail(4, '', 'the proxy container pallet-proxy is not running (state: missing); the route was not changed\n');
+      if (!this.proxy?.running && act !== 'forget') return fail(4, '', 'the proxy container pallet-proxy is not running (state: missing); the route was not changed\n');
       if (act === 'set') this.routes.set(key, { upstream, http, https, policy: pol, order });
       else this.routes.delete(key);
       return ok(`proxy now routes ${key} to ${upstream || 'nothing'}\n`);
     },
+    'app-routes': (a) => ok([...this.routes.keys()].filter((k) => k.startsWith(`${a[1]}+`)).map((k) => `route=${k}\n`).join('')),
+    'remove-containers': (a) => {
+      const ours = [...this.containers.values()].filter((c) => c.labels['pallet.app'] === a[0]);
+      for (const c of ours) this.remove(c.name);
+      return ok(`removed=${ours.length}\n`);
+    },
+    'remove-network': (a) => ok(`removed=${this.networks.delete(a[0]) ? 1 : 0}\n`),
+    'remove-images': (a) => {
+      const inUse = new Set([...this.containers.values()].map((c) => c.image));
+      const refs = [...this.images].filter((r) => r.startsWith(`${a[0]}:`));
+      const gone = refs.filter((r) => !inUse.has(r));
+      for (const r of gone) this.images.delete(r);
+      return ok(`removed=${gone.length}\nkept=${refs.length - gone.length}\n`);
+    },
+    'remove-state': (a) => {
+      const [d, all] = a;
+      const keep = (k: string) => k.startsWith(`${d}/lock/`) || (all !== '1' && (k.startsWith(`${d}/storage/`) || k.startsWith(`${d}/backups/`)));
+      for (const k of [...this.files.keys()]) if (k.startsWith(`${d}/`) && !keep(k)) this.files.delete(k);
+      const kept = all === '1' ? [] : ['storage', 'backups'].filter((x) => [...this.files.keys()].some((k) => k.startsWith(`${d}/${x}/`)));
+      return ok(`kept=${kept.join(' ')}\n`);
+    },
+    'remove-empty-dir': () => ok(),
     'retire': (a) => {
       for (const n of a.slice(3)) this.remove(n);
       return ok(Number(a[1]) > 0 ? 'drained after 0.0s\n' : '');

@@ -19,7 +19,7 @@ test('defaults when only the command is given', () => {
     registry: undefined, registryUsername: undefined, registryPassword: undefined, sshPrivateKey: undefined,
     sshKnownHosts: undefined, insecureSkipHostKeyCheck: false, environment: 'production', githubToken: undefined,
     shards: undefined, testArgs: [], buildArgs: {}, cache: true, lockTimeout: 0, breakLock: false, runTasks: false,
-    ops: { role: undefined, host: undefined, allHosts: false, args: [], since: undefined, tail: undefined, force: false, json: false, follow: false, interactive: false },
+    ops: { role: undefined, host: undefined, allHosts: false, args: [], since: undefined, tail: undefined, force: false, yes: false, deleteData: false, json: false, follow: false, interactive: false },
   });
 });
 

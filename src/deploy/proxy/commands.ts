@@ -220,9 +220,12 @@ pols() { s=""; for g in "$r"/*.policy; do [ -s "$g" ] && { printf '%s' "$s"; cat
 if out=$(docker exec "$name" caddy reload --config /etc/pallet-proxy/caddy.json.new 2>&1); then
   mv "$d/caddy.json.new" "$d/caddy.json" && rm -rf "$undo" && echo "proxy now routes $key to \${upstream:-nothing}" && exit 0
 fi
+st=$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)
+if [ "$act" = forget ] && [ "$st" != true ]; then
+  mv "$d/caddy.json.new" "$d/caddy.json" && rm -rf "$undo" && echo "the proxy container $name is not running (state: \${st:-missing}); its config no longer routes $key" && exit 0
+fi
 rm -f "$d/caddy.json.new" "$r"/*"+$key".* "$r/$key.upstream"
 cp -p "$undo"/* "$r/" 2>/dev/null; rm -rf "$undo"
-st=$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)
 [ "$st" = true ] || { echo "the proxy container $name is not running (state: \${st:-missing}); the route was not changed"; exit 4; }
 echo "the proxy refused the new routes: $(printf '%s' "$out" | tail -n 3 | tr '\\n' ' ')"
 exit 1`;
@@ -232,9 +235,12 @@ export function setRouteArgv(app: string, role: string, upstream: string, f: Rou
   return remoteScript('set-route', SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'set', upstream, f.http, f.https, f.policies, routeOrder(f), ...configFrame());
 }
 
-/** Removes the (app, role) route: its host names get the 404 again. */
-export function removeRouteArgv(app: string, role: string): string[] {
-  return remoteScript('set-route', SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), 'remove', '', '', '', '', '10', ...configFrame());
+/**
+ * Removes the (app, role) route: its host names get the 404 again. `forget`: also when the proxy
+ * does not run (its persisted config no longer has the route when it starts; exit 0).
+ */
+export function removeRouteArgv(app: string, role: string, forget = false): string[] {
+  return remoteScript('set-route', SET_ROUTE, PROXY_DIR, PROXY_CONTAINER, routeKey(app, role), forget ? 'forget' : 'remove', '', '', '', '', '10', ...configFrame());
 }
 
 /** awk program: exit 0 when /proc/net/tcp{,6} text has an ESTABLISHED socket whose local port is `hp` (4 upper-case hex digits). */
