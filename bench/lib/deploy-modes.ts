@@ -4,7 +4,7 @@
 // failed requests, the deploy's own phase timings, and the lower bound the proxy mode is held to.
 import type { PalletConfig } from '../../src/config/types.js';
 import { DeployFixture, sleep } from '../../test/e2e/deploy-fixture.js';
-import { startLoad } from '../../test/helpers/load.js';
+import { fetchVersion, startLoad } from '../../test/helpers/load.js';
 import { lowerBoundMs, phaseTimes, type Phases } from './deploy-bound.js';
 
 /** The app's host name (the proxy routes by it). */
@@ -67,6 +67,15 @@ export async function measureMode(fx: DeployFixture, all: string[], hosts: strin
   if (warm.result?.exitCode !== 0) throw new Error(`warm-up deploy (${mode}) failed: ${warm.lines.slice(-10).join('\n')}`);
   const idleReferenceMs = await referenceBoot(fx, hosts[0], `${fx.repo}:${fx.tags.v1}`);
 
+  // The LB may still hold a host as failed from the run before (its fail_timeout): the loop
+  // starts once the app answers through it, so what it counts belongs to this deploy.
+  const lbUrl = mode === 'proxy' ? fx.lab.lb.proxyUrl! : fx.lab.lb.url;
+  let seen = 0;
+  for (let i = 0; i < 150 && seen !== 200; i++) {
+    seen = (await fetchVersion(lbUrl, MODES_HOST).catch(() => ({ status: 0 }))).status;
+    if (seen !== 200) await sleep(200);
+  }
+  if (seen !== 200) throw new Error(`the lab LB does not serve the app before the ${mode} deploy (last status ${seen} after 30 s)`);
   const loadStart = Date.now();
   const load = startLoad(mode === 'proxy'
     ? { url: fx.lab.lb.proxyUrl!, host: MODES_HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 }

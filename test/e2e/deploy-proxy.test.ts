@@ -4,7 +4,7 @@
 // ALLOWED_HOSTS=shop.test, so every green deploy here also proves the health check sends the
 // app's host name. Tests run in order; each starts from the state the previous one left.
 import { jest } from '@jest/globals';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -337,6 +337,54 @@ docker exec "$shop" python3 -c '${probe}' ${BLOG} $urls "http://$name:8000/healt
       expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
     }
     expect(r.leftovers).toEqual({ ledger: [], files: [] });
+  });
+
+  test('pallet remove takes the blog off every host while the shop keeps serving (0 failed): nothing of the blog is left', async () => {
+    const dir = mkdtempSync('/tmp/prm-');
+    const cli = (args: string[]) => new Promise<{ code: number | null; out: string }>((resolve, reject) => {
+      // Asynchronous: the request loop runs in this process meanwhile.
+      const child = spawn(CLI_COMMAND[0], [...CLI_COMMAND.slice(1), ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, RUNNER_TEMP: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+      child.on('error', reject);
+      child.on('close', (code) => { clearTimeout(timer); resolve({ code, out }); });
+    });
+    try {
+      const c = fx.config({ workers: [], proxy: { ...proxy(), hosts: [BLOG] } });
+      writeFileSync(path.join(dir, 'pallet.yml'), YAML.stringify({ app: BLOG_APP, image: c.image, deploy: { ssh: c.deploy!.ssh, env_file: c.deploy!.env_file, roles: c.deploy!.roles, proxy: c.deploy!.proxy } }));
+      const args = ['--config', path.join(dir, 'pallet.yml'), '--ssh-known-hosts-file', fx.lab.ssh.knownHostsPath, '--ssh-private-key-file', fx.lab.ssh.privateKeyPath];
+      // Without --yes it says what it would take and changes nothing.
+      const asked = await cli(['remove', ...args]);
+      expect({ code: asked.code, out: asked.out }).toEqual({ code: 1, out: expect.stringMatching(/remove takes e2eproxyblog off .*nothing was changed[\s\S]*run it again with --yes/) });
+      expect((await fetchVersion(hostUrl(0), BLOG)).version).toBe(fx.tags.v1);
+
+      const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });
+      await sleep(300);
+      const r = await cli(['remove', '--yes', '--delete-data', ...args]);
+      await sleep(300);
+      const stats = await load.stop();
+      show('the other app removed', 0, stats);
+      expect({ code: r.code, out: r.out }).toEqual({ code: 0, out: expect.stringContaining(`removed 1 route(s), 1 container(s), its network`) });
+      expect(stats.failed).toBe(0);
+      expect(Object.keys(stats.versions)).toEqual([fx.tags.v3]);
+      for (const [i, a] of fx.addresses.entries()) {
+        // Counted on the host: containers, networks, volumes, route files, state files of the blog,
+        // and images of its repository that no container uses.
+        const left = await fx.ssh(a, `echo "containers=$(docker ps -aq --filter label=pallet.app=${BLOG_APP} | wc -l)"
+echo "networks=$(docker network ls -q --filter label=pallet.app-network=${BLOG_APP} | wc -l)"
+echo "volumes=$(docker volume ls -q --filter label=pallet.app=${BLOG_APP} | wc -l)"
+echo "routes=$(ls /var/lib/pallet/proxy/routes | grep -c -e '+${BLOG_APP}+' -e '^${BLOG_APP}+')"
+echo "files=$(find /var/lib/pallet/${BLOG_APP} 2>/dev/null | wc -l)"
+echo "unused images=$(for ref in $(docker image ls ${fx.repo} --format '{{.Repository}}:{{.Tag}}'); do docker ps -aq --filter ancestor=$ref | grep -q . || echo $ref; done | wc -l)"`);
+        expect(left).toBe('containers=0\nnetworks=0\nvolumes=0\nroutes=0\nfiles=0\nunused images=0\n');
+        expect((await fetchVersion(hostUrl(i), BLOG)).status).toBe(404);
+        expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('ALLOWED_HOSTS without the proxy: health.host makes the published-port deploy green; without it the version is refused', async () => {
