@@ -118,7 +118,7 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
       'its containers stop gracefully and are removed, then its network, the images of its repository that',
       "no container uses, and its state directory. Its data (storage/, backups/) stays unless --delete-data;",
       "the hosts' deploy.env_file stays (yours). Refused while a deploy holds the lock; without --yes it only",
-      'says what it would remove.',
+      'says what it would remove. On a Docker Swarm: the stack, its network, the manager\'s images and state.',
     ],
     flags: [...SSH, 'host', 'yes', 'delete-data'],
   },

@@ -2,7 +2,8 @@
 // leave the proxy (other apps keep being served), its containers stop gracefully and go, then
 // its network, the images of its repository no container uses, and its state directory. Its
 // data (storage/, backups/) stays unless --delete-data. Refused, with nothing changed, while a
-// deploy holds the lock on any of the hosts; never without --yes.
+// deploy holds the lock on any of the hosts; never without --yes. On a Swarm: through the
+// manager, the stack, its network, the manager's images and state.
 import type { CommandResult, RunContext } from './context.js';
 import { sessionOptions } from './context.js';
 import { UserError, errorMessage } from '../errors.js';
@@ -14,12 +15,13 @@ import { acquireLock, releaseLock, type HeldLock } from '../deploy/lock.js';
 import { stateDir } from '../deploy/commands.js';
 import { appNetwork, removeRouteArgv } from '../deploy/proxy/commands.js';
 import { lastLines } from '../ssh/errors.js';
-import { openSession } from '../ops/remote.js';
-import { selectForView } from '../ops/select.js';
+import { openSession, openSwarmManager } from '../ops/remote.js';
+import { selectForView, swarmManager } from '../ops/select.js';
+import { planSwarm } from '../swarm/plan.js';
 import type { HostConnection } from '../ssh/connection.js';
 import type { CleanupLedger } from '../util/cleanup.js';
 import {
-  appRoutesArgv, countOf, parseAppRoutes, removeContainersArgv, removeEmptyDirArgv, removeImagesArgv, removeNetworkArgv, removeStateArgv,
+  appRoutesArgv, countOf, parseAppRoutes, removeContainersArgv, removeEmptyDirArgv, removeImagesArgv, removeNetworkArgv, removeStackArgv, removeStateArgv,
 } from '../ops/remove.js';
 
 export interface RemoveRequest {
@@ -77,21 +79,62 @@ export async function removeApp(conns: HostConnection[], req: RemoveRequest): Pr
   return outcomes.map((o) => (o.ok ? o.value : { host: o.host, routes: [], containers: 0, network: false, images: 0, imagesKept: 0, kept: '', error: errorMessage(o.error) }));
 }
 
-async function removeFromHost(conn: HostConnection, lock: HeldLock, req: RemoveRequest): Promise<RemoveRow> {
-  const { app } = req;
-  const step = async (argv: string[], what: string) => {
+/** What `removeStack` needs beyond a RemoveRequest: the stack and its overlay network. */
+export interface StackRemoval {
+  stack: string;
+  network: string;
+  /** Seconds to wait for the services, then for the network, to go. */
+  waitSeconds: number;
+}
+
+/**
+ * Removes the app from a Docker Swarm through its manager (`conn`, open): under the deploy lock
+ * the manager keeps, the stack (every service), the overlay network, the repository's images no
+ * container on the manager uses, and the state directory. A held lock refuses it unchanged.
+ * Images pulled on other nodes stay there (Swarm has no command for them).
+ */
+export async function removeStack(conn: HostConnection, req: RemoveRequest, s: StackRemoval): Promise<RemoveRow> {
+  let lock: HeldLock;
+  try {
+    lock = await acquireLock(conn, req.ledger, { app: req.app, runId: req.runId, actor: req.actor, timeout: 0, breakStale: false, signal: req.signal, retireWait: req.retireWait });
+  } catch (e) {
+    throw new UserError(`remove refused, nothing was changed: ${errorMessage(e)}`, 'wait until the deploy is done (pallet lock status shows who holds the lock), then run pallet remove again');
+  }
+  const step = stepOn(conn);
+  const stack = await step(removeStackArgv(s.stack, s.network, s.waitSeconds), 'removing the stack');
+  const images = await step(removeImagesArgv(req.image), 'removing the images');
+  const kept = await finishState(conn, lock, req, step);
+  const row = { host: conn.name, routes: [], containers: countOf(stack, 'services'), network: countOf(stack, 'network') > 0, images: countOf(images, 'removed'), imagesKept: countOf(images, 'kept'), kept };
+  reporter().info(`${conn.name}: removed ${row.containers} service(s) of stack ${s.stack}, ${row.network ? 'its network' : 'no network'}, ${row.images} image(s) on the manager${kept ? `, its state (kept: ${kept})` : ', its state'}; images other nodes pulled stay there`);
+  return row;
+}
+
+/** Runs one removal command; throws naming `what` and the command's last lines when it fails. */
+function stepOn(conn: HostConnection) {
+  return async (argv: string[], what: string): Promise<string> => {
     const r = await conn.run(argv);
     if (r.exitCode !== 0) throw new Error(`${what}: ${lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`}`);
     return r.stdout;
   };
+}
+
+/** The state directory (data kept unless deleteData), then the lock, then the directory if empty; returns what was kept. */
+async function finishState(conn: HostConnection, lock: HeldLock, req: RemoveRequest, step: ReturnType<typeof stepOn>): Promise<string> {
+  const kept = /^kept=(.*)$/m.exec(await step(removeStateArgv(stateDir(req.app), req.deleteData), 'removing the state directory'))?.[1].trim() ?? '';
+  await releaseLock(conn, req.ledger, req.app, lock);
+  if (!kept) await step(removeEmptyDirArgv(stateDir(req.app)), 'removing the state directory');
+  return kept;
+}
+
+async function removeFromHost(conn: HostConnection, lock: HeldLock, req: RemoveRequest): Promise<RemoveRow> {
+  const { app } = req;
+  const step = stepOn(conn);
   const routes = parseAppRoutes(await step(appRoutesArgv(app), 'listing the routes'), app);
   for (const role of routes) await step(removeRouteArgv(app, role, true), `removing the route of ${role}`);
   const containers = countOf(await step(removeContainersArgv(app, req.stopTimeout), 'removing the containers'), 'removed');
   const network = countOf(await step(removeNetworkArgv(appNetwork(app)), 'removing the network'), 'removed') > 0;
   const images = await step(removeImagesArgv(req.image), 'removing the images');
-  const kept = /^kept=(.*)$/m.exec(await step(removeStateArgv(stateDir(app), req.deleteData), 'removing the state directory'))?.[1].trim() ?? '';
-  await releaseLock(conn, req.ledger, app, lock);
-  if (!kept) await step(removeEmptyDirArgv(stateDir(app)), 'removing the state directory');
+  const kept = await finishState(conn, lock, req, step);
   const row = { host: conn.name, routes, containers, network, images: countOf(images, 'removed'), imagesKept: countOf(images, 'kept'), kept };
   reporter().info(`${conn.name}: removed ${describe(row)}`);
   return row;
@@ -108,28 +151,38 @@ function describe(r: RemoveRow): string {
 
 export async function runRemoveCommand(ctx: RunContext): Promise<CommandResult> {
   const { config } = ctx;
-  if (config.deploy?.swarm) {
-    throw new UserError('remove: not available for deploy.swarm yet', `on the Swarm's manager: docker stack rm ${config.app}`);
-  }
-  const plan = planDeploy(config);
-  const targets = selectForView(plan, { host: ctx.inputs.ops.host, where: ctx.where }).hosts;
+  const swarm = config.deploy?.swarm ? planSwarm(config) : undefined;
+  const plan = swarm ? undefined : planDeploy(config);
+  const targets = swarm ? [swarmManager(swarm, { host: ctx.inputs.ops.host, where: ctx.where })] : selectForView(plan!, { host: ctx.inputs.ops.host, where: ctx.where }).hosts;
   const flag = ctx.where === 'input' ? "input 'yes: true'" : '--yes';
   if (!ctx.inputs.ops.yes) {
-    throw new UserError(`remove takes ${config.app} off ${targets.map((t) => t.label).join(', ')}: its routes, containers, network, images and state${ctx.inputs.ops.deleteData ? ', and its data (storage/, backups/)' : ' (its storage/ and backups/ stay)'}; nothing was changed`,
+    const what = swarm ? `the Swarm of ${targets[0].label}: its stack, network, images on the manager and state` : `${targets.map((t) => t.label).join(', ')}: its routes, containers, network, images and state`;
+    throw new UserError(`remove takes ${config.app} off ${what}${ctx.inputs.ops.deleteData ? ', and its data (storage/, backups/)' : ' (its storage/ and backups/ stay)'}; nothing was changed`,
       `run it again with ${flag} to confirm`);
   }
   const { runId, actor } = runIdentity(ctx.env);
-  const session = await openSession(targets, sessionOptions(ctx));
+  const stopTimeouts = (swarm ? swarm.services.map((x) => x.stopTimeout) : plan!.roles.map((r) => r.stopTimeout));
+  const req: RemoveRequest = {
+    app: config.app, image: swarm ? swarm.image : plan!.image, deleteData: ctx.inputs.ops.deleteData,
+    stopTimeout: Math.max(10, ...stopTimeouts),
+    retireWait: (plan?.proxy?.drainTimeout ?? 0) + Math.max(0, ...stopTimeouts) + 10,
+    runId, actor, ledger: ctx.ledger, signal: ctx.signal,
+  };
   let rows: RemoveRow[];
-  try {
-    rows = await removeApp([...session.conns.values()], {
-      app: config.app, image: plan.image, deleteData: ctx.inputs.ops.deleteData,
-      stopTimeout: Math.max(10, ...plan.roles.map((r) => r.stopTimeout)),
-      retireWait: (plan.proxy?.drainTimeout ?? 0) + Math.max(0, ...plan.roles.map((r) => r.stopTimeout)) + 10,
-      runId, actor, ledger: ctx.ledger, signal: ctx.signal,
-    });
-  } finally {
-    await session.close();
+  if (swarm) {
+    const { session, conn } = await openSwarmManager(targets[0], sessionOptions(ctx));
+    try {
+      rows = [await removeStack(conn, req, { stack: swarm.stack, network: swarm.network, waitSeconds: Math.max(60, req.stopTimeout * 2) })];
+    } finally {
+      await session.close();
+    }
+  } else {
+    const session = await openSession(targets, sessionOptions(ctx));
+    try {
+      rows = await removeApp([...session.conns.values()], req);
+    } finally {
+      await session.close();
+    }
   }
   const r = reporter();
   r.summary.heading(`Removed ${config.app}`).table(

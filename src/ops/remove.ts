@@ -93,6 +93,25 @@ export function removeEmptyDirArgv(stateDirPath: string): string[] {
   return remoteScript('remove-empty-dir', REMOVE_EMPTY_DIR, stateDirPath);
 }
 
+// A Swarm stack: `docker stack rm`, then (bounded, $3 seconds) until none of its services is left,
+// then its overlay network, retried while tasks on other nodes still detach from it. Prints
+// services=N and network=0|1; exit 1 says what is still there.
+const REMOVE_STACK = `stack="$1"; net="$2"; wait="$3"
+n=$(docker service ls -q --filter "label=com.docker.stack.namespace=$stack" | grep -c .)
+[ "$n" -gt 0 ] && { docker stack rm "$stack" >/dev/null || exit 1; }
+i=0; while [ "$i" -lt $((wait * 2)) ] && docker service ls -q --filter "label=com.docker.stack.namespace=$stack" | grep -q .; do i=$((i+1)); sleep 0.5; done
+left=$(docker service ls -q --filter "label=com.docker.stack.namespace=$stack" | grep -c .)
+[ "$left" -eq 0 ] || { echo "services left after \${wait}s: $left"; exit 1; }
+echo "services=$n"
+docker network inspect "$net" >/dev/null 2>&1 || { echo network=0; exit 0; }
+i=0; while [ "$i" -lt $((wait * 2)) ]; do docker network rm "$net" >/dev/null 2>&1 && { echo network=1; exit 0; }; i=$((i+1)); sleep 0.5; done
+echo "network $net still in use after \${wait}s"; exit 1`;
+
+/** Removes a Swarm stack (its services) and the app's overlay network, waiting at most `waitSeconds` for each. */
+export function removeStackArgv(stack: string, network: string, waitSeconds: number): string[] {
+  return remoteScript('remove-stack', REMOVE_STACK, stack, network, String(waitSeconds));
+}
+
 /** A number printed as `key=N` by the scripts above (0 when absent). */
 export function countOf(stdout: string, key: string): number {
   return Number(new RegExp(`^${key}=(\\d+)$`, 'm').exec(stdout)?.[1] ?? 0);

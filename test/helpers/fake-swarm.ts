@@ -47,6 +47,11 @@ export class FakeManager extends FakeHost {
       'docker stack': (a: readonly string[], input?: string) => this.stackDeploy(a[a.length - 1], input ?? ''),
       'docker service': (a: readonly string[]) => this.service(a.slice(a.indexOf('service') + 1)),
       'job-logs': (a: readonly string[]) => ok(this.jobs.get(this.byId(a[a.length - 1])?.name ?? '') ?? ''),
+      'remove-stack': (a: readonly string[]) => {
+        const ours = [...this.services.values()].filter((x) => x.name.startsWith(`${a[0]}_`) && !x.labels.job);
+        for (const x of ours) this.services.delete(x.name);
+        return ok(`services=${ours.length}\nnetwork=1\n`);
+      },
     });
   }
 

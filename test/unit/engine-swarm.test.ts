@@ -14,6 +14,7 @@ import { CleanupLedger } from '../../src/util/cleanup.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
 import { FakeFleet, type Release } from '../helpers/fake-host.js';
 import { FakeManager } from '../helpers/fake-swarm.js';
+import { removeStack } from '../../src/commands/remove.js';
 
 const IMAGE = 'reg.test/shop';
 let dir: string;
@@ -157,4 +158,33 @@ test('an unreachable manager stops the deploy in preflight, nothing changed', as
   await expect(deploy(fleet, 'deploy', 'build-2')).rejects.toThrow(/preflight failed, nothing was changed: mgr: ssh: connect to host/);
   manager().unreachable = false;
   expect(state(manager())).toEqual(on('build-1'));
+});
+
+describe('pallet remove on a Swarm', () => {
+  const request = (ledger: CleanupLedger) => ({
+    app: 'shop', image: IMAGE, deleteData: true, stopTimeout: 10, retireWait: 0, runId: '9', actor: 'octo', ledger, signal: new AbortController().signal,
+  });
+
+  test('takes the stack, the manager\'s images and the state away, under the lock', async () => {
+    const { fleet, manager } = swarmWith(['build-1']);
+    expect((await deploy(fleet, 'deploy', 'build-1')).report.ok).toBe(true);
+    manager().images.add(`${IMAGE}:build-1`);
+    const ledger = new CleanupLedger();
+    const row = await removeStack(manager(), request(ledger), { stack: 'shop', network: 'shop_net', waitSeconds: 60 });
+    expect([row.containers, row.network, row.images, row.kept, row.error]).toEqual([2, true, 1, '', undefined]);
+    expect(manager().serviceTags()).toEqual([]);
+    expect([...manager().files.keys()].filter((k) => k.startsWith('/var/lib/pallet/shop/'))).toEqual([]);
+    expect(ledger.list()).toEqual([]);
+  });
+
+  test('a deploy holding the manager\'s lock refuses it before anything changes', async () => {
+    const { fleet, manager } = swarmWith(['build-1']);
+    await deploy(fleet, 'deploy', 'build-1');
+    manager().files.set('/var/lib/pallet/shop/lock/token', 'x');
+    manager().files.set('/var/lib/pallet/shop/lock/owner', 'run 3.1 by bob since T');
+    const before = manager().serviceTags();
+    await expect(removeStack(manager(), request(new CleanupLedger()), { stack: 'shop', network: 'shop_net', waitSeconds: 60 }))
+      .rejects.toThrow(/^remove refused, nothing was changed: mgr: the deploy lock of shop is held by run 3\.1 by bob/);
+    expect(manager().serviceTags()).toEqual(before);
+  });
 });
