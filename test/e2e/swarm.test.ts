@@ -24,6 +24,7 @@ import { runStatusCommand } from '../../src/commands/status.js';
 import { runLogsCommand } from '../../src/commands/logs.js';
 import { runExecCommand } from '../../src/commands/exec.js';
 import { runLockCommand } from '../../src/commands/lock.js';
+import { runRemoveCommand } from '../../src/commands/remove.js';
 import type { PalletConfig } from '../../src/config/types.js';
 import type { DeployMode } from '../../src/deploy/types.js';
 import type { SwarmHooks } from '../../src/swarm/types.js';
@@ -145,10 +146,10 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
     }
   }
 
-  type Day2 = 'status' | 'logs' | 'exec' | 'lock-status' | 'lock-release';
+  type Day2 = 'status' | 'logs' | 'exec' | 'lock-status' | 'lock-release' | 'remove';
   const DAY2: Record<Day2, (ctx: RunContext) => Promise<CommandResult>> = {
     status: runStatusCommand, logs: runLogsCommand, exec: runExecCommand,
-    'lock-status': (ctx) => runLockCommand(ctx, false), 'lock-release': (ctx) => runLockCommand(ctx, true),
+    'lock-status': (ctx) => runLockCommand(ctx, false), 'lock-release': (ctx) => runLockCommand(ctx, true), remove: runRemoveCommand,
   };
 
   /**
@@ -422,6 +423,16 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
       console.log(`swarm paused node: tasks not converged; service ps:\n${await ssh(`docker node ls; docker service ps --no-trunc ${APP}_web`).catch((e) => String(e))}`);
     }
     expect(seen.web).toEqual([want, want, want]);
+  });
+
+  test('remove: the stack, its network and the state go from the Swarm (without --yes nothing changes)', async () => {
+    const asked = await day2('remove').catch((e: Error) => e);
+    expect(String(asked)).toMatch(/remove takes .* off the Swarm of .*nothing was changed/);
+    expect((await taskTags()).web?.length).toBe(3);
+    const r = await day2('remove', { yes: 'true', 'delete-data': 'true' });
+    expect({ code: r.code, text: r.text }).toEqual({ code: 0, text: expect.stringMatching(/removed 2 service\(s\) of stack .*, its network/) });
+    expect(await ssh(`echo "services=$(docker service ls -q --filter label=com.docker.stack.namespace=${APP} | wc -l)"; docker network inspect ${APP}_net >/dev/null 2>&1 && echo network=1 || echo network=0; echo "state=$(find /var/lib/pallet/${APP} 2>/dev/null | wc -l)"`))
+      .toBe('services=0\nnetwork=0\nstate=0\n');
   });
 });
 
