@@ -104,8 +104,13 @@ left=$(docker service ls -q --filter "label=com.docker.stack.namespace=$stack" |
 [ "$left" -eq 0 ] || { echo "services left after \${wait}s: $left"; exit 1; }
 echo "services=$n"
 docker network inspect "$net" >/dev/null 2>&1 || { echo network=0; exit 0; }
-i=0; while [ "$i" -lt $((wait * 2)) ]; do docker network rm "$net" >/dev/null 2>&1 && { echo network=1; exit 0; }; i=$((i+1)); sleep 0.5; done
-echo "network $net still in use after \${wait}s"; exit 1`;
+# Until the manager no longer knows it (a removal can return while the network is still listed).
+i=0; while [ "$i" -lt $((wait * 2)) ]; do
+  docker network rm "$net" >/dev/null 2>&1
+  docker network inspect "$net" >/dev/null 2>&1 || { echo network=1; exit 0; }
+  i=$((i+1)); sleep 0.5
+done
+echo "network $net still there after \${wait}s"; exit 1`;
 
 /** Removes a Swarm stack (its services) and the app's overlay network, waiting at most `waitSeconds` for each. */
 export function removeStackArgv(stack: string, network: string, waitSeconds: number): string[] {
