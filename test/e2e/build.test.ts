@@ -10,7 +10,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { labAvailable, readLab, type LabDescriptor } from '../helpers/lab.js';
+import { describeLab, readLab, type LabDescriptor } from '../helpers/lab.js';
 import { copyExampleApp, fixtureContext, removeDir, removeRepoImages, runId } from '../../bench/lib/build-fixture.js';
 import { runBuildStage, type BuildReport } from '../../src/builder/stage.js';
 import { runPushCommand } from '../../src/commands/push.js';
@@ -20,8 +20,6 @@ import { UserError } from '../../src/errors.js';
 
 jest.setTimeout(600_000);
 
-const describeLab = labAvailable() ? describe : describe.skip;
-if (!labAvailable()) console.warn('build e2e skipped: no lab descriptor (run `npm run lab:up`)');
 
 const docker = new Docker();
 const rid = runId();

@@ -10,7 +10,7 @@ import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { labAvailable, readLab, type LabDescriptor } from '../helpers/lab.js';
+import { describeLab, readLab, type LabDescriptor } from '../helpers/lab.js';
 import { copyExampleApp, fixtureContext, removeDir, removeRepoImages, runId } from '../../bench/lib/build-fixture.js';
 import { buildCacheRecords, pruneRecordsSince } from '../../bench/lib/build-cache.js';
 import { runBuildStage } from '../../src/builder/stage.js';
@@ -21,8 +21,6 @@ import { UserError } from '../../src/errors.js';
 
 jest.setTimeout(900_000);
 
-const describeLab = labAvailable() ? describe : describe.skip;
-if (!labAvailable()) console.warn('buildkit e2e skipped: no lab descriptor (run `npm run lab:up`)');
 
 const docker = new Docker();
 const rid = runId();

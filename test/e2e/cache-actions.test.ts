@@ -18,6 +18,7 @@ import { CliReporter, setReporter } from '../../src/util/reporter.js';
 
 jest.setTimeout(600_000);
 const describeLab = labAvailable() ? describe : describe.skip;
+if (!labAvailable() && process.env.CI === 'true') throw new Error('cache e2e cannot run under CI: no lab descriptor (the lab must be up)');
 if (!labAvailable()) console.warn('cache e2e skipped: no lab descriptor (run `npm run lab:up`)');
 
 const docker = new Docker();

@@ -8,14 +8,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
-import { labAvailable, REPO_ROOT } from '../helpers/lab.js';
+import { describeLab, REPO_ROOT } from '../helpers/lab.js';
 import { fetchVersion, startLoad, type LoadStats } from '../helpers/load.js';
 import type { ProxyConfig } from '../../src/config/types.js';
 import { DeployFixture, sleep } from './deploy-fixture.js';
 import { CLI_COMMAND } from '../helpers/entry.js';
 
 jest.setTimeout(600_000);
-const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
 
 const HOST = 'shop.test';
 const PROXY_APP = 'e2eproxy';

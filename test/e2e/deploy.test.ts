@@ -10,13 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { labAvailable } from '../helpers/lab.js';
+import { describeLab } from '../helpers/lab.js';
 import { startLoad, fetchVersion } from '../helpers/load.js';
 import { startFakeGitHubApi, type FakeGitHubApi } from '../helpers/github-api.js';
 import { APP, DeployFixture, sleep } from './deploy-fixture.js';
 
 jest.setTimeout(600_000);
-const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
 
 describeLab('deploy over ssh (lab)', () => {
   let fx: DeployFixture;

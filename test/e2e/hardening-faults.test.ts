@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { labAvailable, REPO_ROOT } from '../helpers/lab.js';
+import { describeLab, REPO_ROOT } from '../helpers/lab.js';
 import { startLoad, fetchVersion } from '../helpers/load.js';
 import { runLikeRunner, type RunnerResult } from '../helpers/runner.js';
 import { localProcesses } from '../helpers/processes.js';
@@ -20,7 +20,6 @@ import { pushTag } from '../../src/builder/push.js';
 import { ACTION_COMMAND } from '../helpers/entry.js';
 
 jest.setTimeout(600_000);
-const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
 
 const APP = 'e2efaults';
 const ACTION = ACTION_COMMAND;

@@ -9,13 +9,12 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSy
 import os from 'node:os';
 import path from 'node:path';
 import YAML from 'yaml';
-import { labAvailable, REPO_ROOT } from '../helpers/lab.js';
+import { describeLab, REPO_ROOT } from '../helpers/lab.js';
 import { DeployFixture, sleep } from './deploy-fixture.js';
 import type { PalletConfig } from '../../src/config/types.js';
 import { CLI_COMMAND } from '../helpers/entry.js';
 
 jest.setTimeout(600_000);
-const describeLab = labAvailable() && !process.env.PALLET_LAB_SKIP_REASON ? describe : describe.skip;
 const OPS_APP = 'e2eops';
 
 interface StatusJson {
