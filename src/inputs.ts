@@ -44,7 +44,10 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'ssh-key-passphrase', description: 'Passphrase of ssh-private-key, if it has one (masked). The key is then loaded into an ssh-agent that lives for this run only.', secret: true },
   { name: 'ssh-known-hosts', description: 'known_hosts lines for every target (and jump) host. Unknown or changed host keys are refused.', file: true },
   { name: 'insecure-skip-host-key-check', description: 'Accept any host key (NOT recommended; logs a warning). For throw-away test hosts only.', default: 'false', kind: 'boolean' },
-  { name: 'environment', description: 'Deployment environment name for the GitHub deployment (e.g. production).', default: 'production' },
+  { name: 'environment', description: 'The environment to act on: selects environments.NAME of pallet.yml (required when it declares environments) and names the GitHub deployment. Default: production.' },
+  { name: 'digest', description: 'deploy: the image digest (sha256:...) to deploy, as ci printed it; without it the tag is resolved to its digest on the registry once. Every host runs exactly these bytes.' },
+  { name: 'from', description: 'promote: the environment whose running release (its digest) is deployed to `environment`; nothing is built.' },
+  { name: 'allow-untested', description: 'deploy, promote: deploy a digest that has no passing test record on the registry (the override is written to the audit log). Overrides deploy.require_tested.', default: 'false', kind: 'boolean' },
   { name: 'github-token', description: 'Token for GitHub deployments and statuses.', default: '${{ github.token }}', secret: true },
   { name: 'shards', description: 'Overrides test.shards: N isolated service sets running the tests in parallel.', kind: 'integer' },
   { name: 'build-args', description: 'build, ci: build arguments, one NAME=VALUE per line, merged over build.args in pallet.yml (these win), e.g. APP_VERSION=abc1234.', cliDescription: 'build, ci: a build argument, merged over build.args in pallet.yml (these win); repeat the flag for several, e.g. --build-arg APP_VERSION=$(git rev-parse --short HEAD).', repeatable: true },
@@ -72,7 +75,7 @@ export const CLI_ONLY_SPECS: InputSpec[] = [
 ];
 
 /** Short spellings the CLI accepts. */
-export const CLI_ALIASES: Record<string, string> = { '-i': '--interactive', '-f': '--follow', '--all': '--all-hosts' };
+export const CLI_ALIASES: Record<string, string> = { '-i': '--interactive', '-f': '--follow', '--all': '--all-hosts', '--to': '--environment', '-e': '--environment' };
 
 /** Flags spelled another way on the CLI, also in the `--flag=value` form: docker's singular `--build-arg`. */
 export const CLI_FLAG_ALIASES: Record<string, string> = { 'build-arg': 'build-args' };
@@ -91,7 +94,14 @@ export interface Inputs {
   sshKeyPassphrase?: string;
   sshKnownHosts?: string;
   insecureSkipHostKeyCheck: boolean;
-  environment: string;
+  /** The environment acted on (input `environment`, flag `--environment`/`--to`); unset = none named. */
+  environment?: string;
+  /** deploy: `sha256:<64 hex>` to deploy instead of resolving the tag. */
+  digest?: string;
+  /** promote: the source environment. */
+  from?: string;
+  /** deploy, promote: deploy without a passing test record (audited). */
+  allowUntested: boolean;
   githubToken?: string;
   shards?: number;
   testArgs: string[];
@@ -121,6 +131,13 @@ export interface OpsInputs {
   json: boolean;
   follow: boolean;
   interactive: boolean;
+}
+
+/** `sha256:<64 hex>` or undefined; anything else is refused naming the input. */
+function digestInput(v: string | undefined, label: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (!/^sha256:[0-9a-f]{64}$/.test(v)) throw new UserError(`${label} '${v}' is not an image digest`, 'give it as sha256: followed by 64 lowercase hex digits, as ci printed it (output digest)');
+  return v;
 }
 
 /** Raw string values by input name ('' = not given). */
@@ -182,7 +199,10 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
     sshKeyPassphrase: str('ssh-key-passphrase'),
     sshKnownHosts: str('ssh-known-hosts'),
     insecureSkipHostKeyCheck: bool('insecure-skip-host-key-check'),
-    environment: str('environment') ?? 'production',
+    environment: str('environment'),
+    digest: digestInput(str('digest'), label('digest')),
+    from: str('from'),
+    allowUntested: bool('allow-untested'),
     githubToken: str('github-token'),
     shards: int('shards', 1),
     testArgs: list('test-args'),

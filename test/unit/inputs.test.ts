@@ -17,7 +17,7 @@ test('defaults when only the command is given', () => {
   expect(parseInputs(raw({ command: 'build' }))).toEqual<Inputs>({
     command: 'build', config: 'pallet.yml', workingDirectory: '.', tag: undefined, extraTags: [], image: undefined,
     registry: undefined, registryUsername: undefined, registryPassword: undefined, sshPrivateKey: undefined,
-    sshKnownHosts: undefined, insecureSkipHostKeyCheck: false, environment: 'production', githubToken: undefined,
+    sshKnownHosts: undefined, insecureSkipHostKeyCheck: false, environment: undefined, digest: undefined, from: undefined, allowUntested: false, githubToken: undefined, sshKeyPassphrase: undefined,
     shards: undefined, testArgs: [], buildArgs: {}, cache: true, lockTimeout: 0, breakLock: false, runTasks: false,
     ops: { role: undefined, host: undefined, allHosts: false, args: [], since: undefined, tail: undefined, force: false, yes: false, deleteData: false, json: false, follow: false, interactive: false },
   });
