@@ -29,6 +29,8 @@ export interface DispatchOptions {
 
 /** Commands that build from the project tree: their Dockerfile, requirements, ... are checked at load. */
 const BUILDS = new Set<string>(['build', 'ci']);
+/** Commands that need no hosts: with `environments` in the file they load the base without deploy. */
+const NO_HOSTS = new Set<string>(['build', 'test', 'push', 'ci']);
 
 export async function prepareContext(inputs: Inputs, opts: DispatchOptions = {}): Promise<RunContext> {
   const env = opts.env ?? process.env;
@@ -41,7 +43,7 @@ export async function prepareContext(inputs: Inputs, opts: DispatchOptions = {})
     extraTags: inputs.extraTags,
     buildArgs: inputs.buildArgs,
     where: opts.where,
-  }, { buildFiles: BUILDS.has(inputs.command) });
+  }, { buildFiles: BUILDS.has(inputs.command), environment: inputs.environment, needsEnvironment: !NO_HOSTS.has(inputs.command), where: opts.where });
   return {
     inputs,
     config,

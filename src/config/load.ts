@@ -3,7 +3,7 @@
 // once, one `file:line:col key: message` line each, sorted by position (see docs/pallet-yml.md).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { UserError, type ConfigError } from '../errors.js';
+import { ConfigError, UserError } from '../errors.js';
 import type { PalletConfig } from './types.js';
 import { parseYaml, scalarSource, toConfigError, type YamlSource } from './yaml-source.js';
 import { schemaProblems } from './schema-check.js';
@@ -12,6 +12,7 @@ import { resolveConfig } from './resolve.js';
 import { applyOverrides, validateOverrides, type ConfigOverrides } from './overrides.js';
 import { isWithin, toUserError, type Problem } from './problems.js';
 import { buildFileProblems } from './build-files.js';
+import { environmentNames, environmentProblems, overlayDocument } from './environments.js';
 
 export type { ConfigOverrides } from './overrides.js';
 export { ConfigErrors } from './problems.js';
@@ -38,6 +39,18 @@ export interface LoadOptions {
    * deploy, rollback, test and push build nothing and run from checkouts that may lack them.
    */
   buildFiles?: boolean;
+  /**
+   * The environment to load (input `environment`, flag `--environment`): with `environments` in
+   * the file, its overlay is merged over the base; without, the name is only carried along.
+   */
+  environment?: string;
+  /**
+   * The command acts on hosts (deploy, rollback, status, ...): a file with `environments` then
+   * needs one named. Without it (build, test, push, ci) the base is loaded without `deploy`.
+   */
+  needsEnvironment?: boolean;
+  /** How messages name the environment option: `input 'environment'` (default) or `--environment`. */
+  where?: 'input' | 'flag';
 }
 
 /** Problems of a parsed document, schema first; semantic problems under a schema problem are dropped. */
@@ -84,8 +97,53 @@ export function loadConfig(file: string, overrides: ConfigOverrides = {}, option
     throw new UserError(`cannot read config file ${shown}: ${(e as Error).message}`);
   }
   const { source, errors: syntax } = parseYaml(text, shown);
-  const errors = syntax.length ? syntax : validateDocument(source, absolute, overrides, options);
-  if (errors.length) throw toUserError(errors, HINT);
-  const config = resolveConfig(source.data as Record<string, unknown>, absolute, (p) => scalarSource(source, p));
-  return applyOverrides(config, overrides);
+  if (syntax.length) throw toUserError(syntax, HINT);
+  const selected = selectEnvironment(source, absolute, overrides, options);
+  const config = resolveConfig(selected.data as Record<string, unknown>, absolute, (p) => scalarSource(selected, p));
+  return applyOverrides(selected.name !== undefined || options.environment ? { ...config, environment: selected.name ?? options.environment } : config, overrides);
+}
+
+/**
+ * Validates the document and picks what to resolve. Without `environments`: the file itself.
+ * With: every environment's merged document is validated (a problem in production's overlay is
+ * found while deploying staging), each problem once, marked with the environments it is in when
+ * not all; then the named one is returned, or the base without `deploy` for a command that
+ * needs no hosts. Throws the UserError listing every problem.
+ */
+function selectEnvironment(source: YamlSource, file: string, overrides: ConfigOverrides, options: LoadOptions): YamlSource & { name?: string } {
+  const names = environmentNames(source.data);
+  const envProblems = source.data && typeof source.data === 'object' && !Array.isArray(source.data) ? environmentProblems(source.data as Record<string, unknown>) : [];
+  if (envProblems.length) throw toUserError(envProblems.map((p) => toConfigError(source, p)).sort(byPosition), HINT);
+  if (names.length === 0) {
+    const errors = validateDocument(source, file, overrides, options);
+    if (errors.length) throw toUserError(errors, HINT);
+    return source;
+  }
+  const label = options.where === 'flag' ? '--environment' : "input 'environment'";
+  const wanted = options.environment;
+  if (wanted !== undefined && !names.includes(wanted)) {
+    throw toUserError([toConfigError(source, { path: ['environments'], message: `has no environment '${wanted}' (named by ${label}); declared: ${names.join(', ')}` })], HINT);
+  }
+  if (wanted === undefined && options.needsEnvironment) {
+    throw toUserError([toConfigError(source, { path: ['environments'], message: `declares ${names.join(', ')}: name the one to act on with ${label}` })],
+      `e.g. ${options.where === 'flag' ? '--environment' : 'environment:'} ${names[0]}`);
+  }
+  const found = new Map<string, { error: ConfigError; in: string[] }>();
+  const docs = new Map<string, YamlSource>();
+  for (const name of names) {
+    const doc = overlayDocument(source.doc, name);
+    const merged: YamlSource = { ...source, doc, data: doc.toJS({ maxAliasCount: 100 }) };
+    docs.set(name, merged);
+    for (const e of validateDocument(merged, file, overrides, options)) {
+      const key = `${e.line}:${e.column}:${e.message}`;
+      found.set(key, { error: e, in: [...(found.get(key)?.in ?? []), name] });
+    }
+  }
+  const errors = [...found.values()].map(({ error: e, in: where }) => (where.length === names.length ? e
+    : new ConfigError(e.file, e.line, e.column, e.key, `${e.detail} (environment ${where.join(', ')})`)));
+  if (errors.length) throw toUserError(errors.sort(byPosition), HINT);
+  if (wanted !== undefined) return { ...docs.get(wanted)!, name: wanted };
+  // No hosts needed (build, test, push, ci): the base, without deploy and environments.
+  const base = Object.fromEntries(Object.entries(source.data as Record<string, unknown>).filter(([k]) => k !== 'deploy' && k !== 'environments'));
+  return { ...source, data: base };
 }

@@ -9,6 +9,8 @@ export interface PalletConfig {
   build: BuildConfig;
   test: TestConfig;
   deploy?: DeployConfig;
+  /** The environment this config is for (`environments.<name>` merged, or only named by the input); unset when none. */
+  environment?: string;
   /** Absolute path of the file this came from (for messages), and its directory (paths resolve against it). */
   source: { file: string; dir: string };
 }

@@ -1,0 +1,125 @@
+// environments: in pallet.yml: overlays merged over the base, selected by name; problems at the
+// line they were written on, marked with the environments they are in.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+
+let tmp: string;
+beforeAll(() => { tmp = mkdtempSync(path.join(os.tmpdir(), 'pallet-envs-')); });
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+let n = 0;
+function file(yaml: string): string {
+  const f = path.join(tmp, `pallet-${++n}.yml`);
+  writeFileSync(f, yaml);
+  return f;
+}
+
+function messageOf(fn: () => unknown): string {
+  try { fn(); } catch (e) { return (e as Error).message; }
+  throw new Error('no error thrown');
+}
+
+const TWO = `app: blog
+image: registry.example.com/team/blog
+deploy:
+  ssh: {user: deploy}
+  url: https://blog.example.com
+  env:
+    clear: {DJANGO_DEBUG: "0", SITE: main}
+    secret: [SECRET_KEY]
+  roles:
+    web: {hosts: [web1.example.com, web2.example.com]}
+    worker: {hosts: [jobs.example.com], command: worker}
+environments:
+  staging:
+    deploy:
+      url: https://staging.blog.example.com
+      env:
+        clear: {SITE: staging}
+      roles:
+        web: {hosts: [staging.example.com]}
+        worker: {hosts: [staging.example.com]}
+  production:
+`;
+
+describe('environments', () => {
+  test('the named overlay is merged: mappings key by key, lists and scalars replaced', () => {
+    const c = loadConfig(file(TWO), {}, { environment: 'staging', needsEnvironment: true });
+    expect(c.environment).toBe('staging');
+    expect(c.deploy!.url).toBe('https://staging.blog.example.com');
+    expect(c.deploy!.env).toEqual({ clear: { DJANGO_DEBUG: '0', SITE: 'staging' }, secret: ['SECRET_KEY'] });
+    expect(c.deploy!.roles.web.hosts).toEqual(['staging.example.com']);
+    expect(c.deploy!.roles.worker).toMatchObject({ hosts: ['staging.example.com'], command: 'worker' });
+    expect(c.deploy!.ssh.user).toBe('deploy');
+  });
+
+  test('an empty overlay is the base file under that name', () => {
+    const c = loadConfig(file(TWO), {}, { environment: 'production', needsEnvironment: true });
+    expect(c.environment).toBe('production');
+    expect(c.deploy!.roles.web.hosts).toEqual(['web1.example.com', 'web2.example.com']);
+    expect(c.deploy!.env!.clear.SITE).toBe('main');
+  });
+
+  test('a command on hosts refuses to guess: the environments are listed with the option to name one', () => {
+    const f = file(TWO);
+    expect(messageOf(() => loadConfig(f, {}, { needsEnvironment: true, where: 'flag' })))
+      .toBe(`${f}:12:1 environments: declares staging, production: name the one to act on with --environment`);
+  });
+
+  test('an unknown name is refused at the environments key, naming the declared ones and the input', () => {
+    const f = file(TWO);
+    expect(messageOf(() => loadConfig(f, {}, { environment: 'prod', needsEnvironment: true })))
+      .toBe(`${f}:12:1 environments: has no environment 'prod' (named by input 'environment'); declared: staging, production`);
+  });
+
+  test('build, test, push and ci load the base without deploy, after every environment is checked', () => {
+    const c = loadConfig(file(TWO), {}, {});
+    expect(c.deploy).toBeUndefined();
+    expect(c.environment).toBeUndefined();
+    const broken = TWO.replace('        worker: {hosts: [staging.example.com]}', '        worker: {hosts: [staging.example.com], stop_timeout: soon}');
+    expect(messageOf(() => loadConfig(file(broken), {}, {})))
+      .toMatch(/:20:48 deploy\.roles\.worker\.stop_timeout: .* \(environment staging\)$/);
+  });
+
+  test('a problem in one overlay is reported at its own line, marked with that environment; one in the base once, unmarked', () => {
+    const yaml = TWO.replace('ssh: {user: deploy}', 'ssh: {user: deploy, port: ssh}')
+      .replace('      url: https://staging.blog.example.com', '      url: staging.blog.example.com');
+    const msg = messageOf(() => loadConfig(file(yaml), {}, { environment: 'production', needsEnvironment: true }));
+    const lines = msg.split('\n').filter((l) => /:\d+:\d+ /.test(l));
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/:4:23 deploy\.ssh\.port: expected a port number \(1-65535\)$/);
+    expect(lines[1]).toMatch(/:15:7 deploy\.url: must be an http:\/\/ or https:\/\/ URL \(environment staging\)$/);
+  });
+
+  test.each([
+    ['image', 'cannot be overlaid: every environment deploys the same image, built and tested once'],
+    ['build', 'cannot be overlaid: the image is built once for every environment'],
+    ['test', 'cannot be overlaid: the image is tested once'],
+    ['swarm', 'is not a key an environment can overlay (only app, deploy)'],
+  ])('overlay key %s is refused at its position', (key, message) => {
+    const yaml = TWO.replace('  production:\n', `  production:\n    ${key}: x\n`);
+    const msg = messageOf(() => loadConfig(file(yaml), {}, { environment: 'production' }));
+    expect(msg).toContain(`:22:5 environments.production.${key}: ${message}`);
+  });
+
+  test('environment names follow GitHub environment names', () => {
+    const yaml = TWO.replace('  production:\n', '  "prod uction":\n');
+    expect(messageOf(() => loadConfig(file(yaml), {}, {}))).toContain('environments.prod uction: is not a valid environment name');
+  });
+
+  test('without environments the file loads as before; a named environment is only carried along', () => {
+    const plain = TWO.slice(0, TWO.indexOf('environments:'));
+    const c = loadConfig(file(plain), {}, { environment: 'production', needsEnvironment: true });
+    expect(c.environment).toBe('production');
+    expect(c.deploy!.roles.web.hosts).toEqual(['web1.example.com', 'web2.example.com']);
+    expect(loadConfig(file(plain), {}, { needsEnvironment: true }).environment).toBeUndefined();
+  });
+
+  test('an app name overlay gives an environment its own containers, lock and state on shared hosts', () => {
+    const yaml = TWO.replace('  staging:\n', '  staging:\n    app: blog-staging\n');
+    expect(loadConfig(file(yaml), {}, { environment: 'staging' }).app).toBe('blog-staging');
+    expect(loadConfig(file(yaml), {}, { environment: 'production' }).app).toBe('blog');
+  });
+});
