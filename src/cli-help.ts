@@ -14,6 +14,7 @@ const COMMON = ['config', 'working-directory', 'image'];
 const REGISTRY = ['registry', 'registry-username', 'registry-password'];
 const SSH = [...COMMON, 'ssh-private-key', 'ssh-key-passphrase', 'ssh-known-hosts', 'insecure-skip-host-key-check'];
 const DEPLOY = [...COMMON, 'tag', ...REGISTRY, 'ssh-private-key', 'ssh-key-passphrase', 'ssh-known-hosts', 'insecure-skip-host-key-check', 'environment', 'github-token', 'lock-timeout', 'break-lock'];
+const ROLL_OUT = [...DEPLOY, 'allow-untested'];
 
 /** Per command: usage line, description, flags. docs/cli.md says the same in prose. */
 export const COMMAND_DOCS: Record<string, CommandDoc> = {
@@ -51,14 +52,26 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     flags: [...COMMON, 'tag', 'build-args', 'extra-tags', ...REGISTRY, 'cache', 'shards', 'test-args'],
   },
   deploy: {
-    usage: 'pallet deploy --tag TAG [flags]',
+    usage: 'pallet deploy --tag TAG [--digest sha256:...] [--environment NAME] [flags]',
     about: [
-      'Pulls IMAGE:TAG on every host over ssh, runs deploy.tasks (migrations) once, then restarts the roles',
-      'host by host with health checks; on a failure every touched host goes back to its previous tag.',
+      'Resolves IMAGE:TAG to its digest on the registry once (or takes --digest), checks that the digest',
+      'passed its tests (the record pallet ci writes; --allow-untested or deploy.require_tested: false to',
+      'deploy without), then pulls IMAGE@DIGEST on every host over ssh, runs deploy.tasks (migrations) once',
+      'and restarts the roles host by host with health checks; on a failure every touched host goes back',
+      'to its previous tag. With environments in pallet.yml, --environment names the one deployed to.',
       'Needs PALLET_SSH_PRIVATE_KEY (or --ssh-private-key-file) and --ssh-known-hosts (or --ssh-known-hosts-file)',
       'covering every host.',
     ],
-    flags: DEPLOY,
+    flags: [...ROLL_OUT, 'digest'],
+  },
+  promote: {
+    usage: 'pallet promote --from SOURCE --to TARGET [flags]',
+    about: [
+      'Deploys exactly the release (tag and digest) the SOURCE environment runs to TARGET: nothing is built',
+      'or resolved again. The digest is read from SOURCE\'s hosts (they must all run the same one), so the ssh',
+      'key and known_hosts must reach both environments. The deploy is the same as pallet deploy --to TARGET.',
+    ],
+    flags: [...ROLL_OUT, 'from'],
   },
   rollback: {
     usage: 'pallet rollback [--tag TAG] [flags]',

@@ -7,7 +7,7 @@ import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
 import { parseBuildArgs } from './config/overrides.js';
 
-export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'remove'] as const;
+export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'remove', 'promote'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface InputSpec {
@@ -26,7 +26,7 @@ export interface InputSpec {
 
 /** The action's inputs; action.yml must declare exactly these (a test checks). */
 export const INPUT_SPECS: InputSpec[] = [
-  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, status, exec, logs, lock-status, lock-release, proxy-status or remove.' },
+  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status or remove.' },
   { name: 'config', description: 'Path of the pallet config file, relative to working-directory.', default: 'pallet.yml' },
   { name: 'working-directory', description: 'Directory the config path and build context resolve against.', default: '.' },
   { name: 'tag', description: 'Image tag to build, push or deploy. Default: build-<run number>. For rollback: the tag to go back to (default: each host\'s recorded revert tag).' },

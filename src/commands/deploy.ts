@@ -17,6 +17,7 @@ import { planSwarm } from '../swarm/plan.js';
 import { swarmFailureMessage, swarmOutputs, writeSwarmSummary } from '../swarm/report.js';
 import type { SwarmHooks, SwarmReport } from '../swarm/types.js';
 import { targetOf } from '../engine/capabilities.js';
+import { resolveRelease, type Release } from './release.js';
 
 /** The swarm target runs in src/swarm/; both SSH-host targets in src/deploy/. */
 async function dispatch(ctx: RunContext, mode: DeployMode, hooks?: DeployHooks): Promise<CommandResult> {
@@ -104,9 +105,9 @@ function appEnvFile(ctx: RunContext): string | undefined {
   return renderEnvFile(readAppEnv(spec, ctx.env, (v) => reporter().setSecret(v)));
 }
 
-function deployRequest(ctx: RunContext, mode: DeployMode, tag: string | undefined) {
+function deployRequest(ctx: RunContext, mode: DeployMode, tag: string | undefined, release?: Release) {
   return {
-    mode, config: ctx.config, tag, runTasks: mode === 'deploy' || ctx.inputs.runTasks,
+    mode, config: ctx.config, tag, digest: release?.digest, untested: release?.untested, runTasks: mode === 'deploy' || ctx.inputs.runTasks,
     ssh: sshMaterial(ctx),
     login: registryLogin(ctx), appEnv: appEnvFile(ctx), lockTimeout: ctx.inputs.lockTimeout, breakLock: ctx.inputs.breakLock,
     ledger: ctx.ledger, env: ctx.env, signal: ctx.signal,
@@ -117,7 +118,8 @@ function deployRequest(ctx: RunContext, mode: DeployMode, tag: string | undefine
 export async function deployWithReport(ctx: RunContext, mode: DeployMode, hooks?: DeployHooks): Promise<{ result: CommandResult; report: DeployReport }> {
   const tag = mode === 'deploy' ? resolveTag(ctx.inputs, ctx.env) : ctx.inputs.tag;
   checkDeployInputs(ctx);
-  const req = { ...deployRequest(ctx, mode, tag), hooks };
+  const release = mode === 'deploy' ? await resolveRelease(ctx, tag!) : undefined;
+  const req = { ...deployRequest(ctx, mode, tag, release), hooks };
   return withDeployment(ctx, mode, tag, {
     execute: () => executeDeploy(req),
     ok: (r) => r.ok,
@@ -132,7 +134,8 @@ export async function deployWithReport(ctx: RunContext, mode: DeployMode, hooks?
 export async function swarmDeployWithReport(ctx: RunContext, mode: DeployMode, hooks?: SwarmHooks): Promise<{ result: CommandResult; report: SwarmReport }> {
   const tag = mode === 'deploy' ? resolveTag(ctx.inputs, ctx.env) : ctx.inputs.tag;
   checkSshInputs(sshMaterial(ctx), [planSwarm(ctx.config).manager], jumpTarget(ctx.config.deploy), true);
-  const req = { ...deployRequest(ctx, mode, tag), hooks };
+  const release = mode === 'deploy' ? await resolveRelease(ctx, tag!) : undefined;
+  const req = { ...deployRequest(ctx, mode, tag, release), hooks };
   return withDeployment(ctx, mode, tag, {
     execute: () => executeSwarmDeploy(req),
     ok: (r) => r.ok,

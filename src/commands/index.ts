@@ -1,5 +1,6 @@
 // Dispatches a command. Config is loaded and validated here, before any container starts or
 // any host is contacted, so bad input always fails first and touches nothing.
+import { runPromoteCommand } from './promote.js';
 import path from 'node:path';
 import type { Inputs } from '../inputs.js';
 import { loadConfig } from '../config/load.js';
@@ -72,6 +73,7 @@ export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Pr
       case 'lock-release': result = await runLockCommand(ctx, true); break;
       case 'proxy-status': result = await runProxyStatusCommand(ctx); break;
       case 'remove': result = await runRemoveCommand(ctx); break;
+      case 'promote': result = await runPromoteCommand(ctx); break;
     }
   } finally {
     await ctx.ledger.runAll();

@@ -155,6 +155,7 @@ function resolveDeploy(d: Obj, app: string, text: ScalarText): DeployConfig {
     roles,
     rolling: { batch: d.rolling?.batch ?? DEFAULTS.batch },
     keep: d.keep ?? DEFAULTS.keep,
+    require_tested: d.require_tested ?? true,
     ...(d.url !== undefined ? { url: d.url } : {}),
     proxy: resolveProxy(d.proxy),
   };

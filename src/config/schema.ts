@@ -249,6 +249,7 @@ const deploy: Schema = {
       },
     },
     keep: { type: 'integer', minimum: 1, 'x-expected': 'a whole number' },
+    require_tested: { type: 'boolean', 'x-expected': 'true or false' },
     url: string('a URL', { pattern: '^https?://[^\\s]+$', 'x-message': 'must be an http:// or https:// URL' }),
     proxy,
   },

@@ -83,6 +83,8 @@ export interface DeployConfig {
   roles: Record<string, RoleConfig>;
   rolling: { batch: number | string };
   keep: number;
+  /** deploy refuses a digest without a passing test record on the registry (src/registry/test-record.ts); default true. */
+  require_tested: boolean;
   /** Base URL reported on the GitHub deployment (environment URL). */
   url?: string;
   /** Web roles behind a reverse proxy on each host (the default), or false: published port, no proxy. */

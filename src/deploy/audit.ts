@@ -3,7 +3,7 @@
 // runs on the host for this deploy, see `handOver`).
 import { errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
-import { auditLine, finishArgv, listTagsArgv, removeImagesArgv, tagsToPrune, type FinishFields } from './commands.js';
+import { auditLine, finishArgv, listTagsArgv, releaseRef, removeImagesArgv, tagsToPrune, type FinishFields } from './commands.js';
 import { forEachHost, reachableAgain } from './parallel.js';
 import { removeReleaseEnvArgv } from './env-file.js';
 import { TAG_PATTERN } from '../config/references.js';
@@ -57,7 +57,8 @@ function finishFields(run: DeployRun, h: HostRecord, succeeded: boolean, result:
 function auditLineOf(run: DeployRun, h: HostRecord, result: string): string {
   return auditLine({
     time: new Date(), actor: run.actor, app: run.plan.app, command: run.mode,
-    from: h.before.tag, to: h.target, result: h.reverted ? `${result} (reverted)` : result, runId: run.runId,
+    from: h.before.tag, to: releaseRef(h.target, h.digest),
+    result: `${h.reverted ? `${result} (reverted)` : result}${run.untested ? ` untested: ${run.untested}` : ''}`, runId: run.runId,
   });
 }
 

@@ -193,6 +193,54 @@ export function pullArgv(ref: string, dockerConfig?: string): string[] {
   return withConfig(dockerConfig, ['docker', 'pull', ref]);
 }
 
+// The release's tag is made to name exactly the digest on this host: a tag re-pushed to the
+// registry after the deploy resolved it changes nothing here. DOCKER_CONFIG ($4) when logging in.
+const PULL_DIGEST = `[ -z "$4" ] || export DOCKER_CONFIG="$4"
+docker pull "$1@$2" && docker tag "$1@$2" "$1:$3"`;
+
+/** Pulls `image@digest` and tags it `image:tag` on the host (docker pull's output on stdout). */
+export function pullDigestArgv(image: string, digest: string, tag: string, dockerConfig?: string): string[] {
+  return remoteScript('pull-digest', PULL_DIGEST, image, digest, tag, dockerConfig ?? '');
+}
+
+/** The image's repository digests as JSON (`["repo@sha256:..."]`); exit 1 when the host lacks the image. */
+export function imageDigestsArgv(ref: string): string[] {
+  return ['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', ref];
+}
+
+/** Pure: the digest of `image` among imageDigestsArgv's output ('' when the image was never pulled by or pushed with one). */
+export function digestOf(repoDigestsJson: string, image: string): string {
+  try {
+    const list = JSON.parse(repoDigestsJson.trim() || '[]') as unknown;
+    const hit = Array.isArray(list) ? list.find((d): d is string => typeof d === 'string' && d.startsWith(`${image}@`)) : undefined;
+    return hit ? hit.slice(image.length + 1) : '';
+  } catch {
+    return '';
+  }
+}
+
+// What a host runs for the app: its TAG and that image's repository digests (one line each).
+const LIVE_RELEASE = `tag=$(cat "$1/TAG" 2>/dev/null)
+echo "tag=$tag"
+[ -z "$tag" ] || docker image inspect --format 'digests={{json .RepoDigests}}' "$2:$tag" 2>/dev/null || true`;
+
+/** The release a host runs: `tag=T` and `digests=[...]` lines (parseLiveRelease). */
+export function liveReleaseArgv(app: string, image: string): string[] {
+  return remoteScript('live-release', LIVE_RELEASE, stateDir(app), image);
+}
+
+/** Pure: liveReleaseArgv's output -> the tag ('' when the app is not deployed there) and its digest ('' when unknown). */
+export function parseLiveRelease(stdout: string, image: string): { tag: string; digest: string } {
+  const tag = /^tag=(.*)$/m.exec(stdout)?.[1]?.trim() ?? '';
+  const digests = /^digests=(.*)$/m.exec(stdout)?.[1] ?? '';
+  return { tag, digest: digests ? digestOf(digests, image) : '' };
+}
+
+/** `tag@sha256:...` as the audit log and reports write a release ('tag' alone when the digest is unknown). */
+export function releaseRef(tag: string, digest?: string): string {
+  return digest ? `${tag}@${digest}` : tag;
+}
+
 export function imageInspectArgv(ref: string): string[] {
   return ['docker', 'image', 'inspect', '--format', '{{.Id}}', ref];
 }

@@ -27,6 +27,10 @@ export interface DeployRequest {
   config: PalletConfig;
   /** deploy: the tag to roll out. rollback: the named target (else each host's REVERT). */
   tag?: string;
+  /** deploy: the manifest digest of `tag`, resolved once (every host pulls image@digest). */
+  digest?: string;
+  /** deploy: why a digest without a passing test record is deployed anyway (written to the audit log). */
+  untested?: string;
   runTasks: boolean;
   ssh: { knownHosts?: string; privateKey?: string; passphrase?: string; insecure: boolean; where?: 'input' | 'flag' };
   login?: RegistryLogin;
@@ -56,8 +60,14 @@ export interface DeployReport {
   failedStep?: string;
   reverted: boolean;
   revertProblems: string[];
+  /** The environment deployed to (pallet.yml environments or the environment input). */
+  environment?: string;
+  /** Set when the digest was deployed without a passing test record: why. */
+  untested?: string;
   hosts: {
     host: string; roles: string[]; oldTag: string; newTag: string;
+    /** Manifest digest of newTag on the host (`sha256:...`), when known. */
+    digest?: string;
     pullMs?: number; restartMs: number; health: string; reverted: boolean; lost?: string;
   }[];
 }
@@ -79,7 +89,7 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
   }
   const conns = plan.hosts.map(connect);
   const { runId, actor } = runIdentity(req.env);
-  const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [], proxySwitches: new Map(), ...(req.appEnv !== undefined ? { appEnv: req.appEnv } : {}) };
+  const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [], proxySwitches: new Map(), ...(req.appEnv !== undefined ? { appEnv: req.appEnv } : {}), ...(req.mode === 'deploy' && req.digest ? { digest: req.digest } : {}), ...(req.untested ? { untested: req.untested } : {}) };
   const outcome: RolloutOutcome = { ok: false, phase: 'preflight', reverted: false, revertProblems: [] };
   try {
     await runRollout(fleetDriver(run, req, conns), req.signal, outcome);
@@ -88,9 +98,9 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
   }
   return {
     ok: outcome.ok, mode: req.mode, plan, phase: outcome.phase, error: outcome.error, failedHost: outcome.failedAt, failedStep: outcome.failedStep,
-    reverted: outcome.reverted, revertProblems: outcome.revertProblems,
+    reverted: outcome.reverted, revertProblems: outcome.revertProblems, environment: req.config.environment, untested: run.untested,
     hosts: plan.hosts.map((t) => run.hosts.get(t.label)).filter((h) => h !== undefined).map((h) => ({
-      host: h.label, roles: h.roles, oldTag: h.before.tag, newTag: h.target, pullMs: h.pullMs,
+      host: h.label, roles: h.roles, oldTag: h.before.tag, newTag: h.target, digest: h.digest, pullMs: h.pullMs,
       restartMs: h.restartMs, health: h.health.join(', ') || '-', reverted: h.reverted, lost: h.lost,
     })),
   };
@@ -111,7 +121,7 @@ function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]
       preflight(run, conns, { runId: run.runId, actor: run.actor, timeout: req.lockTimeout, breakStale: req.breakLock, signal: req.signal })),
     chooseTargets: () => setTargets(run, req),
     prepareTitle: () => {
-      const title = req.mode === 'rollback' ? 'Checking the rollback image on every host' : `Pulling ${plan.image}:${req.tag}`;
+      const title = req.mode === 'rollback' ? 'Checking the rollback image on every host' : `Pulling ${plan.image}:${req.tag}${run.digest ? `@${run.digest}` : ''}`;
       return plan.proxy ? `${title}; the proxy on every web host` : title;
     },
     prepare: (outcome) => pullAndPrepare(run, req, outcome),

@@ -8,7 +8,7 @@ import type { CleanupItem } from '../util/cleanup.js';
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
 import { withRegistryAuthHint } from '../docker/registry-hint.js';
-import { imageInspectArgv, imageRef, listTagsArgv, loginArgv, pullArgv } from './commands.js';
+import { digestOf, imageDigestsArgv, imageRef, listTagsArgv, loginArgv, pullArgv, pullDigestArgv } from './commands.js';
 import { dockerConfigPath, makeDockerConfigArgv, removeDockerConfigArgv } from './host-commands.js';
 import { failures, forEachHost } from './parallel.js';
 import { prepareReleaseEnv } from './release-env.js';
@@ -26,12 +26,15 @@ export function registryOf(image: string): string | undefined {
   return image.includes('/') && (first.includes('.') || first.includes(':') || first === 'localhost') ? first : undefined;
 }
 
+/** The pull command for one host, given the DOCKER_CONFIG directory to use (undefined: the host's own). */
+export type PullCommand = (dockerConfig?: string) => string[];
+
 /**
- * Pulls `ref` on one host. With a login: a fresh 0700 DOCKER_CONFIG directory (recorded in the
+ * Runs a pull on one host. With a login: a fresh 0700 DOCKER_CONFIG directory (recorded in the
  * ledger first) holds the credentials for login+pull only and is removed whatever happens.
  */
-export async function pullOnHost(run: DeployRun, h: HostRecord, ref: string, login: RegistryLogin | undefined, strictLogin: boolean) {
-  if (!login) return h.conn.run(pullArgv(ref));
+export async function pullOnHost(run: DeployRun, h: HostRecord, pull: PullCommand, login: RegistryLogin | undefined, strictLogin: boolean) {
+  if (!login) return h.conn.run(pull());
   const dir = dockerConfigPath(randomBytes(8).toString('hex'));
   const item: CleanupItem = { kind: 'remote-docker-config', host: h.label, path: dir, sshArgs: h.conn.directPrefix() };
   run.ledger.add(item);
@@ -39,7 +42,7 @@ export async function pullOnHost(run: DeployRun, h: HostRecord, ref: string, log
     await h.conn.check(makeDockerConfigArgv(dir), 'creating the registry credentials directory');
     const l = await h.conn.run(loginArgv(login.registry, login.username, dir), { input: login.password + '\n' });
     if (l.exitCode !== 0 && strictLogin) throw new StepError(h.label, 'registry login', withRegistryAuthHint(lastLines(l.stderr || l.stdout), true));
-    return await h.conn.run(pullArgv(ref, dir));
+    return await h.conn.run(pull(dir));
   } finally {
     try {
       await h.conn.check(removeDockerConfigArgv(dir), 'removing the registry credentials directory');
@@ -55,17 +58,20 @@ export async function pullEverywhere(run: DeployRun, login?: RegistryLogin): Pro
   let done = 0;
   const outcomes = await forEachHost(labels, async (label) => {
     const h = run.hosts.get(label)!;
-    const ref = imageRef(run.plan.image, h.target);
+    const { image } = run.plan;
+    const digest = run.digest;
+    // By digest (every deploy that resolved one): the host's tag is made to name exactly those bytes.
+    const ref = digest ? `${image}@${digest}` : imageRef(image, h.target);
     await prepareReleaseEnv(run, h);
     await run.hooks.beforePull?.(label);
     const t0 = Date.now();
-    const r = await pullOnHost(run, h, ref, login, true);
+    const r = await pullOnHost(run, h, (dir) => (digest ? pullDigestArgv(image, digest, h.target, dir) : pullArgv(ref, dir)), login, true);
     if (r.exitCode !== 0) throw new StepError(label, `pull ${ref}`, withRegistryAuthHint(lastLines(r.stderr || r.stdout), !!login));
     h.pullMs = Date.now() - t0;
+    h.digest = digest ?? /Digest: (\S+)/.exec(r.stdout)?.[1];
     listTagsEarly(run, h);
     done++;
-    const digest = /Digest: (\S+)/.exec(r.stdout)?.[1];
-    reporter().info(`[${done}/${labels.length}] ${label}: pulled ${ref} in ${formatDuration(h.pullMs)}${digest ? ` (${digest.slice(0, 19)})` : ''}`);
+    reporter().info(`[${done}/${labels.length}] ${label}: pulled ${digest ? `${image}:${h.target}@${digest}` : ref} in ${formatDuration(h.pullMs)}`);
   });
   const failed = failures(outcomes);
   if (failed.length) throw failed[0].error instanceof StepError ? failed[0].error : new StepError(failed[0].host, 'pull', errorMessage(failed[0].error));
@@ -82,10 +88,12 @@ export async function ensureTargetsAvailable(run: DeployRun, login?: RegistryLog
     const ref = imageRef(run.plan.image, h.target);
     await prepareReleaseEnv(run, h);
     const t0 = Date.now();
-    if ((await h.conn.run(imageInspectArgv(ref))).exitCode === 0) { h.pullMs = 0; listTagsEarly(run, h); return; }
-    const r = await pullOnHost(run, h, ref, login, false);
+    const local = await h.conn.run(imageDigestsArgv(ref));
+    if (local.exitCode === 0) { h.pullMs = 0; h.digest = digestOf(local.stdout, run.plan.image) || undefined; listTagsEarly(run, h); return; }
+    const r = await pullOnHost(run, h, (dir) => pullArgv(ref, dir), login, false);
     if (r.exitCode !== 0) { missing.push(`${label} (${h.target})`); return; }
     h.pullMs = Date.now() - t0;
+    h.digest = /Digest: (\S+)/.exec(r.stdout)?.[1];
     listTagsEarly(run, h);
   });
   const failed = failures(outcomes);

@@ -5,8 +5,10 @@ import type { DeployReport } from './index.js';
 export function deployOutputs(rep: DeployReport, tag: string | undefined): Record<string, string> {
   const previous = [...new Set(rep.hosts.map((h) => h.oldTag).filter(Boolean))];
   const targets = [...new Set(rep.hosts.map((h) => h.newTag).filter(Boolean))];
+  const digests = [...new Set(rep.hosts.map((h) => h.digest ?? '').filter(Boolean))];
   return {
     tag: tag ?? (targets.length === 1 ? targets[0] : targets.join(',')),
+    digest: digests.join(','),
     'previous-tag': previous.join(','),
     'deployed-hosts': rep.ok ? rep.hosts.map((h) => h.host).join(',') : '',
     reverted: String(rep.reverted),
@@ -26,15 +28,21 @@ export function failureMessage(rep: DeployReport): string {
 
 export function writeDeploySummary(rep: DeployReport): void {
   const s = reporter().summary;
-  s.heading(`${rep.mode === 'rollback' ? 'Rollback' : 'Deploy'} of ${rep.plan.app}: ${rep.ok ? 'succeeded' : 'FAILED'}`);
+  s.heading(`${rep.mode === 'rollback' ? 'Rollback' : 'Deploy'} of ${rep.plan.app}${rep.environment ? ` to ${rep.environment}` : ''}: ${rep.ok ? 'succeeded' : 'FAILED'}`);
   if (!rep.ok) s.text(failureMessage(rep));
+  if (rep.untested) s.text(`Deployed without a passing test record: ${rep.untested}.`);
   s.table(
-    ['host', 'roles', 'old tag', 'new tag', 'pull', 'restart', 'health', 'reverted'],
+    ['host', 'roles', 'old tag', 'new tag', 'digest', 'pull', 'restart', 'health', 'reverted'],
     rep.hosts.map((h) => [
-      h.host, h.roles.join('+'), h.oldTag || '(none)', h.newTag || '-',
+      h.host, h.roles.join('+'), h.oldTag || '(none)', h.newTag || '-', h.digest ? shortDigest(h.digest) : '-',
       h.pullMs === undefined ? '-' : formatDuration(h.pullMs),
       h.restartMs ? formatDuration(h.restartMs) : '-',
       h.lost ? `unreachable: ${h.lost}` : h.health, h.reverted ? 'yes' : 'no',
     ]),
   );
+}
+
+/** `sha256:` and the first 12 hex digits, as docker shortens image IDs. */
+export function shortDigest(digest: string): string {
+  return digest.slice(0, 'sha256:'.length + 12);
 }

@@ -19,6 +19,8 @@ export interface HostRecord {
   /** REVERT file was rewritten in the record step (restore on failure). */
   recorded: boolean;
   pullMs?: number;
+  /** The manifest digest this host runs at the end (`sha256:...`), when known. */
+  digest?: string;
   /**
    * The app repository's image tags on the host (listTagsArgv's output), read right after the
    * pull so that finishing does not wait for it; an Error if that failed.
@@ -58,6 +60,10 @@ export interface DeployRun {
   touched: { host: string; role: string }[];
   /** Roles behind the proxy: what each (host, role) switch did, keyed by proxySwitchKey. */
   proxySwitches?: Map<string, ProxySwitch>;
+  /** deploy: the manifest digest every host pulls (resolved once from the tag, or given). */
+  digest?: string;
+  /** deploy: deployed without a passing test record (allow-untested or require_tested: false); said in the audit line. */
+  untested?: string;
   /** The rendered deploy.env file (holds secret values: only ever sent on stdin); unset without deploy.env. */
   appEnv?: string;
 }

@@ -31,6 +31,8 @@ export const HEALTH_RETRIES = 3;
 
 export interface ComposeOptions {
   tag: string;
+  /** The tag's manifest digest: the service runs `image:tag@digest`, exactly those bytes. */
+  digest?: string;
   /** Tasks updated (and rolled back) at once. */
   parallelism: number;
 }
@@ -40,7 +42,7 @@ export type ComposeDocument = Record<string, unknown>;
 /** The Compose document that runs `service` at `tag`. */
 export function composeDocument(plan: SwarmPlan, s: ServicePlan, o: ComposeOptions): ComposeDocument {
   const service: Record<string, unknown> = {
-    image: `${plan.image}:${o.tag}`,
+    image: `${plan.image}:${o.tag}${o.digest ? `@${o.digest}` : ''}`,
     command: s.command,
     networks: ['app'],
     stop_signal: s.stopSignal,

@@ -10,7 +10,7 @@ import { SshConnection } from '../ssh/connection.js';
 import { prepareSshSettings } from '../ssh/credentials.js';
 import { lastLines } from '../ssh/errors.js';
 import { jumpTarget } from '../deploy/plan.js';
-import { auditLine, dockerVersionArgv, finishArgv, imageRef, loginArgv, parseState, readStateArgv, recordRevertArgv } from '../deploy/commands.js';
+import { auditLine, releaseRef, dockerVersionArgv, finishArgv, imageRef, loginArgv, parseState, readStateArgv, recordRevertArgv } from '../deploy/commands.js';
 import { dockerConfigPath, envFileCheckArgv, envFileProblem, makeDockerConfigArgv, removeDockerConfigArgv } from '../deploy/host-commands.js';
 import { acquireLock, releaseLock } from '../deploy/lock.js';
 import { reportEnvFileLint } from '../deploy/preflight.js';
@@ -127,6 +127,7 @@ export async function executeSwarmDeploy(req: SwarmRequest): Promise<SwarmReport
   const run: SwarmRun = {
     plan, mode: req.mode, conn, ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {},
     before: { tag: '', revert: '' }, target: '', found: new Map(), recorded: false, nodes: 0, downNodes: [],
+    ...(req.mode === 'deploy' && req.digest ? { digest: req.digest } : {}), ...(req.untested ? { untested: req.untested } : {}),
   };
   const report: SwarmReport = {
     target: 'swarm', ok: false, mode: req.mode, plan, phase: 'preflight', reverted: false, revertProblems: [],
@@ -171,9 +172,9 @@ function swarmDriver(run: SwarmRun, req: SwarmRequest, report: SwarmReport): Rol
       report.newTag = run.target;
       report.services = plan.services.map((s) => result(s, run.found.get(s.name) ? tagOf(run.found.get(s.name)!.image) : '', run.target));
     },
-    prepareTitle: () => `Checking ${imageRef(plan.image, run.target)} on the manager`,
+    prepareTitle: () => `Checking ${imageRef(plan.image, run.target)}${run.digest ? `@${run.digest}` : ''} on the manager`,
     prepare: async () => {
-      const ref = imageRef(plan.image, run.target);
+      const ref = `${imageRef(plan.image, run.target)}${run.digest ? `@${run.digest}` : ''}`;
       await login(run, req);
       const p = await conn.run(pullArgv(ref, run.dockerConfig));
       if (p.exitCode !== 0) {
@@ -228,7 +229,7 @@ function swarmDriver(run: SwarmRun, req: SwarmRequest, report: SwarmReport): Rol
 async function finish(run: SwarmRun, ok: boolean, result: string): Promise<void> {
   const tag = ok ? run.target : '';
   const revert = !ok && run.recorded ? run.before.revert || '-' : '';
-  const line = auditLine({ time: new Date(), actor: run.actor, app: run.plan.app, command: run.mode, from: run.before.tag, to: run.target, result, runId: run.runId });
+  const line = auditLine({ time: new Date(), actor: run.actor, app: run.plan.app, command: run.mode, from: run.before.tag, to: releaseRef(run.target, run.digest), result: `${result}${run.untested ? ` untested: ${run.untested}` : ''}`, runId: run.runId });
   try {
     await run.conn.check(finishArgv(run.plan.app, tag, revert, line), 'writing TAG and the audit log');
   } catch (e) {

@@ -87,7 +87,7 @@ export async function runSwarmTasks(run: SwarmRun): Promise<void> {
     const t0 = Date.now();
     const what = `task '${command.join(' ')}'`;
     const name = jobName(plan.app, run.runId, i);
-    const create = jobCreateArgv({ name, app: plan.app, image: plan.image, tag: run.target, kind: 'task', network: plan.network, envFile: plan.envFile, command }, run.dockerConfig);
+    const create = jobCreateArgv({ name, app: plan.app, image: plan.image, tag: run.target, ...(run.digest ? { ref: `${plan.image}:${run.target}@${run.digest}` } : {}), kind: 'task', network: plan.network, envFile: plan.envFile, command }, run.dockerConfig);
     let out: JobOutcome;
     try {
       out = await runJob(run.conn, create, { name, onLine: (l) => reporter().info(`  | ${l}`), signal: run.signal, timeoutS: TASK_TIMEOUT_S });

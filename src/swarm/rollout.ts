@@ -73,7 +73,7 @@ export async function rollService(run: SwarmRun, s: ServicePlan, tag: string, op
   const before = await inspectService(run, s.name);
   const tasks = desiredTasks(s, run.nodes);
   const parallelism = batchSize(tasks, run.plan.batch);
-  const doc = composeText(composeDocument(run.plan, s, { tag, parallelism }));
+  const doc = composeText(composeDocument(run.plan, s, { tag, parallelism, digest: tag === run.target ? run.digest : undefined }));
   const d = await run.conn.run(stackDeployArgv(run.plan.stack, run.dockerConfig), { input: doc });
   if (d.exitCode !== 0) throw new SwarmStepError(s.name, 'docker stack deploy', lastLines(d.stderr || d.stdout, 5));
   await run.hooks.afterServiceDeploy?.({ service: s.name, tag });

@@ -25,6 +25,10 @@ export interface SwarmRun {
   /** TAG and REVERT kept on the manager (/var/lib/pallet/APP). */
   before: HostState;
   target: string;
+  /** deploy: the manifest digest of the target tag, resolved once; services and jobs run `image:tag@digest`. */
+  digest?: string;
+  /** deploy: why a digest without a passing test record is deployed anyway (audit log). */
+  untested?: string;
   /** Each service as found in preflight (undefined: not created yet). */
   found: Map<string, ServiceInfo | undefined>;
   lock?: HeldLock;

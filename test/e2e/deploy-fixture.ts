@@ -135,7 +135,7 @@ sed 's/^/A /' $d/audit.log 2>/dev/null; true`);
       deploy: {
         ssh: { user: 'root', port: 22 }, env_file: '/etc/pallet/example.env', tasks: [['deploy']],
         roles: { ...background, web },
-        rolling: { batch: overrides.batch ?? 1 }, keep: 3, url: 'https://example.test/',
+        rolling: { batch: overrides.batch ?? 1 }, keep: 3, require_tested: false, url: 'https://example.test/',
         proxy: overrides.proxy ?? false,
       },
       source: { file: '/nonexistent/pallet.yml', dir: '/nonexistent' },

@@ -117,7 +117,7 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
           worker: { hosts: [], command: 'worker', stable: 2, stop_timeout: 3, replicas: 1 },
           web: { hosts: [], command: 'serve', port: 8000, health: { path: '/health/', timeout: 10 }, stable: 2, stop_timeout: 5 },
         },
-        rolling: { batch: 1 }, keep: 3,
+        rolling: { batch: 1 }, keep: 3, require_tested: false,
       },
       source: { file: '/nonexistent/pallet.yml', dir: '/nonexistent' },
     };

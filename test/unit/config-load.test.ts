@@ -89,6 +89,7 @@ describe('fixtures', () => {
       },
       rolling: { batch: '50%' },
       keep: 3,
+      require_tested: true,
       url: 'https://antisocial.example.com',
       proxy: { hosts: [], tls: 'off', image: 'caddy:2', drain_timeout: 2, trusted_proxies: ['private_ranges'] },
     });
@@ -101,7 +102,7 @@ describe('defaults and short forms', () => {
   const deployWith = (extra: string) => `${HEAD}deploy:\n  roles:\n    web: { hosts: [app1] }\n${extra}`;
   test.each<[string, string, (c: PalletConfig) => unknown, unknown]>([
     ['deploy defaults', deployWith(''), (c) => ({ ...c.deploy, roles: undefined }),
-      { ssh: { user: 'deploy', port: 22 }, env_file: '/etc/pallet/shop.env', tasks: [['deploy']], roles: undefined, rolling: { batch: 1 }, keep: 5,
+      { ssh: { user: 'deploy', port: 22 }, env_file: '/etc/pallet/shop.env', tasks: [['deploy']], roles: undefined, rolling: { batch: 1 }, keep: 5, require_tested: true,
         proxy: { hosts: [], tls: 'off', image: 'caddy:2', drain_timeout: 2, trusted_proxies: ['private_ranges'] } }],
     ['proxy with host names: tls auto by default', deployWith('  proxy: { hosts: [shop.example.com, www.shop.example.com] }\n'), (c) => c.deploy!.proxy,
       { hosts: ['shop.example.com', 'www.shop.example.com'], tls: 'auto', image: 'caddy:2', drain_timeout: 2, trusted_proxies: [] }],

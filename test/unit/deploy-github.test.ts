@@ -54,7 +54,7 @@ describe('deploy outputs and failure message', () => {
     ...over,
   });
   test('outputs', () => {
-    expect(deployOutputs(base({}), 'build-2')).toEqual({ tag: 'build-2', 'previous-tag': 'build-1', 'deployed-hosts': '', reverted: 'true' });
+    expect(deployOutputs(base({}), 'build-2')).toEqual({ tag: 'build-2', digest: '', 'previous-tag': 'build-1', 'deployed-hosts': '', reverted: 'true' });
     expect(deployOutputs(base({ ok: true, reverted: false }), 'build-2')['deployed-hosts']).toBe('a,b');
   });
   test('message names the host, the step and what was undone', () => {

@@ -250,7 +250,7 @@ describe('the plan picks the mode', () => {
     build: { context: '.', dockerfile: 'Dockerfile', args: {}, tags: [] },
     test: { command: ['test'], services: [], environment: {}, shards: 1, artifacts: [], timeout: 60 },
     deploy: {
-      ssh: { user: 'deploy', port: 22 }, env_file: '/etc/pallet/shop.env', tasks: [['deploy']], rolling: { batch: 1 }, keep: 3, proxy,
+      ssh: { user: 'deploy', port: 22 }, env_file: '/etc/pallet/shop.env', tasks: [['deploy']], rolling: { batch: 1 }, keep: 3, require_tested: true, proxy,
       roles: { web: { hosts: ['app1'], command: 'serve', port: 8000, health, stop_timeout: 5 }, worker: { hosts: ['app1'], command: 'worker', stop_timeout: 5 } },
     },
     source: { file: 'pallet.yml', dir: '.' },

@@ -118,7 +118,7 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
     expect(report.hosts.map((h) => `${h.host}:${h.oldTag}->${h.newTag}:${h.health}`)).toEqual([
       'a:build-1->build-2:web: ok', 'b:build-1->build-2:web: ok', 'c:build-1->build-2:web: ok, worker: ok',
     ]);
-    expect(f.host('a').state('shop', 'audit.log').split('\n').pop()).toMatch(/\tocto\tshop\tdeploy\tbuild-1->build-2\tsuccess\trun=7\.1$/);
+    expect(f.host('a').state('shop', 'audit.log').split('\n').pop()).toMatch(/\tocto\tshop\tdeploy\tbuild-1->build-2@sha256:(ab){32}\tsuccess\trun=7\.1$/);
     // The release task ran once, on the first host only.
     const tasks = (h: string) => f.host(h).log.filter((c) => c === 'docker run --rm').length;
     expect(HOSTS.map(tasks)).toEqual([2, 0, 0]);
@@ -147,7 +147,7 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
     expect({ ok: report.ok, phase: report.phase, failedHost: report.failedHost, failedStep: report.failedStep }).toEqual({ ok: false, phase: 'rolling', failedHost: 'a', failedStep: 'health (web)' });
     expect(report.error).toMatch(/exited: Traceback: build-3 crashed/);
     expectHosts(f, target, on('build-2', 'build-1'));
-    expect(f.host('a').state('shop', 'audit.log').split('\n').pop()).toMatch(/build-2->build-3\tfailed at rolling/);
+    expect(f.host('a').state('shop', 'audit.log').split('\n').pop()).toMatch(/build-2->build-3@sha256:(ab){32}\tfailed at rolling/);
     noLocksLeft(ledger);
   });
 

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../../errors.js';
 import { lastLines } from '../../ssh/errors.js';
 import { formatDuration, reporter } from '../../util/reporter.js';
-import { runContainerArgv } from '../commands.js';
+import { pullArgv, runContainerArgv } from '../commands.js';
 import { failures, forEachHost } from '../parallel.js';
 import type { RolePlan } from '../plan.js';
 import { pullOnHost, registryOf, type RegistryLogin } from '../pull.js';
@@ -94,7 +94,7 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
     const [running, claims] = await Promise.all([
       ensureProxy(run, h, async () => {
         const useLogin = login && registryOf(proxy.image) === login.registry ? login : undefined;
-        const p = await pullOnHost(run, h, proxy.image, useLogin, false);
+        const p = await pullOnHost(run, h, (dir) => pullArgv(proxy.image, dir), useLogin, false);
         if (p.exitCode !== 0) throw new StepError(label, `pull ${proxy.image}`, lastLines(p.stderr || p.stdout));
         reporter().info(`${label}: pulled the proxy image ${proxy.image}`);
       }),
