@@ -105,21 +105,30 @@ function appEnvFile(ctx: RunContext): string | undefined {
   return renderEnvFile(readAppEnv(spec, ctx.env, (v) => reporter().setSecret(v)));
 }
 
-function deployRequest(ctx: RunContext, mode: DeployMode, tag: string | undefined, release?: Release) {
+function deployRequest(ctx: RunContext, mode: DeployMode, tag: string | undefined) {
   return {
-    mode, config: ctx.config, tag, digest: release?.digest, untested: release?.untested, runTasks: mode === 'deploy' || ctx.inputs.runTasks,
+    mode, config: ctx.config, tag, runTasks: mode === 'deploy' || ctx.inputs.runTasks,
     ssh: sshMaterial(ctx),
     login: registryLogin(ctx), appEnv: appEnvFile(ctx), lockTimeout: ctx.inputs.lockTimeout, breakLock: ctx.inputs.breakLock,
     ledger: ctx.ledger, env: ctx.env, signal: ctx.signal,
   };
 }
 
+/**
+ * deploy: the digest and the test gate's verdict (registry calls), after every input was checked
+ * without network; rollback goes back to what ran before and asks the registry nothing.
+ */
+async function releaseOf(ctx: RunContext, mode: DeployMode, tag: string | undefined): Promise<{ digest?: string; untested?: string }> {
+  if (mode !== 'deploy') return {};
+  const release: Release = await resolveRelease(ctx, tag!);
+  return { digest: release.digest, untested: release.untested };
+}
+
 /** Runs a deploy or rollback to an SSH fleet and returns the command result together with the full report. */
 export async function deployWithReport(ctx: RunContext, mode: DeployMode, hooks?: DeployHooks): Promise<{ result: CommandResult; report: DeployReport }> {
   const tag = mode === 'deploy' ? resolveTag(ctx.inputs, ctx.env) : ctx.inputs.tag;
   checkDeployInputs(ctx);
-  const release = mode === 'deploy' ? await resolveRelease(ctx, tag!) : undefined;
-  const req = { ...deployRequest(ctx, mode, tag, release), hooks };
+  const req = { ...deployRequest(ctx, mode, tag), ...(await releaseOf(ctx, mode, tag)), hooks };
   return withDeployment(ctx, mode, tag, {
     execute: () => executeDeploy(req),
     ok: (r) => r.ok,
@@ -134,8 +143,7 @@ export async function deployWithReport(ctx: RunContext, mode: DeployMode, hooks?
 export async function swarmDeployWithReport(ctx: RunContext, mode: DeployMode, hooks?: SwarmHooks): Promise<{ result: CommandResult; report: SwarmReport }> {
   const tag = mode === 'deploy' ? resolveTag(ctx.inputs, ctx.env) : ctx.inputs.tag;
   checkSshInputs(sshMaterial(ctx), [planSwarm(ctx.config).manager], jumpTarget(ctx.config.deploy), true);
-  const release = mode === 'deploy' ? await resolveRelease(ctx, tag!) : undefined;
-  const req = { ...deployRequest(ctx, mode, tag, release), hooks };
+  const req = { ...deployRequest(ctx, mode, tag), ...(await releaseOf(ctx, mode, tag)), hooks };
   return withDeployment(ctx, mode, tag, {
     execute: () => executeSwarmDeploy(req),
     ok: (r) => r.ok,

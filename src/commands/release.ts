@@ -15,7 +15,7 @@ export interface Release {
   digest: string;
   /** The passing test record found for the digest, if any. */
   record?: TestRecord;
-  /** Set when deployed without a record: why (`allow-untested by alice`, `deploy.require_tested is false`). */
+  /** Set when deployed without a record on an override: `allow-untested by alice` (audited). */
   untested?: string;
 }
 
@@ -52,8 +52,9 @@ export async function resolveRelease(ctx: RunContext, tag: string, digest = ctx.
   }
   const environment = ctx.config.environment;
   if (ctx.config.deploy?.require_tested === false) {
+    // The configuration's own policy, not an override: said in the log, not in the audit line.
     r.warning(`test gate: ${shortDigest(found.digest)} has no passing test record; deploying anyway because deploy.require_tested is false${environment ? ` for ${environment}` : ''}`);
-    return { ...release, untested: 'deploy.require_tested is false' };
+    return release;
   }
   if (ctx.inputs.allowUntested) {
     const actor = ctx.env.GITHUB_ACTOR || ctx.env.USER || 'unknown';

@@ -76,7 +76,7 @@ describeLab('deploy over ssh (lab)', () => {
       expect(web).toMatchObject({ tag: fx.tags.v2, running: true });
       expect(web.id).not.toBe(before[i].containers.find((c) => c.name === `${APP}-web`)!.id);
       expect((await fetchVersion(fx.lab.hosts[i].webUrl)).version).toBe(fx.tags.v2);
-      expect(v.audit.at(-1)).toMatch(new RegExp(`\\te2e-tester\\t${APP}\\tdeploy\\t${fx.tags.v1}->${fx.tags.v2}\\tsuccess\\trun=local-`));
+      expect(v.audit.at(-1)).toMatch(new RegExp(`\\te2e-tester\\t${APP}\\tdeploy\\t${fx.tags.v1}->${fx.tags.v2}@sha256:[0-9a-f]{64}\\tsuccess\\trun=local-`));
     }
     // Role order: all web restarts happened before the worker, the worker before beat.
     const started = (name: string) => views.flatMap((v) => v.containers.filter((c) => c.name === `${APP}-${name}`).map((c) => Date.parse(c.startedAt)));
@@ -170,7 +170,7 @@ describeLab('deploy over ssh (lab)', () => {
     const started = (name: string) => views.flatMap((v) => v.containers.filter((c) => c.name === `${APP}-${name}`).map((c) => Date.parse(c.startedAt)));
     expect(Math.max(...started('web'))).toBeLessThan(Math.min(...started('worker')));
     expect(Math.max(...started('worker'))).toBeLessThan(Math.min(...started('beat')));
-    expect(views[2].audit.at(-1)).toMatch(new RegExp(`\\trollback\\t${fx.tags.v3}->${fx.tags.v2}\\tsuccess`));
+    expect(views[2].audit.at(-1)).toMatch(new RegExp(`\\trollback\\t${fx.tags.v3}->${fx.tags.v2}@sha256:[0-9a-f]{64}\\tsuccess`));
   });
 
 });

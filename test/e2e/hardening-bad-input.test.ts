@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
-import { describeLab, REPO_ROOT } from '../helpers/lab.js';
+import { describeLab, readLab, REPO_ROOT } from '../helpers/lab.js';
 import { runLikeRunner } from '../helpers/runner.js';
 import { BAD_INPUT_CASES, type BadInputCase } from '../fixtures/bad-input/cases.js';
 import { ACTION_COMMAND, CLI_COMMAND } from '../helpers/entry.js';
@@ -148,7 +148,20 @@ describeLab('bad input refused', () => {
 
   test('controls: a valid deploy does reach the listener, and a valid test run does report the missing engine', async () => {
     // Without these, "no connection error" and "0 connections" could be true of a harness that sees nothing.
-    const deploy = await fx.run({ id: 'control-deploy', field: '-', via: 'action', expect: '', inputs: { command: 'deploy', config: '{deploy}', tag: 'v1', 'ssh-private-key': '{key}', 'ssh-known-hosts': '{known}' } }, NO_DOCKER);
+    // A deploy resolves its tag on the registry before any host: the control's image is in the lab's.
+    const lab = readLab();
+    const repo = `${lab.registry.address}/hardening/badinput-control`;
+    const authconfig = { username: lab.registry.username, password: lab.registry.password, serveraddress: lab.registry.address };
+    await docker.getImage(lab.images.base).tag({ repo, tag: 'v1' });
+    const push = (await docker.getImage(`${repo}:v1`).push({ authconfig } as never)) as unknown as NodeJS.ReadableStream;
+    await new Promise((res, rej) => docker.modem.followProgress(push, (e: Error | null) => (e ? rej(e) : res(undefined))));
+    const control = path.join(fx.root, 'control.yml');
+    writeFileSync(control, readFileSync(path.join(fx.root, 'deploy/pallet.yml'), 'utf8').replace(/^image: .*$/m, `image: ${repo}`));
+    const deploy = await fx.run({ id: 'control-deploy', field: '-', via: 'action', expect: '', inputs: {
+      command: 'deploy', config: control, tag: 'v1', 'allow-untested': 'true', 'registry-username': lab.registry.username, 'registry-password': lab.registry.password,
+      'ssh-private-key': '{key}', 'ssh-known-hosts': '{known}',
+    } }, NO_DOCKER);
+    await docker.getImage(`${repo}:v1`).remove().catch(() => undefined);
     expect(deploy.code).toBe(1);
     expect(fx.connections).toBeGreaterThan(0);
     const test = await fx.run({ id: 'control-test', field: '-', via: 'cli', expect: '', args: ['test', '--config', '{nodeploy}'] }, NO_DOCKER);

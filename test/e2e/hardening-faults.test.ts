@@ -112,7 +112,7 @@ describeLab('faults survived (lab)', () => {
     const after = await fx.views();
     expect(ids(after)).toEqual(ids(before));
     await expectConsistent(fx.tags.v1, '', after);
-    for (const v of after) expect(v.audit.at(-1)).toMatch(new RegExp(`\\tdeploy\\t${fx.tags.v1}->${fx.tags.crash}\\tfailed at rolling\\t`));
+    for (const v of after) expect(v.audit.at(-1)).toMatch(new RegExp(`\\tdeploy\\t${fx.tags.v1}->${fx.tags.crash}@sha256:[0-9a-f]{64}\\tfailed at rolling\\t`));
     expect(r.leftovers).toEqual({ ledger: [], files: [] });
   });
 
@@ -170,7 +170,7 @@ describeLab('faults survived (lab)', () => {
       const [h1, h2, h3] = fx.addresses;
       writeFileSync(path.join(dir, 'pallet.yml'), [
         `app: ${APP}`, `image: ${fx.repo}`,
-        'deploy:', '  ssh: { user: root }', '  env_file: /etc/pallet/example.env', '  tasks: [[deploy]]', '  rolling: { batch: 1 }', '  proxy: false',
+        'deploy:', '  ssh: { user: root }', '  env_file: /etc/pallet/example.env', '  tasks: [[deploy]]', '  rolling: { batch: 1 }', '  proxy: false', '  require_tested: false',
         '  roles:',
         '    web:', `      hosts: ["${h1}", "${h2}", "${h3}"]`, '      command: serve', '      port: 8000', '      health: { path: /health/, timeout: 30 }', '      stop_timeout: 5',
         '    worker:', `      hosts: ["${h3}"]`, '      command: worker', '      stable: 2', '      stop_timeout: 3',

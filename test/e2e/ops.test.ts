@@ -139,7 +139,7 @@ describeLab('day-2 operations: status, exec, logs, lock (lab)', () => {
       expect(h.lock).toBeUndefined();
       const roles = h.host === hosts()[2] ? ['web', 'worker', 'beat'] : ['web'];
       for (const role of roles) expect(h.containers.filter((c) => c.role === role)).toEqual([expect.objectContaining({ tag: fx.tags.v1, state: 'running' })]);
-      expect(h.audit.at(-1)).toMatch(new RegExp(`\\t${OPS_APP}\\tdeploy\\t\\(none\\)->${fx.tags.v1}\\tsuccess\\t`));
+      expect(h.audit.at(-1)).toMatch(new RegExp(`\\t${OPS_APP}\\tdeploy\\t\\(none\\)->${fx.tags.v1}@sha256:[0-9a-f]{64}\\tsuccess\\t`));
     }
     // The table a person reads.
     const t = await pallet(['status']);
@@ -158,7 +158,7 @@ describeLab('day-2 operations: status, exec, logs, lock (lab)', () => {
       expect(h.lock).toBeUndefined();
       expect(h.containers.filter((c) => c.role === 'web')).toEqual([expect.objectContaining({ tag: fx.tags.v1, state: 'running' })]);
       expect(h.containers.some((c) => c.tag === fx.tags.health && c.state === 'running')).toBe(false);
-      expect(h.audit.at(-1)).toMatch(new RegExp(`\\tdeploy\\t${fx.tags.v1}->${fx.tags.health}\\tfailed at rolling( \\(reverted\\))?\\t`));
+      expect(h.audit.at(-1)).toMatch(new RegExp(`\\tdeploy\\t${fx.tags.v1}->${fx.tags.health}@sha256:[0-9a-f]{64}\\tfailed at rolling( \\(reverted\\))?\\t`));
     }
   });
 

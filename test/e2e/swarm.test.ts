@@ -243,7 +243,7 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
     expect(r.result.outputs).toMatchObject({ tag: tags.v2, 'previous-tag': tags.v1, reverted: 'false' });
     expect(r.text).toMatch(new RegExp(`${APP}_web +${repo}:${tags.v1} +${repo}:${tags.v2} +3/3 +\\S+ +updated`));
     const state = await ssh(`cat /var/lib/pallet/${APP}/TAG /var/lib/pallet/${APP}/REVERT; tail -1 /var/lib/pallet/${APP}/audit.log; ls -d /var/lib/pallet/${APP}/lock 2>&1; ls -d /tmp/pallet-docker-* 2>&1; true`);
-    expect(state).toMatch(new RegExp(`^${tags.v2}\n${tags.v1}\n.*\te2e-tester\t${APP}\tdeploy\t${tags.v1}->${tags.v2}\tsuccess\trun=local-`));
+    expect(state).toMatch(new RegExp(`^${tags.v2}\n${tags.v1}\n.*\te2e-tester\t${APP}\tdeploy\t${tags.v1}->${tags.v2}@sha256:[0-9a-f]{64}\tsuccess\trun=local-`));
     expect(state).toMatch(/lock': No such file/);
     expect(state).toMatch(/pallet-docker-\*': No such file/);
     expect(r.text).not.toContain(lab.registry.password);
