@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Node.js for .ci/run, which sources this file and calls ci_node_setup before anything else runs node.
 #
 # The `pallet` CLI supports Node.js NODE_MIN_MAJOR and later (package.json `engines`); the action runs on
