@@ -72,7 +72,7 @@ interface TargetRun<R> {
 /** Runs a target's deploy inside a GitHub deployment: statuses, summary, outputs. */
 async function withDeployment<R>(ctx: RunContext, mode: DeployMode, tag: string | undefined, t: TargetRun<R>): Promise<{ result: CommandResult; report: R }> {
   const gh = await startDeployment({
-    env: ctx.env, token: ctx.inputs.githubToken, environment: ctx.config.environment ?? 'production', url: ctx.config.deploy?.url,
+    env: ctx.env, token: ctx.inputs.githubToken, environment: ctx.config.environment ?? ctx.inputs.environment ?? 'production', url: ctx.config.deploy?.url,
     tag: tag ?? 'previous', description: `${mode} ${ctx.config.app} ${tag ?? 'to the previous tag'}`,
   });
   let report: R;
