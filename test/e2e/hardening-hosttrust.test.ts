@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Docker from 'dockerode';
 import { describeLab } from '../helpers/lab.js';
 import { DeployFixture } from './deploy-fixture.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -24,6 +25,20 @@ describeLab('host-trust refusals', () => {
   const clean = (a: string) => fx.ssh(a, `ids=$(docker ps -aq --filter label=pallet.app=${APP}); [ -z "$ids" ] || docker rm -f $ids >/dev/null; rm -rf /var/lib/pallet/${APP}; rm -f /etc/pallet/${APP}.env`);
   /** What this app has on a host: state files, lock, containers. */
   const state = (a: string) => fx.ssh(a, `d=/var/lib/pallet/${APP}; ls -A $d 2>/dev/null | tr '\\n' ' '; echo; [ -d $d/lock ] && echo LOCK; docker ps -aq --filter label=pallet.app=${APP}`);
+
+  // A deploy resolves its tag on the registry before any host: the tag exists there (a small lab
+  // image), and the last test takes it away as the first pull starts, so that deploy stops at the pull.
+  const TAG = `trust-${fx.run}`;
+  const registryAuth = `Basic ${Buffer.from(`${fx.lab.registry.username}:${fx.lab.registry.password}`).toString('base64')}`;
+  const manifestUrl = (ref: string) => `http://${fx.lab.registry.address}/v2/${fx.repo.slice(fx.lab.registry.address.length + 1)}/manifests/${ref}`;
+  beforeAll(async () => {
+    const docker = new Docker();
+    await docker.getImage(fx.lab.images.base).tag({ repo: fx.repo, tag: TAG });
+    const authconfig = { username: fx.lab.registry.username, password: fx.lab.registry.password, serveraddress: fx.lab.registry.address };
+    const push = (await docker.getImage(`${fx.repo}:${TAG}`).push({ authconfig } as never)) as unknown as NodeJS.ReadableStream;
+    await new Promise((res, rej) => docker.modem.followProgress(push, (e: Error | null) => (e ? rej(e) : res(undefined))));
+    await docker.getImage(`${fx.repo}:${TAG}`).remove().catch(() => undefined);
+  });
 
   afterAll(async () => {
     for (const h of fx.lab.hosts) await clean(h.address).catch(() => undefined);
@@ -43,7 +58,7 @@ describeLab('host-trust refusals', () => {
 
   test('refused: a host whose key is not in ssh-known-hosts (named, with the ssh-keyscan to run)', async () => {
     expect(known).toContain(`[127.0.0.1]:${h1.sshPort} `);
-    const r = await fx.deploy('deploy', { tag: 'never-pulled', config: cfg(), inputs: { 'ssh-known-hosts': withoutHost(h1.sshPort) } });
+    const r = await fx.deploy('deploy', { tag: TAG, config: cfg(), inputs: { 'ssh-known-hosts': withoutHost(h1.sshPort) } });
     const text = `${r.error?.message ?? ''} ${r.report?.error ?? ''}`;
     expect(r.report?.ok ?? false).toBe(false);
     expect(r.report?.phase ?? 'preflight').toBe('preflight');
@@ -56,7 +71,7 @@ describeLab('host-trust refusals', () => {
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(tmp, 'other')]);
     const otherKey = readFileSync(path.join(tmp, 'other.pub'), 'utf8').trim().split(' ').slice(0, 2).join(' ');
     const forged = withoutHost(h2.sshPort) + `[127.0.0.1]:${h2.sshPort} ${otherKey}\n`;
-    const r = await fx.deploy('deploy', { tag: 'never-pulled', config: cfg(), inputs: { 'ssh-known-hosts': forged } });
+    const r = await fx.deploy('deploy', { tag: TAG, config: cfg(), inputs: { 'ssh-known-hosts': forged } });
     const text = `${r.error?.message ?? ''} ${r.report?.error ?? ''}`;
     expect(r.report?.ok ?? false).toBe(false);
     expect(text).toMatch(new RegExp(`host key for 127\\.0\\.0\\.1:${h2.sshPort} (has CHANGED|is not in ssh-known-hosts)`));
@@ -66,7 +81,7 @@ describeLab('host-trust refusals', () => {
   test('refused: a jump host that is not in ssh-known-hosts (ProxyCommand keeps strict checking)', async () => {
     const config = cfg(fx.config({ web: [h1.address], workers: [h1.address] }));
     config.deploy!.ssh.jump = `root@${h2.address}`;
-    const r = await fx.deploy('deploy', { tag: 'never-pulled', config, inputs: { 'ssh-known-hosts': withoutHost(h2.sshPort) } });
+    const r = await fx.deploy('deploy', { tag: TAG, config, inputs: { 'ssh-known-hosts': withoutHost(h2.sshPort) } });
     const text = `${r.error?.message ?? ''} ${r.report?.error ?? ''}`;
     expect(r.report?.ok ?? false).toBe(false);
     // Refused before any connection, naming the JUMP host (over ssh only the target's kex error
@@ -96,9 +111,16 @@ describeLab('host-trust refusals', () => {
     // Preflight also checks deploy.env_file on every host: give this app its own.
     const config = { ...cfg(), deploy: { ...cfg().deploy!, env_file: `/etc/pallet/${APP}.env` } };
     for (const a of fx.addresses) await fx.ssh(a, `mkdir -p /etc/pallet && : > /etc/pallet/${APP}.env`);
-    const r = await fx.deploy('deploy', { tag: 'never-pulled', config, inputs: { 'ssh-known-hosts': '', 'insecure-skip-host-key-check': 'true' } });
+    let removed: Promise<void> | undefined;
+    const removeFromRegistry = async () => {
+      const head = await fetch(manifestUrl(TAG), { method: 'HEAD', headers: { authorization: registryAuth, accept: 'application/vnd.docker.distribution.manifest.v2+json, application/vnd.oci.image.manifest.v1+json' } });
+      const digest = head.headers.get('docker-content-digest') ?? '';
+      const del = await fetch(manifestUrl(digest), { method: 'DELETE', headers: { authorization: registryAuth } });
+      expect([digest.startsWith('sha256:'), del.status]).toEqual([true, 202]);
+    };
+    const r = await fx.deploy('deploy', { tag: TAG, config, inputs: { 'ssh-known-hosts': '', 'insecure-skip-host-key-check': 'true' }, hooks: { beforePull: () => (removed ??= removeFromRegistry()) } });
     expect(r.lines.some((l) => /warning: insecure-skip-host-key-check is on: host keys are NOT verified/.test(l))).toBe(true);
-    // Preflight passed on every host (keys not checked); it stops at the pull of a tag that does not exist.
+    // Preflight passed on every host (keys not checked); it stops at the pull of a digest the registry no longer has.
     expect(r.report?.phase).toBe('pull');
     await expectUnchanged(r.leftovers, true);
   });
