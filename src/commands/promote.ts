@@ -77,10 +77,13 @@ export async function runPromoteCommand(ctx: RunContext): Promise<CommandResult>
   const from = ctx.inputs.from;
   const to = ctx.config.environment;
   if (!from) throw new UserError(`promote needs ${inputLabel('from', ctx.where)}: the environment whose release is deployed`, `e.g. ${ctx.where === 'flag' ? 'pallet promote --from staging --to production' : 'from: staging, environment: production'}`);
-  const source = loadConfig(ctx.config.source.file, { image: ctx.inputs.image, where: ctx.where }, { environment: from, needsEnvironment: true, where: ctx.where });
-  if (source.environment !== from || !source.deploy) throw new UserError(`promote needs environments in ${ctx.config.source.file}: '${from}' is not one`, 'declare environments: {staging: ..., production: ...} (docs/pallet-yml.md)');
+  if (!ctx.config.environments) {
+    throw new UserError(`promote needs environments in ${ctx.config.source.file}: it declares none, so staging and production would be the same hosts`,
+      'declare environments: {staging: ..., production: ...} (docs/pallet-yml.md#environments)');
+  }
   if (from === to) throw new UserError(`promote: ${inputLabel('from', ctx.where)} and the target environment are both '${from}'`, 'name the target with --to (input environment)');
   if (ctx.inputs.digest || ctx.inputs.tag) throw new UserError(`promote deploys what ${from} runs: ${inputLabel(ctx.inputs.digest ? 'digest' : 'tag', ctx.where)} cannot be given with it`, 'use deploy to roll out a chosen tag or digest');
+  const source = loadConfig(ctx.config.source.file, { image: ctx.inputs.image, where: ctx.where }, { environment: from, needsEnvironment: true, where: ctx.where });
   const live = await reporter().group(`Reading what ${from} runs`, () => liveRelease(ctx, source));
   reporter().info(`promote: ${from} runs ${source.image}:${live.tag}@${live.digest} on ${live.hosts.join(', ')}; deploying it to ${to}`);
   return runDeployCommand({ ...ctx, inputs: { ...ctx.inputs, tag: live.tag, digest: live.digest } });

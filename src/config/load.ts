@@ -100,7 +100,9 @@ export function loadConfig(file: string, overrides: ConfigOverrides = {}, option
   if (syntax.length) throw toUserError(syntax, HINT);
   const selected = selectEnvironment(source, absolute, overrides, options);
   const config = resolveConfig(selected.data as Record<string, unknown>, absolute, (p) => scalarSource(selected, p));
-  return applyOverrides(selected.name !== undefined || options.environment ? { ...config, environment: selected.name ?? options.environment } : config, overrides);
+  const names = environmentNames(source.data);
+  const environment = selected.name ?? options.environment;
+  return applyOverrides({ ...config, ...(environment !== undefined ? { environment } : {}), ...(names.length ? { environments: names } : {}) }, overrides);
 }
 
 /**

@@ -11,6 +11,8 @@ export interface PalletConfig {
   deploy?: DeployConfig;
   /** The environment this config is for (`environments.<name>` merged, or only named by the input); unset when none. */
   environment?: string;
+  /** The environments the file declares, in file order; unset when it has no `environments`. */
+  environments?: string[];
   /** Absolute path of the file this came from (for messages), and its directory (paths resolve against it). */
   source: { file: string; dir: string };
 }

@@ -4,6 +4,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
+import { parseInputs } from '../../src/inputs.js';
+import { prepareContext } from '../../src/commands/index.js';
+import { runPromoteCommand } from '../../src/commands/promote.js';
 
 let tmp: string;
 beforeAll(() => { tmp = mkdtempSync(path.join(os.tmpdir(), 'pallet-envs-')); });
@@ -121,5 +124,32 @@ describe('environments', () => {
     const yaml = TWO.replace('  staging:\n', '  staging:\n    app: blog-staging\n');
     expect(loadConfig(file(yaml), {}, { environment: 'staging' }).app).toBe('blog-staging');
     expect(loadConfig(file(yaml), {}, { environment: 'production' }).app).toBe('blog');
+  });
+});
+
+describe('promote refuses, before any host, what cannot be a promotion', () => {
+  const refusal = async (yaml: string, raw: Record<string, string>) => {
+    const inputs = parseInputs((n) => ({ command: 'promote', config: file(yaml), ...raw })[n] ?? '', 'flag');
+    const ctx = await prepareContext(inputs, { where: 'flag' });
+    return runPromoteCommand(ctx).then(() => 'not refused', (e: Error) => e.message);
+  };
+
+  test('a file without environments: staging and production would be the same hosts', async () => {
+    const plain = TWO.slice(0, TWO.indexOf('environments:'));
+    expect(await refusal(plain, { from: 'staging', environment: 'production' })).toMatch(/^promote needs environments in .*: it declares none/);
+  });
+
+  test.each([
+    ['no source', { environment: 'production' }, /^promote needs --from: the environment whose release is deployed$/],
+    ['the same environment twice', { from: 'production', environment: 'production' }, /^promote: --from and the target environment are both 'production'$/],
+    ['a tag besides', { from: 'staging', environment: 'production', tag: 'build-7' }, /^promote deploys what staging runs: --tag cannot be given with it$/],
+    ['an unknown source', { from: 'qa', environment: 'production' }, /environments: has no environment 'qa' \(named by --environment\); declared: staging, production/],
+  ])('%s', async (_n, raw, message) => {
+    expect(await refusal(TWO, raw)).toMatch(message);
+  });
+
+  test('the loaded config lists the declared environments', () => {
+    expect(loadConfig(file(TWO), {}, { environment: 'staging' }).environments).toEqual(['staging', 'production']);
+    expect(loadConfig(file(TWO.slice(0, TWO.indexOf('environments:'))), {}, {}).environments).toBeUndefined();
   });
 });
