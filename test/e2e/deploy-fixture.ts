@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { readLab, type LabDescriptor } from '../helpers/lab.js';
+import { pushToLab } from '../helpers/lab-registry.js';
 import { labSsh, startAppDatabase, writeHostEnvFiles } from '../helpers/app-database.js';
 import { buildExampleImage, type ExampleFault } from '../helpers/example-image.js';
 import { parseInputs } from '../../src/inputs.js';
@@ -51,13 +52,8 @@ export class DeployFixture {
       const local = `pallet-e2e-deploy:${tag}`;
       await buildExampleImage({ tag: local, version: tag, fault: FAULTS[v] });
       const remote = `${this.repo}:${tag}`;
-      await this.docker.getImage(local).tag({ repo: this.repo, tag });
       this.localImages.push(local, remote);
-      const auth = { username: this.lab.registry.username, password: this.lab.registry.password, serveraddress: this.lab.registry.address };
-      const stream = (await this.docker.getImage(remote).push({ authconfig: auth } as never)) as unknown as NodeJS.ReadableStream;
-      const events = await new Promise<{ error?: string }[]>((res, rej) => this.docker.modem.followProgress(stream, (e: Error | null, r: { error?: string }[]) => (e ? rej(e) : res(r))));
-      const failed = events.find((e) => e.error);
-      if (failed) throw new Error(`push ${remote}: ${failed.error}`);
+      await pushToLab(this.docker, this.lab, local, this.repo, tag);
       this.tags[v] = tag;
     }
     await this.startPostgres(env);

@@ -4,7 +4,7 @@
 // ALLOWED_HOSTS=shop.test, so every green deploy here also proves the health check sends the
 // app's host name. Tests run in order; each starts from the state the previous one left.
 import { jest } from '@jest/globals';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -12,7 +12,7 @@ import { describeLab, REPO_ROOT } from '../helpers/lab.js';
 import { fetchVersion, startLoad, type LoadStats } from '../helpers/load.js';
 import type { ProxyConfig } from '../../src/config/types.js';
 import { DeployFixture, sleep } from './deploy-fixture.js';
-import { CLI_COMMAND } from '../helpers/entry.js';
+import { CLI_COMMAND, runCli } from '../helpers/entry.js';
 
 jest.setTimeout(600_000);
 
@@ -340,16 +340,8 @@ docker exec "$shop" python3 -c '${probe}' ${BLOG} $urls "http://$name:8000/healt
 
   test('pallet remove takes the blog off every host while the shop keeps serving (0 failed): nothing of the blog is left', async () => {
     const dir = mkdtempSync('/tmp/prm-');
-    const cli = (args: string[]) => new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-      // Asynchronous: the request loop runs in this process meanwhile.
-      const child = spawn(CLI_COMMAND[0], [...CLI_COMMAND.slice(1), ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: process.env.HOME, RUNNER_TEMP: dir }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout.on('data', (d) => (out += d));
-      child.stderr.on('data', (d) => (out += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
-      child.on('error', reject);
-      child.on('close', (code) => { clearTimeout(timer); resolve({ code, out }); });
-    });
+    // Asynchronous: the request loop runs in this process meanwhile.
+    const cli = async (args: string[]) => { const r = await runCli(args, { cwd: REPO_ROOT, env: { RUNNER_TEMP: dir } }); return { code: r.code, out: r.output }; };
     try {
       const c = fx.config({ workers: [], proxy: { ...proxy(), hosts: [BLOG] } });
       writeFileSync(path.join(dir, 'pallet.yml'), YAML.stringify({ app: BLOG_APP, image: c.image, deploy: { ssh: c.deploy!.ssh, env_file: c.deploy!.env_file, roles: c.deploy!.roles, proxy: c.deploy!.proxy } }));

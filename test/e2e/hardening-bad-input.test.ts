@@ -5,7 +5,7 @@
 // connection error, and the listener must see nothing. Cases whose command uses Docker are run a
 // second time against the real engine, counting containers labelled with this run's app name.
 import Docker from 'dockerode';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -15,7 +15,8 @@ import pLimit from 'p-limit';
 import { describeLab, readLab, REPO_ROOT } from '../helpers/lab.js';
 import { runLikeRunner } from '../helpers/runner.js';
 import { BAD_INPUT_CASES, type BadInputCase } from '../fixtures/bad-input/cases.js';
-import { ACTION_COMMAND, CLI_COMMAND } from '../helpers/entry.js';
+import { ACTION_COMMAND, runCli } from '../helpers/entry.js';
+import { pushToLab } from '../helpers/lab-registry.js';
 
 const NO_DOCKER = 'unix:///nonexistent.sock';
 // What the output would show had the product tried Docker or SSH (or crashed).
@@ -69,17 +70,8 @@ class Fixture {
       return { code: r.code, output };
     }
     const args = (c.args ?? []).map((a) => this.fill(a, dir));
-    return new Promise((resolve, reject) => {
-      const child = spawn(CLI_COMMAND[0], [...CLI_COMMAND.slice(1), ...args], {
-        cwd: dir, env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let output = '';
-      child.stdout.on('data', (d) => (output += d));
-      child.stderr.on('data', (d) => (output += d));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-      child.on('error', reject);
-      child.on('close', (code) => { clearTimeout(timer); resolve({ code, output }); });
-    });
+    const { code, output } = await runCli(args, { cwd: dir, env, timeoutMs: 60_000 });
+    return { code, output };
   }
 }
 
@@ -151,10 +143,7 @@ describeLab('bad input refused', () => {
     // A deploy resolves its tag on the registry before any host: the control's image is in the lab's.
     const lab = readLab();
     const repo = `${lab.registry.address}/hardening/badinput-control`;
-    const authconfig = { username: lab.registry.username, password: lab.registry.password, serveraddress: lab.registry.address };
-    await docker.getImage(lab.images.base).tag({ repo, tag: 'v1' });
-    const push = (await docker.getImage(`${repo}:v1`).push({ authconfig } as never)) as unknown as NodeJS.ReadableStream;
-    await new Promise((res, rej) => docker.modem.followProgress(push, (e: Error | null) => (e ? rej(e) : res(undefined))));
+    await pushToLab(docker, lab, lab.images.base, repo, 'v1');
     const control = path.join(fx.root, 'control.yml');
     writeFileSync(control, readFileSync(path.join(fx.root, 'deploy/pallet.yml'), 'utf8').replace(/^image: .*$/m, `image: ${repo}`));
     const deploy = await fx.run({ id: 'control-deploy', field: '-', via: 'action', expect: '', inputs: {

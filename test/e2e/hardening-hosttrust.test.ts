@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import { describeLab } from '../helpers/lab.js';
+import { labRegistryAuth, pushToLab } from '../helpers/lab-registry.js';
 import { DeployFixture } from './deploy-fixture.js';
 import { loadConfig } from '../../src/config/load.js';
 import { UserError } from '../../src/errors.js';
@@ -29,15 +29,11 @@ describeLab('host-trust refusals', () => {
   // A deploy resolves its tag on the registry before any host: the tag exists there (a small lab
   // image), and the last test takes it away as the first pull starts, so that deploy stops at the pull.
   const TAG = `trust-${fx.run}`;
-  const registryAuth = `Basic ${Buffer.from(`${fx.lab.registry.username}:${fx.lab.registry.password}`).toString('base64')}`;
+  const registryAuth = labRegistryAuth(fx.lab);
   const manifestUrl = (ref: string) => `http://${fx.lab.registry.address}/v2/${fx.repo.slice(fx.lab.registry.address.length + 1)}/manifests/${ref}`;
   beforeAll(async () => {
-    const docker = new Docker();
-    await docker.getImage(fx.lab.images.base).tag({ repo: fx.repo, tag: TAG });
-    const authconfig = { username: fx.lab.registry.username, password: fx.lab.registry.password, serveraddress: fx.lab.registry.address };
-    const push = (await docker.getImage(`${fx.repo}:${TAG}`).push({ authconfig } as never)) as unknown as NodeJS.ReadableStream;
-    await new Promise((res, rej) => docker.modem.followProgress(push, (e: Error | null) => (e ? rej(e) : res(undefined))));
-    await docker.getImage(`${fx.repo}:${TAG}`).remove().catch(() => undefined);
+    await pushToLab(fx.docker, fx.lab, fx.lab.images.base, fx.repo, TAG);
+    await fx.docker.getImage(`${fx.repo}:${TAG}`).remove().catch(() => undefined);
   });
 
   afterAll(async () => {

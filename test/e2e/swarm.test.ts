@@ -4,6 +4,7 @@
 // request loop through the lab's load balancer (nginx -> each node's port 8000, host mode). Then
 // the day-2 commands through the manager: status, lock status/release, logs (-f stopped), exec.
 // PALLET_SWARM_LAB_DIR=DIR reuses a lab already up there (kept afterwards) for a quick rerun.
+import { pushToLab } from '../helpers/lab-registry.js';
 import { jest } from '@jest/globals';
 import Docker from 'dockerode';
 import { spawnSync } from 'node:child_process';
@@ -68,17 +69,12 @@ describeSwarm('deploy to a Docker Swarm (own swarm lab)', () => {
     lab = readLabAt(labDir);
     expect(lab.swarm?.manager).toBe(manager().address);
     repo = `${lab.registry.address}/pallet-e2e/swarm`;
-    const auth = { username: lab.registry.username, password: lab.registry.password, serveraddress: lab.registry.address };
     for (const v of Object.keys(FAULTS) as Variant[]) {
       const tag = `${run}-${v}`;
       const local = `pallet-e2e-swarm:${tag}`;
       await buildExampleImage({ tag: local, version: tag, fault: FAULTS[v] });
-      await docker.getImage(local).tag({ repo, tag });
       localImages.push(local, `${repo}:${tag}`);
-      const stream = (await docker.getImage(`${repo}:${tag}`).push({ authconfig: auth } as never)) as unknown as NodeJS.ReadableStream;
-      const events = await new Promise<{ error?: string }[]>((res, rej) => docker.modem.followProgress(stream, (e: Error | null, r: { error?: string }[]) => (e ? rej(e) : res(r))));
-      const failed = events.find((e) => e.error);
-      if (failed) throw new Error(`push ${repo}:${tag}: ${failed.error}`);
+      await pushToLab(docker, lab, local, repo, tag);
       tags[v] = tag;
     }
     const db = await startAppDatabase(lab, { 'pallet.test': 'swarm-e2e', 'pallet.run': run }, docker);
