@@ -81,7 +81,7 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
   status: {
     usage: 'pallet status [--role ROLE] [--host HOST] [--json]',
     about: [
-      'What runs where: per host and role the running tag and container state (running, health, restarts,',
+      'What runs where: per host and role the running tag, its image digest and the container state (running, health, restarts,',
       'uptime), the recorded revert tag, the deploy lock holder if any, and the last audit lines.',
       'On a Docker Swarm: per service its tag and tasks running/desired, each task\'s node and state, the',
       'nodes, and the same state from the manager.',

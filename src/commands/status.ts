@@ -49,7 +49,7 @@ export async function runStatusCommand(ctx: RunContext): Promise<CommandResult> 
     const outcomes = await forEachHost(sel.hosts.map((t) => t.label), (label) => ask(session.conns.get(label)!, statusArgv(plan.app)));
     hosts = outcomes.map((o) => {
       const roles = plan.roles.filter((r) => r.hosts.includes(o.host)).map((r) => r.role);
-      return o.ok ? parseStatus(o.host, roles, o.value) : { host: o.host, roles, tag: '', revert: '', containers: [], audit: [], error: errorMessage(o.error) };
+      return o.ok ? parseStatus(o.host, roles, o.value, plan.image) : { host: o.host, roles, tag: '', revert: '', containers: [], audit: [], error: errorMessage(o.error) };
     });
   } finally {
     await session.close();

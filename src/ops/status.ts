@@ -2,14 +2,15 @@
 // owner, the last audit lines) and every container labelled with the app, found by its
 // pallet.app/pallet.role/pallet.tag labels rather than a fixed name (so any way of running a
 // role's containers shows up). The parser turns that into HostStatus; the rows feed the table.
-import { stateDir } from '../deploy/commands.js';
+import { digestOf, stateDir } from '../deploy/commands.js';
+import { shortDigest } from '../deploy/report.js';
 
 // docker inspect's Go template: one tab-separated line per container.
 // .State goes out as JSON: its Health key exists only for images with a HEALTHCHECK, and a
 // template that names a missing key fails.
 const INSPECT = [
   '{{.Name}}', '{{.Id}}', '{{index .Config.Labels "pallet.role"}}', '{{index .Config.Labels "pallet.tag"}}',
-  '{{.RestartCount}}', '{{json .State}}',
+  '{{.RestartCount}}', '{{.Image}}', '{{json .State}}',
 ].join('\t');
 
 /**
@@ -27,7 +28,11 @@ export const AUDIT_LINES = `tail -n "$n" "$d/audit.log" 2>/dev/null | sed 's/^/a
 const STATUS = `d="$1"; app="$2"; n="$3"; fmt="$4"
 ${STATE_LINES}
 ids=$(docker ps -aq --filter "label=pallet.app=$app") || exit 2
-if [ -n "$ids" ]; then docker inspect --format "container=$fmt" $ids || exit 2; fi
+if [ -n "$ids" ]; then
+  docker inspect --format "container=$fmt" $ids || exit 2
+  # The registry digests of the images they run (an image built on the host has none).
+  docker image inspect --format 'image={{.Id}} {{json .RepoDigests}}' $(docker inspect --format '{{.Image}}' $ids | sort -u) 2>/dev/null
+fi
 ${AUDIT_LINES}
 exit 0`;
 
@@ -41,6 +46,8 @@ export interface ContainerStatus {
   id: string;
   role: string;
   tag: string;
+  /** The manifest digest of the image it runs (`sha256:...`), '' when the image has none from the registry. */
+  digest: string;
   /** docker's State.Status: created, running, restarting, exited, ... */
   state: string;
   /** healthy, unhealthy, starting, or '' without a HEALTHCHECK. */
@@ -94,12 +101,16 @@ export function parseDockerDate(s: string): number {
   return Date.parse(`${m[1]}.${(m[2] ?? '0').padEnd(3, '0').slice(0, 3)}${m[3]}`) / 1000;
 }
 
-/** What statusArgv printed on one host -> HostStatus. */
-export function parseStatus(host: string, roles: string[], stdout: string): HostStatus {
+/** What statusArgv printed on one host -> HostStatus; `image` is the app's repository (its digests are the ones shown). */
+export function parseStatus(host: string, roles: string[], stdout: string, image = ''): HostStatus {
   const lines = stdout.split('\n');
   const now = Number(lineValue(lines, 'now'));
+  const digests = new Map(lines.filter((l) => l.startsWith('image=')).map((l) => {
+    const [id, json] = l.slice('image='.length).split(' ');
+    return [id, digestOf(json ?? '', image)] as const;
+  }));
   const containers = lines.filter((l) => l.startsWith('container=')).map((l): ContainerStatus => {
-    const [name, id, role, tag, restarts, stateJson] = l.slice('container='.length).split('\t');
+    const [name, id, role, tag, restarts, imageId, stateJson] = l.slice('container='.length).split('\t');
     let st: { Status?: string; StartedAt?: string; Health?: { Status?: string } } = {};
     try { st = JSON.parse(stateJson ?? '{}') as typeof st; } catch { /* shown as an unknown state */ }
     const state = st.Status ?? 'unknown';
@@ -107,7 +118,7 @@ export function parseStatus(host: string, roles: string[], stdout: string): Host
     const startedAt = st.StartedAt ?? '';
     const started = parseDockerDate(startedAt);
     const c: ContainerStatus = {
-      name: (name ?? '').replace(/^\//, ''), id: (id ?? '').slice(0, 12), role: role ?? '', tag: tag ?? '',
+      name: (name ?? '').replace(/^\//, ''), id: (id ?? '').slice(0, 12), role: role ?? '', tag: tag ?? '', digest: digests.get(imageId ?? '') ?? '',
       state, health, restarts: Number(restarts) || 0, startedAt,
     };
     if (c.state === 'running' && Number.isFinite(started) && Number.isFinite(now)) c.uptime = Math.max(0, Math.round(now - started));
@@ -127,7 +138,7 @@ export function formatUptime(seconds: number | undefined): string {
   return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
 }
 
-export const CONTAINER_HEADER = ['host', 'role', 'container', 'tag', 'state', 'health', 'restarts', 'uptime'];
+export const CONTAINER_HEADER = ['host', 'role', 'container', 'tag', 'digest', 'state', 'health', 'restarts', 'uptime'];
 
 /**
  * The health cell of a container (pure): Docker's HEALTHCHECK state when the image has one; else, for a
@@ -150,19 +161,24 @@ export function healthCell(c: Pick<ContainerStatus, 'health' | 'state'>, check?:
 export function containerRows(hosts: HostStatus[], roles?: string[], checks: Record<string, string> = {}): string[][] {
   const rows: string[][] = [];
   for (const h of hosts) {
-    if (h.error) { rows.push([h.host, h.roles.join('+'), '-', '-', `unreachable: ${h.error}`, '-', '-', '-']); continue; }
+    if (h.error) { rows.push([h.host, h.roles.join('+'), '-', '-', '-', `unreachable: ${h.error}`, '-', '-', '-']); continue; }
     const wanted = h.roles.filter((r) => !roles || roles.includes(r));
     for (const role of wanted) {
       const cs = h.containers.filter((c) => c.role === role);
-      if (!cs.length) rows.push([h.host, role, '-', '-', 'missing', '-', '-', '-']);
-      for (const c of cs) rows.push([h.host, role, c.name, c.tag || '-', c.state, healthCell(c, Object.hasOwn(checks, role) ? checks[role] : undefined), String(c.restarts), formatUptime(c.uptime)]);
+      if (!cs.length) rows.push([h.host, role, '-', '-', '-', 'missing', '-', '-', '-']);
+      for (const c of cs) rows.push([h.host, role, c.name, c.tag || '-', digestCell(c), c.state, healthCell(c, Object.hasOwn(checks, role) ? checks[role] : undefined), String(c.restarts), formatUptime(c.uptime)]);
     }
     if (roles) continue;
     for (const c of h.containers.filter((x) => !h.roles.includes(x.role))) {
-      rows.push([h.host, c.role || '(none)', c.name, c.tag || '-', c.state, healthCell(c), String(c.restarts), formatUptime(c.uptime)]);
+      rows.push([h.host, c.role || '(none)', c.name, c.tag || '-', digestCell(c), c.state, healthCell(c), String(c.restarts), formatUptime(c.uptime)]);
     }
   }
   return rows;
+}
+
+/** `sha256:` and 12 hex digits, or `-` for an image without a registry digest. */
+function digestCell(c: Pick<ContainerStatus, 'digest'>): string {
+  return c.digest ? shortDigest(c.digest) : '-';
 }
 
 export const STATE_HEADER = ['host', 'TAG', 'REVERT', 'deploy lock'];

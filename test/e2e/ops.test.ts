@@ -18,7 +18,7 @@ jest.setTimeout(600_000);
 const OPS_APP = 'e2eops';
 
 interface StatusJson {
-  hosts: { host: string; tag: string; revert: string; lock?: string; audit: string[]; containers: { role: string; tag: string; state: string; name: string }[]; error?: string }[];
+  hosts: { host: string; tag: string; revert: string; lock?: string; audit: string[]; containers: { role: string; tag: string; digest: string; state: string; name: string }[]; error?: string }[];
 }
 
 describeLab('day-2 operations: status, exec, logs, lock (lab)', () => {
@@ -138,13 +138,15 @@ describeLab('day-2 operations: status, exec, logs, lock (lab)', () => {
       expect(h).toMatchObject({ tag: fx.tags.v1, revert: '' });
       expect(h.lock).toBeUndefined();
       const roles = h.host === hosts()[2] ? ['web', 'worker', 'beat'] : ['web'];
-      for (const role of roles) expect(h.containers.filter((c) => c.role === role)).toEqual([expect.objectContaining({ tag: fx.tags.v1, state: 'running' })]);
+      // The digest the deploy pulled, the same one the audit line names.
+      const digest = /->[^@]+@(sha256:[0-9a-f]{64})\t/.exec(h.audit.at(-1) ?? '')?.[1];
+      for (const role of roles) expect(h.containers.filter((c) => c.role === role)).toEqual([expect.objectContaining({ tag: fx.tags.v1, digest, state: 'running' })]);
       expect(h.audit.at(-1)).toMatch(new RegExp(`\\t${OPS_APP}\\tdeploy\\t\\(none\\)->${fx.tags.v1}@sha256:[0-9a-f]{64}\\tsuccess\\t`));
     }
     // The table a person reads.
     const t = await pallet(['status']);
     expect(t.code).toBe(0);
-    expect(t.stdout).toMatch(new RegExp(`${hosts()[0].replace(/[.]/g, '\\.')}\\s+web\\s+${OPS_APP}-web\\s+${fx.tags.v1}\\s+running`));
+    expect(t.stdout).toMatch(new RegExp(`${hosts()[0].replace(/[.]/g, '\\.')}\\s+web\\s+${OPS_APP}-web\\s+${fx.tags.v1}\\s+sha256:[0-9a-f]{12}\\s+running`));
     expect(t.stdout).toContain('deploy lock');
   });
 

@@ -67,8 +67,10 @@ describe('status', () => {
   const out = [
     'now=1764455196',
     'tag=build-7', 'revert=build-6', 'lock=run 77.1 by octo since 2026-11-29T22:00:00.000Z',
-    'container=/shop-web\tabcdef1234567890\tweb\tbuild-7\t0\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36.123456789Z","Health":{"Status":"healthy","FailingStreak":0}}',
-    'container=/shop-web-candidate\t1111111111112222\tweb-candidate\tbuild-8\t0\t{"Status":"exited","Running":false,"StartedAt":"2025-11-29T22:00:00Z"}',
+    'container=/shop-web\tabcdef1234567890\tweb\tbuild-7\t0\tsha256:img7\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36.123456789Z","Health":{"Status":"healthy","FailingStreak":0}}',
+    'container=/shop-web-candidate\t1111111111112222\tweb-candidate\tbuild-8\t0\tsha256:img8\t{"Status":"exited","Running":false,"StartedAt":"2025-11-29T22:00:00Z"}',
+    'image=sha256:img7 ["other/repo@sha256:2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e2e","registry.example.com/team/shop@sha256:1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f"]',
+    'image=sha256:img8 []',
     'audit=2026-11-29T22:00:00.000Z\tocto\tshop\tdeploy\tbuild-6->build-7\tsuccess\trun=77.1',
   ].join('\n');
 
@@ -80,34 +82,34 @@ describe('status', () => {
   });
 
   test('parses state, lock, containers by label, audit', () => {
-    const s = parseStatus('app1', ['web'], out);
+    const s = parseStatus('app1', ['web'], out, 'registry.example.com/team/shop');
     expect(s).toMatchObject({ host: 'app1', tag: 'build-7', revert: 'build-6', lock: 'run 77.1 by octo since 2026-11-29T22:00:00.000Z' });
-    expect(s.containers[0]).toEqual({ name: 'shop-web', id: 'abcdef123456', role: 'web', tag: 'build-7', state: 'running', health: 'healthy', restarts: 0, startedAt: '2025-11-29T22:06:36.123456789Z', uptime: 1200 });
-    expect(s.containers[1].uptime).toBeUndefined();
+    expect(s.containers[0]).toEqual({ name: 'shop-web', id: 'abcdef123456', role: 'web', tag: 'build-7', digest: 'sha256:1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f1f', state: 'running', health: 'healthy', restarts: 0, startedAt: '2025-11-29T22:06:36.123456789Z', uptime: 1200 });
+    expect([s.containers[1].digest, s.containers[1].uptime]).toEqual(['', undefined]);
     expect(s.audit).toHaveLength(1);
     expect(parseStatus('app1', ['web'], 'now=1\ntag=\nrevert=\n').lock).toBeUndefined();
   });
 
   test('rows: each role of the host, missing roles, then other app containers', () => {
-    const hosts = [parseStatus('app1', ['web'], out), parseStatus('app3', ['worker'], 'now=1\ntag=build-7\nrevert=\n')];
+    const hosts = [parseStatus('app1', ['web'], out, 'registry.example.com/team/shop'), parseStatus('app3', ['worker'], 'now=1\ntag=build-7\nrevert=\n')];
     expect(containerRows(hosts)).toEqual([
-      ['app1', 'web', 'shop-web', 'build-7', 'running', 'healthy', '0', '20m00s'],
-      ['app1', 'web-candidate', 'shop-web-candidate', 'build-8', 'exited', '-', '0', '-'],
-      ['app3', 'worker', '-', '-', 'missing', '-', '-', '-'],
+      ['app1', 'web', 'shop-web', 'build-7', 'sha256:1f1f1f1f1f1f', 'running', 'healthy', '0', '20m00s'],
+      ['app1', 'web-candidate', 'shop-web-candidate', 'build-8', '-', 'exited', '-', '0', '-'],
+      ['app3', 'worker', '-', '-', '-', 'missing', '-', '-', '-'],
     ]);
     expect(containerRows(hosts, ['web'])).toHaveLength(1);
     expect(statusProblems(hosts)).toEqual(['app3: no running worker container']);
   });
 
   test('rows: without a HEALTHCHECK the health column says none and what the deploy checked', () => {
-    const noCheck = 'container=/shop-web-1a2b\tabcdef1234567890\tweb\tbuild-7\t0\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36Z"}\n'
-      + 'container=/shop-worker\t2222222222223333\tworker\tbuild-7\t1\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36Z"}\n'
-      + 'container=/shop-exec-web-x1\t3333333333334444\texec\tbuild-7\t0\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36Z"}\n';
+    const noCheck = 'container=/shop-web-1a2b\tabcdef1234567890\tweb\tbuild-7\t0\tsha256:img\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36Z"}\n'
+      + 'container=/shop-worker\t2222222222223333\tworker\tbuild-7\t1\tsha256:img\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36Z"}\n'
+      + 'container=/shop-exec-web-x1\t3333333333334444\texec\tbuild-7\t0\tsha256:img\t{"Status":"running","Running":true,"StartedAt":"2025-11-29T22:06:36Z"}\n';
     const hosts = [parseStatus('app1', ['web', 'worker'], `now=1764455196\ntag=build-7\nrevert=\n${noCheck}`)];
     expect(containerRows(hosts, undefined, { web: '/health/', worker: '' })).toEqual([
-      ['app1', 'web', 'shop-web-1a2b', 'build-7', 'running', 'none (no HEALTHCHECK; the deploy checked /health/)', '0', '20m00s'],
-      ['app1', 'worker', 'shop-worker', 'build-7', 'running', 'none (no HEALTHCHECK; the deploy checked it stays up)', '1', '20m00s'],
-      ['app1', 'exec', 'shop-exec-web-x1', 'build-7', 'running', 'none (no HEALTHCHECK)', '0', '20m00s'],
+      ['app1', 'web', 'shop-web-1a2b', 'build-7', '-', 'running', 'none (no HEALTHCHECK; the deploy checked /health/)', '0', '20m00s'],
+      ['app1', 'worker', 'shop-worker', 'build-7', '-', 'running', 'none (no HEALTHCHECK; the deploy checked it stays up)', '1', '20m00s'],
+      ['app1', 'exec', 'shop-exec-web-x1', 'build-7', '-', 'running', 'none (no HEALTHCHECK)', '0', '20m00s'],
     ]);
   });
 
