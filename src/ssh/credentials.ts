@@ -10,7 +10,7 @@ import type { CleanupLedger } from '../util/cleanup.js';
 import { reporter } from '../util/reporter.js';
 import { DEFAULT_SSH_TIMING, type SshSettings } from './options.js';
 import type { SshTarget } from './host.js';
-import { privateKeyEncryption, type Where } from './material.js';
+import { missingKnownHosts, privateKeyEncryption, type Where } from './material.js';
 import { loadKeyIntoAgent } from './agent.js';
 
 export interface SshMaterial {
@@ -24,12 +24,7 @@ export interface SshMaterial {
 }
 
 export async function prepareSshSettings(m: SshMaterial, ledger: CleanupLedger, env: NodeJS.ProcessEnv = process.env): Promise<SshSettings> {
-  if (!m.insecure && !m.knownHosts?.trim()) {
-    throw new UserError(
-      "input 'ssh-known-hosts' is required to deploy: host keys are always checked",
-      'put the output of `ssh-keyscan -p PORT HOST` for every host (and the jump host) in a secret or variable and pass it as ssh-known-hosts',
-    );
-  }
+  if (!m.insecure && !m.knownHosts?.trim()) throw missingKnownHosts(m.where);
   if (m.insecure) {
     reporter().warning('insecure-skip-host-key-check is on: host keys are NOT verified and a man-in-the-middle could take over this deploy. Use ssh-known-hosts instead.');
   }

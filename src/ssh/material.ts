@@ -168,6 +168,16 @@ export function knownHostsCovers(entries: KnownHostsEntry[], t: Pick<SshTarget, 
   });
 }
 
+/** The refusal when no known_hosts were given, with the way to give them at this front door. */
+export function missingKnownHosts(where: Where = 'input'): UserError {
+  return new UserError(
+    `${inputLabel('ssh-known-hosts', where)} is required: every command that reaches a host checks its key`,
+    where === 'flag'
+      ? 'run `ssh-keyscan -p PORT HOST >> known_hosts` for every host (and the jump host), check the fingerprints, then pass --ssh-known-hosts-file known_hosts (or PALLET_SSH_KNOWN_HOSTS); ~/.ssh/known_hosts is not read'
+      : 'put the output of `ssh-keyscan -p PORT HOST` for every host (and the jump host) in a secret (e.g. DEPLOY_KNOWN_HOSTS) and pass it as ssh-known-hosts',
+  );
+}
+
 /**
  * Checks the known_hosts text and that it has an entry for every host this deploy connects to
  * (targets and jump host). With insecure on, only a given text's shape is checked.
@@ -177,10 +187,7 @@ export function checkKnownHosts(text: string | undefined, hosts: SshTarget[], in
   const name = inputLabel('ssh-known-hosts', where);
   if (!text?.trim()) {
     if (insecure) return;
-    throw new UserError(
-      `${name} is required to deploy: host keys are always checked`,
-      'put the output of `ssh-keyscan -p PORT HOST` for every host (and the jump host) in a secret or variable and pass it as ssh-known-hosts',
-    );
+    throw missingKnownHosts(where);
   }
   const entries = parseKnownHosts(text, where);
   if (insecure) return;

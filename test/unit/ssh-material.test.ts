@@ -127,7 +127,11 @@ describe('checkKnownHosts', () => {
       + 'host key for 127.0.0.1:2205 is not in ssh-known-hosts: add the output of `ssh-keyscan -p 2205 127.0.0.1`');
   });
   test('required unless insecure; insecure still checks the shape of what is given', () => {
-    expect(thrown(() => checkKnownHosts('', [host('a')], false, 'flag')).message).toContain('--ssh-known-hosts is required to deploy');
+    // Status, logs, exec need them too: the message does not speak of a deploy, and each front door says how to give them.
+    const cli = thrown(() => checkKnownHosts('', [host('a')], false, 'flag'));
+    expect([cli.message, cli.hint]).toEqual(['--ssh-known-hosts is required: every command that reaches a host checks its key',
+      'run `ssh-keyscan -p PORT HOST >> known_hosts` for every host (and the jump host), check the fingerprints, then pass --ssh-known-hosts-file known_hosts (or PALLET_SSH_KNOWN_HOSTS); ~/.ssh/known_hosts is not read']);
+    expect(thrown(() => checkKnownHosts(' ', [host('a')], false, 'input')).hint).toContain('in a secret (e.g. DEPLOY_KNOWN_HOSTS)');
     expect(() => checkKnownHosts(undefined, [host('a')], true)).not.toThrow();
     expect(() => checkKnownHosts(line, [host('other')], true)).not.toThrow();
     expect(thrown(() => checkKnownHosts('garbage', [host('a')], true)).message).toContain('line 1');
