@@ -16,7 +16,8 @@ import { appendAuditArgv } from '../deploy/commands.js';
 import { openSession, openSwarmManager, prefixWidth, streamRemote } from '../ops/remote.js';
 import { selectForExec, selectSwarmService } from '../ops/select.js';
 import { liveContainersArgv, parseLiveContainer } from '../ops/live.js';
-import { combinedExitCode, execArgv, execAuditLine } from '../ops/exec.js';
+import { combinedExitCode, execArgv, execAuditLine, managePyHint } from '../ops/exec.js';
+import { shellQuote } from '../ssh/quote.js';
 import { hostPrefix } from '../ops/logs.js';
 import { execEnvFiles, existingFilesArgv, releaseEnvPath } from '../deploy/env-file.js';
 import { TAG_PATTERN } from '../config/references.js';
@@ -72,7 +73,7 @@ export async function runExecCommand(ctx: RunContext): Promise<CommandResult> {
       const conn = session.conns.get(label)!;
       const res = results.get(label)!;
       const argv = execArgv({ app: plan.app, image: plan.image, role: role.role, tag: res.tag, ...res.env, args: ops.args, interactive: ops.interactive });
-      if (hosts.length === 1 && !ops.interactive) r.info(`${label}: ${role.role}@${res.tag} $ ${ops.args.join(' ')}`);
+      if (hosts.length === 1 && !ops.interactive) r.info(`${label}: ${role.role}@${res.tag} $ ${mask(shellQuote(ops.args))}`);
       try {
         res.exitCode = await streamRemote(conn, argv, {
           tty: ops.interactive, signal: ctx.signal, prefix: hosts.length > 1 ? hostPrefix(label, width) : undefined,
@@ -88,10 +89,12 @@ export async function runExecCommand(ctx: RunContext): Promise<CommandResult> {
   }
   const codes = hosts.map((t) => results.get(t.label)?.exitCode ?? 1);
   if (hosts.length > 1 || r.kind === 'actions') {
-    r.summary.heading(`exec on ${plan.app} ${role.role}: ${ops.args.join(' ')}`)
+    r.summary.heading(`exec on ${plan.app} ${role.role}: ${secretMask(r)(shellQuote(ops.args))}`)
       .table(['host', 'tag', 'exit code'], hosts.map((t) => { const x = results.get(t.label)!; return [t.label, x.tag, x.error ? `error: ${x.error}` : String(x.exitCode)]; }));
   }
   const code = combinedExitCode(codes);
+  const hint = managePyHint(ops.args, code);
+  if (hint) r.warning(hint);
   if (code !== 0 && hosts.length > 1) r.error(`exec failed on ${hosts.filter((t, i) => codes[i] !== 0).map((t) => t.label).join(', ')}`);
   return { exitCode: code, outputs: {} };
 }
@@ -136,7 +139,7 @@ async function swarmExec(ctx: RunContext): Promise<CommandResult> {
       name, app: plan.app, image: plan.image, tag: target.tag, ref: target.image, kind: 'exec', network: plan.network, envFile: plan.envFile,
       constraints: [`node.hostname==${target.node}`], command: ops.args,
     });
-    r.info(`${service.name}@${target.tag} on ${target.node} (Swarm job ${name}) $ ${ops.args.join(' ')}`);
+    r.info(`${service.name}@${target.tag} on ${target.node} (Swarm job ${name}) $ ${secretMask(r)(shellQuote(ops.args))}`);
     try {
       out = await runJob(conn, create, { name, onLine: (l) => process.stdout.write(`${l}\n`), signal: ctx.signal });
     } catch (e) {
@@ -153,8 +156,10 @@ async function swarmExec(ctx: RunContext): Promise<CommandResult> {
     : out.state === 'cancelled' ? 'cancelled; the job was removed' : out.state === 'timeout' ? 'gave up waiting for the job' : out.error ?? 'the task failed');
   if (failure) r.error(`exec on the swarm: ${failure}`);
   const code = out?.exitCode ?? (out?.state === 'cancelled' ? 130 : 1);
+  const hint = managePyHint(ops.args, out?.exitCode);
+  if (hint) r.warning(hint);
   if (r.kind === 'actions') {
-    r.summary.heading(`exec on ${plan.app} ${service.role}: ${ops.args.join(' ')}`)
+    r.summary.heading(`exec on ${plan.app} ${service.role}: ${secretMask(r)(shellQuote(ops.args))}`)
       .table(['service', 'node', 'tag', 'exit code'], [[service.name, target.node, target.tag, failure ? `error: ${failure}` : String(code)]]);
   }
   return { exitCode: code, outputs: {} };

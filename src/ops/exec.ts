@@ -42,6 +42,17 @@ export function combinedExitCode(codes: number[]): number {
 }
 
 /**
+ * Pure: a hint when an exec failed because its arguments start with `manage.py` although the
+ * contract's entrypoint adds it (`*) exec python3 manage.py "$@"`): Django then answers only
+ * "Unknown command: 'manage.py'". undefined otherwise.
+ */
+export function managePyHint(args: string[], exitCode: number | undefined): string | undefined {
+  const first = args[0] ?? '';
+  if (!exitCode || !/^(\.\/)?manage\.py$/.test(first)) return undefined;
+  return `the image's entrypoint already runs manage.py: drop it, e.g. pallet exec -- ${args.length > 1 ? shellQuote(args.slice(1)) : 'check'}`;
+}
+
+/**
  * The audit line of one exec: `ROLE@TAG $ ARGS` and `exit=N`. Arguments are shell-quoted so the
  * line reads like the command, and pass through `mask` (the reporter's secret masking) first.
  */

@@ -8,7 +8,7 @@ import { planDeploy } from '../../src/deploy/plan.js';
 import type { PalletConfig } from '../../src/config/types.js';
 import { selectForExec, selectForView } from '../../src/ops/select.js';
 import { containerRows, formatUptime, healthCell, parseDockerDate, parseStatus, statusArgv, statusProblems } from '../../src/ops/status.js';
-import { combinedExitCode, execArgv, execAuditLine } from '../../src/ops/exec.js';
+import { managePyHint, combinedExitCode, execArgv, execAuditLine } from '../../src/ops/exec.js';
 import { liveContainersArgv, parseLiveContainer } from '../../src/ops/live.js';
 import { hostPrefix, logsArgv, mergeByTime } from '../../src/ops/logs.js';
 import { isOwnLock, lockRetiring, lockStatusArgv, parseLockOwner, parseLockStatus, parseRelease, releaseIfOwnerArgv } from '../../src/ops/lock.js';
@@ -232,4 +232,16 @@ test('hangup wrapper passes the command as positional arguments', () => {
   const a = untilHangupArgv(['docker', 'logs', 'x; rm -rf /']);
   expect(a.slice(0, 2)).toEqual(['sh', '-c']);
   expect(a.slice(3)).toEqual(['sh', 'docker', 'logs', 'x; rm -rf /']);
+});
+
+describe('exec: the manage.py hint', () => {
+  test.each<[string[], number | undefined, string | undefined]>([
+    [['manage.py', 'createsuperuser'], 1, 'the image\'s entrypoint already runs manage.py: drop it, e.g. pallet exec -- createsuperuser'],
+    [['./manage.py', 'shell', '-c', 'print(1)'], 1, "the image's entrypoint already runs manage.py: drop it, e.g. pallet exec -- shell -c 'print(1)'"],
+    [['manage.py'], 2, "the image's entrypoint already runs manage.py: drop it, e.g. pallet exec -- check"],
+    [['manage.py', 'check'], 0, undefined],
+    [['check'], 1, undefined],
+  ])('%j exit %s', (args, code, want) => {
+    expect(managePyHint(args, code)).toBe(want);
+  });
 });

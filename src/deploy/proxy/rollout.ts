@@ -172,7 +172,8 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
 export async function rollRoleBehindProxy(run: DeployRun, role: RolePlan, cancelled: () => void, forBatch: (batch: string[], fn: (host: string) => Promise<void>) => Promise<void>): Promise<void> {
   for (const [index, batch] of role.batches.entries()) {
     cancelled();
-    reporter().info(`${role.role}: starting the new version beside the old one on ${batch.join(', ')}`);
+    const targets = [...new Set(batch.map((host) => run.hosts.get(host)!.target))].join(', ');
+    reporter().info(`${role.role}: starting ${targets} beside the running container on ${batch.join(', ')}`);
     await forBatch(batch, (host) => switchBehindProxy(run, host, role, run.hosts.get(host)!.target, () => run.touched.push({ host, role: role.role })));
     await run.hooks.afterBatch?.({ role: role.role, batch, index });
   }
