@@ -15,7 +15,7 @@ export function buildSummaryRows(r: BuildReport): [string, string][] {
   ];
   const ran = r.image.steps.filter((s) => !s.cached && s.ms !== undefined && !/^FROM\s/i.test(s.instruction));
   if (r.image.builder === 'buildkit' && ran.length) {
-    rows.push(['steps run', ran.map((s) => `${s.stage ? `${s.stage}: ` : ''}${s.instruction.slice(0, 60)}${s.line ? ` (line ${s.line})` : ''} ${formatDuration(s.ms!)}`).join('<br>')]);
+    rows.push(['steps run', ran.map((s) => `${s.stage ? `${s.stage}: ` : ''}${s.instruction.slice(0, 60)}${s.line ? ` (line ${s.line})` : ''} ${formatDuration(s.ms!)}`).join('; ')]);
   }
   if (r.wheelhouse) {
     const w = r.wheelhouse;

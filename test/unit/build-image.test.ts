@@ -3,6 +3,9 @@ import { buildArgs, imageLabels, sourceFromEnv } from '../../src/builder/labels.
 import { cacheCandidates, cacheTag, registryCachePlan, resolveBranch, resolveDefaultBranches, sanitizeBranch } from '../../src/builder/cache-tags.js';
 import { BuildStreamParser, buildFailureAnnotation, type BuildEvent } from '../../src/builder/build-stream.js';
 import { buildQuery } from '../../src/builder/image.js';
+import { buildSummaryRows } from '../../src/builder/summary.js';
+import type { BuildReport } from '../../src/builder/stage.js';
+import { formatDuration } from '../../src/util/reporter.js';
 
 describe('contextFilter (.dockerignore)', () => {
   const ignore = [
@@ -166,5 +169,21 @@ describe('registryCachePlan: the registry layer cache needs credentials outside 
     expect(plan.pull).toBe(pull);
     if (note) expect(plan.note).toMatch(note);
     else expect(plan.note).toBeUndefined();
+  });
+});
+
+describe('build summary rows', () => {
+  test('the steps run are one plain-text cell (the terminal table and the job summary alike, no HTML)', () => {
+    const image = {
+      ref: 'r/app:build-7', imageId: 'sha256:abc', size: 1, builder: 'buildkit', builderReason: '', cachedSteps: 1, ranSteps: 2, cacheImports: [], stageCacheTags: [], contextFiles: 1, durationMs: 1, pullCacheMs: 0,
+      steps: [
+        { instruction: 'FROM base', cached: false, ms: 5 },
+        { instruction: 'RUN pip install', cached: false, ms: 1500, line: 4 },
+        { instruction: 'COPY . /app', cached: false, ms: 20, stage: 'app' },
+        { instruction: 'RUN true', cached: true, ms: 1 },
+      ],
+    } as unknown as BuildReport['image'];
+    const rows = buildSummaryRows({ tag: 'build-7', image, stageCachePushes: [], phases: [] });
+    expect(rows.find((r) => r[0] === 'steps run')?.[1]).toBe(`RUN pip install (line 4) ${formatDuration(1500)}; app: COPY . /app ${formatDuration(20)}`);
   });
 });
