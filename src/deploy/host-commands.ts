@@ -86,6 +86,16 @@ export function envFileProblem(exitCode: number, stdout: string): string | undef
   return `could not be checked (exit ${exitCode})`;
 }
 
+/** Pure: what to do about an envFileProblem on a host, for the deploy user `user`. */
+export function envFileHint(problem: string, file: string, user: string): string {
+  if (problem.includes('readable')) {
+    const dir = file.slice(0, file.lastIndexOf('/')) || '/';
+    return `the file is there: let user ${user} read it, e.g. sudo chgrp ${user} ${file} && sudo chmod 0640 ${file} (and the directory: sudo chgrp ${user} ${dir} && sudo chmod 0750 ${dir}); docs/hosts.md §3`;
+  }
+  if (problem.includes('regular file')) return `point deploy.env_file at the env file itself (${file} is something else, e.g. a directory)`;
+  return `create it on every host, readable by user ${user}, with the app's production settings (docs/hosts.md §3), or point deploy.env_file at the right path`;
+}
+
 // Registry credentials live only in a per-deploy DOCKER_CONFIG directory on the host, never in
 // the deploy user's ~/.docker/config.json. The name is chosen here (so the cleanup ledger can
 // record it before it exists); mkdir creates it 0700 and fails if anything is already there.

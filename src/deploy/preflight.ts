@@ -4,7 +4,7 @@ import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import type { HostConnection } from '../ssh/connection.js';
 import { dockerVersionArgv, parseState } from './commands.js';
-import { envFileCheckArgv, envFileProblem, envFileReport, parseEnvFileLint } from './host-commands.js';
+import { envFileCheckArgv, envFileHint, envFileProblem, envFileReport, parseEnvFileLint } from './host-commands.js';
 import { acquireLock, releaseLock, type LockOptions } from './lock.js';
 import { failures, forEachHost } from './parallel.js';
 import type { DeployRun, HostRecord } from './types.js';
@@ -54,7 +54,7 @@ export async function preflight(run: DeployRun, conns: HostConnection[], lock: O
         rec.hostEnvFile = false;
       } else if (problem) {
         throw new UserError(`${label}: deploy.env_file ${run.plan.envFile} ${problem}${problem.includes('readable') ? ` (${conn.target.user})` : ''}`,
-          `create it on every host, readable by user ${conn.target.user}, with the app's production settings (docs/hosts.md §3), or point deploy.env_file at the right path`);
+          envFileHint(problem, run.plan.envFile, conn.target.user));
       }
       reportEnvFileLint(label, run.plan.envFile, e.stdout, 'host');
     }

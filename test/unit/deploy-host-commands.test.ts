@@ -5,7 +5,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, statSync, existsSync, ut
 import os from 'node:os';
 import path from 'node:path';
 import {
-  DOCKER_CONFIG_PREFIX, dockerConfigPath, envFileCheckArgv, envFileProblem, isDockerConfigDir, makeDockerConfigArgv, removeDockerConfigArgv,
+  DOCKER_CONFIG_PREFIX, dockerConfigPath, envFileCheckArgv, envFileHint, envFileProblem, isDockerConfigDir, makeDockerConfigArgv, removeDockerConfigArgv,
 } from '../../src/deploy/host-commands.js';
 import { loginArgv, pullArgv } from '../../src/deploy/commands.js';
 
@@ -32,6 +32,12 @@ describe('env file check', () => {
     expect(envFileProblem(1, 'UNREADABLE\n')).toBe('is not readable by the deploy user');
     expect(envFileProblem(127, 'sh: not found')).toBe('could not be checked (exit 127)');
     expect(envFileProblem(0, '')).toBe('could not be checked (exit 0)');
+  });
+  test('the hint fits the problem: an unreadable file is not to be created again', () => {
+    expect(envFileHint(envFileProblem(1, 'UNREADABLE\n')!, '/etc/pallet/shop.env', 'deploy')).toBe(
+      'the file is there: let user deploy read it, e.g. sudo chgrp deploy /etc/pallet/shop.env && sudo chmod 0640 /etc/pallet/shop.env (and the directory: sudo chgrp deploy /etc/pallet && sudo chmod 0750 /etc/pallet); docs/hosts.md §3');
+    expect(envFileHint(envFileProblem(1, 'NOTFILE\n')!, '/etc/pallet', 'deploy')).toMatch(/^point deploy.env_file at the env file itself/);
+    expect(envFileHint(envFileProblem(1, 'MISSING\n')!, '/etc/pallet/shop.env', 'deploy')).toMatch(/^create it on every host, readable by user deploy/);
   });
 });
 
