@@ -177,11 +177,33 @@ export async function waitHealthy(conn: HostConnection, c: HttpCheck, role: Pick
     for (const [k, a] of answers.entries()) {
       // The answers came intervalMs apart; the last one just now.
       const step = judgeAnswer(a, track, now - (answers.length - 1 - k) * policy.intervalMs, deadline, c, role, policy);
-      if (step.done) return step.result;
+      if (!step.done) continue;
+      // A container that runs but does not answer 2xx is removed by the revert: keep its last words.
+      if (!step.result.ok && a.running && a.restarts === 0) return { ok: false, detail: step.result.detail + (await logTail(conn, c.container)) };
+      return step.result;
     }
     await sleep(policy.intervalMs, o.signal);
   }
   return { ok: false, detail: `no HTTP 2xx from ${c.path} within ${c.timeout}s (last status: ${track.last > 0 ? `HTTP ${track.last}` : 'no answer'})` };
+}
+
+/** How many of a failed candidate's last log lines its failure carries. */
+export const FAILED_LOG_LINES = 20;
+
+/** `docker logs --tail N NAME`, stdout and stderr together (Docker's order within each stream). */
+export function logTailArgv(container: string, lines = FAILED_LOG_LINES): string[] {
+  return ['docker', 'logs', '--tail', String(lines), container];
+}
+
+/** Pure: the log lines appended to a failure, indented, each cut at 300 characters; '' when there are none. */
+export function formatLogTail(container: string, output: string): string {
+  const lines = output.split('\n').map((l) => l.trimEnd()).filter(Boolean).map((l) => (l.length > 300 ? `${l.slice(0, 300)}...` : l));
+  return lines.length ? `\nlast log lines of ${container}:\n${lines.map((l) => `  ${l}`).join('\n')}` : '';
+}
+
+async function logTail(conn: HostConnection, container: string): Promise<string> {
+  const r = await conn.run(logTailArgv(container)).catch(() => undefined);
+  return r && r.exitCode === 0 ? formatLogTail(container, `${r.stdout}\n${r.stderr}`) : '';
 }
 
 /** Background roles: running, and the restart count unchanged over `stable` seconds. */

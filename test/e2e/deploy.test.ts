@@ -117,6 +117,8 @@ describeLab('deploy over ssh (lab)', () => {
     expect(r.result?.exitCode).toBe(1);
     expect(r.result!.outputs.reverted).toBe('true');
     expect(r.report).toMatchObject({ phase: 'rolling', failedHost: addresses()[0], failedStep: 'health (web)' });
+    // The candidate is gone after the revert; what it logged is in the failure.
+    expect(r.report!.error).toMatch(new RegExp(`\\nlast log lines of ${APP}-web\\S*:\\n  \\S`));
     expect(stats.failed).toBe(0);
     expect(Object.keys(stats.versions)).toEqual([fx.tags.v2]);
     for (const [i, v] of (await fx.views()).entries()) {

@@ -18,6 +18,8 @@ export interface Release {
   /** Exit code of a release task (`docker run --rm`), with its output. Default 0. */
   taskExit?: number;
   taskOutput?: string;
+  /** What `docker logs` of its containers prints. Default: nothing. */
+  logs?: string;
   /** Roles whose containers keep restarting (a background role then fails the `stable` check). */
   unstableRoles?: string[];
 }
@@ -212,6 +214,10 @@ export class FakeHost implements HostConnection {
       if (!ref) return fail(125, 'Unable to find image locally');
       const rel = this.fleet.release(tagOf(ref));
       return rel.taskExit ? fail(rel.taskExit, rel.taskOutput ?? 'task failed') : ok(rel.taskOutput ?? 'task done\n');
+    },
+    'docker logs': (a) => {
+      const c = this.container(a[a.length - 1]);
+      return c ? ok(this.fleet.release(c.tag).logs ?? '') : fail(1, 'Error: No such container');
     },
     'docker inspect': (a) => {
       const c = this.container(a[a.length - 1]);

@@ -152,11 +152,13 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
   });
 
   test('a steady 400 fails early and says it is ALLOWED_HOSTS', async () => {
-    const f = fleetWith(['build-1'], ['build-2', { health: 400 }]);
+    const f = fleetWith(['build-1'], ['build-2', { health: 400, logs: 'Booting worker\nInvalid HTTP_HOST header: \'10.0.0.5:8000\'\n' }]);
     await deploy(f, target, 'deploy', 'build-1');
     const { report } = await deploy(f, target, 'deploy', 'build-2');
     expect(report.ok).toBe(false);
     expect(report.error).toMatch(/\/health\/ answered HTTP 400 every time .*ALLOWED_HOSTS does not accept the Host header/);
+    // The candidate is removed by the revert: its last log lines travel with the failure.
+    expect(report.error).toMatch(/\nlast log lines of shop-web\S*:\n  Booting worker\n  Invalid HTTP_HOST header: '10\.0\.0\.5:8000'/);
     expectHosts(f, target, on('build-1'));
   }, 15_000);
 
