@@ -40,6 +40,16 @@ export interface RemoveRequest {
   signal: AbortSignal;
 }
 
+export const REMOVAL_HEADER = ['host', 'routes', 'containers', 'network', 'images', 'kept', 'result'];
+
+/** Pure: the table of a removal, every column a count (routes with their roles) or a state. */
+export function removalRows(rows: RemoveRow[]): string[][] {
+  return rows.map((x) => [
+    x.host, x.routes.length ? `${x.routes.length} (${x.routes.join(', ')})` : '0', String(x.containers), x.network ? 'removed' : '-',
+    `${x.images}${x.imagesKept ? ` (+${x.imagesKept} in use)` : ''}`, x.kept || '-', x.error ? `error: ${x.error}` : 'removed',
+  ]);
+}
+
 /** What was removed from one host (counts), or why it stopped there. */
 export interface RemoveRow {
   host: string;
@@ -185,10 +195,7 @@ export async function runRemoveCommand(ctx: RunContext): Promise<CommandResult> 
     }
   }
   const r = reporter();
-  r.summary.heading(`Removed ${config.app}`).table(
-    ['host', 'routes', 'containers', 'network', 'images', 'kept', 'result'],
-    rows.map((x) => [x.host, x.routes.join(' ') || '-', String(x.containers), x.network ? 'removed' : '-', `${x.images}${x.imagesKept ? ` (+${x.imagesKept} in use)` : ''}`, x.kept || '-', x.error ? `error: ${x.error}` : 'removed']),
-  );
+  r.summary.heading(`Removed ${config.app}`).table(REMOVAL_HEADER, removalRows(rows));
   for (const x of rows.filter((y) => y.error)) r.error(`${x.host}: ${x.error}`);
   if (config.deploy?.env_file) r.info(`the hosts' ${config.deploy.env_file} was left in place (yours; remove it by hand)`);
   return { exitCode: rows.some((x) => x.error) ? 1 : 0, outputs: {} };

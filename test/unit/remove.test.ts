@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { executeDeploy } from '../../src/deploy/index.js';
-import { removeApp, type RemoveRequest } from '../../src/commands/remove.js';
+import { removalRows, removeApp, type RemoveRequest } from '../../src/commands/remove.js';
 import { CleanupLedger } from '../../src/util/cleanup.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
 import { parseAppRoutes } from '../../src/ops/remove.js';
@@ -99,4 +99,14 @@ describe('pallet remove', () => {
   test('route keys: only the app\'s own (a longer app name sharing a prefix is not)', () => {
     expect(parseAppRoutes('route=shop+web\nroute=shop+api\nroute=shop2+web\n', 'shop')).toEqual(['web', 'api']);
   });
+});
+
+test('the removal table counts in every column (the routes with their roles)', () => {
+  expect(removalRows([
+    { host: 'a', routes: ['web', 'admin'], containers: 3, network: true, images: 2, imagesKept: 1, kept: 'storage backups' },
+    { host: 'b', routes: [], containers: 0, network: false, images: 0, imagesKept: 0, kept: '', error: 'lock held' },
+  ])).toEqual([
+    ['a', '2 (web, admin)', '3', 'removed', '2 (+1 in use)', 'storage backups', 'removed'],
+    ['b', '0', '0', '-', '0', '-', 'error: lock held'],
+  ]);
 });
