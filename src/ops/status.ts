@@ -193,6 +193,8 @@ export function statusProblems(hosts: HostStatus[], roles?: string[]): string[] 
   const out: string[] = [];
   for (const h of hosts) {
     if (h.error) { out.push(`${h.host}: ${h.error}`); continue; }
+    // Never deployed, or removed: one line, not one per role.
+    if (!h.tag && !h.containers.length && !h.lock) { out.push(`${h.host}: the app is not deployed here (no TAG, no container)`); continue; }
     for (const role of h.roles.filter((r) => !roles || roles.includes(r))) {
       const cs = h.containers.filter((c) => c.role === role);
       if (!cs.some((c) => c.state === 'running')) out.push(`${h.host}: no running ${role} container`);

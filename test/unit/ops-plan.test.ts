@@ -99,6 +99,8 @@ describe('status', () => {
     ]);
     expect(containerRows(hosts, ['web'])).toHaveLength(1);
     expect(statusProblems(hosts)).toEqual(['app3: no running worker container']);
+    // A host where the app was never deployed (or was removed) says so once.
+    expect(statusProblems([parseStatus('app4', ['web', 'worker'], 'now=1\ntag=\nrevert=\n')])).toEqual(['app4: the app is not deployed here (no TAG, no container)']);
   });
 
   test('rows: without a HEALTHCHECK the health column says none and what the deploy checked', () => {
