@@ -10,7 +10,7 @@ import { SshConnection } from '../ssh/connection.js';
 import { prepareSshSettings } from '../ssh/credentials.js';
 import { lastLines } from '../ssh/errors.js';
 import { jumpTarget } from '../deploy/plan.js';
-import { auditLine, releaseRef, dockerVersionArgv, finishArgv, imageRef, loginArgv, parseState, readStateArgv, recordRevertArgv } from '../deploy/commands.js';
+import { auditLine, pullDigestArgv, releaseRef, dockerVersionArgv, finishArgv, imageRef, loginArgv, parseState, readStateArgv, recordRevertArgv } from '../deploy/commands.js';
 import { dockerConfigPath, envFileCheckArgv, envFileProblem, makeDockerConfigArgv, removeDockerConfigArgv } from '../deploy/host-commands.js';
 import { acquireLock, releaseLock } from '../deploy/lock.js';
 import { reportEnvFileLint } from '../deploy/preflight.js';
@@ -176,7 +176,8 @@ function swarmDriver(run: SwarmRun, req: SwarmRequest, report: SwarmReport): Rol
     prepare: async () => {
       const ref = `${imageRef(plan.image, run.target)}${run.digest ? `@${run.digest}` : ''}`;
       await login(run, req);
-      const p = await conn.run(pullArgv(ref, run.dockerConfig));
+      // By digest the manager also tags it as the release, so what it runs can be read back (promote).
+      const p = await conn.run(run.digest ? pullDigestArgv(plan.image, run.digest, run.target, run.dockerConfig) : pullArgv(ref, run.dockerConfig));
       if (p.exitCode !== 0) {
         if (req.mode === 'rollback') throw new UserError(`rollback refused, nothing was changed: ${ref} is not available (${lastLines(p.stderr || p.stdout)})`, 'pick a tag that is still in the registry, via the tag input');
         throw new SwarmStepError('manager', `pull ${ref}`, lastLines(p.stderr || p.stdout));

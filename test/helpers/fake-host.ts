@@ -4,6 +4,7 @@
 // and answers in the commands' output formats. Releases (image tags) are given behaviours:
 // healthy, a status code, a crash, a failing task. Faults: a host that cannot be reached, or is
 // lost at a chosen command. No Docker, no ssh, no shell.
+import { createHash } from 'node:crypto';
 import { HostConnectionError, type HostConnection, type RemoteResult, type RunOptions } from '../../src/ssh/connection.js';
 import { UserError } from '../../src/errors.js';
 import { scriptName } from '../../src/host/script.js';
@@ -60,7 +61,13 @@ export class FakeFleet {
   /** Pushes `image:tag` with a behaviour. */
   push(image: string, tag: string, r: Release = {}): void {
     this.registry.add(`${image}:${tag}`);
+    this.registry.add(`${image}@${this.digest(image, tag)}`);
     this.releases.set(tag, r);
+  }
+
+  /** The manifest digest the fake registry gives `image:tag` (stable per name). */
+  digest(image: string, tag: string): string {
+    return `sha256:${createHash('sha256').update(`${image}:${tag}`).digest('hex')}`;
   }
 
   host(label: string): FakeHost {
@@ -207,6 +214,12 @@ export class FakeHost implements HostConnection {
       if (!this.fleet.registry.has(ref)) return fail(1, `Error response from daemon: manifest for ${ref} not found: manifest unknown`);
       this.images.add(ref);
       return ok(`${tagOf(ref)}: Pulling from x\nDigest: sha256:${'ab'.repeat(32)}\nStatus: Downloaded newer image for ${ref}\n`);
+    },
+    'pull-digest': (a) => {
+      const [image, digest, tag] = a;
+      if (!this.fleet.registry.has(`${image}@${digest}`)) return fail(1, `Error response from daemon: manifest for ${image}@${digest} not found: manifest unknown`);
+      this.images.add(`${image}:${tag}`);
+      return ok(`${image}@${digest}: Pulling from x\nDigest: ${digest}\nStatus: Downloaded newer image for ${image}@${digest}\n`);
     },
     'docker run': (a) => this.start(a, a.includes('--restart')),
     'docker run --rm': (a) => {

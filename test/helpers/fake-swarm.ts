@@ -75,8 +75,11 @@ export class FakeManager extends FakeHost {
     const parsed = JSON.parse(doc) as { services: Record<string, { image: string; deploy: { mode: 'global' | 'replicated'; replicas?: number; labels: Record<string, string> } }> };
     for (const [role, spec] of Object.entries(parsed.services)) {
       const name = `${stack}_${role}`;
-      if (!this.images.has(spec.image) && !this.swarm.registry.has(spec.image)) return fail(1, `image ${spec.image} could not be accessed on a registry`);
-      const image = `${spec.image}@sha256:${'cd'.repeat(32)}`;
+      // `repo:tag@digest` (a deploy by digest) is resolved by its digest, as Swarm does; `repo:tag` gets one.
+      const [named, pinned] = spec.image.split('@');
+      const lookup = pinned ? `${named.slice(0, named.lastIndexOf(':'))}@${pinned}` : spec.image;
+      if (!this.images.has(lookup) && !this.swarm.registry.has(lookup)) return fail(1, `image ${spec.image} could not be accessed on a registry`);
+      const image = pinned ? spec.image : `${spec.image}@sha256:${'cd'.repeat(32)}`;
       const cur = this.services.get(name);
       const healthy = (tag: string) => {
         const rel = this.swarm.release(tag);

@@ -53,10 +53,10 @@ function fleetWith(...tags: [string, Parameters<FakeFleet['push']>[2]?][]): Fake
   return f;
 }
 
-async function deploy(f: FakeFleet, target: Target, mode: DeployMode, tag?: string, o: { hooks?: DeployHooks; abort?: AbortController; proxyImage?: string } = {}) {
+async function deploy(f: FakeFleet, target: Target, mode: DeployMode, tag?: string, o: { hooks?: DeployHooks; abort?: AbortController; proxyImage?: string; digest?: string } = {}) {
   const ledger = new CleanupLedger();
   const report: DeployReport = await executeDeploy({
-    mode, config: config(target, o.proxyImage), tag, runTasks: mode === 'deploy', ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
+    mode, config: config(target, o.proxyImage), tag, digest: o.digest, runTasks: mode === 'deploy', ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
     ledger, env: { GITHUB_RUN_ID: '7', GITHUB_ACTOR: 'octo' }, signal: (o.abort ?? new AbortController()).signal, hooks: o.hooks,
     connect: f.connect,
   });
@@ -123,6 +123,31 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
     const tasks = (h: string) => f.host(h).log.filter((c) => c === 'docker run --rm').length;
     expect(HOSTS.map(tasks)).toEqual([2, 0, 0]);
     noLocksLeft(ledger);
+  });
+
+  test('by digest: every host pulls image@digest and tags it as the release, the audit line and report name it', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    await deploy(f, target, 'deploy', 'build-1');
+    const digest = f.digest(IMAGE, 'build-2');
+    const marks = HOSTS.map((l) => f.host(l).log.length);
+    const { report } = await deploy(f, target, 'deploy', 'build-2', { digest });
+    expect(report.ok).toBe(true);
+    expectHosts(f, target, on('build-2', 'build-1'));
+    for (const [i, l] of HOSTS.entries()) {
+      expect(f.host(l).log.slice(marks[i]).filter((c) => c === 'pull-digest' || c === 'docker pull')).toEqual(['pull-digest']);
+      expect(f.host(l).state('shop', 'audit.log').split('\n').pop()).toContain(`\tbuild-1->build-2@${digest}\tsuccess\t`);
+    }
+    expect(report.hosts.map((h) => h.digest)).toEqual(HOSTS.map(() => digest));
+  });
+
+  test('by digest: a digest the registry does not have stops at the pull, no host restarted', async () => {
+    const f = fleetWith(['build-1'], ['build-2']);
+    await deploy(f, target, 'deploy', 'build-1');
+    const before = snapshot(f, target);
+    const { report } = await deploy(f, target, 'deploy', 'build-2', { digest: `sha256:${'0'.repeat(64)}` });
+    expect({ ok: report.ok, phase: report.phase }).toEqual({ ok: false, phase: 'pull' });
+    expect(report.error).toMatch(/manifest for reg\.test\/shop@sha256:0{64} not found/);
+    expect(snapshot(f, target)).toEqual(before);
   });
 
   test('roles roll web first, host by host, then worker; each host is healthy before the next one starts', async () => {

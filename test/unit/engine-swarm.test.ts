@@ -50,10 +50,10 @@ function swarmWith(...tags: [string, Release?][]): { fleet: FakeFleet; manager: 
   return { fleet, manager: () => fleet.host('mgr') as FakeManager };
 }
 
-async function deploy(fleet: FakeFleet, mode: DeployMode, tag?: string, o: { hooks?: SwarmHooks; abort?: AbortController } = {}) {
+async function deploy(fleet: FakeFleet, mode: DeployMode, tag?: string, o: { hooks?: SwarmHooks; abort?: AbortController; digest?: string } = {}) {
   const ledger = new CleanupLedger();
   const report = await executeSwarmDeploy({
-    mode, config: loadConfig(file), tag, runTasks: mode === 'deploy', ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
+    mode, config: loadConfig(file), tag, digest: o.digest, runTasks: mode === 'deploy', ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
     ledger, env: { GITHUB_RUN_ID: '9', GITHUB_ACTOR: 'octo' }, signal: (o.abort ?? new AbortController()).signal, hooks: o.hooks, connect: fleet.connect,
   });
   return { report, ledger };
@@ -65,6 +65,18 @@ function state(m: FakeManager) {
 }
 const on = (tag: string, revert = '') => ({ services: [`shop_web=${tag} 3/3`, `shop_worker=${tag} 1/1`], tag, revert, lock: '' });
 const noLocksLeft = (ledger: CleanupLedger) => expect(ledger.list().filter((i) => i.kind === 'deploy-lock' || i.kind === 'remote-docker-config')).toEqual([]);
+
+test('by digest: the manager pulls image@digest and tags it as the release (its compose image: release-digest.test.ts), the audit line names it', async () => {
+  const { fleet, manager } = swarmWith(['build-1'], ['build-2']);
+  await deploy(fleet, 'deploy', 'build-1');
+  const digest = fleet.digest(IMAGE, 'build-2');
+  const { report } = await deploy(fleet, 'deploy', 'build-2', { digest });
+  expect({ ok: report.ok, phase: report.phase }).toEqual({ ok: true, phase: 'done' });
+  expect(state(manager())).toEqual(on('build-2', 'build-1'));
+  expect(manager().log).toContain('pull-digest');
+  expect(manager().images.has(`${IMAGE}:build-2`)).toBe(true);
+  expect(manager().state('shop', 'audit.log').split('\n').pop()).toContain(`\tbuild-1->build-2@${digest}\tsuccess`);
+});
 
 test('a good release: every service on it, the previous kept for a rollback, audit written, nothing left', async () => {
   const { fleet, manager } = swarmWith(['build-1'], ['build-2']);
