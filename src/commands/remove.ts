@@ -12,7 +12,7 @@ import { planDeploy } from '../deploy/plan.js';
 import { failures, forEachHost } from '../deploy/parallel.js';
 import { runIdentity } from '../deploy/index.js';
 import { acquireLock, releaseLock, type HeldLock } from '../deploy/lock.js';
-import { stateDir } from '../deploy/commands.js';
+import { listTagsArgv, stateDir } from '../deploy/commands.js';
 import { appNetwork, removeRouteArgv } from '../deploy/proxy/commands.js';
 import { lastLines } from '../ssh/errors.js';
 import { openSession, openSwarmManager } from '../ops/remote.js';
@@ -21,7 +21,7 @@ import { planSwarm } from '../swarm/plan.js';
 import type { HostConnection } from '../ssh/connection.js';
 import type { CleanupLedger } from '../util/cleanup.js';
 import {
-  appRoutesArgv, countOf, parseAppRoutes, removeContainersArgv, removeEmptyDirArgv, removeImagesArgv, removeNetworkArgv, removeStackArgv, removeStateArgv,
+  appContainerNamesArgv, appRoutesArgv, countOf, parseAppRoutes, removeContainersArgv, removeEmptyDirArgv, removeImagesArgv, removeNetworkArgv, removeStackArgv, removeStateArgv,
 } from '../ops/remove.js';
 
 export interface RemoveRequest {
@@ -159,6 +159,34 @@ function describe(r: RemoveRow): string {
   return parts.join(', ');
 }
 
+/** What a removal would take from one host: route roles, container names, image tags of the repository. */
+export interface RemovalPreview {
+  host: string;
+  routes: string[];
+  containers: string[];
+  images: string[];
+  error?: string;
+}
+
+/** Reads, without changing anything, what removeApp would take from each host. */
+export async function previewRemoval(conns: HostConnection[], app: string, image: string): Promise<RemovalPreview[]> {
+  const outcomes = await forEachHost(conns.map((c) => c.name), async (label) => {
+    const step = stepOn(conns.find((c) => c.name === label)!);
+    const [routes, containers, images] = await Promise.all([
+      step(appRoutesArgv(app), 'listing the routes'), step(appContainerNamesArgv(app), 'listing the containers'), step(listTagsArgv(image), 'listing the images'),
+    ]);
+    const lines = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean);
+    return { routes: parseAppRoutes(routes, app), containers: lines(containers), images: lines(images).map((l) => l.split('\t')[0]).filter((t) => t !== '<none>') };
+  });
+  return outcomes.map((o) => (o.ok ? { host: o.host, ...o.value } : { host: o.host, routes: [], containers: [], images: [], error: errorMessage(o.error) }));
+}
+
+/** Pure: the dry run's table rows: per host the routes, containers and images by name. */
+export function previewRows(rows: RemovalPreview[]): string[][] {
+  const list = (xs: string[]) => xs.join(', ') || '-';
+  return rows.map((x) => (x.error ? [x.host, '?', '?', `could not list: ${x.error}`] : [x.host, list(x.routes), list(x.containers), list(x.images)]));
+}
+
 export async function runRemoveCommand(ctx: RunContext): Promise<CommandResult> {
   const { config } = ctx;
   const swarm = config.deploy?.swarm ? planSwarm(config) : undefined;
@@ -166,6 +194,18 @@ export async function runRemoveCommand(ctx: RunContext): Promise<CommandResult> 
   const targets = swarm ? [swarmManager(swarm, { host: ctx.inputs.ops.host, where: ctx.where })] : selectForView(plan!, { host: ctx.inputs.ops.host, where: ctx.where }).hosts;
   const flag = ctx.where === 'input' ? "input 'yes: true'" : '--yes';
   if (!ctx.inputs.ops.yes) {
+    // A dry run: what would go, by name, read from the hosts (a host that cannot be asked says so).
+    if (plan) {
+      const session = await openSession(targets, sessionOptions(ctx)).catch((e: unknown) => { reporter().warning(`could not list what would be removed: ${errorMessage(e)}`); return undefined; });
+      if (session) {
+        try {
+          reporter().summary.heading(`Would remove ${config.app}`).table(['host', 'routes (roles)', 'containers', 'images (tags; those a container still uses stay)'], previewRows(await previewRemoval([...session.conns.values()], config.app, plan.image)));
+          await reporter().summary.write();
+        } finally {
+          await session.close();
+        }
+      }
+    }
     const what = swarm ? `the Swarm of ${targets[0].label}: its stack, network, images on the manager and state` : `${targets.map((t) => t.label).join(', ')}: its routes, containers, network, images and state`;
     throw new UserError(`remove takes ${config.app} off ${what}${ctx.inputs.ops.deleteData ? ', and its data (storage/, backups/)' : ' (its storage/ and backups/ stay)'}; nothing was changed`,
       `run it again with ${flag} to confirm`);

@@ -19,6 +19,11 @@ export function appRoutesArgv(app: string): string[] {
   return remoteScript('app-routes', APP_ROUTES, `${PROXY_DIR}/routes`, app);
 }
 
+/** The names of every container of `app` on the host, running or not (one per line). */
+export function appContainerNamesArgv(app: string): string[] {
+  return ['docker', 'ps', '-a', '--filter', `label=pallet.app=${app}`, '--format', '{{.Names}}'];
+}
+
 /** The roles of `app` that have a route, from appRoutesArgv's output. */
 export function parseAppRoutes(stdout: string, app: string): string[] {
   return [...stdout.matchAll(/^route=(.*)$/gm)].map((m) => m[1].trim()).filter((k) => k.startsWith(`${app}+`)).map((k) => k.slice(app.length + 1));

@@ -349,6 +349,8 @@ docker exec "$shop" python3 -c '${probe}' ${BLOG} $urls "http://$name:8000/healt
       // Without --yes it says what it would take and changes nothing.
       const asked = await cli(['remove', ...args]);
       expect({ code: asked.code, out: asked.out }).toEqual({ code: 1, out: expect.stringMatching(/remove takes e2eproxyblog off .*nothing was changed[\s\S]*run it again with --yes/) });
+      // The dry run names what would go on each host: the route's role, the container, the image tags.
+      for (const a of fx.addresses) expect(asked.out).toMatch(new RegExp(`${a.replace(/[.]/g, '\\.')}\\s+web\\s+${BLOG_APP}-web\\S*\\s+[^\\n]*${fx.tags.v1}`));
       expect((await fetchVersion(hostUrl(0), BLOG)).version).toBe(fx.tags.v1);
 
       const load = startLoad({ url: fx.lab.lb.proxyUrl!, host: HOST, concurrency: 4, pauseMs: 10, maxMs: 240_000, maxRequests: 50_000 });

@@ -228,6 +228,11 @@ export class FakeHost implements HostConnection {
       const rel = this.fleet.release(tagOf(ref));
       return rel.taskExit ? fail(rel.taskExit, rel.taskOutput ?? 'task failed') : ok(rel.taskOutput ?? 'task done\n');
     },
+    'docker ps': (a) => {
+      const label = a.find((x) => x.startsWith('label=pallet.app='))?.slice('label=pallet.app='.length);
+      const names = [...this.containers.values()].filter((c) => !label || c.labels['pallet.app'] === label).map((c) => c.name);
+      return a.includes('{{.Names}}') ? ok(names.map((n) => `${n}\n`).join('')) : fail(2, `fake host: docker ps ${a.join(' ')} not modelled`);
+    },
     'docker logs': (a) => {
       const c = this.container(a[a.length - 1]);
       return c ? ok(this.fleet.release(c.tag).logs ?? '') : fail(1, 'Error: No such container');

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
 import { executeDeploy } from '../../src/deploy/index.js';
-import { removalRows, removeApp, type RemoveRequest } from '../../src/commands/remove.js';
+import { previewRemoval, previewRows, removalRows, removeApp, type RemoveRequest } from '../../src/commands/remove.js';
 import { CleanupLedger } from '../../src/util/cleanup.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
 import { parseAppRoutes } from '../../src/ops/remove.js';
@@ -57,6 +57,18 @@ const conns = (f: FakeFleet) => HOSTS.map((l) => f.host(l));
 const shopFiles = (f: FakeFleet, l: string) => [...f.host(l).files.keys()].filter((k) => k.startsWith(`${STATE}/`)).sort();
 
 describe('pallet remove', () => {
+  test('without --yes: what would go, by name, read from the hosts; nothing changes', async () => {
+    const f = await deployed();
+    const before = HOSTS.map((l) => [[...f.host(l).containers.keys()].sort(), [...f.host(l).routes.keys()].sort(), shopFiles(f, l)]);
+    const preview = await previewRemoval(conns(f), 'shop', IMAGE);
+    expect(preview.map((p) => [p.host, p.routes, p.containers.length, p.containers.every((n) => n.startsWith('shop-web')), p.images.sort()])).toEqual([
+      ['a', ['web'], 1, true, ['build-1', 'build-2']],
+      ['b', ['web'], 1, true, ['build-1', 'build-2']],
+    ]);
+    expect(previewRows(preview)[0]).toEqual(['a', 'web', preview[0].containers[0], 'build-1, build-2']);
+    expect(HOSTS.map((l) => [[...f.host(l).containers.keys()].sort(), [...f.host(l).routes.keys()].sort(), shopFiles(f, l)])).toEqual(before);
+  });
+
   test('takes the app off every host: routes, containers, network, images, state; the other app\'s route and the data stay', async () => {
     const f = await deployed();
     const req = request(false);
