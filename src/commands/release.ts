@@ -7,6 +7,7 @@ import { inputLabel } from '../ssh/material.js';
 import { RegistryClient, splitRepository } from '../registry/client.js';
 import { readTestRecord, untestedError, type TestRecord } from '../registry/test-record.js';
 import { shortDigest } from '../deploy/report.js';
+import { runIdentity } from '../deploy/index.js';
 
 /** The release a deploy rolls out. */
 export interface Release {
@@ -57,7 +58,8 @@ export async function resolveRelease(ctx: RunContext, tag: string, digest = ctx.
     return release;
   }
   if (ctx.inputs.allowUntested) {
-    const actor = ctx.env.GITHUB_ACTOR || ctx.env.USER || 'unknown';
+    // The same actor the audit line's actor column and the test record name.
+    const { actor } = runIdentity(ctx.env);
     r.warning(`test gate: ${shortDigest(found.digest)} has no passing test record; deploying anyway (${inputLabel('allow-untested', ctx.where)}, by ${actor}); the audit log says so`);
     return { ...release, untested: `allow-untested by ${actor}` };
   }

@@ -6,6 +6,7 @@
 // (lists, scalars) replaces what the base says.
 import { isMap, isPair, isScalar, type Document, type Pair, type YAMLMap } from 'yaml';
 import type { Problem } from './problems.js';
+import { parseHostAddress } from './references.js';
 
 /** Environment names: GitHub environment names pallet can also use in paths and messages. */
 export const ENVIRONMENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -92,4 +93,55 @@ function mergeInto(base: YAMLMap, over: YAMLMap): void {
 function keyOf(p: unknown): string | undefined {
   if (!isPair(p)) return undefined;
   return isScalar(p.key) ? String(p.key.value) : String(p.key);
+}
+
+/** What one environment puts on which machines: its app name, hosts (`host:port`) and proxy host names. */
+export interface EnvironmentFootprint {
+  name: string;
+  app: string;
+  /** Every role host and the Swarm manager, as `host:port` (the SSH user does not make another machine). */
+  hosts: string[];
+  /** deploy.proxy.hosts when the proxy is on. */
+  proxyHosts: string[];
+}
+
+/** An environment's footprint from its merged, validated document (plain data). */
+export function footprintOf(name: string, data: Record<string, unknown>): EnvironmentFootprint {
+  const deploy = isObj(data.deploy) ? data.deploy : {};
+  const ssh = isObj(deploy.ssh) ? deploy.ssh : {};
+  const port = typeof ssh.port === 'number' ? ssh.port : 22;
+  const machine = (h: unknown): string | undefined => {
+    const p = typeof h === 'string' ? parseHostAddress(h) : undefined;
+    return p && typeof p !== 'string' ? `${p.host.toLowerCase()}:${p.port ?? port}` : undefined;
+  };
+  const roles = isObj(deploy.roles) ? Object.values(deploy.roles) : [];
+  const hosts = roles.flatMap((r) => (isObj(r) && Array.isArray(r.hosts) ? r.hosts.map(machine) : []));
+  const manager = isObj(deploy.swarm) ? machine(deploy.swarm.manager) : undefined;
+  const proxy = deploy.proxy === false ? undefined : isObj(deploy.proxy) ? deploy.proxy : {};
+  return {
+    name, app: typeof data.app === 'string' ? data.app : '',
+    hosts: [...new Set([...hosts, manager].filter((h): h is string => !!h))],
+    proxyHosts: proxy && Array.isArray(proxy.hosts) ? proxy.hosts.map(String) : [],
+  };
+}
+
+/**
+ * Pure: environments that would take each other's place on a shared machine: the same app name
+ * (its containers, lock, state and default env file are one), or the same proxy host name.
+ * One problem per pair, at the later environment.
+ */
+export function sharedHostProblems(envs: EnvironmentFootprint[]): Problem[] {
+  const out: Problem[] = [];
+  envs.forEach((b, j) => envs.slice(0, j).forEach((a) => {
+    const shared = a.hosts.filter((h) => b.hosts.includes(h));
+    if (!shared.length) return;
+    if (a.app === b.app) {
+      out.push({ path: ['environments', b.name], message: `deploys app '${b.app}' to ${shared.join(', ')} like environment ${a.name}: one would replace the other; give it its own app (and env_file) in its overlay, e.g. app: ${b.app}-${b.name}` });
+    }
+    const names = a.proxyHosts.filter((n) => b.proxyHosts.includes(n));
+    if (names.length) {
+      out.push({ path: ['environments', b.name], message: `routes ${names.join(', ')} on ${shared.join(', ')} like environment ${a.name}: give each environment its own deploy.proxy.hosts` });
+    }
+  }));
+  return out;
 }

@@ -12,7 +12,7 @@ import { resolveConfig } from './resolve.js';
 import { applyOverrides, validateOverrides, type ConfigOverrides } from './overrides.js';
 import { isWithin, toUserError, type Problem } from './problems.js';
 import { buildFileProblems } from './build-files.js';
-import { environmentNames, environmentProblems, overlayDocument } from './environments.js';
+import { environmentNames, environmentProblems, footprintOf, overlayDocument, sharedHostProblems } from './environments.js';
 
 export type { ConfigOverrides } from './overrides.js';
 export { ConfigErrors } from './problems.js';
@@ -144,6 +144,8 @@ function selectEnvironment(source: YamlSource, file: string, overrides: ConfigOv
   const errors = [...found.values()].map(({ error: e, in: where }) => (where.length === names.length ? e
     : new ConfigError(e.file, e.line, e.column, e.key, `${e.detail} (environment ${where.join(', ')})`)));
   if (errors.length) throw toUserError(errors.sort(byPosition), HINT);
+  const clashes = sharedHostProblems(names.map((n) => footprintOf(n, docs.get(n)!.data as Record<string, unknown>)));
+  if (clashes.length) throw toUserError(clashes.map((p) => toConfigError(source, p)), HINT);
   if (wanted !== undefined) return { ...docs.get(wanted)!, name: wanted };
   // No hosts needed (build, test, push, ci): the base, without deploy and environments.
   const base = Object.fromEntries(Object.entries(source.data as Record<string, unknown>).filter(([k]) => k !== 'deploy' && k !== 'environments'));

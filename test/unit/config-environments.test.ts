@@ -153,3 +153,34 @@ describe('promote refuses, before any host, what cannot be a promotion', () => {
     expect(loadConfig(file(TWO.slice(0, TWO.indexOf('environments:'))), {}, {}).environments).toBeUndefined();
   });
 });
+
+describe('environments on shared machines', () => {
+  const SHARED = `app: shop
+image: registry.example.com/team/shop
+deploy:
+  roles:
+    web: {hosts: [deploy@box.example.com], command: serve}
+  proxy: {hosts: [shop.example.com]}
+environments:
+  staging:
+    deploy:
+      proxy: {hosts: [staging.shop.example.com]}
+  production:
+`;
+  test('the same app on the same machine is refused at the later environment: one would replace the other', () => {
+    expect(messageOf(() => loadConfig(file(SHARED), {}, { environment: 'production' })))
+      .toMatch(/:11:3 environments\.production: deploys app 'shop' to box\.example\.com:22 like environment staging: one would replace the other; give it its own app \(and env_file\) in its overlay, e\.g\. app: shop-production/);
+  });
+
+  test('the same proxy host name on the same machine is refused too', () => {
+    const yaml = SHARED.replace('      proxy: {hosts: [staging.shop.example.com]}', '      proxy: {hosts: [shop.example.com]}').replace('  staging:\n', '  staging:\n    app: shop-staging\n');
+    expect(messageOf(() => loadConfig(file(yaml), {}, {}))).toMatch(/environments\.production: routes shop\.example\.com on box\.example\.com:22 like environment staging: give each environment its own deploy\.proxy\.hosts/);
+  });
+
+  test('their own app and host names share a machine fine; another port is another machine', () => {
+    const own = SHARED.replace('  staging:\n', '  staging:\n    app: shop-staging\n');
+    expect(loadConfig(file(own), {}, { environment: 'staging' }).app).toBe('shop-staging');
+    const elsewhere = SHARED.replace('  production:\n', '  production:\n    deploy:\n      roles: {web: {hosts: ["box.example.com:2222"]}}\n');
+    expect(loadConfig(file(elsewhere), {}, { environment: 'production' }).deploy!.roles.web.hosts).toEqual(['box.example.com:2222']);
+  });
+});
