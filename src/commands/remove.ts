@@ -112,7 +112,7 @@ export async function removeStack(conn: HostConnection, req: RemoveRequest, s: S
   }
   const step = stepOn(conn);
   const stack = await step(removeStackArgv(s.stack, s.network, s.waitSeconds), 'removing the stack');
-  const images = await step(removeImagesArgv(req.image), 'removing the images');
+  const images = await step(removeImagesArgv(req.image, req.app), 'removing the images');
   const kept = await finishState(conn, lock, req, step);
   const row = { host: conn.name, routes: [], containers: countOf(stack, 'services'), network: countOf(stack, 'network') > 0, images: countOf(images, 'removed'), imagesKept: countOf(images, 'kept'), kept };
   reporter().info(`${conn.name}: removed ${row.containers} service(s) of stack ${s.stack}, ${row.network ? 'its network' : 'no network'}, ${row.images} image(s) on the manager${kept ? `, its state (kept: ${kept})` : ', its state'}; images other nodes pulled stay there`);
@@ -143,7 +143,7 @@ async function removeFromHost(conn: HostConnection, lock: HeldLock, req: RemoveR
   for (const role of routes) await step(removeRouteArgv(app, role, true), `removing the route of ${role}`);
   const containers = countOf(await step(removeContainersArgv(app, req.stopTimeout), 'removing the containers'), 'removed');
   const network = countOf(await step(removeNetworkArgv(appNetwork(app)), 'removing the network'), 'removed') > 0;
-  const images = await step(removeImagesArgv(req.image), 'removing the images');
+  const images = await step(removeImagesArgv(req.image, req.app), 'removing the images');
   const kept = await finishState(conn, lock, req, step);
   const row = { host: conn.name, routes, containers, network, images: countOf(images, 'removed'), imagesKept: countOf(images, 'kept'), kept };
   reporter().info(`${conn.name}: removed ${describe(row)}`);

@@ -1,6 +1,7 @@
 // Pure: the remote commands of `pallet remove`, each one concern, data only as positional
 // arguments, output as key=value lines. The orchestration is in src/commands/remove.ts.
 import { remoteScript } from '../host/script.js';
+import { STATE_ROOT } from '../deploy/commands.js';
 import { PROXY_DIR } from '../deploy/proxy/commands.js';
 
 // The app's route keys on the host, from its fragment files (ORDER+APP+ROLE.http|https|policy)
@@ -60,17 +61,21 @@ export function removeNetworkArgv(name: string): string[] {
 
 // Every tag of the app's repository that no container uses (docker image rm without -f keeps an
 // image another app's container runs). Prints removed=N and kept=N.
-const REMOVE_IMAGES = `repo="$1"
+// Another app of the same repository (another environment on this host) keeps what its TAG and
+// REVERT name: its rollback target is not this removal's to take.
+const REMOVE_IMAGES = `repo="$1"; root="$2"; app="$3"
 refs=$(docker image ls "$repo" --format '{{.Repository}}:{{.Tag}}' | grep -v ':<none>$')
+named=$(for d in "$root"/*/; do [ "$(basename "$d")" = "$app" ] || cat "$d/TAG" "$d/REVERT" 2>/dev/null; echo; done)
 removed=0; kept=0
 for ref in $refs; do
+  if printf '%s\\n' "$named" | grep -qxF -- "\${ref##*:}"; then kept=$((kept + 1)); continue; fi
   if docker image rm "$ref" >/dev/null 2>&1; then removed=$((removed + 1)); else kept=$((kept + 1)); fi
 done
 echo "removed=$removed"; echo "kept=$kept"`;
 
-/** Removes the tags of `repo` on the host that no container uses. */
-export function removeImagesArgv(repo: string): string[] {
-  return remoteScript('remove-images', REMOVE_IMAGES, repo);
+/** Removes the tags of `repo` on the host that no container uses and no other app's TAG or REVERT names. */
+export function removeImagesArgv(repo: string, app: string): string[] {
+  return remoteScript('remove-images', REMOVE_IMAGES, repo, STATE_ROOT, app);
 }
 
 // The app's state directory. Its data (storage/, the /storage mount; backups/) stays unless

@@ -2,7 +2,8 @@
 // app's route is taken off every host (routes, containers, network, images, state, lock) while
 // the other app's route stays; its data stays unless deleteData; a deploy holding the lock on
 // one host refuses the whole removal before anything changes.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../src/config/load.js';
@@ -10,7 +11,7 @@ import { executeDeploy } from '../../src/deploy/index.js';
 import { previewRemoval, previewRows, removalRows, removeApp, type RemoveRequest } from '../../src/commands/remove.js';
 import { CleanupLedger } from '../../src/util/cleanup.js';
 import { CliReporter, setReporter } from '../../src/util/reporter.js';
-import { parseAppRoutes } from '../../src/ops/remove.js';
+import { parseAppRoutes, removeImagesArgv } from '../../src/ops/remove.js';
 import { FakeFleet } from '../helpers/fake-host.js';
 
 const IMAGE = 'reg.test/shop';
@@ -121,4 +122,32 @@ test('the removal table counts in every column (the routes with their roles)', (
     ['a', '2 (web, admin)', '3', 'removed', '2 (+1 in use)', 'storage backups', 'removed'],
     ['b', '0', '0', '-', '0', '-', 'error: lock held'],
   ]);
+});
+
+test('remove-images keeps the tags another app on the host names in TAG or REVERT (run with the local sh and a stand-in docker)', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'pallet-rmimg-'));
+  try {
+    const bin = path.join(root, 'bin');
+    mkdirSync(bin);
+    // docker image ls prints four tags of the repository; docker image rm logs what it removed.
+    writeFileSync(path.join(bin, 'docker'), `#!/bin/sh
+case "$1 $2" in
+  "image ls") printf '%s\\n' "$3:build-1" "$3:build-2" "$3:build-3" "$3:build-4" ;;
+  "image rm") echo "$3" >> "${root}/removed" ;;
+esac
+`, { mode: 0o755 });
+    for (const [app, tag, revert] of [['shop', 'build-4', 'build-3'], ['shop-staging', 'build-2', 'build-1']]) {
+      mkdirSync(path.join(root, 'state', app), { recursive: true });
+      writeFileSync(path.join(root, 'state', app, 'TAG'), `${tag}\n`);
+      writeFileSync(path.join(root, 'state', app, 'REVERT'), `${revert}\n`);
+    }
+    const argv = removeImagesArgv(IMAGE, 'shop');
+    expect(argv.slice(4)).toEqual([IMAGE, '/var/lib/pallet', 'shop']);
+    // The script's state root is its second argument: point it at this tree.
+    const r = spawnSync(argv[0], [...argv.slice(1, 4), IMAGE, path.join(root, 'state'), 'shop'], { encoding: 'utf8', env: { PATH: `${bin}:${process.env.PATH}` } });
+    expect(r.stdout).toBe('removed=2\nkept=2\n');
+    expect(readFileSync(path.join(root, 'removed'), 'utf8')).toBe(`${IMAGE}:build-3\n${IMAGE}:build-4\n`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
