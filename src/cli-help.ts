@@ -65,13 +65,14 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     flags: [...ROLL_OUT, 'digest'],
   },
   promote: {
-    usage: 'pallet promote --from SOURCE --to TARGET [flags]',
+    usage: 'pallet promote --from SOURCE --to TARGET [flags]   (--to is --environment)',
     about: [
       'Deploys exactly the release (tag and digest) the SOURCE environment runs to TARGET: nothing is built',
       'or resolved again. The digest is read from SOURCE\'s hosts (they must all run the same one), so the ssh',
       'key and known_hosts must reach both environments. The deploy is the same as pallet deploy --to TARGET.',
     ],
-    flags: [...ROLL_OUT, 'from'],
+    // promote takes no tag or digest: it deploys what SOURCE runs. --to is --environment.
+    flags: [...ROLL_OUT.filter((f) => f !== 'tag'), 'from'],
   },
   rollback: {
     usage: 'pallet rollback [--tag TAG] [flags]',

@@ -31,7 +31,7 @@ export function validateOverrides(o: ConfigOverrides): void {
   };
   if (o.image !== undefined) {
     const problem = imageRepositoryProblem(o.image);
-    if (problem) fail('image', problem, 'give the repository only, e.g. registry.example.com/team/app; set the tag with the tag input');
+    if (problem) fail('image', problem, `give the repository only, e.g. registry.example.com/team/app; set the tag with ${label('tag', o.where)}`);
   }
   // The same range the cleanroom plans (src/cleanroom/plan.ts), refused here before any engine is contacted.
   if (o.shards !== undefined && !(Number.isInteger(o.shards) && o.shards >= 1 && o.shards <= 32)) {

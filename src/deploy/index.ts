@@ -4,6 +4,7 @@
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../errors.js';
+import { inputLabel } from '../ssh/material.js';
 import { reporter } from '../util/reporter.js';
 import type { CleanupLedger } from '../util/cleanup.js';
 import { SshConnection, type Connector, type HostConnection } from '../ssh/connection.js';
@@ -89,7 +90,7 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
   }
   const conns = plan.hosts.map(connect);
   const { runId, actor } = runIdentity(req.env);
-  const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [], proxySwitches: new Map(), ...(req.appEnv !== undefined ? { appEnv: req.appEnv } : {}), ...(req.mode === 'deploy' && req.digest ? { digest: req.digest } : {}), ...(req.untested ? { untested: req.untested } : {}) };
+  const run: DeployRun = { plan, mode: req.mode, hosts: new Map(), ledger: req.ledger, runId, actor, signal: req.signal, hooks: req.hooks ?? {}, touched: [], proxySwitches: new Map(), ...(req.appEnv !== undefined ? { appEnv: req.appEnv } : {}), ...(req.mode === 'deploy' && req.digest ? { digest: req.digest } : {}), ...(req.untested ? { untested: req.untested } : {}), where: req.ssh.where };
   const outcome: RolloutOutcome = { ok: false, phase: 'preflight', reverted: false, revertProblems: [] };
   try {
     await runRollout(fleetDriver(run, req, conns), req.signal, outcome);
@@ -159,7 +160,7 @@ function setTargets(run: DeployRun, req: DeployRequest): void {
     if (!h.target) noRevert.push(h.label);
   }
   if (noRevert.length) {
-    throw new UserError(`rollback refused, nothing was changed: no recorded previous tag on ${noRevert.join(', ')}`, 'name the tag to go back to with the tag input');
+    throw new UserError(`rollback refused, nothing was changed: no recorded previous tag on ${noRevert.join(', ')}`, `name the tag to go back to with ${inputLabel('tag', req.ssh.where)}`);
   }
 }
 

@@ -4,6 +4,7 @@
 // are stored only in a per-deploy DOCKER_CONFIG directory removed right after the pull.
 import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../errors.js';
+import { inputLabel } from '../ssh/material.js';
 import type { CleanupItem } from '../util/cleanup.js';
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
@@ -101,7 +102,7 @@ export async function ensureTargetsAvailable(run: DeployRun, login?: RegistryLog
   if (missing.length) {
     throw new UserError(
       `rollback refused, nothing was changed: ${run.plan.image} tag not available on ${missing.sort().join(', ')}`,
-      'pick a tag that is still in the registry or kept on every host (deploy.keep), via the tag input',
+      `pick a tag that is still in the registry or kept on every host (deploy.keep), with ${inputLabel('tag', run.where)}`,
     );
   }
 }

@@ -60,6 +60,8 @@ export interface DeployRun {
   touched: { host: string; role: string }[];
   /** Roles behind the proxy: what each (host, role) switch did, keyed by proxySwitchKey. */
   proxySwitches?: Map<string, ProxySwitch>;
+  /** How messages name inputs: `input 'tag'` (the action) or `--tag` (the CLI). */
+  where?: 'input' | 'flag';
   /** deploy: the manifest digest every host pulls (resolved once from the tag, or given). */
   digest?: string;
   /** deploy: deployed without a passing test record (allow-untested or require_tested: false); said in the audit line. */

@@ -2,6 +2,7 @@
 // (src/engine/rollout.ts runs the phases), talking to one manager. Preflight (swarm, env file and its lines, TAG/REVERT, lock), registry login,
 // image check, record, release tasks as a Swarm job, services rolled one role at a time by Swarm
 // itself, revert of the roles already rolled when a later one fails, finish (TAG, audit line, lock).
+import { inputLabel } from '../ssh/material.js';
 import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
@@ -167,7 +168,7 @@ function swarmDriver(run: SwarmRun, req: SwarmRequest, report: SwarmReport): Rol
     },
     chooseTargets: () => {
       run.target = req.tag ?? run.before.revert;
-      if (!run.target) throw new UserError('rollback refused, nothing was changed: no recorded previous tag on the manager', 'name the tag to go back to with the tag input');
+      if (!run.target) throw new UserError('rollback refused, nothing was changed: no recorded previous tag on the manager', `name the tag to go back to with ${inputLabel('tag', req.ssh.where)}`);
       report.oldTag = run.before.tag;
       report.newTag = run.target;
       report.services = plan.services.map((s) => result(s, run.found.get(s.name) ? tagOf(run.found.get(s.name)!.image) : '', run.target));
@@ -179,7 +180,7 @@ function swarmDriver(run: SwarmRun, req: SwarmRequest, report: SwarmReport): Rol
       // By digest the manager also tags it as the release, so what it runs can be read back (promote).
       const p = await conn.run(run.digest ? pullDigestArgv(plan.image, run.digest, run.target, run.dockerConfig) : pullArgv(ref, run.dockerConfig));
       if (p.exitCode !== 0) {
-        if (req.mode === 'rollback') throw new UserError(`rollback refused, nothing was changed: ${ref} is not available (${lastLines(p.stderr || p.stdout)})`, 'pick a tag that is still in the registry, via the tag input');
+        if (req.mode === 'rollback') throw new UserError(`rollback refused, nothing was changed: ${ref} is not available (${lastLines(p.stderr || p.stdout)})`, `pick a tag that is still in the registry, with ${inputLabel('tag', req.ssh.where)}`);
         throw new SwarmStepError('manager', `pull ${ref}`, lastLines(p.stderr || p.stdout));
       }
       r.info(`${ref} is available`);

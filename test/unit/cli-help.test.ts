@@ -28,3 +28,10 @@ test('the action keeps its own description of the key (action.yml is generated f
 test.each(['build', 'ci'])('pallet help %s lists --build-arg', (cmd) => {
   expect(commandHelp(cmd)).toContain('\n  --build-arg NAME=VALUE ');
 });
+
+test('promote lists --from and no --tag (it deploys what the source runs), and says --to is --environment', () => {
+  const text = commandHelp('promote')!;
+  expect(text).toMatch(/^ {2}--from /m);
+  expect(text).not.toMatch(/^ {2}--tag /m);
+  expect(text).toContain('(--to is --environment)');
+});
