@@ -364,14 +364,17 @@ docker exec "$shop" python3 -c '${probe}' ${BLOG} $urls "http://$name:8000/healt
       expect(Object.keys(stats.versions)).toEqual([fx.tags.v3]);
       for (const [i, a] of fx.addresses.entries()) {
         // Counted on the host: containers, networks, volumes, route files, state files of the blog,
-        // and images of its repository that no container uses.
+        // and images of its repository that no container uses and no other app's TAG or REVERT names;
+        // the shop (same repository) keeps the images its TAG and REVERT name: its rollback target stays.
         const left = await fx.ssh(a, `echo "containers=$(docker ps -aq --filter label=pallet.app=${BLOG_APP} | wc -l)"
 echo "networks=$(docker network ls -q --filter label=pallet.app-network=${BLOG_APP} | wc -l)"
 echo "volumes=$(docker volume ls -q --filter label=pallet.app=${BLOG_APP} | wc -l)"
 echo "routes=$(ls /var/lib/pallet/proxy/routes | grep -c -e '+${BLOG_APP}+' -e '^${BLOG_APP}+')"
 echo "files=$(find /var/lib/pallet/${BLOG_APP} 2>/dev/null | wc -l)"
-echo "unused images=$(for ref in $(docker image ls ${fx.repo} --format '{{.Repository}}:{{.Tag}}'); do docker ps -aq --filter ancestor=$ref | grep -q . || echo $ref; done | wc -l)"`);
-        expect(left).toBe('containers=0\nnetworks=0\nvolumes=0\nroutes=0\nfiles=0\nunused images=0\n');
+named=$(cat /var/lib/pallet/*/TAG /var/lib/pallet/*/REVERT 2>/dev/null)
+echo "unused images=$(for ref in $(docker image ls ${fx.repo} --format '{{.Repository}}:{{.Tag}}'); do docker ps -aq --filter ancestor=$ref | grep -q . || printf '%s\\n' "$named" | grep -qxF "\${ref##*:}" || echo $ref; done | wc -l)"
+echo "shop's TAG and REVERT images missing=$(for t in $(cat /var/lib/pallet/${PROXY_APP}/TAG /var/lib/pallet/${PROXY_APP}/REVERT); do docker image inspect ${fx.repo}:$t >/dev/null 2>&1 || echo $t; done | wc -l)"`);
+        expect(left).toBe("containers=0\nnetworks=0\nvolumes=0\nroutes=0\nfiles=0\nunused images=0\nshop's TAG and REVERT images missing=0\n");
         expect((await fetchVersion(hostUrl(i), BLOG)).status).toBe(404);
         expect((await fetchVersion(hostUrl(i), HOST)).version).toBe(fx.tags.v3);
       }
