@@ -14,6 +14,7 @@ import { runIdentity } from '../deploy/index.js';
 import { acquireLock, releaseLock, type HeldLock } from '../deploy/lock.js';
 import { listTagsArgv, stateDir } from '../deploy/commands.js';
 import { appNetwork, removeRouteArgv } from '../deploy/proxy/commands.js';
+import { removeStaticArgv } from '../deploy/proxy/static-commands.js';
 import { lastLines } from '../ssh/errors.js';
 import { openSession, openSwarmManager } from '../ops/remote.js';
 import { selectForView, swarmManager } from '../ops/select.js';
@@ -143,6 +144,8 @@ async function removeFromHost(conn: HostConnection, lock: HeldLock, req: RemoveR
   for (const role of routes) await step(removeRouteArgv(app, role, true), `removing the route of ${role}`);
   const containers = countOf(await step(removeContainersArgv(app, req.stopTimeout), 'removing the containers'), 'removed');
   const network = countOf(await step(removeNetworkArgv(appNetwork(app)), 'removing the network'), 'removed') > 0;
+  // The files the proxy served for it (deploy.proxy.static), now that no route names them.
+  await step(removeStaticArgv(app), 'removing the static files');
   const images = await step(removeImagesArgv(req.image, req.app), 'removing the images');
   const kept = await finishState(conn, lock, req, step);
   const row = { host: conn.name, routes, containers, network, images: countOf(images, 'removed'), imagesKept: countOf(images, 'kept'), kept };

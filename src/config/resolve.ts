@@ -2,7 +2,7 @@
 // forms expanded (service names, command strings), values coerced to strings, paths resolved.
 // Only called once schema and semantic checks passed, so the shapes here are known to be right.
 import path from 'node:path';
-import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, ReadyProbe, RoleConfig, ServiceSpec, TestConfig } from './types.js';
+import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
 import { isCatalogService } from './services.js';
 import type { KeyPath } from './problems.js';
 
@@ -175,7 +175,15 @@ function resolveProxy(p: unknown): ProxyConfig | false {
     drain_timeout: o.drain_timeout ?? DEFAULTS.drainTimeout,
     // Without TLS the proxy sits behind another load balancer, which is in the hosts' own network.
     trusted_proxies: [...(o.trusted_proxies ?? (tls === 'off' ? ['private_ranges'] : []))],
+    ...(o.static ? { static: resolveStatic(o.static) } : {}),
   };
+}
+
+/** deploy.proxy.static: true = Django's usual STATIC_ROOT /static and STATIC_URL /static/; a root without '/' at the end. */
+function resolveStatic(s: unknown): StaticFilesConfig {
+  const o = (typeof s === 'object' && s !== null ? s : {}) as Obj;
+  const root = String(o.root ?? '/static');
+  return { root: root.length > 1 ? root.replace(/\/$/, '') : root, url: String(o.url ?? '/static/') };
 }
 
 export function resolveConfig(data: Obj, file: string, text: ScalarText): PalletConfig {

@@ -129,6 +129,28 @@ const hostName = (): Schema =>
     maxLength: 253,
   });
 
+/** deploy.proxy.static: the proxy serves the app's collected static files (true = the defaults). */
+const staticFiles: Schema = {
+  oneOf: [
+    { type: 'boolean' },
+    {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        root: string('a path', {
+          pattern: '^/[A-Za-z0-9._@+-]+(/[A-Za-z0-9._@+-]+)*/?$',
+          'x-message': "must be an absolute directory in the image, like /static (Django's STATIC_ROOT)",
+        }),
+        url: string('a URL path', {
+          pattern: '^/([A-Za-z0-9._~-]+/)+$',
+          'x-message': "must be a URL path that starts and ends with '/', like /static/ (Django's STATIC_URL); '/' alone would send every request to the files",
+        }),
+      },
+    },
+  ],
+  'x-expected': 'true, false or a mapping {root, url}',
+};
+
 const proxy: Schema = {
   oneOf: [
     { type: 'boolean' },
@@ -141,10 +163,11 @@ const proxy: Schema = {
         image: nonEmpty('an image reference'),
         drain_timeout: seconds(0),
         trusted_proxies: list(nonEmpty('an IP range (CIDR), an IP address or private_ranges'), 'a list of IP ranges'),
+        static: staticFiles,
       },
     },
   ],
-  'x-expected': 'false (publish the port, no proxy) or a mapping {hosts, tls, image, drain_timeout, trusted_proxies}',
+  'x-expected': 'false (publish the port, no proxy) or a mapping {hosts, tls, image, drain_timeout, trusted_proxies, static}',
 };
 
 const role: Schema = {

@@ -171,6 +171,14 @@ function checkProxy(proxy: unknown, out: Problem[]): void {
     const problem = isStr(t) ? trustedProxyProblem(t) : undefined;
     if (problem) out.push({ path: ['deploy', 'proxy', 'trusted_proxies', i], message: problem });
   });
+  if (isObj(proxy.static)) {
+    for (const key of ['root', 'url'] as const) {
+      const v = proxy.static[key];
+      if (isStr(v) && v.split('/').some((seg) => seg === '.' || seg === '..')) {
+        out.push({ path: ['deploy', 'proxy', 'static', key], message: `'${v}' has a '.' or '..' segment; write the path without them` });
+      }
+    }
+  }
 }
 
 /** One deploy.proxy.trusted_proxies entry: private_ranges, an IP address, or ADDRESS/PREFIX (CIDR, RFC 4632). */

@@ -108,6 +108,16 @@ export interface ProxyConfig {
    * proxy passes on instead of replacing them. Default: `[private_ranges]` with tls off, else [].
    */
   trusted_proxies: string[];
+  /** The app's collected static files, served by the proxy (undefined = the app serves its own, e.g. WhiteNoise). */
+  static?: StaticFilesConfig;
+}
+
+/** deploy.proxy.static: where the image holds the collected files, and the URL prefix they are served under. */
+export interface StaticFilesConfig {
+  /** Directory in the image that `collectstatic` filled at build time (Django's STATIC_ROOT); default /static. */
+  root: string;
+  /** URL path prefix, starting and ending with '/' (Django's STATIC_URL); default /static/. */
+  url: string;
 }
 
 /** deploy.env: `clear` values as strings (numbers and booleans as written), `secret` variable names. */

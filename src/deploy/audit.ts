@@ -9,6 +9,7 @@ import { removeReleaseEnvArgv } from './env-file.js';
 import { TAG_PATTERN } from '../config/references.js';
 import { releaseLock } from './lock.js';
 import type { DeployRun, HostRecord } from './types.js';
+import { pruneStaticFiles } from './proxy/static-files.js';
 
 /**
  * Finishes every host at once. `handOver(h, fields)`, when given, finishes the host itself and
@@ -62,7 +63,7 @@ function auditLineOf(run: DeployRun, h: HostRecord, result: string): string {
   });
 }
 
-/** After a success: images of the app's repository beyond `keep` go, with their release env files. */
+/** After a success: images of the app's repository beyond `keep` go, with their release env files and static files. */
 async function pruneImages(run: DeployRun, h: HostRecord): Promise<void> {
   const { app, image, keep } = run.plan;
   const listing = (await h.tagListing) ?? (await h.conn.check(listTagsArgv(image), 'listing images')).stdout;
@@ -72,6 +73,7 @@ async function pruneImages(run: DeployRun, h: HostRecord): Promise<void> {
     const r = await h.conn.run(removeImagesArgv(image, old));
     if (r.exitCode === 0) {
       reporter().info(`${h.label}: pruned ${old.join(', ')}`);
+      await pruneStaticFiles(run, h, old);
       // Their deploy.env files go with them (a later rollback to such a tag writes a fresh one).
       const e = await h.conn.run(removeReleaseEnvArgv(app, old.filter((t) => TAG_PATTERN.test(t))));
       if (e.exitCode !== 0) reporter().warning(`${h.label}: could not remove the env files of ${old.join(', ')}: ${e.stderr.trim()}`);

@@ -17,6 +17,7 @@ import { ensureTargetsAvailable, pullEverywhere, type RegistryLogin } from './pu
 import { runTasks } from './tasks.js';
 import { rollRole } from './restart.js';
 import { prepareProxies, retireInBackground, rollRoleBehindProxy } from './proxy/rollout.js';
+import { placeStaticFiles, undoStaticFiles } from './proxy/static-files.js';
 import { revertTouched } from './revert.js';
 import { finishHosts } from './audit.js';
 import { failures, forEachHost } from './parallel.js';
@@ -123,7 +124,7 @@ function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]
     chooseTargets: () => setTargets(run, req),
     prepareTitle: () => {
       const title = req.mode === 'rollback' ? 'Checking the rollback image on every host' : `Pulling ${plan.image}:${req.tag}${run.digest ? `@${run.digest}` : ''}`;
-      return plan.proxy ? `${title}; the proxy on every web host` : title;
+      return plan.proxy ? `${title}; the proxy${plan.proxy.static ? ' and the static files' : ''} on every web host` : title;
     },
     prepare: (outcome) => pullAndPrepare(run, req, outcome),
     record: () => recordRevert(run),
@@ -132,14 +133,19 @@ function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]
     roll: (cancelled) => r.group('Rolling restart', () => rollOut(run, cancelled)),
     touched: () => [...new Set(run.touched.map((t) => t.host))],
     revert: () => revertTouched(run),
-    finish: (outcome, result) => finishHosts(run, outcome.ok, result, outcome.ok && plan.proxy ? (h, fields) => retireInBackground(run, h, fields) : undefined),
+    finish: async (outcome, result) => {
+      // Under the deploy lock still: a failed release's static files go before the hosts are let go.
+      if (!outcome.ok) await undoStaticFiles(run, outcome.revertProblems);
+      await finishHosts(run, outcome.ok, result, outcome.ok && plan.proxy ? (h, fields) => retireInBackground(run, h, fields) : undefined);
+    },
     release: () => releaseAll(run),
   };
 }
 
 /**
  * Pulls the release (or checks the rollback image) and, in proxy mode, prepares the proxies at
- * the same time. A pull failure wins over a proxy failure (phase 'pull', else 'proxy').
+ * the same time. A pull failure wins over a proxy failure (phase 'pull', else 'proxy'). Then the
+ * release's static files are placed on every web host (deploy.proxy.static; phase 'pull').
  */
 async function pullAndPrepare(run: DeployRun, req: DeployRequest, outcome: RolloutOutcome): Promise<void> {
   const [pulled, proxied] = await Promise.allSettled([
@@ -151,6 +157,7 @@ async function pullAndPrepare(run: DeployRun, req: DeployRequest, outcome: Rollo
     outcome.phase = 'proxy';
     throw proxied.reason;
   }
+  await placeStaticFiles(run);
 }
 
 function setTargets(run: DeployRun, req: DeployRequest): void {

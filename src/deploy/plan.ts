@@ -52,6 +52,8 @@ export interface ProxyPlan {
   drainTimeout: number;
   /** CIDR ranges whose X-Forwarded-* headers the proxy trusts (`private_ranges` expanded). */
   trustedProxies: string[];
+  /** The proxy serves the files the image holds in `root` under the URL path `url` (deploy.proxy.static). */
+  static?: { root: string; url: string };
 }
 
 const ROLE_ORDER = ['web', 'worker', 'beat'];
@@ -135,7 +137,7 @@ export function planDeploy(config: PalletConfig): DeployPlan {
     return targets.get(key)!.label;
   };
   const proxy: ProxyPlan | undefined = deploy.proxy
-    ? { image: deploy.proxy.image, hosts: [...deploy.proxy.hosts], tls: deploy.proxy.tls, drainTimeout: deploy.proxy.drain_timeout, trustedProxies: expandTrustedProxies(deploy.proxy.trusted_proxies) }
+    ? { image: deploy.proxy.image, hosts: [...deploy.proxy.hosts], tls: deploy.proxy.tls, drainTimeout: deploy.proxy.drain_timeout, trustedProxies: expandTrustedProxies(deploy.proxy.trusted_proxies), ...(deploy.proxy.static ? { static: { ...deploy.proxy.static } } : {}) }
     : undefined;
   const roles = orderRoles(Object.keys(deploy.roles)).map((n) => rolePlan(n, deploy.roles[n], deploy, hostKey, proxy));
   const seen = new Set<string>();

@@ -30,6 +30,8 @@ export interface HostRecord {
   hostEnvFile?: boolean;
   /** Release tags that have a deploy.env file on this host (of the target and the previous tag). */
   releaseEnv?: Set<string>;
+  /** deploy.proxy.static: the target release's files were placed on this host (and whether they were there before). */
+  staticPlaced?: { tag: string; existed: boolean };
   restartMs: number;
   health: string[];
   reverted: boolean;

@@ -53,6 +53,7 @@ export const DEPLOY_KEYS = [
   'deploy.proxy.image',
   'deploy.proxy.drain_timeout',
   'deploy.proxy.trusted_proxies',
+  'deploy.proxy.static',
 ] as const;
 
 export type DeployKey = (typeof DEPLOY_KEYS)[number];
@@ -105,6 +106,7 @@ const SSH_HOSTS: Capabilities = {
   'deploy.proxy.image': 'yes',
   'deploy.proxy.drain_timeout': 'yes',
   'deploy.proxy.trusted_proxies': 'yes',
+  'deploy.proxy.static': 'yes',
 };
 
 // Unreachable with deploy.proxy: false (the schema allows no keys under false), declared all the same.
@@ -117,6 +119,7 @@ const PUBLISHED_PORT: Capabilities = {
   'deploy.proxy.image': NO_PROXY,
   'deploy.proxy.drain_timeout': NO_PROXY,
   'deploy.proxy.trusted_proxies': NO_PROXY,
+  'deploy.proxy.static': NO_PROXY,
 };
 
 const PROXY: Capabilities = {
@@ -145,6 +148,7 @@ const SWARM: Capabilities = {
   'deploy.proxy.image': SWARM_PROXY,
   'deploy.proxy.drain_timeout': SWARM_PROXY,
   'deploy.proxy.trusted_proxies': SWARM_PROXY,
+  'deploy.proxy.static': SWARM_PROXY,
 };
 
 /** Each target's declaration: the deploy keys it honours, and why not for the others. */

@@ -23,6 +23,8 @@ export interface Release {
   logs?: string;
   /** Roles whose containers keep restarting (a background role then fails the `stable` check). */
   unstableRoles?: string[];
+  /** Its image has no static files directory (deploy.proxy.static.root): place-static exits 4. */
+  noStaticRoot?: boolean;
 }
 
 export interface FakeContainer {
@@ -97,7 +99,9 @@ export class FakeHost implements HostConnection {
   readonly images = new Set<string>();
   readonly containers = new Map<string, FakeContainer>();
   readonly routes = new Map<string, Route>();
-  proxy?: { image: string; running: boolean };
+  proxy?: { image: string; running: boolean; staticMount?: boolean };
+  /** deploy.proxy.static per app directory: the releases whose files are here (oldest first) and the one that wins. */
+  readonly statics = new Map<string, { releases: string[]; live: string }>();
   /** Networks on the host (the app networks the proxy joins). */
   readonly networks = new Set<string>();
   /** Each stop-remove as `container signal`, in order. */
@@ -345,16 +349,16 @@ export class FakeHost implements HostConnection {
       if (!this.images.has(img)) return fail(6, `the proxy image ${img} is not on this host\n`);
       this.networks.add(a[6]);
       let said = '';
-      if (!this.proxy) { this.proxy = { image: img, running: true }; said = `proxy container pallet-proxy started from ${img}\n`; }
+      if (!this.proxy) { this.proxy = { image: img, running: true, staticMount: true }; said = `proxy container pallet-proxy started from ${img}\n`; }
       if (!this.proxy.running) { this.proxy.running = true; said = 'starting the stopped proxy container pallet-proxy\n'; }
-      return ok(`${said}image=${this.proxy.image}\nproxy ready\n`);
+      return ok(`${said}image=${this.proxy.image}\nstatic_mount=${this.proxy.staticMount ? 1 : 0}\nproxy ready\n`);
     },
     'replace-proxy': (a) => {
       const img = a[4];
       const old = this.proxy!.image;
       if (!this.images.has(img)) return fail(4, '', `could not create the proxy from ${img}: No such image\n`);
       if (this.fleet.brokenProxyImages.has(img)) return fail(5, '', `the proxy from ${img} did not come up (bad config); pallet-proxy runs ${old} again\n`);
-      this.proxy = { image: img, running: true };
+      this.proxy = { image: img, running: true, staticMount: true };
       return ok(`replaced ${old} with ${img}\ngap_ms=180\n`);
     },
     'route-claims': (a) => ok([...this.routes.entries()].filter(([k]) => k !== a[1]).map(([k, r]) => `route=${k}\t${r.http}\n`).join('')),
@@ -392,6 +396,26 @@ export class FakeHost implements HostConnection {
       return ok(`kept=${kept.join(' ')}\n`);
     },
     'remove-empty-dir': () => ok(),
+    'place-static': (a) => {
+      const [d, ref, root, tag] = a;
+      if (!this.images.has(ref)) return fail(3, `could not create a container of ${ref}: No such image\n`);
+      if (this.fleet.release(tag).noStaticRoot) return fail(4, `${ref} has no directory ${root}: Error: Could not find the file ${root} in container\n`);
+      const st = this.statics.get(d) ?? { releases: [], live: '' };
+      const existed = st.releases.includes(tag);
+      st.releases = [...st.releases.filter((t) => t !== tag), tag];
+      st.live = tag;
+      this.statics.set(d, st);
+      return ok(`existed=${existed ? 1 : 0}\nfiles=3\nkib=12\nreleases=${st.releases.join(' ')}\n`);
+    },
+    'drop-static': (a) => {
+      const [d, live, ...tags] = a;
+      const st = this.statics.get(d);
+      if (!st) return ok();
+      st.releases = st.releases.filter((t) => !tags.includes(t));
+      st.live = live;
+      return ok(`releases=${st.releases.join(' ')}\n`);
+    },
+    'remove-static': (a) => ok(`removed=${this.statics.delete(a[0]) ? 1 : 0}\n`),
     'retire': (a) => {
       for (const n of a.slice(3)) this.remove(n);
       return ok(Number(a[1]) > 0 ? 'drained after 0.0s\n' : '');

@@ -36,6 +36,11 @@ export interface RouteSpec {
    * other sources Caddy replaces them with what it saw. [] = trust no one.
    */
   trustedProxies?: string[];
+  /**
+   * Requests under `url` (a path prefix ending in '/') are answered from the directory `root` as
+   * the proxy container sees it (see staticRoute); everything else goes to the upstream.
+   */
+  static?: { url: string; root: string };
 }
 
 /** The three fragments one (app, role) contributes; each is a comma-joined list of JSON objects ('' = none). */
@@ -73,25 +78,66 @@ export function healthSendsHttps(p: { tls: ProxyTls; trustedProxies: readonly st
  */
 export const DROP_PROXY_SERVER_HEADER = { handler: 'headers', response: { delete: ['Server'] } };
 
+const notFound = (): object => ({ handler: 'static_response', status_code: 404, headers: { 'Content-Type': ['text/plain; charset=utf-8'] }, body: 'Not Found\n' });
+
 /** Answer for host names no app claims: a bare 404, without Caddy's Server header. */
 export const NOT_FOUND_ROUTE = {
-  handle: [
-    DROP_PROXY_SERVER_HEADER,
-    { handler: 'static_response', status_code: 404, headers: { 'Content-Type': ['text/plain; charset=utf-8'] }, body: 'Not Found\n' },
-  ],
+  handle: [DROP_PROXY_SERVER_HEADER, notFound()],
 };
 
+/**
+ * A file name as Django's ManifestStaticFilesStorage writes it: `name.<first 12 hex digits of the
+ * content's MD5>.ext` (django/contrib/staticfiles/storage.py, HashedFilesMixin.hashed_name).
+ * Such a name never changes content, so it may be cached for good.
+ */
+export const HASHED_NAME_PATTERN = '\\.[0-9a-f]{12}\\.[A-Za-z0-9]+$';
+
+/** Cache-Control of hashed names (RFC 8246 `immutable`: a year, never revalidated). */
+export const CACHE_HASHED = 'public, max-age=31536000, immutable';
+/** Cache-Control of other static files: a minute, so a changed file shows soon. */
+export const CACHE_OTHER = 'public, max-age=60';
+
+/**
+ * The route of the static files under `url`: the prefix is stripped and the rest looked up in
+ * `root`; a file found is served with its Cache-Control (hashed names: CACHE_HASHED), with a
+ * `.br`/`.zst`/`.gz` variant beside it when the client accepts one; anything else is a 404 from
+ * the proxy, so the app never sees a request under `url`.
+ */
+export function staticRoute(s: { url: string; root: string }): object {
+  const exists = { file: { root: s.root, try_files: ['{http.request.uri.path}'] } };
+  const serve = (cache: string) => [
+    { handler: 'headers', response: { set: { 'Cache-Control': [cache] } } },
+    { handler: 'file_server', root: s.root, precompressed: { br: {}, zstd: {}, gzip: {} }, precompressed_order: ['br', 'zstd', 'gzip'] },
+  ];
+  return {
+    match: [{ path: [`${s.url}*`] }],
+    handle: [{
+      handler: 'subroute',
+      routes: [
+        { handle: [{ handler: 'rewrite', strip_path_prefix: s.url.slice(0, -1) }] },
+        { match: [{ ...exists, path_regexp: { pattern: HASHED_NAME_PATTERN } }], handle: serve(CACHE_HASHED), terminal: true },
+        { match: [exists], handle: serve(CACHE_OTHER), terminal: true },
+        { handle: [notFound()] },
+      ],
+    }],
+    terminal: true,
+  };
+}
+
 function proxyRoute(r: RouteSpec): object {
+  const upstream = {
+    handler: 'reverse_proxy',
+    upstreams: [{ dial: `${r.upstream}:${r.port}` }],
+    // The handler-level field (Caddy >= 2.5; still read by 2.7+ beside the server-level one).
+    ...(r.trustedProxies?.length ? { trusted_proxies: r.trustedProxies } : {}),
+    // A stopped upstream answers 502 at once instead of hanging a request.
+    transport: { protocol: 'http', dial_timeout: 2_000_000_000 },
+  };
   return {
     ...(r.hosts.length ? { match: [{ host: r.hosts }] } : {}),
-    handle: [DROP_PROXY_SERVER_HEADER, {
-      handler: 'reverse_proxy',
-      upstreams: [{ dial: `${r.upstream}:${r.port}` }],
-      // The handler-level field (Caddy >= 2.5; still read by 2.7+ beside the server-level one).
-      ...(r.trustedProxies?.length ? { trusted_proxies: r.trustedProxies } : {}),
-      // A stopped upstream answers 502 at once instead of hanging a request.
-      transport: { protocol: 'http', dial_timeout: 2_000_000_000 },
-    }],
+    handle: r.static
+      ? [DROP_PROXY_SERVER_HEADER, { handler: 'subroute', routes: [staticRoute(r.static), { handle: [upstream] }] }]
+      : [DROP_PROXY_SERVER_HEADER, upstream],
     terminal: true,
   };
 }

@@ -4,6 +4,7 @@
 import { remoteScript } from '../../host/script.js';
 import { FINISH_STEPS, type FinishFields } from '../commands.js';
 import { configFrame, emptyConfig, routeOrder, type RouteFragments } from './caddy.js';
+import { STATIC_DIR, STATIC_MOUNT } from './static-commands.js';
 
 /** Host directory of the proxy: caddy.json (what the proxy loads at start), routes/ (fragments). */
 export const PROXY_DIR = '/var/lib/pallet/proxy';
@@ -28,8 +29,9 @@ export function appNetwork(app: string): string {
 }
 
 // The proxy container as every deploy creates it (ENSURE and REPLACE share it): $1 image, $2 name.
-const PROXY_CREATE = `create() { docker create --name "$2" --restart unless-stopped --network "$net" -p 80:80 -p 443:443 \\
-    -v "$d:/etc/pallet-proxy:ro" -v "$data:/data" --label pallet.proxy=caddy "$1" caddy run --config /etc/pallet-proxy/caddy.json; }
+// The apps' static files (static-commands.ts) are mounted read-only; $static is STATIC_DIR.
+const PROXY_CREATE = `create() { mkdir -p "$static" && docker create --name "$2" --restart unless-stopped --network "$net" -p 80:80 -p 443:443 \\
+    -v "$d:/etc/pallet-proxy:ro" -v "$data:/data" -v "$static:${STATIC_MOUNT}:ro" --label pallet.proxy=caddy "$1" caddy run --config /etc/pallet-proxy/caddy.json; }
 # Joins every app network on the host it is not on yet (a proxy made by one app's deploy serves the others too).
 join() { on=$(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$1" 2>/dev/null)
   for n in $(docker network ls --filter label=pallet.app-network --format '{{.Name}}'); do
@@ -42,16 +44,17 @@ ready() { i=0; while [ "$i" -lt 100 ]; do i=$((i+1))
 // Creates the app's network, the initial config and the proxy container when missing, starts it
 // when stopped, joins it to every app network and waits (bounded) until it takes the persisted
 // config. Prints `image=` (what the proxy runs: the rollout replaces it when the config names
-// another). Exit 4 = the container could not start (ports 80/443 taken); 5 = no answer;
+// another) and `static_mount=0|1` (whether it mounts the static files: proxies made before
+// deploy.proxy.static existed do not, and are replaced when an app asks for it). Exit 4 = the container could not start (ports 80/443 taken); 5 = no answer;
 // 6 (ENSURE_NO_IMAGE) = the configured image is not on the host (nothing was done: pull, then again).
-const ENSURE = `d="$1"; data="$2"; name="$3"; net="$4"; img="$5"; empty="$6"; appnet="$7"; app="$8"
+const ENSURE = `d="$1"; data="$2"; name="$3"; net="$4"; img="$5"; empty="$6"; appnet="$7"; app="$8"; static="$9"
 ${PROXY_CREATE}
 docker image inspect "$img" >/dev/null 2>&1 || { echo "the proxy image $img is not on this host"; exit 6; }
 mkdir -p "$d/routes" "$data" || exit 3
 docker network inspect "$net" >/dev/null 2>&1 || docker network create "$net" >/dev/null || exit 3
 docker network inspect "$appnet" >/dev/null 2>&1 || docker network create --label "pallet.app-network=$app" "$appnet" >/dev/null || exit 3
 [ -s "$d/caddy.json" ] || printf '%s\\n' "$empty" > "$d/caddy.json" || exit 3
-set -- $(docker inspect --format '{{.State.Running}} {{.Config.Image}}' "$name" 2>/dev/null); st="$1"; runs="$2"
+set -- $(docker inspect --format '{{.State.Running}} {{.Config.Image}} {{range .Mounts}}{{.Destination}},{{end}}' "$name" 2>/dev/null); st="$1"; runs="$2"; mounts="$3"
 if [ "$st" = false ]; then
   echo "starting the stopped proxy container $name"
   docker start "$name" >/dev/null 2>&1 || { echo "could not start $name: $(docker start "$name" 2>&1 | tail -n 2)"; exit 4; }
@@ -59,10 +62,11 @@ elif [ -z "$st" ]; then
   out=$(create "$img" "$name" 2>&1) || { docker rm -f "$name" >/dev/null 2>&1; echo "could not create the proxy ($img): $(printf '%s' "$out" | tail -n 2)"; exit 4; }
   join "$name" || { docker rm -f "$name" >/dev/null 2>&1; echo "could not join the app networks"; exit 3; }
   out=$(docker start "$name" 2>&1) || { docker rm -f "$name" >/dev/null 2>&1; echo "could not start the proxy ($img): $(printf '%s' "$out" | tail -n 2)"; exit 4; }
-  echo "proxy container $name started from $img"; runs="$img"
+  echo "proxy container $name started from $img"; runs="$img"; mounts="${STATIC_MOUNT},"
 fi
 join "$name" || { echo "could not join the proxy to the app networks"; exit 3; }
 printf 'image=%s\\n' "$runs"
+case ",$mounts" in *",${STATIC_MOUNT},"*) echo static_mount=1 ;; *) echo static_mount=0 ;; esac
 # A proxy that was running already serves its config; one just started must take it first.
 [ "$st" = true ] && { echo "proxy ready"; exit 0; }
 ready "$name" && { echo "proxy ready"; exit 0; }
@@ -74,12 +78,17 @@ export const ENSURE_NO_IMAGE = 6;
 
 /** Makes sure the host's proxy runs with its persisted routes and is on `app`'s network (idempotent). */
 export function ensureProxyArgv(image: string, app: string): string[] {
-  return remoteScript('ensure-proxy', ENSURE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image, emptyConfig(), appNetwork(app), app);
+  return remoteScript('ensure-proxy', ENSURE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image, emptyConfig(), appNetwork(app), app, STATIC_DIR);
 }
 
 /** Pure: the image the proxy runs, from ensureProxyArgv's output ('' if not printed). */
 export function parseProxyImage(stdout: string): string {
   return (/^image=(.*)$/m.exec(stdout)?.[1] ?? '').trim();
+}
+
+/** Pure: whether the proxy mounts the static files (ensureProxyArgv's static_mount=1). */
+export function parseStaticMount(stdout: string): boolean {
+  return /^static_mount=1$/m.test(stdout);
 }
 
 // Replaces the proxy container with one of another image, keeping its networks, config and
@@ -88,7 +97,7 @@ export function parseProxyImage(stdout: string): string {
 // graceful stop (requests in flight finish, at most 10 s) and the new one's start; it is printed
 // as gap_ms=. If the new one does not come up, the old container is started again (exit 5:
 // nothing changed).
-const REPLACE = `d="$1"; data="$2"; name="$3"; net="$4"; img="$5"
+const REPLACE = `d="$1"; data="$2"; name="$3"; net="$4"; img="$5"; static="$6"
 ${PROXY_CREATE}
 old=$(docker inspect --format '{{.Config.Image}}' "$name") || { echo "no proxy container $name"; exit 3; }
 next="$name-next"; prev="$name-previous"
@@ -117,7 +126,7 @@ echo "the proxy from $img did not come up ($why), and $old could not be started 
 
 /** Replaces the host's proxy with one running `image` (see REPLACE); stdout holds gap_ms=. */
 export function replaceProxyArgv(image: string): string[] {
-  return remoteScript('replace-proxy', REPLACE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image);
+  return remoteScript('replace-proxy', REPLACE, PROXY_DIR, PROXY_DATA_DIR, PROXY_CONTAINER, PROXY_NETWORK, image, STATIC_DIR);
 }
 
 // Before the rollout: every other route on the host with its http fragment (JSON route objects,

@@ -17,24 +17,29 @@ import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxyS
 import { healthSendsHttps, routeFragments, type RouteFragments } from './caddy.js';
 import { waitHealthy } from '../health.js';
 import {
-  ENSURE_NO_IMAGE, appNetwork, ensureProxyArgv, newContainerName, parseProxyImage, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
+  ENSURE_NO_IMAGE, appNetwork, ensureProxyArgv, newContainerName, parseProxyImage, parseStaticMount, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
   removeRouteArgv, retireArgv, retireLaterArgv, setRouteArgv, type RetireGroup,
 } from './commands.js';
 import { stateDir, type FinishFields } from '../commands.js';
+import { staticLiveRoot } from './static-commands.js';
 
 function switches(run: DeployRun): Map<string, ProxySwitch> {
   run.proxySwitches ??= new Map();
   return run.proxySwitches;
 }
 
-function proxiedHosts(run: DeployRun): string[] {
+/** The hosts where a role runs behind the proxy, in plan order. */
+export function proxiedHosts(run: DeployRun): string[] {
   return [...new Set(run.plan.roles.filter((r) => r.behindProxy).flatMap((r) => r.hosts))];
 }
 
 /** The route fragments that send the app's names to `upstream`, a container of `role`. */
 function roleRoute(run: DeployRun, role: RolePlan, upstream: string): RouteFragments {
   const p = run.plan.proxy!;
-  return routeFragments({ hosts: p.hosts, tls: p.tls, upstream, port: role.port ?? 8000, trustedProxies: p.trustedProxies });
+  return routeFragments({
+    hosts: p.hosts, tls: p.tls, upstream, port: role.port ?? 8000, trustedProxies: p.trustedProxies,
+    ...(p.static ? { static: { url: p.static.url, root: staticLiveRoot(run.plan.app) } } : {}),
+  });
 }
 
 /** Exit codes of ensureProxyArgv -> what a person should do. */
@@ -49,9 +54,10 @@ function ensureFailure(label: string, exitCode: number, out: string): Error {
 
 /**
  * Starts the proxy where it is missing or stopped (same command the revert uses); returns the
- * image it runs. `pullImage` is called when the host lacks the configured proxy image (then once more).
+ * image it runs and whether it mounts the static files. `pullImage` is called when the host lacks
+ * the configured proxy image (then once more).
  */
-async function ensureProxy(run: DeployRun, h: HostRecord, pullImage?: () => Promise<void>): Promise<string> {
+async function ensureProxy(run: DeployRun, h: HostRecord, pullImage?: () => Promise<void>): Promise<{ image: string; staticMount: boolean }> {
   let r = await h.conn.run(ensureProxyArgv(run.plan.proxy!.image, run.plan.app));
   if (r.exitCode === ENSURE_NO_IMAGE && pullImage) {
     await pullImage();
@@ -59,7 +65,7 @@ async function ensureProxy(run: DeployRun, h: HostRecord, pullImage?: () => Prom
   }
   if (r.exitCode !== 0) throw ensureFailure(h.label, r.exitCode, r.stdout + r.stderr);
   for (const line of r.stdout.split('\n')) if (/started|starting/.test(line)) reporter().info(`${h.label}: ${line.trim()}`);
-  return parseProxyImage(r.stdout);
+  return { image: parseProxyImage(r.stdout), staticMount: parseStaticMount(r.stdout) };
 }
 
 /**
@@ -100,7 +106,8 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
       }),
       Promise.all(roles.map(async (role) => parseClaims((await h.conn.check(routeClaimsArgv(run.plan.app, role.role), 'listing the proxy\'s routes')).stdout))),
     ]);
-    if (running && running !== proxy.image) outdated.push(label);
+    // A proxy made before deploy.proxy.static existed does not see the files: it is replaced too.
+    if (running.image && (running.image !== proxy.image || (proxy.static && !running.staticMount))) outdated.push(label);
     roles.forEach((role, i) => {
       const problems = routeConflicts(proxy.hosts, claims[i]);
       if (problems.length) {
@@ -112,7 +119,7 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
   const f = failures(outcomes)[0];
   if (f) throw f.error instanceof StepError || f.error instanceof UserError ? f.error : new StepError(f.host, 'proxy', errorMessage(f.error));
   if (outdated.length) {
-    reporter().info(`deploy.proxy.image is ${proxy.image}; replacing the proxy on ${outdated.join(', ')}, one host at a time`);
+    reporter().info(`deploy.proxy.image is ${proxy.image}${proxy.static ? ' with the static files mounted' : ''}; replacing the proxy on ${outdated.join(', ')}, one host at a time`);
     await replaceProxies(run, proxiedHosts(run).filter((l) => outdated.includes(l)));
   }
 }
