@@ -6,7 +6,7 @@
 import Docker from 'dockerode';
 import ignore from '@balena/dockerignore';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tar from 'tar-fs';
@@ -24,6 +24,13 @@ export interface BuildExampleOptions {
   version?: string;
   /** Image reference to tag the result with, e.g. pallet-example-e2e:ab12. */
   tag: string;
+  /**
+   * Files for this build only, by path relative to the app dir (`notes/static/notes/notes.css`):
+   * each replaces the app's file of that name in the build context, or is added to it. Written into
+   * the throw-away context, never into examples/django-app. A path outside the app dir, or one the
+   * app's .dockerignore excludes (it would never reach the image), is refused.
+   */
+  files?: Record<string, string>;
 }
 
 export function exampleLabImages(): { builder: string; django: string; postgres: string } {
@@ -120,11 +127,32 @@ export async function exampleWheelhouse(docker: Docker = new Docker()): Promise<
   }
 }
 
-/** Copies the app (minus .dockerignore matches and the checkout's own wheelhouse) plus the wheels into a fresh context dir. */
-function assembleContext(wheels: string): string {
-  const ctx = mkdtempSync(path.join(os.tmpdir(), 'pallet-example-ctx-'));
+/** `files` keys as context-relative POSIX paths; throws on one that leaves the app dir or that .dockerignore drops. */
+function overridePaths(files: Record<string, string>, ig: ReturnType<typeof ignore.default>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [name, content] of Object.entries(files)) {
+    const rel = path.posix.normalize(name.split(path.sep).join('/'));
+    if (path.posix.isAbsolute(rel) || rel === '.' || rel === '..' || rel.startsWith('../') || rel.endsWith('/')) {
+      throw new Error(`buildExampleImage files: ${JSON.stringify(name)} is not a file path inside the app dir`);
+    }
+    if (rel === 'wheelhouse' || rel.startsWith('wheelhouse/') || ig.ignores(rel)) {
+      throw new Error(`buildExampleImage files: ${JSON.stringify(name)} is excluded from the build context (.dockerignore or the wheelhouse)`);
+    }
+    out.set(rel, content);
+  }
+  return out;
+}
+
+/**
+ * Copies the app (minus .dockerignore matches and the checkout's own wheelhouse) plus the wheels into
+ * a fresh context dir, then writes `files` over it (see BuildExampleOptions.files).
+ */
+function assembleContext(wheels: string, files: Record<string, string> = {}): string {
   // CommonJS module: under NodeNext its callable export sits on .default (present at runtime too).
   const ig = ignore.default().add(readFileSync(path.join(EXAMPLE_APP_DIR, '.dockerignore'), 'utf8').split('\n'));
+  // Checked before anything is copied: a bad path throws with nothing to clean up.
+  const overrides = overridePaths(files, ig);
+  const ctx = mkdtempSync(path.join(os.tmpdir(), 'pallet-example-ctx-'));
   cpSync(EXAMPLE_APP_DIR, ctx, {
     recursive: true,
     filter: (src) => {
@@ -136,6 +164,11 @@ function assembleContext(wheels: string): string {
     },
   });
   cpSync(wheels, path.join(ctx, 'wheelhouse'), { recursive: true });
+  for (const [rel, content] of overrides) {
+    const dest = path.join(ctx, ...rel.split('/'));
+    mkdirSync(path.dirname(dest), { recursive: true });
+    writeFileSync(dest, content);
+  }
   return ctx;
 }
 
@@ -152,11 +185,11 @@ interface BuildEvent {
   aux?: { ID?: string };
 }
 
-/** Builds (or re-tags from cache) the example image and returns `opts.tag`. */
+/** Builds (or re-tags from cache) the example image, with `opts.files` in its context, and returns `opts.tag`. */
 export async function buildExampleImage(opts: BuildExampleOptions): Promise<string> {
   const docker = new Docker();
   const wheels = await exampleWheelhouse(docker);
-  const ctx = assembleContext(wheels);
+  const ctx = assembleContext(wheels, opts.files);
   try {
     const stream = await docker.buildImage(tar.pack(ctx) as unknown as NodeJS.ReadableStream, {
       t: opts.tag,

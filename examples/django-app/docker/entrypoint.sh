@@ -34,9 +34,10 @@ case "$cmd" in
             "$@"
         ;;
     deploy)
-        # Release tasks, run once per deploy before any restart. `set -e`: a failing migrate fails the deploy.
-        python3 manage.py migrate --noinput
-        exec python3 manage.py collectstatic --noinput "$@"
+        # Release task, run once per deploy before any restart: migrations. Its exit code is migrate's, so a
+        # failing migrate fails the deploy. Static files are not collected here: the image build did that
+        # (see the Dockerfile), so they are already in /static.
+        exec python3 manage.py migrate --noinput "$@"
         ;;
     test)
         # Exit code is manage.py test's own: 0 if and only if the suite passed. Extra args pass through

@@ -77,8 +77,6 @@ TEMPLATES = [
 # SQLite file under /storage keeps `docker run IMAGE serve` usable on its own for a quick look.
 MEDIA_ROOT = os.environ.get("MEDIA_ROOT", "/storage")
 MEDIA_URL = "/media/"
-STATIC_ROOT = os.environ.get("STATIC_ROOT", "/static")
-STATIC_URL = "/static/"
 
 DATABASE_URL = (
     os.environ.get("DB_DEFAULT_URL")
@@ -93,6 +91,16 @@ try:
     }
 except ValueError as e:
     raise ImproperlyConfigured(f"DATABASE_URL/DB_DEFAULT_URL: {e}") from None
+
+# Static files are collected into the image when it is built (the Dockerfile runs collectstatic), so
+# every host serves the same, tested files. ManifestStaticFilesStorage writes each one under a
+# content-hashed name as well (notes.css -> notes.<12 hex>.css) plus staticfiles.json, which
+# {% static %} reads: a hashed name never changes content, so the proxy in front can let browsers
+# cache it forever (Cache-Control: immutable). Django 3.2 (Debian's python3-django): the
+# STATICFILES_STORAGE setting, not STORAGES.
+STATIC_ROOT = os.environ.get("STATIC_ROOT", "/static")
+STATIC_URL = "/static/"
+STATICFILES_STORAGE = "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -1,9 +1,11 @@
 import json
 import os
+import re
 from io import StringIO
 from unittest import mock
 
 import fastslug
+from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError
 from django.test import SimpleTestCase, TestCase, override_settings
@@ -116,6 +118,34 @@ class ViewTests(TestCase):
         self.assertEqual([n["text"] for n in listed], ["Ship it!"])
         bad = self.client.post("/notes/", "{}", content_type="application/json")
         self.assertEqual(bad.status_code, 400)
+
+
+class HomePageTests(SimpleTestCase):
+    """/home/ links the static files under the hashed names collectstatic wrote into the image.
+
+    {% static %} reads them from STATIC_ROOT/staticfiles.json (ManifestStaticFilesStorage), so this
+    runs in the built image, where the Dockerfile collected them into /static.
+    """
+
+    @override_settings(APP_VERSION="build-7")
+    def test_home_links_hashed_static_files(self):
+        response = self.client.get("/home/")
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(response["X-App-Version"], "build-7")
+        self.assertTrue(response["Content-Type"].startswith("text/html"), response["Content-Type"])
+        html = response.content.decode()
+        self.assertRegex(html, r'<link rel="stylesheet" href="/static/notes/notes\.[0-9a-f]{12}\.css">')
+        self.assertRegex(html, r'<script src="/static/notes/notes\.[0-9a-f]{12}\.js"')
+        self.assertIn("build-7", html)
+
+    def test_hashed_files_are_in_static_root(self):
+        # The names the page links are files collectstatic wrote (what the proxy serves).
+        html = self.client.get("/home/").content.decode()
+        names = re.findall(r'"/static/(notes/notes\.[0-9a-f]{12}\.(?:css|js))"', html)
+        self.assertEqual(len(names), 2, html)
+        for name in names:
+            with self.subTest(name=name):
+                self.assertTrue(os.path.isfile(os.path.join(settings.STATIC_ROOT, name)), name)
 
 
 class WorkerTests(TestCase):

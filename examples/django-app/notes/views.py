@@ -5,6 +5,7 @@ import socket
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import JsonResponse
+from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -32,6 +33,11 @@ def index(request):
             }
         )
     )
+
+
+def home(request):
+    """An HTML page with the app's stylesheet and script: the static files the image carries."""
+    return _versioned(render(request, "notes/home.html", {"version": settings.APP_VERSION}))
 
 
 def database_ok():
