@@ -1,6 +1,6 @@
 // `remove` (CLI: `pallet remove --yes`): retires the app from its hosts (or --host): its routes
 // leave the proxy (other apps keep being served), its containers stop gracefully and go, then
-// its network, the images of its repository no container uses, and its state directory. Its
+// its network, its static files, the images of its repository no container uses, and its state directory. Its
 // data (storage/, backups/) stays unless --delete-data. Refused, with nothing changed, while a
 // deploy holds the lock on any of the hosts; never without --yes. On a Swarm: through the
 // manager, the stack, its network, the manager's images and state.

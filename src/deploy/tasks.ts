@@ -1,4 +1,4 @@
-// Step 4: release tasks (migrations, collectstatic) once, on the first host, with the host's
+// Step 4: release tasks (migrations) once, on the first host, with the host's
 // env files (deploy.env's, then the host's), before any restart. A failure here means no host restarts.
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';

@@ -44,13 +44,16 @@ export class DeployFixture {
 
   get addresses(): string[] { return this.lab.hosts.map((h) => h.address); }
 
-  /** Builds and pushes the variants, starts the database, writes the env file (`env` added to it). */
-  async setup(variants: Variant[], env: Record<string, string> = {}): Promise<void> {
+  /**
+   * Builds and pushes the variants, starts the database, writes the env file (`env` added to it).
+   * `files(v)`: files of the example app replaced in variant v's build (see buildExampleImage).
+   */
+  async setup(variants: Variant[], env: Record<string, string> = {}, files?: (v: Variant) => Record<string, string>): Promise<void> {
     // Images: every variant shares all layers but the last two; pushed under this run's tags.
     for (const v of variants) {
       const tag = `${this.run}-${v}`;
       const local = `pallet-e2e-deploy:${tag}`;
-      await buildExampleImage({ tag: local, version: tag, fault: FAULTS[v] });
+      await buildExampleImage({ tag: local, version: tag, fault: FAULTS[v], ...(files ? { files: files(v) } : {}) });
       const remote = `${this.repo}:${tag}`;
       this.localImages.push(local, remote);
       await pushToLab(this.docker, this.lab, local, this.repo, tag);
