@@ -100,12 +100,13 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     flags: [...SSH, 'role', 'host', 'all-hosts', 'interactive'],
   },
   logs: {
-    usage: 'pallet logs [--role ROLE] [--host HOST] [--since 10m] [--tail N] [-f]',
+    usage: 'pallet logs [--role ROLE] [--host HOST] [--since 10m] [--tail N] [-f] | pallet logs --cron JOB [--host HOST]',
     about: [
       "The role's container logs from every host, merged and prefixed with the host; -f follows until Ctrl-C.",
       "On a Docker Swarm: docker service logs of the role's service, each line naming its task and node.",
+      "--cron JOB: the output of the deploy.cron job's last run on each host that runs it.",
     ],
-    flags: [...SSH, 'role', 'host', 'since', 'tail', 'follow'],
+    flags: [...SSH, 'role', 'host', 'since', 'tail', 'follow', 'cron'],
   },
   lock: {
     usage: 'pallet lock status | pallet lock release [--force]',
@@ -122,6 +123,15 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
       'The reverse proxy on each web host (deploy.proxy): its state, image and restarts, and every route it',
       'holds (all apps that share it): host names, TLS, the live container and its tag. Warns about a host',
       'without a running proxy and a route whose container is not running.',
+    ],
+    flags: [...SSH, 'host', 'json'],
+  },
+  cron: {
+    usage: 'pallet cron status [--host HOST] [--json]',
+    about: [
+      "The deploy.cron jobs on each host: schedule and time zone, next run, and the last run's start,",
+      'release, exit code and duration; a run going on or skipped (the one before still ran) is noted, and',
+      "a failed run's last output lines follow the table (all of it: pallet logs --cron JOB).",
     ],
     flags: [...SSH, 'host', 'json'],
   },

@@ -31,6 +31,7 @@ export function usage(): string {
     '  logs       the role\'s container logs from every host, merged: pallet logs [--role R] [--host H] [--since 10m] [--tail N] [-f]',
     '  lock       pallet lock status | pallet lock release [--force]: the deploy lock on every host',
     '  proxy      pallet proxy status [--host H] [--json]: per host the proxy, its routes and their live containers',
+    '  cron       pallet cron status [--host H] [--json]: the deploy.cron jobs, next and last runs; pallet logs --cron JOB',
     '  remove     take the app off its hosts: pallet remove --yes [--delete-data] [--host H]',
     '',
     "'pallet help COMMAND' explains one command; 'pallet --version' prints the version.",
@@ -64,7 +65,7 @@ export function resolveInvocation(argv: string[], env: NodeJS.ProcessEnv = {}, r
   if (first === 'run') return { kind: 'run', args };
   const command = args.positional[0] ?? first;
   if (!(COMMANDS as readonly string[]).includes(command)) {
-    throw new UserError(`unknown command '${first}': expected one of ${[...COMMANDS.filter((c) => !c.startsWith('lock-') && !c.startsWith('proxy-')), 'lock', 'proxy', 'run'].join(', ')} (see 'pallet help')`);
+    throw new UserError(`unknown command '${first}': expected one of ${[...COMMANDS.filter((c) => !/^(lock|proxy|cron)-/.test(c)), 'lock', 'proxy', 'cron', 'run'].join(', ')} (see 'pallet help')`);
   }
   const inputs = parseInputs(args.raw, 'flag');
   if (args.rest.length) {

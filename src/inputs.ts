@@ -7,7 +7,7 @@ import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
 import { parseBuildArgs } from './config/overrides.js';
 
-export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'remove', 'promote'] as const;
+export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'cron-status', 'remove', 'promote'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface InputSpec {
@@ -26,7 +26,7 @@ export interface InputSpec {
 
 /** The action's inputs; action.yml must declare exactly these (a test checks). */
 export const INPUT_SPECS: InputSpec[] = [
-  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status or remove.' },
+  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status, cron-status or remove.' },
   { name: 'config', description: 'Path of the pallet config file, relative to working-directory.', default: 'pallet.yml' },
   { name: 'working-directory', description: 'Directory the config path and build context resolve against.', default: '.' },
   { name: 'tag', description: 'Image tag to build, push or deploy. Default: build-<run number>. For rollback: the tag to go back to (default: each host\'s recorded revert tag).' },
@@ -57,11 +57,12 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'break-lock', description: 'Break a stale deploy lock left by a crashed deploy before deploying.', default: 'false', kind: 'boolean' },
   { name: 'run-tasks', description: 'rollback: also run the deploy tasks (migrations) of the target tag.', default: 'false', kind: 'boolean' },
   { name: 'role', description: 'status, logs: only this role (default: every role). exec: the role whose running tag, env file and volumes the command gets (default: web, else the first role).' },
-  { name: 'host', description: 'status, logs, exec, lock-*, proxy-status: only this host, as written in pallet.yml (exec default: the role\'s first host).' },
+  { name: 'host', description: 'status, logs, exec, lock-*, proxy-status, cron-status: only this host, as written in pallet.yml (exec default: the role\'s first host).' },
   { name: 'all-hosts', description: 'exec: run on every host of the role (output lines prefixed with the host).', default: 'false', kind: 'boolean' },
   { name: 'args', description: 'exec: the command run in a one-off container of the app\'s image, one argument per line, handed to the image\'s entrypoint (e.g. check: the entrypoint runs manage.py check).', kind: 'list' },
   { name: 'since', description: 'logs: only lines since this time: a duration (10m, 2h), an RFC 3339 time or a Unix timestamp.' },
   { name: 'tail', description: 'logs: this many lines from the end of each host\'s log (default: all).', kind: 'integer' },
+  { name: 'cron', description: 'logs: the output of the last run of this deploy.cron job, from each host that runs it (instead of a role\'s logs).' },
   { name: 'force', description: 'lock-release: also remove a lock held by another run (a deploy may still be running).', default: 'false', kind: 'boolean' },
   { name: 'yes', description: 'remove: confirms taking the app off its hosts (without it, remove only says what it would take).', default: 'false', kind: 'boolean' },
   { name: 'delete-data', description: "remove: also delete the app's data on the hosts (storage/ and backups/ in its state directory).", default: 'false', kind: 'boolean' },
@@ -69,7 +70,7 @@ export const INPUT_SPECS: InputSpec[] = [
 
 /** Flags of the `pallet` command that have no action input (terminal-only behaviour). */
 export const CLI_ONLY_SPECS: InputSpec[] = [
-  { name: 'json', description: 'status, lock status, proxy status: print JSON instead of tables.', default: 'false', kind: 'boolean' },
+  { name: 'json', description: 'status, lock status, proxy status, cron status: print JSON instead of tables.', default: 'false', kind: 'boolean' },
   { name: 'follow', description: 'logs: keep streaming new lines until Ctrl-C (-f).', default: 'false', kind: 'boolean' },
   { name: 'interactive', description: 'exec: a terminal for the command, e.g. shell (manage.py shell) (-i).', default: 'false', kind: 'boolean' },
 ];
@@ -123,6 +124,8 @@ export interface OpsInputs {
   args: string[];
   since?: string;
   tail?: number;
+  /** logs: a deploy.cron job's last output instead of a role's logs. */
+  cron?: string;
   force: boolean;
   /** remove: confirmed. */
   yes: boolean;
@@ -218,6 +221,7 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
       args: lines('args'),
       since,
       tail: int('tail'),
+      cron: str('cron'),
       force: bool('force'),
       yes: bool('yes'),
       deleteData: bool('delete-data'),
@@ -306,6 +310,11 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (positional[0] === 'proxy') {
     if (positional[1] !== 'status') throw new UserError(`pallet proxy needs 'status'${positional[1] ? `, got '${positional[1]}'` : ''}`, 'pallet proxy status [--host HOST] [--json]');
     positional.splice(0, 2, 'proxy-status');
+  }
+  // `pallet cron status` is the cron-status command.
+  if (positional[0] === 'cron') {
+    if (positional[1] !== 'status') throw new UserError(`pallet cron needs 'status'${positional[1] ? `, got '${positional[1]}'` : ''}`, 'pallet cron status [--host HOST] [--json]; the output of a job: pallet logs --cron JOB');
+    positional.splice(0, 2, 'cron-status');
   }
   if (positional.length > 1) {
     throw new UserError(`unexpected argument '${positional[1]}'`, "flags take the form --name value; for pallet run and pallet exec, put the command after --");

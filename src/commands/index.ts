@@ -16,6 +16,7 @@ import { runExecCommand } from './exec.js';
 import { runLogsCommand } from './logs.js';
 import { runLockCommand } from './lock.js';
 import { runProxyStatusCommand } from './proxy-status.js';
+import { runCronStatusCommand } from './cron-status.js';
 import { runRemoveCommand } from './remove.js';
 import { reporter } from '../util/reporter.js';
 import '../cleanup-handlers.js';
@@ -72,6 +73,7 @@ export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Pr
       case 'lock-status': result = await runLockCommand(ctx, false); break;
       case 'lock-release': result = await runLockCommand(ctx, true); break;
       case 'proxy-status': result = await runProxyStatusCommand(ctx); break;
+      case 'cron-status': result = await runCronStatusCommand(ctx); break;
       case 'remove': result = await runRemoveCommand(ctx); break;
       case 'promote': result = await runPromoteCommand(ctx); break;
     }

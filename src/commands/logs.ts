@@ -10,7 +10,10 @@ import { reporter } from '../util/reporter.js';
 import { planDeploy } from '../deploy/plan.js';
 import { failures, forEachHost } from '../deploy/parallel.js';
 import { collectLines, openSession, openSwarmManager, prefixWidth, streamRemote } from '../ops/remote.js';
-import { selectForExec, selectSwarmService } from '../ops/select.js';
+import { selectForExec, selectForView, selectSwarmService } from '../ops/select.js';
+import { cronOutputArgv } from '../cron/commands.js';
+import { stateDir } from '../deploy/commands.js';
+import { lastLines } from '../ssh/errors.js';
 import { liveContainersArgv, parseLiveContainer, type LiveContainer } from '../ops/live.js';
 import { hostPrefix, logsArgv, mergeByTime, type LogLine, type LogsOptions } from '../ops/logs.js';
 import { planSwarm } from '../swarm/plan.js';
@@ -18,6 +21,7 @@ import { inspectService } from '../swarm/rollout.js';
 
 export async function runLogsCommand(ctx: RunContext): Promise<CommandResult> {
   if (ctx.config.deploy?.swarm) return swarmLogs(ctx);
+  if (ctx.inputs.ops.cron) return cronLogs(ctx, ctx.inputs.ops.cron);
   const plan = planDeploy(ctx.config);
   const { ops } = ctx.inputs;
   const { role, hosts } = selectForExec(plan, { role: ops.role, host: ops.host, allHosts: !ops.host, where: ctx.where });
@@ -50,6 +54,36 @@ export async function runLogsCommand(ctx: RunContext): Promise<CommandResult> {
         lines.push(...got.lines.map((text) => ({ host: label, text })));
       });
       for (const l of mergeByTime(lines)) process.stdout.write(`${hostPrefix(l.host, width)}${l.text}\n`);
+    }
+  } finally {
+    await session.close();
+  }
+  return { exitCode, outputs: {} };
+}
+
+/** --cron JOB: the output of the job's last run on each host that runs it (or --host), prefixed with the host when several. */
+async function cronLogs(ctx: RunContext, name: string): Promise<CommandResult> {
+  const plan = planDeploy(ctx.config);
+  const job = plan.cron.find((j) => j.name === name);
+  if (!job) {
+    throw new UserError(`logs: there is no job '${name}' in deploy.cron${plan.cron.length ? ` (there are: ${plan.cron.map((j) => j.name).join(', ')})` : ''}`, 'see the jobs with: pallet cron status');
+  }
+  const hosts = ctx.inputs.ops.host
+    ? selectForView(plan, { host: ctx.inputs.ops.host, where: ctx.where }).hosts
+    : plan.hosts.filter((t) => job.hosts.includes(t.label));
+  const session = await openSession(hosts, sessionOptions(ctx));
+  let exitCode = 0;
+  try {
+    const labels = hosts.map((t) => t.label);
+    const width = prefixWidth(labels);
+    const outcomes = await forEachHost(labels, async (label) => {
+      const r = await session.conns.get(label)!.run(cronOutputArgv(stateDir(plan.app), name));
+      if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr) || `exit ${r.exitCode}`);
+      return r.stdout;
+    });
+    for (const o of outcomes) {
+      if (!o.ok) { reporter().warning(`${o.host}: ${errorMessage(o.error)}`); exitCode = 1; continue; }
+      for (const line of o.value.replace(/\n$/, '').split('\n')) process.stdout.write(`${labels.length > 1 ? hostPrefix(o.host, width) : ''}${line}\n`);
     }
   } finally {
     await session.close();

@@ -15,6 +15,7 @@ import { acquireLock, releaseLock, type HeldLock } from '../deploy/lock.js';
 import { listTagsArgv, stateDir } from '../deploy/commands.js';
 import { appNetwork, removeRouteArgv } from '../deploy/proxy/commands.js';
 import { removeStaticArgv } from '../deploy/proxy/static-commands.js';
+import { unscheduleCronArgv } from '../cron/commands.js';
 import { lastLines } from '../ssh/errors.js';
 import { openSession, openSwarmManager } from '../ops/remote.js';
 import { selectForView, swarmManager } from '../ops/select.js';
@@ -142,6 +143,8 @@ async function removeFromHost(conn: HostConnection, lock: HeldLock, req: RemoveR
   const step = stepOn(conn);
   const routes = parseAppRoutes(await step(appRoutesArgv(app), 'listing the routes'), app);
   for (const role of routes) await step(removeRouteArgv(app, role, true), `removing the route of ${role}`);
+  // Its scheduled jobs (deploy.cron) stop before its containers go (a run in progress goes with them).
+  await step(unscheduleCronArgv(app), 'removing the crontab line');
   const containers = countOf(await step(removeContainersArgv(app, req.stopTimeout), 'removing the containers'), 'removed');
   const network = countOf(await step(removeNetworkArgv(appNetwork(app)), 'removing the network'), 'removed') > 0;
   // The files the proxy served for it (deploy.proxy.static), now that no route names them.

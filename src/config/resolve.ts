@@ -2,7 +2,7 @@
 // forms expanded (service names, command strings), values coerced to strings, paths resolved.
 // Only called once schema and semantic checks passed, so the shapes here are known to be right.
 import path from 'node:path';
-import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
+import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, CronJobConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
 import { isCatalogService } from './services.js';
 import type { KeyPath } from './problems.js';
 
@@ -133,6 +133,20 @@ function resolveRole(name: string, r: Obj): RoleConfig {
   return role;
 }
 
+/** deploy.cron: commands as argv, time zone UTC unless given. */
+function resolveCron(cron: unknown): Record<string, CronJobConfig> {
+  const out: Record<string, CronJobConfig> = {};
+  for (const [name, j] of Object.entries((cron ?? {}) as Record<string, Obj>)) {
+    out[name] = {
+      schedule: String(j.schedule).trim().split(/\s+/).join(' '),
+      command: toArgv(j.command as string | string[]),
+      ...(Array.isArray(j.hosts) ? { hosts: j.hosts.map(String) } : {}),
+      timezone: typeof j.timezone === 'string' ? j.timezone : 'UTC',
+    };
+  }
+  return out;
+}
+
 function resolveTasks(tasks: unknown): string[][] {
   if (tasks === undefined) return DEFAULTS.tasks.map((t) => [...t]);
   if (typeof tasks === 'string') return [toArgv(tasks)];
@@ -152,6 +166,7 @@ function resolveDeploy(d: Obj, app: string, text: ScalarText): DeployConfig {
     env_file: d.env_file ?? DEFAULTS.envFile(app),
     ...(d.env !== undefined ? { env: { clear: stringMap(d.env.clear, ['deploy', 'env', 'clear'], text), secret: [...(d.env.secret ?? [])] } } : {}),
     tasks: resolveTasks(d.tasks),
+    ...(d.cron !== undefined ? { cron: resolveCron(d.cron) } : {}),
     roles,
     rolling: { batch: d.rolling?.batch ?? DEFAULTS.batch },
     keep: d.keep ?? DEFAULTS.keep,

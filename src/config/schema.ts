@@ -227,9 +227,23 @@ const appEnv: Schema = {
   },
 };
 
+// deploy.cron: scheduled manage.py commands; schedules and time zones are checked in semantic-checks.ts.
+const cronJob: Schema = {
+  type: 'object',
+  'x-expected': 'a mapping {schedule, command, hosts, timezone}',
+  additionalProperties: false,
+  required: ['schedule', 'command'],
+  properties: {
+    schedule: nonEmpty("a cron schedule (five fields: minute hour day-of-month month day-of-week, e.g. '*/15 * * * *')"),
+    command: command('an entrypoint command: a string (split on spaces) or a list of strings'),
+    hosts: list(string('a host ([user@]host[:port])'), 'a list of hosts ([user@]host[:port]) of the roles', { minItems: 1 }),
+    timezone: nonEmpty('an IANA time zone name, e.g. Europe/Berlin'),
+  },
+};
+
 const deploy: Schema = {
   type: 'object',
-  'x-expected': 'a mapping (ssh, swarm, env_file, env, tasks, roles, rolling, keep, url, proxy)',
+  'x-expected': 'a mapping (ssh, swarm, env_file, env, tasks, roles, cron, rolling, keep, url, proxy)',
   additionalProperties: false,
   required: ['roles'],
   properties: {
@@ -256,6 +270,11 @@ const deploy: Schema = {
       minProperties: 1,
       'x-message': 'must define at least one role',
       additionalProperties: role,
+    },
+    cron: {
+      type: 'object',
+      'x-expected': 'a mapping of job names to jobs',
+      additionalProperties: cronJob,
     },
     rolling: {
       type: 'object',

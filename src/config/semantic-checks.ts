@@ -2,6 +2,7 @@
 // services, paths that must exist, and deploy options the target does not honour
 // (src/engine/capabilities.ts). Each check reads the plain parsed value defensively (the schema
 // may already have reported a wrong type there) and returns Problems with key paths.
+import { isTimeZone, scheduleProblem } from '../cron/schedule.js';
 import { existsSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -220,6 +221,7 @@ function checkDeploy(deploy: unknown, out: Problem[]): void {
     if (isStr(manager) && manager !== '') checkHost(manager, ['deploy', 'swarm', 'manager'], out);
   }
   checkAppEnv(deploy.env, out);
+  if (!swarm) checkCron(deploy.cron, deploy.roles, defaults, out);
   if (!isObj(deploy.roles)) return;
   for (const [role, cfg] of Object.entries(deploy.roles)) {
     if (!ROLE_NAME.test(role)) out.push({ path: ['deploy', 'roles', role], message: 'invalid role name; must match [a-z][a-z0-9_-]*' });
@@ -238,6 +240,47 @@ function checkDeploy(deploy: unknown, out: Problem[]): void {
         out.push({ path: ['deploy', 'roles', role, 'hosts', i], message: `host '${String(h)}' is listed twice in role '${role}' (also hosts[${first}])` });
       } else {
         seen.set(key, i);
+      }
+    });
+  }
+}
+
+/**
+ * deploy.cron: job names like role names, schedules in standard five-field syntax (the field that
+ * is wrong named), known time zones, hosts that are hosts of a role (the release is pulled only
+ * there), and no line breaks in a command (each argument is one line on the host).
+ */
+function checkCron(cron: unknown, roles: unknown, defaults: { user: string; port: number }, out: Problem[]): void {
+  if (!isObj(cron)) return;
+  const roleHosts = new Set<string>();
+  if (isObj(roles)) {
+    for (const r of Object.values(roles)) {
+      if (!isObj(r)) continue;
+      for (const h of items(r.hosts)) {
+        const parsed = isStr(h) ? parseHostAddress(h) : undefined;
+        if (parsed && typeof parsed !== 'string') roleHosts.add(hostKey(parsed, defaults));
+      }
+    }
+  }
+  for (const [name, job] of Object.entries(cron)) {
+    const at = (...k: (string | number)[]): KeyPath => ['deploy', 'cron', name, ...k];
+    if (!ROLE_NAME.test(name)) out.push({ path: at(), message: 'invalid job name; must match [a-z][a-z0-9_-]*' });
+    if (!isObj(job)) continue;
+    if (isStr(job.schedule) && job.schedule.trim() !== '') {
+      const problem = scheduleProblem(job.schedule);
+      if (problem) out.push({ path: at('schedule'), message: problem });
+    }
+    if (isStr(job.timezone) && job.timezone !== '' && !isTimeZone(job.timezone)) {
+      out.push({ path: at('timezone'), message: `unknown time zone '${job.timezone}'; use an IANA name like UTC, Europe/Berlin or America/New_York` });
+    }
+    const args = Array.isArray(job.command) ? job.command : [job.command];
+    args.forEach((a, i) => {
+      if (isStr(a) && /[\r\n]/.test(a)) out.push({ path: Array.isArray(job.command) ? at('command', i) : at('command'), message: 'a command argument cannot hold a line break' });
+    });
+    items(job.hosts).forEach((h, i) => {
+      const parsed = checkHost(h, at('hosts', i), out);
+      if (parsed && roleHosts.size && !roleHosts.has(hostKey(parsed, defaults))) {
+        out.push({ path: at('hosts', i), message: `'${String(h)}' is not a host of any role; a job runs where the release is pulled: list it in a role, or pick one of the roles' hosts` });
       }
     });
   }

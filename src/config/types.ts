@@ -83,6 +83,8 @@ export interface DeployConfig {
   /** Entrypoint commands run once on the first host before any restart. */
   tasks: string[][];
   roles: Record<string, RoleConfig>;
+  /** Scheduled jobs by name (none when absent). */
+  cron?: Record<string, CronJobConfig>;
   rolling: { batch: number | string };
   keep: number;
   /** deploy refuses a digest without a passing test record on the registry (src/registry/test-record.ts); default true. */
@@ -91,6 +93,18 @@ export interface DeployConfig {
   url?: string;
   /** Web roles behind a reverse proxy on each host (the default), or false: published port, no proxy. */
   proxy: ProxyConfig | false;
+}
+
+/** deploy.cron.NAME: a command of the live release run on a schedule by the hosts' cron. */
+export interface CronJobConfig {
+  /** Five-field cron schedule (crontab(5)), in `timezone`. */
+  schedule: string;
+  /** Entrypoint arguments, like deploy.tasks: a string is split on spaces, a list is taken as is. */
+  command: string[];
+  /** Hosts it runs on (each runs it); default: the first host of the first role. */
+  hosts?: string[];
+  /** IANA time zone the schedule is read in; default UTC. */
+  timezone: string;
 }
 
 /** deploy.proxy: the per-host reverse proxy (Caddy) that web roles run behind. */

@@ -1,6 +1,7 @@
 // Pure: every command a deploy runs on a host, as an argument vector. Small shell scripts are
 // constants run as `sh -c SCRIPT sh ARG...`, so data (tags, names, owner text) only ever
 // travels as positional arguments and is never spliced into shell code.
+import { CRON_SWAP } from '../cron/commands.js';
 import { remoteScript } from '../host/script.js';
 
 export const STATE_ROOT = '/var/lib/pallet';
@@ -120,10 +121,12 @@ export function recordRevertArgv(app: string, newTag: string): string[] {
 }
 
 /**
- * Finish: TAG ('' = leave), REVERT ('' = leave, '-' = remove, else write), audit line appended.
+ * Finish: TAG ('' = leave), REVERT ('' = leave, '-' = remove, else write), deploy.cron's prepared
+ * jobs swapped in with a new TAG or dropped without one (CRON_SWAP), audit line appended.
  */
 export const FINISH_STEPS = `if [ -n "$tag" ]; then printf '%s\\n' "$tag" > "$d/TAG.tmp" && mv "$d/TAG.tmp" "$d/TAG" || exit 1; fi
 if [ "$rev" = "-" ]; then rm -f "$d/REVERT"; elif [ -n "$rev" ]; then printf '%s\\n' "$rev" > "$d/REVERT"; fi
+${CRON_SWAP}
 printf '%s\\n' "$line" >> "$d/audit.log" || exit 1`;
 const FINISH = `d="$1"; tag="$2"; rev="$3"; line="$4"
 ${FINISH_STEPS}`;

@@ -18,6 +18,7 @@ import { runTasks } from './tasks.js';
 import { rollRole } from './restart.js';
 import { prepareProxies, retireInBackground, rollRoleBehindProxy } from './proxy/rollout.js';
 import { placeStaticFiles, undoStaticFiles } from './proxy/static-files.js';
+import { prepareCronJobs } from '../cron/deploy.js';
 import { revertTouched } from './revert.js';
 import { finishHosts } from './audit.js';
 import { failures, forEachHost } from './parallel.js';
@@ -145,14 +146,17 @@ function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]
 /**
  * Pulls the release (or checks the rollback image) and, in proxy mode, prepares the proxies at
  * the same time. A pull failure wins over a proxy failure (phase 'pull', else 'proxy'). Then the
- * release's static files are placed on every web host (deploy.proxy.static; phase 'pull').
+ * release's static files are placed on every web host (deploy.proxy.static; phase 'pull'). The
+ * hosts' next deploy.cron jobs are written beside the pull (swapped in at finish).
  */
 async function pullAndPrepare(run: DeployRun, req: DeployRequest, outcome: RolloutOutcome): Promise<void> {
-  const [pulled, proxied] = await Promise.allSettled([
+  const [pulled, proxied, cron] = await Promise.allSettled([
     req.mode === 'rollback' ? ensureTargetsAvailable(run, req.login) : pullEverywhere(run, req.login),
     run.plan.proxy ? prepareProxies(run, req.login) : Promise.resolve(),
+    prepareCronJobs(run),
   ]);
   if (pulled.status === 'rejected') throw pulled.reason;
+  if (cron.status === 'rejected') throw cron.reason;
   if (proxied.status === 'rejected') {
     outcome.phase = 'proxy';
     throw proxied.reason;

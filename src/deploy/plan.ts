@@ -4,6 +4,7 @@ import { UserError } from '../errors.js';
 import type { DeployConfig, PalletConfig, RoleConfig } from '../config/types.js';
 import { parseHost, type SshTarget } from '../ssh/host.js';
 import { expandTrustedProxies } from './proxy/caddy.js';
+import { expandSchedule, type ExpandedSchedule } from '../cron/schedule.js';
 
 export interface RolePlan {
   role: string;
@@ -41,6 +42,22 @@ export interface DeployPlan {
   keep: number;
   /** The per-host proxy, when web roles run behind it. */
   proxy?: ProxyPlan;
+  /** deploy.cron: scheduled jobs, each with the hosts (labels) that run it. */
+  cron: CronJobPlan[];
+}
+
+/** One deploy.cron job as the hosts' tick runs it. */
+export interface CronJobPlan {
+  name: string;
+  /** As written (five fields), for messages and `pallet cron status`. */
+  schedule: string;
+  timezone: string;
+  /** Entrypoint arguments of the one-off container. */
+  command: string[];
+  /** Host labels that run it. */
+  hosts: string[];
+  /** What the tick matches each minute. */
+  when: ExpandedSchedule;
 }
 
 /** deploy.proxy as the rollout uses it. */
@@ -146,6 +163,12 @@ export function planDeploy(config: PalletConfig): DeployPlan {
   const tasks = (deploy.tasks ?? [['deploy']]).map((t) => (Array.isArray(t) ? t.map(String) : String(t).split(/\s+/).filter(Boolean)));
   const keep = deploy.keep ?? 5;
   if (!Number.isInteger(keep) || keep < 1) throw new UserError(`deploy.keep: must be a whole number >= 1, got '${keep}'`, 'keep at least 2 so the previous tag stays for rollback');
+  // A job's hosts are hosts of the roles (checked at load): the same labels.
+  const cron = Object.entries(deploy.cron ?? {}).map(([name, j]): CronJobPlan => ({
+    name, schedule: j.schedule, timezone: j.timezone, command: [...j.command],
+    hosts: j.hosts?.length ? [...new Set(j.hosts.map((h) => hostKey(h)))] : [roles[0].hosts[0]],
+    when: expandSchedule(j.schedule),
+  }));
   return {
     app: config.app,
     image: config.image,
@@ -156,6 +179,7 @@ export function planDeploy(config: PalletConfig): DeployPlan {
     roles,
     keep,
     ...(proxy && roles.some((r) => r.behindProxy) ? { proxy } : {}),
+    cron,
   };
 }
 

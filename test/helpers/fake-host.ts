@@ -100,6 +100,10 @@ export class FakeHost implements HostConnection {
   readonly containers = new Map<string, FakeContainer>();
   readonly routes = new Map<string, Route>();
   proxy?: { image: string; running: boolean; staticMount?: boolean };
+  /** deploy.cron per state dir: the job definitions the tick reads, the prepared next ones, the crontab line. */
+  readonly cron = new Map<string, { jobs: string[]; next?: string[]; scheduled: boolean }>();
+  /** No crontab command (cron not installed): prepare-cron with jobs exits 5. */
+  noCron = false;
   /** deploy.proxy.static per app directory: the releases whose files are here (oldest first) and the one that wins. */
   readonly statics = new Map<string, { releases: string[]; live: string }>();
   /** Networks on the host (the app networks the proxy joins). */
@@ -297,6 +301,9 @@ export class FakeHost implements HostConnection {
     'finish': (a) => {
       const [d, tag, rev, line] = a;
       if (tag) this.files.set(`${d}/TAG`, `${tag}\n`);
+      // CRON_SWAP: the prepared jobs go live with a new TAG, or are dropped.
+      const c = this.cron.get(d);
+      if (c?.next) { if (tag) c.jobs = c.next; c.next = undefined; }
       if (rev === '-') this.files.delete(`${d}/REVERT`);
       else if (rev) this.files.set(`${d}/REVERT`, `${rev}\n`);
       this.files.set(`${d}/audit.log`, `${this.files.get(`${d}/audit.log`) ?? ''}${line}\n`);
@@ -416,6 +423,26 @@ export class FakeHost implements HostConnection {
       return ok(`releases=${st.releases.join(' ')}\n`);
     },
     'remove-static': (a) => ok(`removed=${this.statics.delete(a[0]) ? 1 : 0}\n`),
+    'prepare-cron': (a) => {
+      const [d, , , , ...rest] = a;
+      const names: string[] = [];
+      for (let i = 0; i < rest.length;) {
+        names.push(rest[i]);
+        i += 11;
+        i += Number(rest[i]) + 1;
+        i += Number(rest[i]) + 1;
+      }
+      const c = this.cron.get(d);
+      if (!names.length && !c?.jobs.length) { if (c) { c.scheduled = false; c.next = undefined; } return ok('jobs=0\n'); }
+      if (names.length && this.noCron) return fail(5, 'cron is not installed on this host (deploy.cron runs the jobs from it): apt-get install cron\n');
+      this.cron.set(d, { jobs: c?.jobs ?? [], next: names, scheduled: names.length > 0 || !!c?.scheduled });
+      return ok(`jobs=${names.length}\n`);
+    },
+    'unschedule-cron': (a) => {
+      const c = this.cron.get(`/var/lib/pallet/${a[0]}`);
+      if (c) c.scheduled = false;
+      return ok('removed\n');
+    },
     'retire': (a) => {
       for (const n of a.slice(3)) this.remove(n);
       return ok(Number(a[1]) > 0 ? 'drained after 0.0s\n' : '');

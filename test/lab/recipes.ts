@@ -80,6 +80,8 @@ export const ROOTFS: RootfsRecipe[] = [
     tag: 'pallet-lab/host-rootfs:bookworm',
     packages: [
       'docker.io', 'openssh-server', 'iproute2', 'iptables', 'ca-certificates', 'curl', 'procps', 'socat',
+      // What a Debian server has: the cron daemon (deploy.cron) and the time zone database.
+      'cron', 'tzdata',
     ],
     changes: [`ENV ${PATH_ENV}`, 'ENV LANG=C.UTF-8'],
   },

@@ -55,6 +55,8 @@ printf '%s\\n' "$LAB_AUTHORIZED_KEY" > /root/.ssh/authorized_keys
 chmod 600 /root/.ssh/authorized_keys
 ssh-keygen -A >/dev/null
 /usr/sbin/sshd -E /var/log/sshd.log
+# The host's cron daemon (it forks into the background), as on a Debian server: deploy.cron's jobs.
+/usr/sbin/cron
 if [ -n "\${LAB_REGISTRY_PORT:-}" ]; then
   socat "TCP-LISTEN:$LAB_REGISTRY_PORT,bind=127.0.0.1,fork,reuseaddr" "TCP:$LAB_REGISTRY_UPSTREAM" &
 fi

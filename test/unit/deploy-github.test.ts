@@ -45,7 +45,7 @@ describe('GitHub deployment (local API stand-in)', () => {
 describe('deploy outputs and failure message', () => {
   const base = (over: Partial<DeployReport>): DeployReport => ({
     ok: false, mode: 'deploy', phase: 'rolling', reverted: true, revertProblems: [],
-    plan: { app: 'shop', image: 'i', hosts: [], taskHost: 'a', tasks: [], roles: [], keep: 5 },
+    plan: { app: 'shop', image: 'i', hosts: [], taskHost: 'a', tasks: [], roles: [], keep: 5, cron: [] },
     hosts: [
       { host: 'a', roles: ['web'], oldTag: 'build-1', newTag: 'build-2', restartMs: 1, health: 'web: ok', reverted: true },
       { host: 'b', roles: ['web'], oldTag: 'build-1', newTag: 'build-2', restartMs: 0, health: 'web: candidate FAILED', reverted: false },
