@@ -58,6 +58,9 @@ export interface RemoveRow {
   routes: string[];
   containers: number;
   network: boolean;
+  /** Its static files (deploy.proxy.static) and its crontab line (deploy.cron) were there and are gone. */
+  staticFiles?: boolean;
+  crontab?: boolean;
   images: number;
   /** Tags of the repository still used by a container (another app's). */
   imagesKept: number;
@@ -144,14 +147,14 @@ async function removeFromHost(conn: HostConnection, lock: HeldLock, req: RemoveR
   const routes = parseAppRoutes(await step(appRoutesArgv(app), 'listing the routes'), app);
   for (const role of routes) await step(removeRouteArgv(app, role, true), `removing the route of ${role}`);
   // Its scheduled jobs (deploy.cron) stop before its containers go (a run in progress goes with them).
-  await step(unscheduleCronArgv(app), 'removing the crontab line');
+  const crontab = countOf(await step(unscheduleCronArgv(app), 'removing the crontab line'), 'removed') > 0;
   const containers = countOf(await step(removeContainersArgv(app, req.stopTimeout), 'removing the containers'), 'removed');
   const network = countOf(await step(removeNetworkArgv(appNetwork(app)), 'removing the network'), 'removed') > 0;
   // The files the proxy served for it (deploy.proxy.static), now that no route names them.
-  await step(removeStaticArgv(app), 'removing the static files');
+  const staticFiles = countOf(await step(removeStaticArgv(app), 'removing the static files'), 'removed') > 0;
   const images = await step(removeImagesArgv(req.image, req.app), 'removing the images');
   const kept = await finishState(conn, lock, req, step);
-  const row = { host: conn.name, routes, containers, network, images: countOf(images, 'removed'), imagesKept: countOf(images, 'kept'), kept };
+  const row = { host: conn.name, routes, containers, network, staticFiles, crontab, images: countOf(images, 'removed'), imagesKept: countOf(images, 'kept'), kept };
   reporter().info(`${conn.name}: removed ${describe(row)}`);
   return row;
 }
@@ -159,6 +162,7 @@ async function removeFromHost(conn: HostConnection, lock: HeldLock, req: RemoveR
 function describe(r: RemoveRow): string {
   const parts = [
     `${r.routes.length} route(s)`, `${r.containers} container(s)`, r.network ? 'its network' : 'no network',
+    ...(r.staticFiles ? ['its static files'] : []), ...(r.crontab ? ['its crontab line (scheduled jobs)'] : []),
     `${r.images} image(s)${r.imagesKept ? ` (${r.imagesKept} kept: in use by other containers)` : ''}`,
     r.kept ? `its state (kept: ${r.kept})` : 'its state',
   ];
@@ -212,7 +216,7 @@ export async function runRemoveCommand(ctx: RunContext): Promise<CommandResult> 
         }
       }
     }
-    const what = swarm ? `the Swarm of ${targets[0].label}: its stack, network, images on the manager and state` : `${targets.map((t) => t.label).join(', ')}: its routes, containers, network, images and state`;
+    const what = swarm ? `the Swarm of ${targets[0].label}: its stack, network, images on the manager and state` : `${targets.map((t) => t.label).join(', ')}: its routes, containers, network, static files, scheduled jobs, images and state`;
     throw new UserError(`remove takes ${config.app} off ${what}${ctx.inputs.ops.deleteData ? ', and its data (storage/, backups/)' : ' (its storage/ and backups/ stay)'}; nothing was changed`,
       `run it again with ${flag} to confirm`);
   }

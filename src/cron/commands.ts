@@ -162,9 +162,9 @@ export function prepareCronArgv(stateDirPath: string, app: string, jobs: HostCro
 // `pallet remove`: the app's crontab line (its state directory, with cron/, goes separately).
 const REMOVE = `mark=" # pallet-cron $1"
 ${UNSCHEDULE_FN}
-unschedule && echo removed`;
+if crontab -l 2>/dev/null | grep -qF "$mark"; then unschedule && echo removed=1; else echo removed=0; fi`;
 
-/** Removes `app`'s line from the deploy user's crontab (a missing line or crontab is fine). */
+/** Removes `app`'s line from the deploy user's crontab (a missing line or crontab is fine); prints removed=0|1. */
 export function unscheduleCronArgv(app: string): string[] {
   return remoteScript('unschedule-cron', REMOVE, app);
 }

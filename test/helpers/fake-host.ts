@@ -440,8 +440,9 @@ export class FakeHost implements HostConnection {
     },
     'unschedule-cron': (a) => {
       const c = this.cron.get(`/var/lib/pallet/${a[0]}`);
+      const was = !!c?.scheduled;
       if (c) c.scheduled = false;
-      return ok('removed\n');
+      return ok(`removed=${was ? 1 : 0}\n`);
     },
     'retire': (a) => {
       for (const n of a.slice(3)) this.remove(n);

@@ -104,7 +104,8 @@ export const CACHE_OTHER = 'public, max-age=60';
  * the proxy, so the app never sees a request under `url`.
  */
 export function staticRoute(s: { url: string; root: string }): object {
-  const exists = { file: { root: s.root, try_files: ['{http.request.uri.path}'] } };
+  // GET and HEAD only: any other method under `url` is the 404 too, never the app.
+  const exists = { method: ['GET', 'HEAD'], file: { root: s.root, try_files: ['{http.request.uri.path}'] } };
   const serve = (cache: string) => [
     { handler: 'headers', response: { set: { 'Cache-Control': [cache] } } },
     { handler: 'file_server', root: s.root, precompressed: { br: {}, zstd: {}, gzip: {} }, precompressed_order: ['br', 'zstd', 'gzip'] },

@@ -56,14 +56,14 @@ new="$d/releases/.$tag.new"; rm -rf "$new"
 cid=$(docker create --label pallet.static-copy=1 "$ref" pallet-static-copy 2>&1) || { echo "could not create a container of $ref: $cid"; exit 3; }
 trap 'docker rm -f "$cid" >/dev/null 2>&1; rm -rf "$new"' EXIT
 if ! out=$(docker cp "$cid:$root/." "$new" 2>&1); then
-  case "$out" in *"Could not find"*|*"No such"*|*"not a directory"*) echo "$ref has no directory $root: $out"; exit 4 ;; esac
+  case "$out" in *"Could not find"*|*"No such"*|*"not a directory"*) echo "$ref has no directory $root"; exit 4 ;; esac
   echo "could not copy $root out of $ref: $out"; exit 3
 fi
 existed=0; [ -d "$d/releases/$tag" ] && existed=1
 rm -rf "$d/releases/$tag" && mv "$new" "$d/releases/$tag" || exit 3
 echo "existed=$existed"
 echo "files=$(find "$d/releases/$tag" -type f | wc -l)"
-echo "kib=$(du -sk "$d/releases/$tag" | cut -f1)"
+echo "kib=$(du -sk --apparent-size "$d/releases/$tag" | cut -f1)"
 union "$tag" || { echo "could not assemble the files of the kept releases"; exit 3; }`;
 
 /** placeStaticArgv's exit code when the image has no such directory. */
@@ -82,7 +82,7 @@ export function placeStaticArgv(app: string, imageRef: string, root: string, tag
 export interface PlacedStatic {
   existed: boolean;
   files: number;
-  /** Size on disk in KiB (du -k). */
+  /** Size of the files in KiB (du --apparent-size -k: what they hold, not the disk blocks). */
   kib: number;
   releases: string[];
 }
