@@ -303,7 +303,7 @@ export class FakeHost implements HostConnection {
       if (tag) this.files.set(`${d}/TAG`, `${tag}\n`);
       // CRON_SWAP: the prepared jobs go live with a new TAG, or are dropped.
       const c = this.cron.get(d);
-      if (c?.next) { if (tag) c.jobs = c.next; c.next = undefined; }
+      if (c?.next) { if (tag) c.jobs = c.next; delete c.next; }
       if (rev === '-') this.files.delete(`${d}/REVERT`);
       else if (rev) this.files.set(`${d}/REVERT`, `${rev}\n`);
       this.files.set(`${d}/audit.log`, `${this.files.get(`${d}/audit.log`) ?? ''}${line}\n`);
@@ -428,12 +428,12 @@ export class FakeHost implements HostConnection {
       const names: string[] = [];
       for (let i = 0; i < rest.length;) {
         names.push(rest[i]);
-        i += 11;
+        i += 10; // name, five fields, days, zone, image, env file
         i += Number(rest[i]) + 1;
         i += Number(rest[i]) + 1;
       }
       const c = this.cron.get(d);
-      if (!names.length && !c?.jobs.length) { if (c) { c.scheduled = false; c.next = undefined; } return ok('jobs=0\n'); }
+      if (!names.length && !c?.jobs.length) { if (c) { c.scheduled = false; delete c.next; } return ok('jobs=0\n'); }
       if (names.length && this.noCron) return fail(5, 'cron is not installed on this host (deploy.cron runs the jobs from it): apt-get install cron\n');
       this.cron.set(d, { jobs: c?.jobs ?? [], next: names, scheduled: names.length > 0 || !!c?.scheduled });
       return ok(`jobs=${names.length}\n`);
