@@ -135,6 +135,16 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     ],
     flags: [...SSH, 'host', 'json'],
   },
+  maintenance: {
+    usage: 'pallet maintenance on [--message TEXT] [--host HOST] | pallet maintenance off [--host HOST]',
+    about: [
+      "On every web host the proxy answers the app's requests with 503, Retry-After and the maintenance page",
+      '(deploy.maintenance.page, or a built-in one with --message); the containers keep running and the static',
+      'files are still served. off routes the requests to the running containers again. Takes the deploy lock',
+      "of every host for the change; audited. A deploy ends it on each host as the new version serves there.",
+    ],
+    flags: [...SSH, 'host', 'message'],
+  },
   remove: {
     usage: 'pallet remove --yes [--delete-data] [--host HOST]',
     about: [

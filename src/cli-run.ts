@@ -32,6 +32,7 @@ export function usage(): string {
     '  lock       pallet lock status | pallet lock release [--force]: the deploy lock on every host',
     '  proxy      pallet proxy status [--host H] [--json]: per host the proxy, its routes and their live containers',
     '  cron       pallet cron status [--host H] [--json]: the deploy.cron jobs, next and last runs; pallet logs --cron JOB',
+    '  maintenance pallet maintenance on [--message TEXT] | off: the proxy answers 503 and a page, containers keep running',
     '  remove     take the app off its hosts: pallet remove --yes [--delete-data] [--host H]',
     '',
     "'pallet help COMMAND' explains one command; 'pallet --version' prints the version.",
@@ -65,7 +66,7 @@ export function resolveInvocation(argv: string[], env: NodeJS.ProcessEnv = {}, r
   if (first === 'run') return { kind: 'run', args };
   const command = args.positional[0] ?? first;
   if (!(COMMANDS as readonly string[]).includes(command)) {
-    throw new UserError(`unknown command '${first}': expected one of ${[...COMMANDS.filter((c) => !/^(lock|proxy|cron)-/.test(c)), 'lock', 'proxy', 'cron', 'run'].join(', ')} (see 'pallet help')`);
+    throw new UserError(`unknown command '${first}': expected one of ${[...COMMANDS.filter((c) => !/^(lock|proxy|cron|maintenance)-/.test(c)), 'lock', 'proxy', 'cron', 'maintenance', 'run'].join(', ')} (see 'pallet help')`);
   }
   const inputs = parseInputs(args.raw, 'flag');
   if (args.rest.length) {

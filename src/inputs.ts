@@ -7,7 +7,7 @@ import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
 import { parseBuildArgs } from './config/overrides.js';
 
-export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'cron-status', 'remove', 'promote'] as const;
+export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'cron-status', 'maintenance-on', 'maintenance-off', 'remove', 'promote'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface InputSpec {
@@ -26,7 +26,7 @@ export interface InputSpec {
 
 /** The action's inputs; action.yml must declare exactly these (a test checks). */
 export const INPUT_SPECS: InputSpec[] = [
-  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status, cron-status or remove.' },
+  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status, cron-status, maintenance-on, maintenance-off or remove.' },
   { name: 'config', description: 'Path of the pallet config file, relative to working-directory.', default: 'pallet.yml' },
   { name: 'working-directory', description: 'Directory the config path and build context resolve against.', default: '.' },
   { name: 'tag', description: 'Image tag to build, push or deploy. Default: build-<run number>. For rollback: the tag to go back to (default: each host\'s recorded revert tag).' },
@@ -57,11 +57,12 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'break-lock', description: 'Break a stale deploy lock left by a crashed deploy before deploying.', default: 'false', kind: 'boolean' },
   { name: 'run-tasks', description: 'rollback: also run the deploy tasks (migrations) of the target tag.', default: 'false', kind: 'boolean' },
   { name: 'role', description: 'status, logs: only this role (default: every role). exec: the role whose running tag, env file and volumes the command gets (default: web, else the first role).' },
-  { name: 'host', description: 'status, logs, exec, lock-*, proxy-status, cron-status: only this host, as written in pallet.yml (exec default: the role\'s first host).' },
+  { name: 'host', description: 'status, logs, exec, lock-*, proxy-status, cron-status, maintenance-*: only this host, as written in pallet.yml (exec default: the role\'s first host).' },
   { name: 'all-hosts', description: 'exec: run on every host of the role (output lines prefixed with the host).', default: 'false', kind: 'boolean' },
   { name: 'args', description: 'exec: the command run in a one-off container of the app\'s image, one argument per line, handed to the image\'s entrypoint (e.g. check: the entrypoint runs manage.py check).', kind: 'list' },
   { name: 'since', description: 'logs: only lines since this time: a duration (10m, 2h), an RFC 3339 time or a Unix timestamp.' },
   { name: 'tail', description: 'logs: this many lines from the end of each host\'s log (default: all).', kind: 'integer' },
+  { name: 'message', description: 'maintenance-on: the text of the built-in maintenance page (instead of deploy.maintenance.page).' },
   { name: 'cron', description: 'logs: the output of the last run of this deploy.cron job, from each host that runs it (instead of a role\'s logs).' },
   { name: 'force', description: 'lock-release: also remove a lock held by another run (a deploy may still be running).', default: 'false', kind: 'boolean' },
   { name: 'yes', description: 'remove: confirms taking the app off its hosts (without it, remove only says what it would take).', default: 'false', kind: 'boolean' },
@@ -126,6 +127,8 @@ export interface OpsInputs {
   tail?: number;
   /** logs: a deploy.cron job's last output instead of a role's logs. */
   cron?: string;
+  /** maintenance-on: the built-in page's text. */
+  message?: string;
   force: boolean;
   /** remove: confirmed. */
   yes: boolean;
@@ -222,6 +225,7 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
       since,
       tail: int('tail'),
       cron: str('cron'),
+      message: str('message'),
       force: bool('force'),
       yes: bool('yes'),
       deleteData: bool('delete-data'),
@@ -310,6 +314,12 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (positional[0] === 'proxy') {
     if (positional[1] !== 'status') throw new UserError(`pallet proxy needs 'status'${positional[1] ? `, got '${positional[1]}'` : ''}`, 'pallet proxy status [--host HOST] [--json]');
     positional.splice(0, 2, 'proxy-status');
+  }
+  // `pallet maintenance on|off` is the maintenance-on / maintenance-off command.
+  if (positional[0] === 'maintenance') {
+    const sub = positional[1];
+    if (sub !== 'on' && sub !== 'off') throw new UserError(`pallet maintenance needs 'on' or 'off'${sub ? `, got '${sub}'` : ''}`, 'pallet maintenance on [--message TEXT] | pallet maintenance off');
+    positional.splice(0, 2, `maintenance-${sub}`);
   }
   // `pallet cron status` is the cron-status command.
   if (positional[0] === 'cron') {

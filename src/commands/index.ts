@@ -17,6 +17,7 @@ import { runLogsCommand } from './logs.js';
 import { runLockCommand } from './lock.js';
 import { runProxyStatusCommand } from './proxy-status.js';
 import { runCronStatusCommand } from './cron-status.js';
+import { runMaintenanceCommand } from './maintenance.js';
 import { runRemoveCommand } from './remove.js';
 import { reporter } from '../util/reporter.js';
 import '../cleanup-handlers.js';
@@ -74,6 +75,8 @@ export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Pr
       case 'lock-release': result = await runLockCommand(ctx, true); break;
       case 'proxy-status': result = await runProxyStatusCommand(ctx); break;
       case 'cron-status': result = await runCronStatusCommand(ctx); break;
+      case 'maintenance-on': result = await runMaintenanceCommand(ctx, true); break;
+      case 'maintenance-off': result = await runMaintenanceCommand(ctx, false); break;
       case 'remove': result = await runRemoveCommand(ctx); break;
       case 'promote': result = await runPromoteCommand(ctx); break;
     }

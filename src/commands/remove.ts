@@ -11,7 +11,7 @@ import { reporter } from '../util/reporter.js';
 import { planDeploy } from '../deploy/plan.js';
 import { failures, forEachHost } from '../deploy/parallel.js';
 import { runIdentity } from '../deploy/index.js';
-import { acquireLock, releaseLock, type HeldLock } from '../deploy/lock.js';
+import { acquireLock, lockEvery, releaseLock, type HeldLock } from '../deploy/lock.js';
 import { listTagsArgv, stateDir } from '../deploy/commands.js';
 import { appNetwork, removeRouteArgv } from '../deploy/proxy/commands.js';
 import { removeStaticArgv } from '../deploy/proxy/static-commands.js';
@@ -77,19 +77,9 @@ export interface RemoveRow {
  * last. A host that fails is reported in its row; the others go on.
  */
 export async function removeApp(conns: HostConnection[], req: RemoveRequest): Promise<RemoveRow[]> {
-  const locks = new Map<string, HeldLock>();
-  const taken = await forEachHost(conns.map((c) => c.name), async (label) => {
-    const conn = conns.find((c) => c.name === label)!;
-    locks.set(label, await acquireLock(conn, req.ledger, {
-      app: req.app, runId: req.runId, actor: req.actor, timeout: 0, breakStale: false, signal: req.signal, retireWait: req.retireWait,
-    }));
-  });
-  const refused = failures(taken);
-  if (refused.length) {
-    await Promise.all([...locks].map(([label, l]) => releaseLock(conns.find((c) => c.name === label)!, req.ledger, req.app, l).catch(() => undefined)));
-    throw new UserError(`remove refused, nothing was changed: ${refused.map((f) => errorMessage(f.error)).join('; ')}`,
-      'wait until the deploy is done (pallet lock status shows who holds the lock), then run pallet remove again');
-  }
+  const locks = await lockEvery(conns, req.ledger, {
+    app: req.app, runId: req.runId, actor: req.actor, timeout: 0, breakStale: false, signal: req.signal, retireWait: req.retireWait,
+  }, 'remove', 'run pallet remove again');
   const outcomes = await forEachHost(conns.map((c) => c.name), (label) => removeFromHost(conns.find((c) => c.name === label)!, locks.get(label)!, req));
   return outcomes.map((o) => (o.ok ? o.value : { host: o.host, routes: [], containers: 0, network: false, images: 0, imagesKept: 0, kept: '', error: errorMessage(o.error) }));
 }

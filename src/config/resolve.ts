@@ -1,8 +1,9 @@
 // Turns a validated pallet.yml value into the resolved PalletConfig: defaults filled in, short
 // forms expanded (service names, command strings), values coerced to strings, paths resolved.
 // Only called once schema and semantic checks passed, so the shapes here are known to be right.
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, CronJobConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
+import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, CronJobConfig, MaintenanceConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
 import { isCatalogService } from './services.js';
 import type { KeyPath } from './problems.js';
 
@@ -153,7 +154,16 @@ function resolveTasks(tasks: unknown): string[][] {
   return (tasks as (string | string[])[]).map(toArgv);
 }
 
-function resolveDeploy(d: Obj, app: string, text: ScalarText): DeployConfig {
+/** deploy.maintenance: the page file read (relative to pallet.yml; checked by semantic-checks.ts). */
+function resolveMaintenance(m: Obj, dir: string): MaintenanceConfig {
+  return {
+    during_tasks: m.during_tasks === true,
+    ...(typeof m.page === 'string' ? { page: readFileSync(path.resolve(dir, m.page), 'utf8') } : {}),
+    retry_after: typeof m.retry_after === 'number' ? m.retry_after : 60,
+  };
+}
+
+function resolveDeploy(d: Obj, app: string, text: ScalarText, dir: string): DeployConfig {
   const roles: Record<string, RoleConfig> = {};
   for (const [name, r] of Object.entries(d.roles as Obj)) roles[name] = resolveRole(name, r);
   return {
@@ -167,6 +177,7 @@ function resolveDeploy(d: Obj, app: string, text: ScalarText): DeployConfig {
     ...(d.env !== undefined ? { env: { clear: stringMap(d.env.clear, ['deploy', 'env', 'clear'], text), secret: [...(d.env.secret ?? [])] } } : {}),
     tasks: resolveTasks(d.tasks),
     ...(d.cron !== undefined ? { cron: resolveCron(d.cron) } : {}),
+    ...(d.maintenance !== undefined ? { maintenance: resolveMaintenance(d.maintenance, dir) } : {}),
     roles,
     rolling: { batch: d.rolling?.batch ?? DEFAULTS.batch },
     keep: d.keep ?? DEFAULTS.keep,
@@ -210,6 +221,6 @@ export function resolveConfig(data: Obj, file: string, text: ScalarText): Pallet
     test: resolveTest(data.test ?? {}, text),
     source: { file, dir },
   };
-  if (data.deploy !== undefined) config.deploy = resolveDeploy(data.deploy, data.app, text);
+  if (data.deploy !== undefined) config.deploy = resolveDeploy(data.deploy, data.app, text, dir);
   return config;
 }

@@ -243,7 +243,7 @@ const cronJob: Schema = {
 
 const deploy: Schema = {
   type: 'object',
-  'x-expected': 'a mapping (ssh, swarm, env_file, env, tasks, roles, cron, rolling, keep, url, proxy)',
+  'x-expected': 'a mapping (ssh, swarm, env_file, env, tasks, roles, cron, maintenance, rolling, keep, url, proxy)',
   additionalProperties: false,
   required: ['roles'],
   properties: {
@@ -275,6 +275,16 @@ const deploy: Schema = {
       type: 'object',
       'x-expected': 'a mapping of job names to jobs',
       additionalProperties: cronJob,
+    },
+    maintenance: {
+      type: 'object',
+      'x-expected': 'a mapping {during_tasks, page, retry_after}',
+      additionalProperties: false,
+      properties: {
+        during_tasks: { type: 'boolean', 'x-expected': 'true or false' },
+        page: nonEmpty('a path to an HTML file, relative to pallet.yml'),
+        retry_after: seconds(1),
+      },
     },
     rolling: {
       type: 'object',

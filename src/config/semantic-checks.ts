@@ -206,8 +206,18 @@ function checkAppEnv(env: unknown, out: Problem[]): void {
   });
 }
 
-function checkDeploy(deploy: unknown, out: Problem[]): void {
+/** deploy.maintenance.page: an HTML file beside pallet.yml, small enough to travel in the proxy's config. */
+function checkMaintenancePage(m: unknown, ctx: CheckContext, out: Problem[]): void {
+  if (!isObj(m) || !isStr(m.page) || m.page === '') return;
+  const file = path.resolve(ctx.dir, m.page);
+  const at: KeyPath = ['deploy', 'maintenance', 'page'];
+  if (!existsSync(file) || !statSync(file).isFile()) out.push({ path: at, message: `${ctx.show(file)} does not exist (relative to pallet.yml); write the page there, or leave page out for the built-in one` });
+  else if (statSync(file).size > 64 * 1024) out.push({ path: at, message: `${ctx.show(file)} is ${Math.ceil(statSync(file).size / 1024)} KiB; the page travels in the proxy's configuration: keep it under 64 KiB and serve images and CSS as static files` });
+}
+
+function checkDeploy(deploy: unknown, out: Problem[], ctx: CheckContext): void {
   if (!isObj(deploy)) return;
+  checkMaintenancePage(deploy.maintenance, ctx, out);
   checkProxy(deploy.proxy, out);
   const ssh = isObj(deploy.ssh) ? deploy.ssh : {};
   const defaults = {
@@ -293,7 +303,7 @@ export function semanticProblems(data: unknown, ctx: CheckContext): Problem[] {
   checkImage(data, ctx, out);
   checkBuild(data.build, ctx, out);
   checkTest(data.test, out);
-  checkDeploy(data.deploy, out);
+  checkDeploy(data.deploy, out, ctx);
   out.push(...unsupportedOptions(data));
   return out;
 }

@@ -85,6 +85,8 @@ export interface DeployConfig {
   roles: Record<string, RoleConfig>;
   /** Scheduled jobs by name (none when absent). */
   cron?: Record<string, CronJobConfig>;
+  /** Maintenance mode of the proxy: the page, and whether a deploy shows it while its tasks run. */
+  maintenance?: MaintenanceConfig;
   rolling: { batch: number | string };
   keep: number;
   /** deploy refuses a digest without a passing test record on the registry (src/registry/test-record.ts); default true. */
@@ -93,6 +95,16 @@ export interface DeployConfig {
   url?: string;
   /** Web roles behind a reverse proxy on each host (the default), or false: published port, no proxy. */
   proxy: ProxyConfig | false;
+}
+
+/** deploy.maintenance: the proxy answers 503 with a page instead of the app (src/deploy/proxy/maintenance.ts). */
+export interface MaintenanceConfig {
+  /** A deploy turns it on before its release tasks; each host's switch to the new version ends it there. */
+  during_tasks: boolean;
+  /** The page (HTML) read from `page` at load; undefined: the built-in one. */
+  page?: string;
+  /** Seconds sent as Retry-After. */
+  retry_after: number;
 }
 
 /** deploy.cron.NAME: a command of the live release run on a schedule by the hosts' cron. */

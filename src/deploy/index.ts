@@ -19,6 +19,7 @@ import { rollRole } from './restart.js';
 import { prepareProxies, retireInBackground, rollRoleBehindProxy } from './proxy/rollout.js';
 import { placeStaticFiles, undoStaticFiles } from './proxy/static-files.js';
 import { prepareCronJobs } from '../cron/deploy.js';
+import { maintenanceAnswer, setMaintenance } from './proxy/maintenance.js';
 import { revertTouched } from './revert.js';
 import { finishHosts } from './audit.js';
 import { failures, forEachHost } from './parallel.js';
@@ -130,13 +131,15 @@ function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]
     prepare: (outcome) => pullAndPrepare(run, req, outcome),
     record: () => recordRevert(run),
     tasksTitle: () => ((req.mode === 'deploy' || req.runTasks) && plan.tasks.length ? `Tasks on ${plan.taskHost}` : undefined),
-    tasks: () => runTasks(run),
+    tasks: () => (plan.maintenance?.duringTasks && plan.proxy ? tasksInMaintenance(run) : runTasks(run)),
     roll: (cancelled) => r.group('Rolling restart', () => rollOut(run, cancelled)),
     touched: () => [...new Set(run.touched.map((t) => t.host))],
     revert: () => revertTouched(run),
     finish: async (outcome, result) => {
       // Under the deploy lock still: a failed release's static files go before the hosts are let go.
       if (!outcome.ok) await undoStaticFiles(run, outcome.revertProblems);
+      // The hosts that never switched still show the page: they serve the previous version again.
+      if (!outcome.ok && run.maintenanceOn) await maintenanceOff(run);
       await finishHosts(run, outcome.ok, result, outcome.ok && plan.proxy ? (h, fields) => retireInBackground(run, h, fields) : undefined);
     },
     release: () => releaseAll(run),
@@ -172,6 +175,30 @@ function setTargets(run: DeployRun, req: DeployRequest): void {
   }
   if (noRevert.length) {
     throw new UserError(`rollback refused, nothing was changed: no recorded previous tag on ${noRevert.join(', ')}`, `name the tag to go back to with ${inputLabel('tag', req.ssh.where)}`);
+  }
+}
+
+function hostConns(run: DeployRun): Map<string, HostConnection> {
+  return new Map([...run.hosts].filter(([, h]) => !h.lost).map(([label, h]) => [label, h.conn]));
+}
+
+/**
+ * deploy.maintenance.during_tasks: the page goes up on every web host before the release tasks
+ * (a migration that locks tables shows users the page, not errors); each host's switch to the new
+ * version takes it down there. Tasks that fail take it down at once (nothing switched).
+ */
+async function tasksInMaintenance(run: DeployRun): Promise<void> {
+  await setMaintenance(run.plan, hostConns(run), maintenanceAnswer(run.plan));
+  run.maintenanceOn = true;
+  await runTasks(run);
+}
+
+async function maintenanceOff(run: DeployRun): Promise<void> {
+  try {
+    await setMaintenance(run.plan, hostConns(run), undefined);
+    run.maintenanceOn = false;
+  } catch (e) {
+    reporter().warning(`could not take the maintenance page down (${errorMessage(e)}): run \`pallet maintenance off\``);
   }
 }
 

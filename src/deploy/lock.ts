@@ -2,7 +2,8 @@
 // when, released only with the token that took it. Recorded in the ledger before it is taken
 // so a cancelled job still releases it (post step, fresh connection).
 import { randomBytes } from 'node:crypto';
-import { UserError } from '../errors.js';
+import { UserError, errorMessage } from '../errors.js';
+import { failures, forEachHost } from './parallel.js';
 import { reporter } from '../util/reporter.js';
 import type { CleanupLedger, CleanupItem } from '../util/cleanup.js';
 import type { HostConnection } from '../ssh/connection.js';
@@ -82,4 +83,23 @@ function reportRetireWait(host: string, stdout: string): void {
   if (gone) reporter().warning(`${host}: the previous deploy's retire (pid ${gone[1]}) ended before it released the lock (host restarted?); this deploy stops what it left`);
   const waited = /^WAITED (\S+)$/m.exec(stdout);
   if (waited && !gone) reporter().info(`${host}: waited ${waited[1]}s for the previous deploy's containers to stop`);
+}
+
+/**
+ * Takes the app's deploy lock on every host of `conns`, or on none: when one is held, the others
+ * are given back and a UserError says `${what} refused, nothing was changed`, naming the holders.
+ * Returns the locks by host name (release each with releaseLock).
+ */
+export async function lockEvery(conns: HostConnection[], ledger: CleanupLedger, o: LockOptions, what: string, retry: string): Promise<Map<string, HeldLock>> {
+  const locks = new Map<string, HeldLock>();
+  const taken = await forEachHost(conns.map((c) => c.name), async (label) => {
+    locks.set(label, await acquireLock(conns.find((c) => c.name === label)!, ledger, o));
+  });
+  const refused = failures(taken);
+  if (refused.length) {
+    await Promise.all([...locks].map(([label, l]) => releaseLock(conns.find((c) => c.name === label)!, ledger, o.app, l).catch(() => undefined)));
+    throw new UserError(`${what} refused, nothing was changed: ${refused.map((f) => errorMessage(f.error)).join('; ')}`,
+      `wait until the deploy is done (pallet lock status shows who holds the lock), then ${retry}`);
+  }
+  return locks;
 }

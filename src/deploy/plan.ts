@@ -44,6 +44,8 @@ export interface DeployPlan {
   proxy?: ProxyPlan;
   /** deploy.cron: scheduled jobs, each with the hosts (labels) that run it. */
   cron: CronJobPlan[];
+  /** deploy.maintenance (proxy mode only): the page, and whether a deploy shows it while its tasks run. */
+  maintenance?: { duringTasks: boolean; page?: string; retryAfter: number };
 }
 
 /** One deploy.cron job as the hosts' tick runs it. */
@@ -180,6 +182,7 @@ export function planDeploy(config: PalletConfig): DeployPlan {
     keep,
     ...(proxy && roles.some((r) => r.behindProxy) ? { proxy } : {}),
     cron,
+    ...(deploy.maintenance ? { maintenance: { duringTasks: deploy.maintenance.during_tasks, retryAfter: deploy.maintenance.retry_after, ...(deploy.maintenance.page !== undefined ? { page: deploy.maintenance.page } : {}) } } : {}),
   };
 }
 

@@ -70,6 +70,8 @@ export interface DeployRun {
   untested?: string;
   /** The rendered deploy.env file (holds secret values: only ever sent on stdin); unset without deploy.env. */
   appEnv?: string;
+  /** deploy.maintenance.during_tasks put the page up (each host's switch takes it down; a failure, finish). */
+  maintenanceOn?: boolean;
 }
 
 /** One (host, role) switch behind the proxy: enough to switch back, or to retire the old containers. */

@@ -44,6 +44,7 @@ export const DEPLOY_KEYS = [
   'deploy.roles.<role>.replicas',
   'deploy.roles.<role>.placement',
   'deploy.cron',
+  'deploy.maintenance',
   'deploy.rolling.batch',
   'deploy.keep',
   'deploy.require_tested',
@@ -98,6 +99,7 @@ const SSH_HOSTS: Capabilities = {
   'deploy.roles.<role>.replicas': no('a role runs one container on each host it lists', 'remove it and list one host per container in hosts'),
   'deploy.roles.<role>.placement': no('a role runs on exactly the hosts it lists', 'remove it and list the hosts in hosts'),
   'deploy.cron': 'yes',
+  'deploy.maintenance': 'yes',
   'deploy.rolling.batch': 'yes',
   'deploy.keep': 'yes',
   'deploy.require_tested': 'yes',
@@ -116,6 +118,7 @@ const NO_PROXY = no('there is no proxy (web roles publish host_port)');
 
 const PUBLISHED_PORT: Capabilities = {
   ...SSH_HOSTS,
+  'deploy.maintenance': no('the page is answered by the proxy, and there is none (web roles publish host_port)', 'remove it, or put the web roles behind the proxy'),
   'deploy.proxy.hosts': NO_PROXY,
   'deploy.proxy.tls': NO_PROXY,
   'deploy.proxy.image': NO_PROXY,
@@ -146,6 +149,7 @@ const SWARM: Capabilities = {
     'remove it, and start the command on a schedule from outside (a scheduled workflow running `pallet exec`), or deploy the app to SSH hosts'),
   'deploy.keep': no('each node keeps the images it pulled; pallet prunes images on SSH hosts only',
     'remove it, and prune the nodes with docker image prune on a schedule'),
+  'deploy.maintenance': SWARM_PROXY,
   'deploy.proxy': SWARM_PROXY,
   'deploy.proxy.hosts': SWARM_PROXY,
   'deploy.proxy.tls': SWARM_PROXY,

@@ -61,9 +61,11 @@ describeLab('scheduled jobs from the hosts\' cron (lab)', () => {
     deploy: { ssh: { user: 'root' }, env_file: '/etc/pallet/example.env', proxy: false, roles: { web: { hosts: [h1, h2] } }, cron },
   }));
 
+  /** The CLI's pallet.yml: the same jobs as the in-process deploys. */
+  const goodConfig = () => writeConfig({ stamp: { schedule: '* * * * *', command: STAMP, hosts: [h1, h2] }, slow: { schedule: '* * * * *', command: SLOW, hosts: [h1], timezone: 'Europe/Berlin' }, broken: { schedule: '* * * * *', command: BROKEN, hosts: [h1] } });
+
   beforeAll(async () => {
     await fx.setup(['v1', 'v2']);
-    writeConfig({ stamp: { schedule: '* * * * *', command: STAMP, hosts: [h1, h2] }, slow: { schedule: '* * * * *', command: SLOW, hosts: [h1], timezone: 'Europe/Berlin' }, broken: { schedule: '* * * * *', command: BROKEN, hosts: [h1] } });
   }, 900_000);
 
   afterAll(async () => {
@@ -83,6 +85,7 @@ describeLab('scheduled jobs from the hosts\' cron (lab)', () => {
   });
 
   test('after a deploy the jobs run from cron with that release; a slow run makes the next one skip; a failing one shows its exit code and output', async () => {
+    goodConfig();
     const r = await fx.deploy('deploy', { tag: fx.tags.v1, config: config(['stamp', 'slow', 'broken']) });
     expect(r.error).toBeUndefined();
     expect(r.result?.exitCode).toBe(0);
@@ -102,7 +105,7 @@ describeLab('scheduled jobs from the hosts\' cron (lab)', () => {
 
     await awaitAudit(h1, /\tcron\tbroken@\S+\texit 3 /, 0);
     const status = await cli(['cron', 'status', '--host', h1]);
-    expect(status.code).toBe(0);
+    expect({ code: status.code, out: status.all }).toMatchObject({ code: 0 });
     expect(status.all).toMatch(new RegExp(`broken\\s+\\* \\* \\* \\* \\* \\(UTC\\)\\s+\\S+\\s+\\S+ \\(${fx.tags.v1}\\)\\s+3\\s`));
     expect(status.all).toContain('broken on purpose: the import failed');
     expect(status.all).toMatch(/slow .*\(Europe\/Berlin\)/);

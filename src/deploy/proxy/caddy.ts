@@ -41,6 +41,11 @@ export interface RouteSpec {
    * the proxy container sees it (see staticRoute); everything else goes to the upstream.
    */
   static?: { url: string; root: string };
+  /**
+   * Maintenance mode: instead of the upstream, every request (but the static files) gets `503`
+   * with `Retry-After: retryAfter` (seconds, RFC 9110 §10.2.3) and `page` (HTML).
+   */
+  maintenance?: { page: string; retryAfter: number };
 }
 
 /** The three fragments one (app, role) contributes; each is a comma-joined list of JSON objects ('' = none). */
@@ -125,6 +130,15 @@ export function staticRoute(s: { url: string; root: string }): object {
   };
 }
 
+/** The maintenance answer: 503, Retry-After, the page, never cached. */
+export function maintenanceResponse(m: { page: string; retryAfter: number }): object {
+  return {
+    handler: 'static_response', status_code: 503,
+    headers: { 'Content-Type': ['text/html; charset=utf-8'], 'Retry-After': [String(m.retryAfter)], 'Cache-Control': ['no-store'] },
+    body: m.page,
+  };
+}
+
 function proxyRoute(r: RouteSpec): object {
   const upstream = {
     handler: 'reverse_proxy',
@@ -134,11 +148,12 @@ function proxyRoute(r: RouteSpec): object {
     // A stopped upstream answers 502 at once instead of hanging a request.
     transport: { protocol: 'http', dial_timeout: 2_000_000_000 },
   };
+  const answer = r.maintenance ? maintenanceResponse(r.maintenance) : upstream;
   return {
     ...(r.hosts.length ? { match: [{ host: r.hosts }] } : {}),
     handle: r.static
-      ? [DROP_PROXY_SERVER_HEADER, { handler: 'subroute', routes: [staticRoute(r.static), { handle: [upstream] }] }]
-      : [DROP_PROXY_SERVER_HEADER, upstream],
+      ? [DROP_PROXY_SERVER_HEADER, { handler: 'subroute', routes: [staticRoute(r.static), { handle: [answer] }] }]
+      : [DROP_PROXY_SERVER_HEADER, answer],
     terminal: true,
   };
 }

@@ -10,7 +10,7 @@ import { lastLines } from '../../ssh/errors.js';
 import { formatDuration, reporter } from '../../util/reporter.js';
 import { pullArgv, runContainerArgv } from '../commands.js';
 import { failures, forEachHost } from '../parallel.js';
-import type { RolePlan } from '../plan.js';
+import type { DeployPlan, RolePlan } from '../plan.js';
 import { pullOnHost, registryOf, type RegistryLogin } from '../pull.js';
 import { containerSpec, stepRunner } from '../restart.js';
 import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxySwitch } from '../types.js';
@@ -33,13 +33,21 @@ export function proxiedHosts(run: DeployRun): string[] {
   return [...new Set(run.plan.roles.filter((r) => r.behindProxy).flatMap((r) => r.hosts))];
 }
 
-/** The route fragments that send the app's names to `upstream`, a container of `role`. */
-function roleRoute(run: DeployRun, role: RolePlan, upstream: string): RouteFragments {
-  const p = run.plan.proxy!;
+/**
+ * The route fragments of the app's names for `role` (pure): to `upstream`, a container of the
+ * role, or with `maintenance` the 503 page instead (the static files are served either way).
+ */
+export function roleFragments(plan: DeployPlan, role: RolePlan, upstream: string, maintenance?: { page: string; retryAfter: number }): RouteFragments {
+  const p = plan.proxy!;
   return routeFragments({
     hosts: p.hosts, tls: p.tls, upstream, port: role.port ?? 8000, trustedProxies: p.trustedProxies,
-    ...(p.static ? { static: { url: p.static.url, root: staticLiveRoot(run.plan.app) } } : {}),
+    ...(p.static ? { static: { url: p.static.url, root: staticLiveRoot(plan.app) } } : {}),
+    ...(maintenance ? { maintenance } : {}),
   });
+}
+
+function roleRoute(run: DeployRun, role: RolePlan, upstream: string): RouteFragments {
+  return roleFragments(run.plan, role, upstream);
 }
 
 /** Exit codes of ensureProxyArgv -> what a person should do. */
