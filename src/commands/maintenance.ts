@@ -28,7 +28,9 @@ export async function runMaintenanceCommand(ctx: RunContext, on: boolean): Promi
   const session = await openSession(targets, sessionOptions(ctx));
   try {
     const conns = [...session.conns.values()];
-    const locks = await lockEvery(conns, ctx.ledger, { app: plan.app, runId, actor, timeout: 0, breakStale: false, signal: ctx.signal }, `maintenance ${on ? 'on' : 'off'}`, `run pallet maintenance ${on ? 'on' : 'off'} again`);
+    // Right after a deploy the hosts may still stop its previous containers: that is waited for.
+    const retireWait = plan.proxy.drainTimeout + Math.max(0, ...plan.roles.map((r) => r.stopTimeout)) + 10;
+    const locks = await lockEvery(conns, ctx.ledger, { app: plan.app, runId, actor, timeout: 0, breakStale: false, signal: ctx.signal, retireWait }, `maintenance ${on ? 'on' : 'off'}`, `run pallet maintenance ${on ? 'on' : 'off'} again`);
     try {
       const done = await setMaintenance(plan, session.conns, on ? maintenanceAnswer(plan, ctx.inputs.ops.message) : undefined);
       const line = (host: string) => auditRecord({ time: new Date(), actor, app: plan.app, command: 'maintenance', what: on ? 'on' : 'off', result: 'success', runId });
