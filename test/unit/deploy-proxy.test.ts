@@ -194,13 +194,13 @@ describe('host commands', () => {
     const s = parseProxyStatus([
       'proxy=running 127.0.0.1:5000/pallet-lab/caddy:2.6 2026-11-30T01:02:03.123456789Z 1',
       'route=shop+web\tshop.example.com,www.shop.example.com\ton\tshop-web-1a\trunning build-7',
-      'route=blog+web\t*\toff\tblog-web-2b\texited build-3',
+      'route=blog+web\t*\toff\tblog-web-2b\texited build-3\tmaintenance+static',
     ].join('\n'));
     expect(s).toEqual({
       state: 'running', image: '127.0.0.1:5000/pallet-lab/caddy:2.6', startedAt: '2026-11-30T01:02:03.123456789Z', restarts: 1,
       routes: [
-        { app: 'shop', role: 'web', hosts: 'shop.example.com,www.shop.example.com', tls: 'on', container: 'shop-web-1a', containerState: 'running', tag: 'build-7' },
-        { app: 'blog', role: 'web', hosts: '*', tls: 'off', container: 'blog-web-2b', containerState: 'exited', tag: 'build-3' },
+        { app: 'shop', role: 'web', hosts: 'shop.example.com,www.shop.example.com', tls: 'on', container: 'shop-web-1a', containerState: 'running', tag: 'build-7', serves: 'app', static: false },
+        { app: 'blog', role: 'web', hosts: '*', tls: 'off', container: 'blog-web-2b', containerState: 'exited', tag: 'build-3', serves: 'maintenance', static: true },
       ],
     });
     expect(parseProxyStatus('proxy=\n')).toMatchObject({ state: '', routes: [] });
@@ -210,7 +210,7 @@ describe('host commands', () => {
 describe('pallet proxy status tables', () => {
   const hosts: HostProxyStatus[] = [
     { host: 'app1', ...parseProxyStatus('proxy=running caddy:2 2026-11-30T01:02:03.5Z 0\nroute=shop+web\tshop.example.com\ton\tshop-web-1\trunning build-7\n') },
-    { host: 'app2', ...parseProxyStatus('proxy=\nroute=shop+web\tshop.example.com\ton\tshop-web-2\texited build-6\n') },
+    { host: 'app2', ...parseProxyStatus('proxy=\nroute=shop+web\tshop.example.com\ton\tshop-web-2\texited build-6\tapp+static\n') },
     { host: 'app3', state: '', image: '', startedAt: '', restarts: 0, routes: [], error: 'Connection refused' },
   ];
   test('one proxy row per host', () => {
@@ -222,8 +222,8 @@ describe('pallet proxy status tables', () => {
   });
   test('one route row per route, filtered by app', () => {
     expect(routeRows(hosts)).toEqual([
-      ['app1', 'shop', 'web', 'shop.example.com', 'on', 'shop-web-1', 'running', 'build-7'],
-      ['app2', 'shop', 'web', 'shop.example.com', 'on', 'shop-web-2', 'exited', 'build-6'],
+      ['app1', 'shop', 'web', 'shop.example.com', 'on', 'shop-web-1', 'running', 'build-7', 'the app'],
+      ['app2', 'shop', 'web', 'shop.example.com', 'on', 'shop-web-2', 'exited', 'build-6', 'the app, static files'],
     ]);
     expect(routeRows(hosts, 'blog')).toEqual([]);
   });

@@ -355,7 +355,10 @@ for u in "$d"/routes/*.upstream; do
   hosts=$(cat "$d"/routes/*"+$key".http "$d"/routes/*"+$key".https 2>/dev/null | grep -o '"host":\\[[^]]*\\]' | head -n 1 | sed 's/"host":\\[//; s/\\]//; s/"//g')
   tls=off; ls "$d"/routes/*"+$key".https >/dev/null 2>&1 && tls=on
   st=$(docker inspect --format '{{.State.Status}} {{index .Config.Labels "pallet.tag"}}' "$up" 2>/dev/null)
-  printf 'route=%s\\t%s\\t%s\\t%s\\t%s\\n' "$key" "\${hosts:-*}" "$tls" "$up" "\${st:-missing}"
+  # What the route answers: the app, or the maintenance page; and whether it serves static files.
+  serves=app; cat "$d"/routes/*"+$key".http "$d"/routes/*"+$key".https 2>/dev/null | grep -q '"status_code":503' && serves=maintenance
+  cat "$d"/routes/*"+$key".http "$d"/routes/*"+$key".https 2>/dev/null | grep -q '"file_server"' && serves="$serves+static"
+  printf 'route=%s\\t%s\\t%s\\t%s\\t%s\\t%s\\n' "$key" "\${hosts:-*}" "$tls" "$up" "\${st:-missing}" "$serves"
 done`;
 
 export function proxyStatusArgv(): string[] {
@@ -368,16 +371,20 @@ export interface ProxyStatus {
   image: string;
   startedAt: string;
   restarts: number;
-  routes: { app: string; role: string; hosts: string; tls: string; container: string; containerState: string; tag: string }[];
+  /** `serves`: the app, or the maintenance page (pallet maintenance on); `static`: it serves deploy.proxy.static's files. */
+  routes: { app: string; role: string; hosts: string; tls: string; container: string; containerState: string; tag: string; serves: 'app' | 'maintenance'; static: boolean }[];
 }
 
 export function parseProxyStatus(stdout: string): ProxyStatus {
   const [state = '', image = '', startedAt = '', restarts = '0'] = (/^proxy=(.*)$/m.exec(stdout)?.[1] ?? '').trim().split(' ');
   const routes = [...stdout.matchAll(/^route=(.*)$/gm)].map((m) => {
-    const [key, hosts, tls, container, st] = m[1].split('\t');
+    const [key, hosts, tls, container, st, serves = 'app'] = m[1].split('\t');
     const dot = key.lastIndexOf('+');
     const [containerState, tag = ''] = (st ?? '').split(' ');
-    return { app: key.slice(0, dot), role: key.slice(dot + 1), hosts, tls, container, containerState, tag };
+    return {
+      app: key.slice(0, dot), role: key.slice(dot + 1), hosts, tls, container, containerState, tag,
+      serves: serves.startsWith('maintenance') ? 'maintenance' as const : 'app' as const, static: serves.endsWith('+static'),
+    };
   });
   return { state, image, startedAt, restarts: Number(restarts) || 0, routes };
 }

@@ -8,7 +8,7 @@ export interface HostProxyStatus extends ProxyStatus {
 }
 
 export const PROXY_HEADER = ['host', 'proxy', 'image', 'restarts', 'started'];
-export const ROUTE_HEADER = ['host', 'app', 'role', 'host names', 'tls', 'live container', 'state', 'tag'];
+export const ROUTE_HEADER = ['host', 'app', 'role', 'host names', 'tls', 'live container', 'state', 'tag', 'answers'];
 
 /** Rows of the proxy table: one per host ('not running' when the host has no proxy container). */
 export function proxyRows(hosts: HostProxyStatus[]): string[][] {
@@ -21,7 +21,8 @@ export function proxyRows(hosts: HostProxyStatus[]): string[][] {
 export function routeRows(hosts: HostProxyStatus[], app?: string): string[][] {
   return hosts.flatMap((h) => h.routes
     .filter((r) => !app || r.app === app)
-    .map((r) => [h.host, r.app, r.role, r.hosts, r.tls, r.container, r.containerState, r.tag || '-']));
+    .map((r) => [h.host, r.app, r.role, r.hosts, r.tls, r.container, r.containerState, r.tag || '-',
+      `${r.serves === 'maintenance' ? 'maintenance page (503)' : 'the app'}${r.static ? ', static files' : ''}`]));
 }
 
 /**
@@ -37,6 +38,7 @@ export function proxyProblems(hosts: HostProxyStatus[], app?: string, image?: st
     else if (image && h.image && h.image !== image) out.push(`${h.host}: the proxy runs ${h.image}, deploy.proxy.image names ${image}; the next deploy replaces it, one host at a time`);
     for (const r of h.routes) {
       if (app && r.app !== app) continue;
+      if (r.serves === 'maintenance') out.push(`${h.host}: ${r.app} ${r.role} answers the maintenance page (503); end it with: pallet maintenance off`);
       if (r.containerState !== 'running') out.push(`${h.host}: ${r.app} ${r.role} routes to ${r.container}, which is ${r.containerState}; deploy or roll back to give it a live container`);
     }
   }
