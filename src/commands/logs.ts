@@ -65,12 +65,12 @@ export async function runLogsCommand(ctx: RunContext): Promise<CommandResult> {
 async function cronLogs(ctx: RunContext, name: string): Promise<CommandResult> {
   const plan = planDeploy(ctx.config);
   const job = plan.cron.find((j) => j.name === name);
-  if (!job) {
-    throw new UserError(`logs: there is no job '${name}' in deploy.cron${plan.cron.length ? ` (there are: ${plan.cron.map((j) => j.name).join(', ')})` : ''}`, 'see the jobs with: pallet cron status');
-  }
+  if (!/^[a-z][a-z0-9_-]*$/.test(name)) throw new UserError(`logs: '${name}' is not a job name`, 'see the jobs with: pallet cron status');
+  // A job deleted from pallet.yml keeps its last output on the hosts until the app is removed.
+  if (!job) reporter().warning(`${name} is not in deploy.cron${plan.cron.length ? ` (there are: ${plan.cron.map((j) => j.name).join(', ')})` : ''}; looking for its last run on every host`);
   const hosts = ctx.inputs.ops.host
     ? selectForView(plan, { host: ctx.inputs.ops.host, where: ctx.where }).hosts
-    : plan.hosts.filter((t) => job.hosts.includes(t.label));
+    : plan.hosts.filter((t) => !job || job.hosts.includes(t.label));
   const session = await openSession(hosts, sessionOptions(ctx));
   let exitCode = 0;
   try {
@@ -81,8 +81,13 @@ async function cronLogs(ctx: RunContext, name: string): Promise<CommandResult> {
       if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr) || `exit ${r.exitCode}`);
       return r.stdout;
     });
+    const found = outcomes.filter((o) => o.ok).length;
     for (const o of outcomes) {
-      if (!o.ok) { reporter().warning(`${o.host}: ${errorMessage(o.error)}`); exitCode = 1; continue; }
+      if (!o.ok) {
+        // For a deleted job, hosts that never ran it are no failure; finding it nowhere is.
+        if (job || !found) { reporter().warning(`${o.host}: ${errorMessage(o.error)}`); exitCode = 1; }
+        continue;
+      }
       for (const line of o.value.replace(/\n$/, '').split('\n')) process.stdout.write(`${labels.length > 1 ? hostPrefix(o.host, width) : ''}${line}\n`);
     }
   } finally {

@@ -65,8 +65,9 @@ docker run "$@" > "$s/output.new" 2>&1 </dev/null; rc=$?
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 tail -n 200 "$s/output.new" > "$s/output.log"; rm -f "$s/output.new"
 printf 'start=%s\\nend=%s\\ntag=%s\\nexit=%s\\nms=%s\\n' "$start" "$(now)" "$tag" "$rc" "$ms" > "$s/last.tmp" && mv "$s/last.tmp" "$s/last"
-rm -f "$s/running"
-audit "exit $rc ($((ms / 1000)).$((ms % 1000 / 100))s)"`;
+audit "exit $rc ($((ms / 1000)).$((ms % 1000 / 100))s)"
+# Last: a run is over for whoever watches once \`running\` is gone (its result and audit line are written).
+rm -f "$s/running"`;
 
 // Removes the app's line from the deploy user's crontab (crontab -r when nothing else is left).
 const UNSCHEDULE_FN = `unschedule() {
@@ -78,8 +79,8 @@ const UNSCHEDULE_FN = `unschedule() {
 }`;
 
 // The pull phase: the next job definitions (swapped in at finish, CRON_SWAP), the tick and run
-// scripts, and the app's crontab line. Each job: NAME MI HO DM MO DW DAYS TZ IMAGE ENVFILE
-// K OPTIONS... K COMMAND... Prints jobs=N; exit 5: cron is not installed.
+// scripts, and the app's crontab line. Each job: NAME SCHEDULE MI HO DM MO DW DAYS TZ IMAGE
+// ENVFILE K OPTIONS... K COMMAND... Prints jobs=N; exit 5: cron is not installed.
 const PREPARE = `d="$1"; app="$2"; tick="$3"; runner="$4"; shift 4
 c="$d/cron"; mark=" # pallet-cron $app"
 ${UNSCHEDULE_FN}
@@ -89,10 +90,11 @@ if [ "$#" -eq 0 ] && [ -z "$(ls -A "$c/jobs/" 2>/dev/null)" ]; then
 fi
 mkdir -p "$c" && rm -rf "$c/next" && mkdir "$c/next" || exit 3
 n=0
-while [ "$#" -ge 12 ]; do
+while [ "$#" -ge 13 ]; do
   j="$c/next/$1"; mkdir "$j" || exit 3
-  printf '%s\\n' "$2" "$3" "$4" "$5" "$6" "$7" "$8" > "$j/when" && printf '%s\\n' "$9" > "$j/image" || exit 3
-  shift 9
+  printf '%s\\n' "$2" > "$j/schedule"; shift 2
+  printf '%s\\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7" > "$j/when" && printf '%s\\n' "$8" > "$j/image" || exit 3
+  shift 8
   printf '%s\\n' "$1" > "$j/envfile"; k="$2"; shift 2
   : > "$j/options"; while [ "$k" -gt 0 ]; do printf '%s\\n' "$1" >> "$j/options"; shift; k=$((k-1)); done
   k="$1"; shift
@@ -116,19 +118,28 @@ echo "jobs=$n"`;
 /**
  * Part of FINISH_STEPS (src/deploy/commands.ts), with $d the state dir and $tag the tag written
  * ('' after a failure): on success the prepared definitions become the ones the tick reads
- * (a symlink swapped with mv -T); after a failure they are dropped.
+ * (a symlink swapped with mv -T), and with none left the app's crontab line goes; after a failure
+ * they are dropped.
  */
 export const CRON_SWAP = `if [ -d "$d/cron/next" ]; then
   if [ -n "$tag" ]; then
     cj="jobs.$(date +%s%N)"
     mv "$d/cron/next" "$d/cron/$cj" && ln -sfn "$cj" "$d/cron/jobs.new" && mv -T "$d/cron/jobs.new" "$d/cron/jobs" || exit 1
     for o in "$d"/cron/jobs.[0-9]*; do [ "$o" = "$d/cron/$cj" ] || rm -rf "$o"; done
+    # No job left on this host: its crontab line goes now (the app is the state dir's name).
+    if [ -z "$(ls -A "$d/cron/$cj")" ]; then
+      mark=" # pallet-cron \${d##*/}"
+${UNSCHEDULE_FN}
+      unschedule
+    fi
   else rm -rf "$d/cron/next"; fi
 fi`;
 
 /** One job as a host gets it: what to run (without the tag, read at run time) and when. */
 export interface HostCronJob {
   name: string;
+  /** As written in pallet.yml (kept on the host for `pallet cron status`). */
+  schedule: string;
   when: ExpandedSchedule;
   timezone: string;
   /** The app's repository, without a tag. */
@@ -151,7 +162,7 @@ export const PREPARE_NO_CRON = 5;
  */
 export function prepareCronArgv(stateDirPath: string, app: string, jobs: HostCronJob[]): string[] {
   const args = jobs.flatMap((j) => [
-    j.name,
+    j.name, j.schedule,
     ...[j.when.minute, j.when.hour, j.when.dayOfMonth, j.when.month, j.when.dayOfWeek].map((v) => v.join(' ')),
     j.when.days, j.timezone, j.image, j.envFile ?? '',
     String(j.options.length), ...j.options, String(j.command.length), ...j.command,
@@ -175,6 +186,7 @@ if crontab -l 2>/dev/null | grep -qF " # pallet-cron $app"; then echo scheduled=
 echo "tag=$(cat "$d/TAG" 2>/dev/null)"
 for jd in "$d"/cron/jobs/*; do
   [ -d "$jd" ] || continue; n="\${jd##*/}"; echo "job=$n"
+  printf '%s.schedule=%s\\n' "$n" "$(cat "$jd/schedule" 2>/dev/null)"; printf '%s.zone=%s\\n' "$n" "$(sed -n 7p "$jd/when")"
   for f in last running; do [ -f "$s/$n/$f" ] && while IFS= read -r l; do printf '%s.%s.%s\\n' "$n" "$f" "$l"; done < "$s/$n/$f"; done
   [ -f "$s/$n/skipped" ] && printf '%s.skipped=%s\\n' "$n" "$(cat "$s/$n/skipped")"
   [ -f "$s/$n/output.log" ] && tail -n "$3" "$s/$n/output.log" | while IFS= read -r l; do printf '%s.output=%s\\n' "$n" "$l"; done
@@ -197,6 +209,9 @@ export interface HostJobState {
   skipped?: string;
   /** The last lines of the last run's output. */
   output: string[];
+  /** The schedule and time zone the host runs it on (those of the last deploy). */
+  schedule?: string;
+  zone?: string;
 }
 
 /** A host's cron state: whether the crontab line is there, the live tag, the jobs. */
@@ -225,6 +240,8 @@ export function parseCronStatus(stdout: string): HostCronState {
         kv.set(key, { ...(kv.get(key) ?? {}), [m[3]]: m[4] });
       } else if (m[3] === 'skipped') job.skipped = m[4];
       else if (m[3] === 'output') job.output.push(m[4]);
+      else if (m[3] === 'schedule' && m[4]) job.schedule = m[4];
+      else if (m[3] === 'zone' && m[4]) job.zone = m[4];
     }
   }
   for (const job of jobs.values()) {
@@ -236,7 +253,19 @@ export function parseCronStatus(stdout: string): HostCronState {
   return { scheduled, tag, jobs: [...jobs.values()] };
 }
 
-/** `pallet logs --cron NAME`: the output of the job's last run on a host (up to 200 lines). */
+const OUTPUT = `s="$1/cron/state/$2"; v() { sed -n "s/^$1=//p" "$2" 2>/dev/null; }
+[ -f "$s/output.log" ] || [ -f "$s/running" ] || { echo "no run of $2 on this host yet"; exit 3; }
+if [ -f "$s/output.log" ]; then
+  echo "--- the last run: started $(v start "$s/last") ($(v tag "$s/last")), exit $(v exit "$s/last") after $(v ms "$s/last") ms ---"
+  cat "$s/output.log"
+fi
+if [ -f "$s/running" ]; then echo "--- running since $(v start "$s/running") ($(v tag "$s/running")), its output so far ---"; tail -n 200 "$s/output.new" 2>/dev/null; fi
+exit 0`;
+
+/**
+ * \`pallet logs --cron NAME\`: the output of the job's last run on a host (up to 200 lines), then
+ * the output so far of a run going on, each after a line naming its start, release and exit code.
+ */
 export function cronOutputArgv(stateDirPath: string, job: string): string[] {
-  return remoteScript('cron-output', 'f="$1/cron/state/$2/output.log"; [ -f "$f" ] || { echo "no run of $2 yet on this host"; exit 3; }; cat "$f"', stateDirPath, job);
+  return remoteScript('cron-output', OUTPUT, stateDirPath, job);
 }

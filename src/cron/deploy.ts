@@ -14,7 +14,7 @@ import { PREPARE_NO_CRON, prepareCronArgv, type HostCronJob } from './commands.j
 export function hostCronJobs(run: Pick<DeployRun, 'plan'>, label: string): HostCronJob[] {
   const { plan } = run;
   return plan.cron.filter((j) => j.hosts.includes(label)).map((j) => ({
-    name: j.name, when: j.when, timezone: j.timezone, image: plan.image,
+    name: j.name, schedule: j.schedule, when: j.when, timezone: j.timezone, image: plan.image,
     ...(plan.envFile ? { envFile: plan.envFile } : {}),
     options: ['-v', `${stateDir(plan.app)}/storage:/storage`], command: j.command,
   }));

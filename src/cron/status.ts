@@ -13,7 +13,7 @@ export interface CronRow {
   job: string;
   schedule: string;
   timezone: string;
-  /** ISO time of the next run ('' when the job is not in pallet.yml any more). */
+  /** ISO time (UTC) of the next run on the schedule the host holds ('' when the host does not hold the job). */
   next: string;
   /** The last finished run: its start, exit code, duration (ms) and release. */
   last?: { start: string; exit: number; ms: number; tag: string };
@@ -27,7 +27,10 @@ export interface CronRow {
 
 export const CRON_HEADER = ['host', 'job', 'schedule', 'next run', 'last run', 'exit', 'duration', 'note'];
 
-/** Pure: a row per (host, job) of pallet.yml and per job a host still holds; `now` for the next run. */
+/**
+ * Pure: a row per (host, job) of pallet.yml and per job a host still holds; the schedule shown is
+ * the host's (the last deploy's), with a note when pallet.yml now says another; `now` for the next run.
+ */
 export function cronRows(jobs: readonly CronJobPlan[], hosts: readonly HostCron[], now: Date): CronRow[] {
   const rows: CronRow[] = [];
   for (const h of hosts) {
@@ -37,13 +40,18 @@ export function cronRows(jobs: readonly CronJobPlan[], hosts: readonly HostCron[
     for (const name of [...new Set([...wanted.map((j) => j.name), ...held.keys()])].sort()) {
       const plan = wanted.find((j) => j.name === name);
       const state = held.get(name);
+      // What the host runs is what the last deploy wrote; pallet.yml may say otherwise until the next one.
+      const schedule = state?.schedule ?? plan?.schedule;
+      const timezone = state?.zone ?? plan?.timezone;
+      const changed = plan && state?.schedule && (state.schedule !== plan.schedule || state.zone !== plan.timezone);
       const note = !state ? 'not on this host yet: deploy'
         : !plan ? 'not in pallet.yml (here): the next deploy removes it'
           : !h.scheduled ? "the host's crontab has no line for this app: deploy again"
-            : '';
+            : changed ? `pallet.yml says ${plan.schedule} (${plan.timezone}): the next deploy changes it`
+              : '';
       rows.push({
-        host: h.host, job: name, schedule: plan?.schedule ?? '-', timezone: plan?.timezone ?? '-',
-        next: plan && state ? nextRuns(plan.schedule, plan.timezone, now)[0].toISOString() : '',
+        host: h.host, job: name, schedule: schedule ?? '-', timezone: timezone ?? '-',
+        next: state && schedule && timezone ? nextRuns(schedule, timezone, now)[0].toISOString().replace(/\.000Z$/, 'Z') : '',
         ...(state?.last ? { last: { start: state.last.start, exit: state.last.exit, ms: state.last.ms, tag: state.last.tag } } : {}),
         ...(state?.running ? { running: state.running } : {}),
         ...(state?.skipped ? { skipped: state.skipped } : {}),

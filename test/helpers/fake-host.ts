@@ -303,7 +303,7 @@ export class FakeHost implements HostConnection {
       if (tag) this.files.set(`${d}/TAG`, `${tag}\n`);
       // CRON_SWAP: the prepared jobs go live with a new TAG, or are dropped.
       const c = this.cron.get(d);
-      if (c?.next) { if (tag) c.jobs = c.next; delete c.next; }
+      if (c?.next) { if (tag) { c.jobs = c.next; if (!c.jobs.length) c.scheduled = false; } delete c.next; }
       if (rev === '-') this.files.delete(`${d}/REVERT`);
       else if (rev) this.files.set(`${d}/REVERT`, `${rev}\n`);
       this.files.set(`${d}/audit.log`, `${this.files.get(`${d}/audit.log`) ?? ''}${line}\n`);
@@ -428,7 +428,7 @@ export class FakeHost implements HostConnection {
       const names: string[] = [];
       for (let i = 0; i < rest.length;) {
         names.push(rest[i]);
-        i += 10; // name, five fields, days, zone, image, env file
+        i += 11; // name, schedule, five fields, days, zone, image, env file
         i += Number(rest[i]) + 1;
         i += Number(rest[i]) + 1;
       }

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import os from 'node:os';
 import path from 'node:path';
 import { expandSchedule, isTimeZone, nextRuns, scheduleProblem } from '../../src/cron/schedule.js';
-import { cronStatusArgv, parseCronStatus, prepareCronArgv, unscheduleCronArgv, type HostCronJob } from '../../src/cron/commands.js';
+import { cronOutputArgv, cronStatusArgv, parseCronStatus, prepareCronArgv, unscheduleCronArgv, type HostCronJob } from '../../src/cron/commands.js';
 import { cronRows, cronTable } from '../../src/cron/status.js';
 import { finishArgv } from '../../src/deploy/commands.js';
 import { loadConfig } from '../../src/config/load.js';
@@ -56,7 +56,7 @@ describe('schedules', () => {
 });
 
 const JOB: HostCronJob = {
-  name: 'digest', when: expandSchedule('*/5 9 * * *'), timezone: 'Europe/Berlin', image: 'reg.test/shop', envFile: '/etc/pallet/shop.env',
+  name: 'digest', schedule: '*/5 9 * * *', when: expandSchedule('*/5 9 * * *'), timezone: 'Europe/Berlin', image: 'reg.test/shop', envFile: '/etc/pallet/shop.env',
   options: ['-v', '/var/lib/pallet/shop/storage:/storage'], command: ['send_digest', '--since', '1 day'],
 };
 
@@ -65,7 +65,7 @@ describe('host commands', () => {
     const argv = prepareCronArgv('/var/lib/pallet/shop', 'shop', [JOB]);
     expect(argv.slice(3, 6)).toEqual(['pallet-prepare-cron', '/var/lib/pallet/shop', 'shop']);
     expect(argv.slice(8)).toEqual([
-      'digest', '0 5 10 15 20 25 30 35 40 45 50 55', '9', Array.from({ length: 31 }, (_, i) => i + 1).join(' '), '1 2 3 4 5 6 7 8 9 10 11 12', '0 1 2 3 4 5 6', 'and', 'Europe/Berlin',
+      'digest', '*/5 9 * * *', '0 5 10 15 20 25 30 35 40 45 50 55', '9', Array.from({ length: 31 }, (_, i) => i + 1).join(' '), '1 2 3 4 5 6 7 8 9 10 11 12', '0 1 2 3 4 5 6', 'and', 'Europe/Berlin',
       'reg.test/shop', '/etc/pallet/shop.env', '2', '-v', '/var/lib/pallet/shop/storage:/storage', '3', 'send_digest', '--since', '1 day',
     ]);
     expect(unscheduleCronArgv('shop').slice(3)).toEqual(['pallet-unschedule-cron', 'shop']);
@@ -117,11 +117,12 @@ exit "\${FAKE_RC:-0}"
     return { code: r.status ?? -1, out: r.stdout + r.stderr };
   };
   const crontab = () => (existsSync(path.join(root, 'crontab')) ? readFileSync(path.join(root, 'crontab'), 'utf8') : '');
-  /** Waits (at most 5 s) until the run the tick started has written `last`; says what it saw otherwise. */
+  /** Waits (at most 5 s) until a run is over (`last` written, `running` gone: its audit line is written then); says what it saw otherwise. */
   const lastRun = async (job: string) => {
     const f = path.join(d(), 'cron', 'state', job, 'last');
-    for (let i = 0; i < 100 && !existsSync(f); i++) await new Promise((r) => setTimeout(r, 50));
-    if (!existsSync(f)) throw new Error(`no ${f} after 5 s; state: ${spawnSync('ls', ['-R', path.join(d(), 'cron')], { encoding: 'utf8' }).stdout}`);
+    const over = () => existsSync(f) && !existsSync(path.join(d(), 'cron', 'state', job, 'running'));
+    for (let i = 0; i < 100 && !over(); i++) await new Promise((r) => setTimeout(r, 50));
+    if (!over()) throw new Error(`no ${f} after 5 s; state: ${spawnSync('ls', ['-R', path.join(d(), 'cron')], { encoding: 'utf8' }).stdout}`);
     return Object.fromEntries(readFileSync(f, 'utf8').trim().split('\n').map((l) => l.split('=')));
   };
 
@@ -190,7 +191,10 @@ exit "\${FAKE_RC:-0}"
     spawnSync('sh', ['-c', runner, 'run', d(), 'shop', 'digest', 'build-7'], { env: { ...env, FAKE_RC: '3' } });
     expect((await lastRun('digest')).exit).toBe('3');
     const status = parseCronStatus(run(cronStatusArgv('/var/lib/pallet/shop', 'shop')).out);
-    expect(status.jobs[0]).toMatchObject({ name: 'digest', last: { exit: 3, tag: 'build-7' }, output: ['output of the job'] });
+    expect(status.jobs[0]).toMatchObject({ name: 'digest', schedule: '*/5 9 * * *', zone: 'Europe/Berlin', last: { exit: 3, tag: 'build-7' }, output: ['output of the job'] });
+    // pallet logs --cron: the last run's output after a line naming it.
+    expect(run(cronOutputArgv('/var/lib/pallet/shop', 'digest')).out).toMatch(/^--- the last run: started \S+Z \(build-7\), exit 3 after \d+ ms ---\noutput of the job\n$/);
+    expect(run(cronOutputArgv('/var/lib/pallet/shop', 'nosuch'))).toEqual({ code: 3, out: 'no run of nosuch on this host yet\n' });
   });
 
   test('a job removed from pallet.yml: the next deploy swaps in an empty set; with none left, the line goes, other lines stay', () => {
@@ -199,10 +203,12 @@ exit "\${FAKE_RC:-0}"
     run(prepareCronArgv('/var/lib/pallet/shop', 'shop', [JOB]));
     run(finishArgv('shop', 'build-7', '', 'line'));
     expect(run(prepareCronArgv('/var/lib/pallet/shop', 'shop', [])).out).toBe('jobs=0\n');
-    run(finishArgv('shop', 'build-8', '', 'line'));
+    // Until finish, the line and the jobs stay (a failed deploy would leave them as they were).
+    expect(crontab()).toContain('# pallet-cron shop');
+    expect(run(finishArgv('shop', 'build-8', '', 'line')).code).toBe(0);
     expect(spawnSync('ls', [path.join(d(), 'cron', 'jobs/')], { encoding: 'utf8' }).stdout).toBe('');
-    expect(run(prepareCronArgv('/var/lib/pallet/shop', 'shop', [])).out).toBe('jobs=0\n');
     expect(crontab()).toBe('MAILTO=ops@example.com\n');
+    expect(run(prepareCronArgv('/var/lib/pallet/shop', 'shop', [])).out).toBe('jobs=0\n');
     // pallet remove on a host whose crontab has no line of the app.
     expect(run(unscheduleCronArgv('shop')).out).toBe('removed=0\n');
   });
@@ -232,16 +238,19 @@ describe('pallet cron status rows', () => {
       const plan = planDeploy(loadConfig(path.join(dir, 'pallet.yml')));
       expect(plan.cron.map((j) => [j.name, j.hosts])).toEqual([['digest', ['a']], ['sweep', ['a', 'b']]]);
       const rows = cronRows(plan.cron, [
-        { host: 'a', scheduled: true, tag: 'build-7', jobs: [{ name: 'digest', last: { start: '2026-12-03T08:00:00Z', end: '2026-12-03T08:00:03Z', tag: 'build-7', exit: 1, ms: 3100 }, output: ['boom'] }, { name: 'old', output: [] }] },
-        { host: 'b', scheduled: false, tag: 'build-7', jobs: [{ name: 'sweep', output: [] }] },
+        { host: 'a', scheduled: true, tag: 'build-7', jobs: [{ name: 'digest', schedule: '0 9 * * *', zone: 'Europe/Berlin', last: { start: '2026-12-03T08:00:00Z', end: '2026-12-03T08:00:03Z', tag: 'build-7', exit: 1, ms: 3100 }, output: ['boom'] }, { name: 'old', schedule: '0 0 * * *', zone: 'UTC', output: [] }] },
+        { host: 'b', scheduled: false, tag: 'build-7', jobs: [{ name: 'sweep', schedule: '*/10 * * * *', zone: 'UTC', output: [] }] },
         { host: 'c', error: 'ssh: connect refused' },
       ], new Date('2026-12-03T10:00:00Z'));
       expect(cronTable(rows)).toEqual([
-        ['a', 'digest', '0 9 * * * (Europe/Berlin)', '2026-12-04T08:00:00.000Z', '2026-12-03T08:00:00Z (build-7)', '1', '3.1s', '-'],
-        ['a', 'old', '-', '-', '-', '-', '-', 'not in pallet.yml (here): the next deploy removes it'],
+        ['a', 'digest', '0 9 * * * (Europe/Berlin)', '2026-12-04T08:00:00Z', '2026-12-03T08:00:00Z (build-7)', '1', '3.1s', '-'],
+        ['a', 'old', '0 0 * * * (UTC)', '2026-12-04T00:00:00Z', '-', '-', '-', 'not in pallet.yml (here): the next deploy removes it'],
         ['a', 'sweep', '*/10 * * * * (UTC)', '-', '-', '-', '-', 'not on this host yet: deploy'],
-        ['b', 'sweep', '*/10 * * * * (UTC)', '2026-12-03T10:10:00.000Z', '-', '-', '-', "the host's crontab has no line for this app: deploy again"],
+        ['b', 'sweep', '*/10 * * * * (UTC)', '2026-12-03T10:10:00Z', '-', '-', '-', "the host's crontab has no line for this app: deploy again"],
       ]);
+      // A host whose job runs on a schedule pallet.yml no longer says: the host's is shown, and the change named.
+      const changed = cronRows(plan.cron, [{ host: 'b', scheduled: true, tag: 'build-7', jobs: [{ name: 'sweep', schedule: '*/30 * * * *', zone: 'UTC', output: [] }] }], new Date('2026-12-03T10:00:00Z'));
+      expect(cronTable(changed)).toEqual([['b', 'sweep', '*/30 * * * * (UTC)', '2026-12-03T10:30:00Z', '-', '-', '-', 'pallet.yml says */10 * * * * (UTC): the next deploy changes it']]);
       expect(rows[0].output).toEqual(['boom']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
@@ -275,7 +284,8 @@ describe('a deploy with deploy.cron over fake hosts', () => {
     expect(trace.indexOf('a prepare-cron end')).toBeLessThan(trace.indexOf('a docker run --rm start'));
     expect(out.join('\n')).toMatch(/a: cron: digest \(0 9 \* \* \*, UTC\), sweep \(\*\/10 \* \* \* \*, UTC\), with the release that goes live/);
     expect((await deploy(f, 'build-2', '  cron:\n    sweep: { schedule: "*/10 * * * *", command: clearsessions }\n')).ok).toBe(true);
-    expect(jobs(f)).toEqual({ a: { jobs: ['sweep'], scheduled: true }, b: { jobs: [], scheduled: true } });
+    // b runs no job any more: its crontab line went with that deploy.
+    expect(jobs(f)).toEqual({ a: { jobs: ['sweep'], scheduled: true }, b: { jobs: [], scheduled: false } });
   });
 
   test('a failed deploy leaves the jobs as they were; a host without cron stops the deploy in the pull phase, nothing changed', async () => {
