@@ -10,6 +10,13 @@
 //   limited: fresh hosts pulling through a rate-limited registry (bench/lib/limited-registry.ts:
 //            each pull connection held to BENCH_REGISTRY_RATE, default 8m bytes/s), pallet (proxy
 //            mode) vs the baseline script on all lab hosts. -> bench/results/deploy-limited.json
+//   static:  what deploy.proxy.static costs: a code-only release on 3 hosts behind the proxy, one
+//            app with static files and one without, the order alternating over BENCH_STATIC_ROUNDS
+//            rounds (default 4): wall time, pull phase, the placement step, ratio with/without
+//            (bench/lib/deploy-static.ts). Runs beside other work on the lab: its own apps, env
+//            file and image repository, the proxy left alone. -> bench/results/deploy-static.json
+// fleet, modes and limited share one fixture (app benchdeploy) and assume the lab to themselves:
+// they write and delete /etc/pallet/example.env and remove the hosts' proxy before and after.
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +25,8 @@ import { REPO_ROOT } from '../test/helpers/lab.js';
 import { DeployFixture } from '../test/e2e/deploy-fixture.js';
 import { BOOT_DELAY_S, MODES_HOST, measureModes, modesTable, type ModeRow } from './lib/deploy-modes.js';
 import { startLimitedRegistry } from './lib/limited-registry.js';
+import { STATIC_APPS, STATIC_ENV_FILE, STATIC_REPOSITORY, measureStatic } from './lib/deploy-static.js';
+import { staticTable, summarize } from './lib/static-cost.js';
 
 const execFileP = promisify(execFile);
 const RULE = '-p tcp --dport 22 --syn -m comment --comment pallet-bench-deploy -j ACCEPT';
@@ -212,12 +221,34 @@ async function limitedPart(fx: DeployFixture): Promise<void> {
   writeResult('deploy-limited.json', { rate, rows });
 }
 
+/** deploy.proxy.static's cost, with its own fixtures (it does not use the shared one). */
+async function staticPart(): Promise<void> {
+  const rounds = Number(process.env.BENCH_STATIC_ROUNDS || 4);
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`BENCH_STATIC_ROUNDS: a whole number >= 1, not ${process.env.BENCH_STATIC_ROUNDS}`);
+  const t0 = Date.now();
+  const r = await measureStatic(rounds, (round) => console.log(`static: round ${round.round + 1}: with/without ${round.wallRatio.toFixed(2)} (wall), ${round.pullPhaseRatio.toFixed(2)} (pull phase)`));
+  console.log('');
+  for (const l of staticTable(r.rounds)) console.log(l);
+  const m = summarize(r.rounds);
+  console.log(`static: median wall with/without ${m.wallRatio.toFixed(2)} (target <= 1.10: ${m.wallRatio <= 1.1 ? 'met' : 'not met'}); `
+    + `the feature's own steps (pull phase + finish, with - without) add a median ${(m.stepsExtraMs / 1000).toFixed(2)}s, ${m.stepsRatio.toFixed(2)}x the median deploy without`);
+  console.log(`static: ${r.cleanup.join('; ')}; ${((Date.now() - t0) / 1000).toFixed(0)}s in all`);
+  writeResult('deploy-static.json', { apps: STATIC_APPS, envFile: STATIC_ENV_FILE, repository: STATIC_REPOSITORY, hosts: r.hosts, summary: m, rounds: r.rounds, cleanup: r.cleanup, logs: r.logs });
+}
+
 const PARTS = { modes: modesPart, fleet: fleetPart, limited: limitedPart } as const;
+const ALL = [...Object.keys(PARTS), 'static'];
 
 async function main(): Promise<void> {
-  const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(PARTS);
-  const unknown = names.filter((n) => !(n in PARTS));
-  if (unknown.length) throw new Error(`unknown part(s) ${unknown.join(', ')}: choose from ${Object.keys(PARTS).join(', ')}`);
+  const names = process.argv.slice(2).length ? process.argv.slice(2) : ALL;
+  const unknown = names.filter((n) => !ALL.includes(n));
+  if (unknown.length) throw new Error(`unknown part(s) ${unknown.join(', ')}: choose from ${ALL.join(', ')}`);
+  if (Object.keys(PARTS).some((n) => names.includes(n))) await sharedParts(names);
+  if (names.includes('static')) await staticPart();
+}
+
+/** fleet, modes and limited, on one fixture, with a clean proxy on every host. */
+async function sharedParts(names: string[]): Promise<void> {
   const fx = new DeployFixture('benchdeploy');
   if (names.includes('modes') && (!fx.lab.images.proxy || !fx.lab.lb.proxyUrl)) throw new Error('the lab has no proxy image or proxy LB port: run `npm run lab:up` again');
   console.log('building and pushing the example image variants ...');

@@ -19,6 +19,8 @@ import type { DeployHooks, DeployMode } from '../../src/deploy/types.js';
 import '../../src/cleanup-handlers.js';
 
 export const APP = 'e2edeploy';
+/** The hosts' env file of the deploy tests (deploy.env_file). */
+export const ENV_FILE = '/etc/pallet/example.env';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export type Variant = 'v1' | 'v2' | 'v3' | 'migrate' | 'health' | 'crash';
@@ -27,18 +29,35 @@ const FAULTS: Record<Variant, ExampleFault | undefined> = { v1: undefined, v2: u
 export interface HostContainer { name: string; id: string; tag: string; startedAt: string; running: boolean }
 export interface HostView { tag: string; revert: string; lock: boolean; audit: string[]; containers: HostContainer[] }
 
+/**
+ * Where a fixture keeps what it shares with other users of the lab. The defaults are the deploy
+ * tests'; a benchmark running beside them takes its own, so that its setup and teardown neither
+ * rewrite nor delete their env file, and its deploys' pruning (every tag of the repository beyond
+ * deploy.keep on a host) never takes their images.
+ */
+export interface FixtureOptions {
+  /** The env file written on every host by setup, named by config(), deleted by teardown. */
+  envFile?: string;
+  /** Repository path in the lab registry (without the registry address). */
+  repository?: string;
+}
+
 export class DeployFixture {
-  /** App name: names containers and host state; the benchmark uses its own so runs never collide. */
-  constructor(readonly app: string = APP) {}
   readonly lab: LabDescriptor = readLab();
   readonly docker = new Docker();
   readonly run = randomBytes(3).toString('hex');
-  readonly repo = `${this.lab.registry.address}/pallet-e2e/deploy`;
+  readonly repo: string;
+  readonly envFile: string;
+  /** App name: names containers and host state; the benchmark uses its own so runs never collide. */
+  constructor(readonly app: string = APP, opts: FixtureOptions = {}) {
+    this.repo = `${this.lab.registry.address}/${opts.repository ?? 'pallet-e2e/deploy'}`;
+    this.envFile = opts.envFile ?? ENV_FILE;
+  }
   readonly tags = {} as Record<Variant, string>;
   readonly logs: string[] = [];
   readonly runnerTemp = mkdtempSync(path.join(os.tmpdir(), 'pallet-e2e-runner-'));
   private pgId = '';
-  /** The app database's URL (set by setup); the hosts' example.env holds the same. */
+  /** The app database's URL (set by setup); the hosts' env file holds the same. */
   dbUrl = '';
   private localImages: string[] = [];
 
@@ -67,7 +86,7 @@ export class DeployFixture {
     const db = await startAppDatabase(this.lab, { 'pallet.test': 'deploy-e2e', 'pallet.run': this.run }, this.docker);
     this.pgId = db.containerId;
     this.dbUrl = db.url;
-    await writeHostEnvFiles(this.lab, '/etc/pallet/example.env', {
+    await writeHostEnvFiles(this.lab, this.envFile, {
       SECRET_KEY: `e2e-${this.run}`, DATABASE_URL: db.url, DB_DEFAULT_URL: db.url, ALLOWED_HOSTS: '*',
       ENVIRONMENT: 'production', WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '3', ...env,
     });
@@ -81,7 +100,7 @@ export class DeployFixture {
   async teardown(): Promise<void> {
     for (const h of this.lab.hosts) {
       await this.resetHost(h.address).catch(() => undefined);
-      await this.ssh(h.address, `rm -f /etc/pallet/example.env; for t in ${Object.values(this.tags).join(' ')}; do docker image rm ${this.repo}:$t >/dev/null 2>&1; done; true`).catch(() => undefined);
+      await this.ssh(h.address, `rm -f ${this.envFile}; for t in ${Object.values(this.tags).join(' ')}; do docker image rm ${this.repo}:$t >/dev/null 2>&1; done; true`).catch(() => undefined);
     }
     if (this.pgId) await this.docker.getContainer(this.pgId).remove({ force: true, v: true }).catch(() => undefined);
     for (const ref of this.localImages) await this.docker.getImage(ref).remove().catch(() => undefined);
@@ -132,7 +151,7 @@ sed 's/^/A /' $d/audit.log 2>/dev/null; true`);
       build: { context: '/nonexistent', dockerfile: 'Dockerfile', args: {}, tags: [] },
       test: { command: ['test'], services: [], environment: {}, shards: 1, artifacts: [], timeout: 60 },
       deploy: {
-        ssh: { user: 'root', port: 22 }, env_file: '/etc/pallet/example.env', tasks: [['deploy']],
+        ssh: { user: 'root', port: 22 }, env_file: this.envFile, tasks: [['deploy']],
         roles: { ...background, web },
         rolling: { batch: overrides.batch ?? 1 }, keep: 3, require_tested: false, url: 'https://example.test/',
         proxy: overrides.proxy ?? false,
