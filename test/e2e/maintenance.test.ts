@@ -97,6 +97,8 @@ describeLab('maintenance mode on the per-host proxy (lab)', () => {
   });
 
   test('a deploy with during_tasks under a request loop: every answer is the app\'s 200 or the maintenance 503, nothing else', async () => {
+    // From a host serving the app, whatever the test before left (off is idempotent).
+    expect((await cli(['maintenance', 'off'])).code).toBe(0);
     const seen = { ok: 0, page: 0, versions: new Set<string>(), other: [] as string[] };
     let stop = false;
     const deadline = Date.now() + 240_000;
