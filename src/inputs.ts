@@ -69,6 +69,14 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'delete-data', description: "remove: also delete the app's data on the hosts (storage/ and backups/ in its state directory).", default: 'false', kind: 'boolean' },
 ];
 
+/** The CLI's two-word commands (`pallet lock status` = lock-status): their second words, and the usage shown for a wrong one. */
+const GROUPED_COMMANDS: Record<string, { subs: string[]; usage: string }> = {
+  lock: { subs: ['status', 'release'], usage: 'pallet lock status | pallet lock release [--force]' },
+  proxy: { subs: ['status'], usage: 'pallet proxy status [--host HOST] [--json]' },
+  maintenance: { subs: ['on', 'off'], usage: 'pallet maintenance on [--message TEXT] | pallet maintenance off' },
+  cron: { subs: ['status'], usage: 'pallet cron status [--host HOST] [--json]; the output of a job: pallet logs --cron JOB' },
+};
+
 /** Flags of the `pallet` command that have no action input (terminal-only behaviour). */
 export const CLI_ONLY_SPECS: InputSpec[] = [
   { name: 'json', description: 'status, lock status, proxy status, cron status: print JSON instead of tables.', default: 'false', kind: 'boolean' },
@@ -304,27 +312,14 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       values.set(s.name, fromEnv);
     }
   }
-  // `pallet lock status|release` is the lock-status / lock-release command.
-  if (positional[0] === 'lock') {
+  // Two-word commands: `pallet lock status` is the lock-status command, and so on.
+  const group = positional[0] !== undefined && Object.hasOwn(GROUPED_COMMANDS, positional[0]) ? GROUPED_COMMANDS[positional[0]] : undefined;
+  if (group) {
     const sub = positional[1];
-    if (sub !== 'status' && sub !== 'release') throw new UserError(`pallet lock needs 'status' or 'release'${sub ? `, got '${sub}'` : ''}`, 'pallet lock status | pallet lock release [--force]');
-    positional.splice(0, 2, `lock-${sub}`);
-  }
-  // `pallet proxy status` is the proxy-status command.
-  if (positional[0] === 'proxy') {
-    if (positional[1] !== 'status') throw new UserError(`pallet proxy needs 'status'${positional[1] ? `, got '${positional[1]}'` : ''}`, 'pallet proxy status [--host HOST] [--json]');
-    positional.splice(0, 2, 'proxy-status');
-  }
-  // `pallet maintenance on|off` is the maintenance-on / maintenance-off command.
-  if (positional[0] === 'maintenance') {
-    const sub = positional[1];
-    if (sub !== 'on' && sub !== 'off') throw new UserError(`pallet maintenance needs 'on' or 'off'${sub ? `, got '${sub}'` : ''}`, 'pallet maintenance on [--message TEXT] | pallet maintenance off');
-    positional.splice(0, 2, `maintenance-${sub}`);
-  }
-  // `pallet cron status` is the cron-status command.
-  if (positional[0] === 'cron') {
-    if (positional[1] !== 'status') throw new UserError(`pallet cron needs 'status'${positional[1] ? `, got '${positional[1]}'` : ''}`, 'pallet cron status [--host HOST] [--json]; the output of a job: pallet logs --cron JOB');
-    positional.splice(0, 2, 'cron-status');
+    if (!sub || !group.subs.includes(sub)) {
+      throw new UserError(`pallet ${positional[0]} needs ${group.subs.map((x) => `'${x}'`).join(' or ')}${sub ? `, got '${sub}'` : ''}`, group.usage);
+    }
+    positional.splice(0, 2, `${positional[0]}-${sub}`);
   }
   if (positional.length > 1) {
     throw new UserError(`unexpected argument '${positional[1]}'`, "flags take the form --name value; for pallet run and pallet exec, put the command after --");
