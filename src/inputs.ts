@@ -7,7 +7,7 @@ import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
 import { parseBuildArgs } from './config/overrides.js';
 
-export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'cron-status', 'maintenance-on', 'maintenance-off', 'remove', 'promote'] as const;
+export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'cron-status', 'maintenance-on', 'maintenance-off', 'db-backups', 'db-backup', 'db-restore', 'db-download', 'remove', 'promote'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface InputSpec {
@@ -26,7 +26,7 @@ export interface InputSpec {
 
 /** The action's inputs; action.yml must declare exactly these (a test checks). */
 export const INPUT_SPECS: InputSpec[] = [
-  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status, cron-status, maintenance-on, maintenance-off or remove.' },
+  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status, cron-status, maintenance-on, maintenance-off, db-backups, db-backup, db-restore, db-download or remove.' },
   { name: 'config', description: 'Path of the pallet config file, relative to working-directory.', default: 'pallet.yml' },
   { name: 'working-directory', description: 'Directory the config path and build context resolve against.', default: '.' },
   { name: 'tag', description: 'Image tag to build, push or deploy. Default: build-<run number>. For rollback: the tag to go back to (default: each host\'s recorded revert tag).' },
@@ -64,22 +64,26 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'tail', description: 'logs: this many lines from the end of each host\'s log (default: all).', kind: 'integer' },
   { name: 'message', description: 'maintenance-on: the text of the built-in maintenance page (instead of deploy.maintenance.page).' },
   { name: 'cron', description: 'logs: the output of the last run of this deploy.cron job, from each host that runs it (instead of a role\'s logs).' },
+  { name: 'backup', description: 'db-restore, db-download: the backup id (as db-backups lists it, e.g. 20261203T181500Z-build-42).', cliDescription: 'db restore, db download: the backup id, also given as the third word (pallet db restore ID).' },
+  { name: 'output', description: "db-download: where the backup is written (0600), relative to working-directory. Default: APP-ID.dump." },
   { name: 'force', description: 'lock-release: also remove a lock held by another run (a deploy may still be running).', default: 'false', kind: 'boolean' },
-  { name: 'yes', description: 'remove: confirms taking the app off its hosts (without it, remove only says what it would take).', default: 'false', kind: 'boolean' },
+  { name: 'yes', description: "remove: confirms taking the app off its hosts (without it, remove only says what it would take). db-restore: confirms replacing the app's database.", default: 'false', kind: 'boolean' },
   { name: 'delete-data', description: "remove: also delete the app's data on the hosts (storage/ and backups/ in its state directory).", default: 'false', kind: 'boolean' },
 ];
 
 /** The CLI's two-word commands (`pallet lock status` = lock-status): their second words, and the usage shown for a wrong one. */
-const GROUPED_COMMANDS: Record<string, { subs: string[]; usage: string }> = {
+// `arg`: second words that take a third, the value of this input (`pallet db restore ID`).
+const GROUPED_COMMANDS: Record<string, { subs: string[]; usage: string; arg?: Record<string, string> }> = {
   lock: { subs: ['status', 'release'], usage: 'pallet lock status | pallet lock release [--force]' },
   proxy: { subs: ['status'], usage: 'pallet proxy status [--host HOST] [--json]' },
   maintenance: { subs: ['on', 'off'], usage: 'pallet maintenance on [--message TEXT] | pallet maintenance off' },
   cron: { subs: ['status'], usage: 'pallet cron status [--host HOST] [--json]; the output of a job: pallet logs --cron JOB' },
+  db: { subs: ['backups', 'backup', 'restore', 'download'], usage: 'pallet db backups [--json] | pallet db backup | pallet db restore ID [--yes] | pallet db download ID [--output PATH]', arg: { restore: 'backup', download: 'backup' } },
 };
 
 /** Flags of the `pallet` command that have no action input (terminal-only behaviour). */
 export const CLI_ONLY_SPECS: InputSpec[] = [
-  { name: 'json', description: 'status, lock status, proxy status, cron status: print JSON instead of tables.', default: 'false', kind: 'boolean' },
+  { name: 'json', description: 'status, lock status, proxy status, cron status, db backups: print JSON instead of tables.', default: 'false', kind: 'boolean' },
   { name: 'follow', description: 'logs: keep streaming new lines until Ctrl-C (-f).', default: 'false', kind: 'boolean' },
   { name: 'interactive', description: 'exec: a terminal for the command, e.g. shell (manage.py shell) (-i).', default: 'false', kind: 'boolean' },
 ];
@@ -137,6 +141,10 @@ export interface OpsInputs {
   cron?: string;
   /** maintenance-on: the built-in page's text. */
   message?: string;
+  /** db-restore, db-download: the backup id. */
+  backup?: string;
+  /** db-download: the local file. */
+  output?: string;
   force: boolean;
   /** remove: confirmed. */
   yes: boolean;
@@ -234,6 +242,8 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
       tail: int('tail'),
       cron: str('cron'),
       message: str('message'),
+      backup: str('backup'),
+      output: str('output'),
       force: bool('force'),
       yes: bool('yes'),
       deleteData: bool('delete-data'),
@@ -320,6 +330,11 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
       throw new UserError(`pallet ${positional[0]} needs ${group.subs.map((x) => `'${x}'`).join(' or ')}${sub ? `, got '${sub}'` : ''}`, group.usage);
     }
     positional.splice(0, 2, `${positional[0]}-${sub}`);
+    const takes = group.arg?.[sub];
+    if (takes && positional.length > 1) {
+      if (values.has(takes)) throw new UserError(`give the ${takes} either as the third word or with --${takes}, not both`);
+      values.set(takes, positional.splice(1, 1)[0]);
+    }
   }
   if (positional.length > 1) {
     throw new UserError(`unexpected argument '${positional[1]}'`, "flags take the form --name value; for pallet run and pallet exec, put the command after --");

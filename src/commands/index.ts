@@ -19,6 +19,7 @@ import { runProxyStatusCommand } from './proxy-status.js';
 import { runCronStatusCommand } from './cron-status.js';
 import { runMaintenanceCommand } from './maintenance.js';
 import { runRemoveCommand } from './remove.js';
+import { runDbCommand } from './db.js';
 import { reporter } from '../util/reporter.js';
 import '../cleanup-handlers.js';
 
@@ -77,6 +78,7 @@ export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Pr
       case 'cron-status': result = await runCronStatusCommand(ctx); break;
       case 'maintenance-on': result = await runMaintenanceCommand(ctx, true); break;
       case 'maintenance-off': result = await runMaintenanceCommand(ctx, false); break;
+      case 'db-backups': case 'db-backup': case 'db-restore': case 'db-download': result = await runDbCommand(ctx, inputs.command); break;
       case 'remove': result = await runRemoveCommand(ctx); break;
       case 'promote': result = await runPromoteCommand(ctx); break;
     }

@@ -3,7 +3,7 @@
 // Only called once schema and semantic checks passed, so the shapes here are known to be right.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, CronJobConfig, MaintenanceConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
+import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, CronJobConfig, MaintenanceConfig, BackupConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
 import { isCatalogService } from './services.js';
 import type { KeyPath } from './problems.js';
 
@@ -163,6 +163,12 @@ function resolveMaintenance(m: Obj, dir: string): MaintenanceConfig {
   };
 }
 
+/** deploy.backup: `true` or a mapping; defaults filled in. */
+function resolveBackup(b: true | Obj): BackupConfig {
+  const o: Obj = b === true ? {} : b;
+  return { keep: o.keep ?? 7, image: o.image ?? 'postgres:17', url_env: o.url_env ?? 'DATABASE_URL' };
+}
+
 function resolveDeploy(d: Obj, app: string, text: ScalarText, dir: string): DeployConfig {
   const roles: Record<string, RoleConfig> = {};
   for (const [name, r] of Object.entries(d.roles as Obj)) roles[name] = resolveRole(name, r);
@@ -178,6 +184,7 @@ function resolveDeploy(d: Obj, app: string, text: ScalarText, dir: string): Depl
     tasks: resolveTasks(d.tasks),
     ...(d.cron !== undefined ? { cron: resolveCron(d.cron) } : {}),
     ...(d.maintenance !== undefined ? { maintenance: resolveMaintenance(d.maintenance, dir) } : {}),
+    ...(d.backup !== undefined && d.backup !== false ? { backup: resolveBackup(d.backup) } : {}),
     roles,
     rolling: { batch: d.rolling?.batch ?? DEFAULTS.batch },
     keep: d.keep ?? DEFAULTS.keep,

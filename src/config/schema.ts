@@ -243,7 +243,7 @@ const cronJob: Schema = {
 
 const deploy: Schema = {
   type: 'object',
-  'x-expected': 'a mapping (ssh, swarm, env_file, env, tasks, roles, cron, maintenance, rolling, keep, url, proxy)',
+  'x-expected': 'a mapping (ssh, swarm, env_file, env, tasks, roles, cron, backup, maintenance, rolling, keep, url, proxy)',
   additionalProperties: false,
   required: ['roles'],
   properties: {
@@ -275,6 +275,21 @@ const deploy: Schema = {
       type: 'object',
       'x-expected': 'a mapping of job names to jobs',
       additionalProperties: cronJob,
+    },
+    backup: {
+      oneOf: [
+        { type: 'boolean' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            keep: { type: 'integer', minimum: 1, 'x-expected': 'a number >= 1' },
+            image: nonEmpty('a PostgreSQL client image, e.g. postgres:17'),
+            url_env: string('an environment variable name', { pattern: '^[A-Za-z_][A-Za-z0-9_]*$', 'x-message': 'must be the name of the environment variable that holds the database URL, like DATABASE_URL' }),
+          },
+        },
+      ],
+      'x-expected': 'true, false or a mapping {keep, image, url_env}',
     },
     maintenance: {
       type: 'object',

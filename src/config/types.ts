@@ -87,6 +87,8 @@ export interface DeployConfig {
   cron?: Record<string, CronJobConfig>;
   /** Maintenance mode of the proxy: the page, and whether a deploy shows it while its tasks run. */
   maintenance?: MaintenanceConfig;
+  /** A PostgreSQL backup before the release tasks of every deploy (src/backup). */
+  backup?: BackupConfig;
   rolling: { batch: number | string };
   keep: number;
   /** deploy refuses a digest without a passing test record on the registry (src/registry/test-record.ts); default true. */
@@ -95,6 +97,16 @@ export interface DeployConfig {
   url?: string;
   /** Web roles behind a reverse proxy on each host (the default), or false: published port, no proxy. */
   proxy: ProxyConfig | false;
+}
+
+/** deploy.backup: `true` takes every default. */
+export interface BackupConfig {
+  /** Backups kept on the task host (the newest). */
+  keep: number;
+  /** PostgreSQL client image with pg_dump and pg_restore, major version >= the server's. */
+  image: string;
+  /** The app's environment variable that holds the database URL (postgres://...). */
+  url_env: string;
 }
 
 /** deploy.maintenance: the proxy answers 503 with a page instead of the app (src/deploy/proxy/maintenance.ts). */

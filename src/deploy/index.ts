@@ -21,6 +21,7 @@ import { placeStaticFiles, undoStaticFiles } from './proxy/static-files.js';
 import { prepareCronJobs } from '../cron/deploy.js';
 import { maintenanceAnswer, setMaintenance } from './proxy/maintenance.js';
 import { revertTouched } from './revert.js';
+import { backupBeforeTasks, pullBackupImage, type BackupTaken } from '../backup/deploy.js';
 import { finishHosts } from './audit.js';
 import { failures, forEachHost } from './parallel.js';
 import { StepError, type DeployHooks, type DeployMode, type DeployRun } from './types.js';
@@ -68,6 +69,8 @@ export interface DeployReport {
   environment?: string;
   /** Set when the digest was deployed without a passing test record: why. */
   untested?: string;
+  /** deploy.backup: the dump taken before the release tasks. */
+  backup?: BackupTaken;
   hosts: {
     host: string; roles: string[]; oldTag: string; newTag: string;
     /** Manifest digest of newTag on the host (`sha256:...`), when known. */
@@ -102,7 +105,7 @@ export async function executeDeploy(req: DeployRequest): Promise<DeployReport> {
   }
   return {
     ok: outcome.ok, mode: req.mode, plan, phase: outcome.phase, error: outcome.error, failedHost: outcome.failedAt, failedStep: outcome.failedStep,
-    reverted: outcome.reverted, revertProblems: outcome.revertProblems, environment: req.config.environment, untested: run.untested,
+    reverted: outcome.reverted, revertProblems: outcome.revertProblems, environment: req.config.environment, untested: run.untested, backup: run.backup,
     hosts: plan.hosts.map((t) => run.hosts.get(t.label)).filter((h) => h !== undefined).map((h) => ({
       host: h.label, roles: h.roles, oldTag: h.before.tag, newTag: h.target, digest: h.digest, pullMs: h.pullMs,
       restartMs: h.restartMs, health: h.health.join(', ') || '-', reverted: h.reverted, lost: h.lost,
@@ -130,8 +133,8 @@ function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]
     },
     prepare: (outcome) => pullAndPrepare(run, req, outcome),
     record: () => recordRevert(run),
-    tasksTitle: () => ((req.mode === 'deploy' || req.runTasks) && plan.tasks.length ? `Tasks on ${plan.taskHost}` : undefined),
-    tasks: () => (plan.maintenance?.duringTasks && plan.proxy ? tasksInMaintenance(run) : runTasks(run)),
+    tasksTitle: () => (runsTasks(run, req) ? `${plan.backup ? 'Backup and tasks' : 'Tasks'} on ${plan.taskHost}` : undefined),
+    tasks: () => (plan.maintenance?.duringTasks && plan.proxy ? tasksInMaintenance(run) : backupAndTasks(run)),
     roll: (cancelled) => r.group('Rolling restart', () => rollOut(run, cancelled)),
     touched: () => [...new Set(run.touched.map((t) => t.host))],
     revert: () => revertTouched(run),
@@ -153,13 +156,16 @@ function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]
  * hosts' next deploy.cron jobs are written beside the pull (swapped in at finish).
  */
 async function pullAndPrepare(run: DeployRun, req: DeployRequest, outcome: RolloutOutcome): Promise<void> {
-  const [pulled, proxied, cron] = await Promise.allSettled([
+  const settled = await Promise.allSettled([
     req.mode === 'rollback' ? ensureTargetsAvailable(run, req.login) : pullEverywhere(run, req.login),
     run.plan.proxy ? prepareProxies(run, req.login) : Promise.resolve(),
     prepareCronJobs(run),
+    runsTasks(run, req) ? pullBackupImage(run, req.login) : Promise.resolve(),
   ]);
+  const [pulled, proxied, cron, backupImage] = settled;
   if (pulled.status === 'rejected') throw pulled.reason;
   if (cron.status === 'rejected') throw cron.reason;
+  if (backupImage.status === 'rejected') throw backupImage.reason;
   if (proxied.status === 'rejected') {
     outcome.phase = 'proxy';
     throw proxied.reason;
@@ -190,6 +196,20 @@ function hostConns(run: DeployRun): Map<string, HostConnection> {
 async function tasksInMaintenance(run: DeployRun): Promise<void> {
   await setMaintenance(run.plan, hostConns(run), maintenanceAnswer(run.plan));
   run.maintenanceOn = true;
+  await backupAndTasks(run);
+}
+
+/** Whether this run runs the release tasks (and so takes deploy.backup first). */
+function runsTasks(run: DeployRun, req: DeployRequest): boolean {
+  return (req.mode === 'deploy' || req.runTasks) && run.plan.tasks.length > 0;
+}
+
+/**
+ * deploy.backup, then the release tasks. Under deploy.maintenance.during_tasks the page is up
+ * already, so no write lands between the dump and the migration.
+ */
+async function backupAndTasks(run: DeployRun): Promise<void> {
+  run.backup = await backupBeforeTasks(run);
   await runTasks(run);
 }
 

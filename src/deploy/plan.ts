@@ -1,7 +1,7 @@
 // Pure: pallet.yml's deploy section -> the ordered plan a deploy follows: which hosts, which
 // roles in which order (web first, then worker, beat, the rest), and the restart batches.
 import { UserError } from '../errors.js';
-import type { DeployConfig, PalletConfig, RoleConfig } from '../config/types.js';
+import type { BackupConfig, DeployConfig, PalletConfig, RoleConfig } from '../config/types.js';
 import { parseHost, type SshTarget } from '../ssh/host.js';
 import { expandTrustedProxies } from './proxy/caddy.js';
 import { expandSchedule, type ExpandedSchedule } from '../cron/schedule.js';
@@ -46,6 +46,8 @@ export interface DeployPlan {
   cron: CronJobPlan[];
   /** deploy.maintenance (proxy mode only): the page, and whether a deploy shows it while its tasks run. */
   maintenance?: { duringTasks: boolean; page?: string; retryAfter: number };
+  /** deploy.backup: a dump on the task host before the release tasks (src/backup/deploy.ts). */
+  backup?: BackupConfig;
 }
 
 /** One deploy.cron job as the hosts' tick runs it. */
@@ -182,6 +184,7 @@ export function planDeploy(config: PalletConfig): DeployPlan {
     keep,
     ...(proxy && roles.some((r) => r.behindProxy) ? { proxy } : {}),
     cron,
+    ...(deploy.backup ? { backup: { ...deploy.backup } } : {}),
     ...(deploy.maintenance ? { maintenance: { duringTasks: deploy.maintenance.during_tasks, retryAfter: deploy.maintenance.retry_after, ...(deploy.maintenance.page !== undefined ? { page: deploy.maintenance.page } : {}) } } : {}),
   };
 }

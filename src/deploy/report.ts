@@ -1,5 +1,5 @@
 // Outputs and the job summary of a deploy or rollback.
-import { formatDuration, reporter } from '../util/reporter.js';
+import { formatBytes, formatDuration, reporter } from '../util/reporter.js';
 import type { DeployReport } from './index.js';
 
 export function deployOutputs(rep: DeployReport, tag: string | undefined): Record<string, string> {
@@ -31,6 +31,9 @@ export function writeDeploySummary(rep: DeployReport): void {
   s.heading(`${rep.mode === 'rollback' ? 'Rollback' : 'Deploy'} of ${rep.plan.app}${rep.environment ? ` to ${rep.environment}` : ''}: ${rep.ok ? 'succeeded' : 'FAILED'}`);
   if (!rep.ok) s.text(failureMessage(rep));
   if (rep.untested) s.text(`Deployed without a passing test record: ${rep.untested}.`);
+  if (rep.backup) {
+    s.table(['backup', 'host', 'size', 'took'], [[rep.backup.id, rep.backup.host, formatBytes(rep.backup.size), formatDuration(rep.backup.ms)]]);
+  }
   s.table(
     ['host', 'roles', 'old tag', 'new tag', 'digest', 'pull', 'restart', 'health', 'reverted'],
     rep.hosts.map((h) => [

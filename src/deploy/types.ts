@@ -70,6 +70,8 @@ export interface DeployRun {
   untested?: string;
   /** The rendered deploy.env file (holds secret values: only ever sent on stdin); unset without deploy.env. */
   appEnv?: string;
+  /** deploy.backup: the dump taken before the release tasks. */
+  backup?: { host: string; id: string; size: number; ms: number };
   /** deploy.maintenance.during_tasks put the page up (each host's switch takes it down; a failure, finish). */
   maintenanceOn?: boolean;
 }
