@@ -158,7 +158,7 @@ async function restoreBackup(ctx: RunContext, plan: DeployPlan, session: OpsSess
 async function downloadBackup(ctx: RunContext, plan: DeployPlan, conn: SshConnection, id: string): Promise<CommandResult> {
   const out = path.resolve(ctx.inputs.workingDirectory, ctx.inputs.ops.output ?? `${plan.app}-${id}.dump`);
   mkdirSync(path.dirname(out), { recursive: true });
-  const fd = openSync(out, 'wx', 0o600);
+  const fd = openSync(out, 'wx+', 0o600);
   let ok = false;
   try {
     const child = conn.spawn(readBackupArgv(plan.app, id), { stdio: ['ignore', fd, 'pipe'] });

@@ -40,6 +40,8 @@ export interface FixtureOptions {
   envFile?: string;
   /** Repository path in the lab registry (without the registry address). */
   repository?: string;
+  /** The app database's password (default: random letters and digits). */
+  dbPassword?: string;
 }
 
 export class DeployFixture {
@@ -52,11 +54,14 @@ export class DeployFixture {
   constructor(readonly app: string = APP, opts: FixtureOptions = {}) {
     this.repo = `${this.lab.registry.address}/${opts.repository ?? 'pallet-e2e/deploy'}`;
     this.envFile = opts.envFile ?? ENV_FILE;
+    this.dbPassword = opts.dbPassword;
   }
+  private readonly dbPassword?: string;
   readonly tags = {} as Record<Variant, string>;
   readonly logs: string[] = [];
   readonly runnerTemp = mkdtempSync(path.join(os.tmpdir(), 'pallet-e2e-runner-'));
-  private pgId = '';
+  /** The app database container (set by setup). */
+  pgId = '';
   /** The app database's URL (set by setup); the hosts' env file holds the same. */
   dbUrl = '';
   private localImages: string[] = [];
@@ -83,7 +88,7 @@ export class DeployFixture {
   }
 
   private async startPostgres(env: Record<string, string>): Promise<void> {
-    const db = await startAppDatabase(this.lab, { 'pallet.test': 'deploy-e2e', 'pallet.run': this.run }, this.docker);
+    const db = await startAppDatabase(this.lab, { 'pallet.test': 'deploy-e2e', 'pallet.run': this.run }, this.docker, this.dbPassword);
     this.pgId = db.containerId;
     this.dbUrl = db.url;
     await writeHostEnvFiles(this.lab, this.envFile, {

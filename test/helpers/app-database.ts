@@ -25,11 +25,14 @@ export interface AppDatabase {
   remove(): Promise<void>;
 }
 
-/** Starts PostgreSQL from the lab image on the hosts' network and waits (bounded) until it accepts connections. */
-export async function startAppDatabase(lab: LabDescriptor, labels: Record<string, string>, docker = new Docker()): Promise<AppDatabase> {
+/**
+ * Starts PostgreSQL from the lab image on the hosts' network and waits (bounded) until it accepts
+ * connections. `password` (default: random letters and digits) may hold any character but a
+ * newline; the URL carries it percent-encoded.
+ */
+export async function startAppDatabase(lab: LabDescriptor, labels: Record<string, string>, docker = new Docker(), password = `pw-${Math.random().toString(36).slice(2, 10)}`): Promise<AppDatabase> {
   const host = await docker.getContainer(lab.hosts[0].containerId).inspect();
   const network = Object.keys(host.NetworkSettings.Networks)[0];
-  const password = `pw-${Math.random().toString(36).slice(2, 10)}`;
   const c = await docker.createContainer({
     Image: lab.images.postgres,
     Env: ['POSTGRES_USER=app', `POSTGRES_PASSWORD=${password}`, 'POSTGRES_DB=app'],
@@ -49,7 +52,7 @@ export async function startAppDatabase(lab: LabDescriptor, labels: Record<string
       if (i >= 60) throw new Error('postgres did not become ready in 60 s');
       await sleep(1000);
     }
-    return { containerId: c.id, url: `postgres://app:${password}@${ip}:5432/app`, remove };
+    return { containerId: c.id, url: `postgres://app:${encodeURIComponent(password)}@${ip}:5432/app`, remove };
   } catch (e) {
     await remove();
     throw e;

@@ -104,6 +104,10 @@ export class FakeHost implements HostConnection {
   readonly cron = new Map<string, { jobs: string[]; next?: string[]; scheduled: boolean }>();
   /** No crontab command (cron not installed): prepare-cron with jobs exits 5. */
   noCron = false;
+  /** deploy.backup per backups dir: the archives there, oldest first, with the client argv that made each. */
+  readonly backups = new Map<string, { id: string; client: string[] }[]>();
+  /** The database cannot be reached: db-backup exits 3 with pg_dump's connection error. */
+  databaseDown = false;
   /** deploy.proxy.static per app directory: the releases whose files are here (oldest first) and the one that wins. */
   readonly statics = new Map<string, { releases: string[]; live: string }>();
   /** Networks on the host (the app networks the proxy joins). */
@@ -437,6 +441,13 @@ export class FakeHost implements HostConnection {
       if (names.length && this.noCron) return fail(5, 'cron is not installed on this host (deploy.cron runs the jobs from it): apt-get install cron\n');
       this.cron.set(d, { jobs: c?.jobs ?? [], next: names, scheduled: names.length > 0 || !!c?.scheduled });
       return ok(`jobs=${names.length}\n`);
+    },
+    'db-backup': (a) => {
+      const [d, id, keep, , ...client] = a;
+      if (this.databaseDown) return fail(3, 'pg_dump: error: connection to server at "db" (10.0.0.9), port 5432 failed: Connection refused\n');
+      const list = [...(this.backups.get(d) ?? []), { id, client }].slice(-Number(keep));
+      this.backups.set(d, list);
+      return ok(`BACKUP ${id} 2048 15\n`);
     },
     'unschedule-cron': (a) => {
       const c = this.cron.get(`/var/lib/pallet/${a[0]}`);
