@@ -145,6 +145,16 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     ],
     flags: [...SSH, 'host', 'message'],
   },
+  db: {
+    usage: 'pallet db backups [--json] | pallet db backup | pallet db restore ID [--yes] | pallet db download ID [--output PATH]',
+    about: [
+      "The app's PostgreSQL backups (docs/backups.md), kept on the host that runs the release tasks (--host for",
+      'another): backups lists them (the release each preceded, the one live then, size); backup takes one now;',
+      'restore replaces the database with one, under the deploy lock of every host and the maintenance page,',
+      'in one transaction (asks first; --yes in scripts); download copies one here (0600) for safekeeping.',
+    ],
+    flags: [...SSH, 'host', 'backup', 'output', 'yes', 'json'],
+  },
   remove: {
     usage: 'pallet remove --yes [--delete-data] [--host HOST]',
     about: [
