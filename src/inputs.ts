@@ -287,11 +287,12 @@ export function parseCliArgs(argv: string[], env: NodeJS.ProcessEnv = process.en
   let rest: string[] = [];
   const specs = new Map([...INPUT_SPECS, ...CLI_ONLY_SPECS].map((s) => [s.name, s]));
   for (let i = 0; i < argv.length; i++) {
-    const a = CLI_ALIASES[argv[i]] ?? argv[i];
+    // Own keys only: a word like `toString` must not find Object.prototype's.
+    const a = Object.hasOwn(CLI_ALIASES, argv[i]) ? CLI_ALIASES[argv[i]] : argv[i];
     if (a === '--') { rest = argv.slice(i + 1); break; }
     if (!a.startsWith('--')) { positional.push(a); continue; }
     let [flag, value] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
-    flag = CLI_FLAG_ALIASES[flag] ?? flag;
+    if (Object.hasOwn(CLI_FLAG_ALIASES, flag)) flag = CLI_FLAG_ALIASES[flag];
     const fileOf = flag.endsWith('-file') ? specs.get(flag.slice(0, -5)) : undefined;
     const fileFlag = fileOf && (fileOf.secret || fileOf.file) ? fileOf.name : undefined;
     const spec = fileFlag ? fileOf : specs.get(flag);

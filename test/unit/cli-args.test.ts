@@ -180,3 +180,31 @@ describe('--build-arg', () => {
     expect(messageOf(() => inputs(['build', '--build-arg', 'A=1', '--build-arg', 'B C=2']))).toBe("--build-arg: 'B C=2': 'B C' is not a valid build argument name (letters, digits and _, not starting with a digit)");
   });
 });
+
+describe('words that are names of Object.prototype', () => {
+  test.each([
+    [['toString'], "unknown command 'toString'"],
+    [['constructor'], "unknown command 'constructor'"],
+    [['lock', 'toString'], "pallet lock needs 'status' or 'release', got 'toString'"],
+    [['status', '--toString', 'x'], "unknown flag --toString (see 'pallet help')"],
+    [['status', '--__proto__'], "unknown flag --__proto__ (see 'pallet help')"],
+  ])('%j is a user error, not a crash', (argv, message) => {
+    expect(messageOf(() => inputs(argv)).slice(0, message.length)).toBe(message);
+  });
+});
+
+describe('pallet db', () => {
+  test.each<[string[], Partial<Record<'command' | 'backup' | 'output', string>>]>([
+    [['db', 'backups'], { command: 'db-backups' }],
+    [['db', 'restore', '20261203T181500Z-build-4', '--yes'], { command: 'db-restore', backup: '20261203T181500Z-build-4' }],
+    [['db', 'download', '--backup', '20261203T181500Z-build-4', '--output', 'x.dump'], { command: 'db-download', backup: '20261203T181500Z-build-4', output: 'x.dump' }],
+  ])('%j', (argv, want) => {
+    const i = inputs(argv);
+    expect({ command: i.command, backup: i.ops.backup, output: i.ops.output }).toMatchObject(want);
+  });
+
+  test('the id once only; a wrong second word names the choices', () => {
+    expect(messageOf(() => inputs(['db', 'restore', 'a', '--backup', 'b']))).toBe('give the backup either as the third word or with --backup, not both');
+    expect(messageOf(() => inputs(['db', 'drop']))).toBe("pallet db needs 'backups' or 'backup' or 'restore' or 'download', got 'drop'");
+  });
+});
