@@ -3,7 +3,7 @@
 // runs on the host for this deploy, see `handOver`).
 import { errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
-import { auditLine, finishArgv, listTagsArgv, releaseRef, removeImagesArgv, tagsToPrune, type FinishFields } from './commands.js';
+import { auditLine, finishArgv, listTagsArgv, otherAppsTagsArgv, releaseRef, removeImagesArgv, tagsToPrune, type FinishFields } from './commands.js';
 import { forEachHost, reachableAgain } from './parallel.js';
 import { removeReleaseEnvArgv } from './env-file.js';
 import { TAG_PATTERN } from '../config/references.js';
@@ -68,7 +68,8 @@ async function pruneImages(run: DeployRun, h: HostRecord): Promise<void> {
   const { app, image, keep } = run.plan;
   const listing = (await h.tagListing) ?? (await h.conn.check(listTagsArgv(image), 'listing images')).stdout;
   if (listing instanceof Error) throw listing;
-  const old = tagsToPrune(listing, keep, [h.target, h.before.tag]);
+  const others = (await h.conn.check(otherAppsTagsArgv(app), 'reading the tags other apps run')).stdout.split('\n').map((t) => t.trim()).filter(Boolean);
+  const old = tagsToPrune(listing, keep, [h.target, h.before.tag], others);
   if (old.length) {
     const r = await h.conn.run(removeImagesArgv(image, old));
     if (r.exitCode === 0) {

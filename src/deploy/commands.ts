@@ -252,15 +252,19 @@ export function listTagsArgv(image: string): string[] {
   return ['docker', 'image', 'ls', '--format', '{{.Tag}}\t{{.CreatedAt}}', image];
 }
 
-/** Pure: tags to remove so that `keep` remain (newest first), never the protected ones. */
-export function tagsToPrune(listing: string, keep: number, protect: string[]): string[] {
+/**
+ * Pure: tags to remove so that `keep` remain (newest first), never the protected ones (which
+ * count towards `keep`) nor those in `others` (another app's TAG or REVERT: not counted, not removed).
+ */
+export function tagsToPrune(listing: string, keep: number, protect: string[], others: string[] = []): string[] {
   const rows = listing.split('\n').map((l) => l.split('\t')).filter((r) => r[0] && r[0] !== '<none>')
     .map(([tag, created]) => ({ tag, t: parseDockerTime(created ?? '') }));
   rows.sort((a, b) => b.t - a.t);
   const kept = new Set(protect.filter(Boolean));
   const out: string[] = [];
+  const theirs = new Set(others);
   for (const r of rows) {
-    if (kept.has(r.tag)) continue;
+    if (kept.has(r.tag) || theirs.has(r.tag)) continue;
     if (kept.size < Math.max(keep, protect.filter(Boolean).length)) kept.add(r.tag);
     else out.push(r.tag);
   }
@@ -271,6 +275,18 @@ export function tagsToPrune(listing: string, keep: number, protect: string[]): s
 export function parseDockerTime(s: string): number {
   const m = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d) ([+-]\d\d)(\d\d)/.exec(s.trim());
   return m ? Date.parse(`${m[1]}T${m[2]}${m[3]}:${m[4]}`) || 0 : 0;
+}
+
+/**
+ * Shell lines printing every tag another app's TAG or REVERT names on the host, one per line (with
+ * blank lines); they read $root (the state root) and $app (this app). Another app may deploy the same
+ * repository (another environment on the host): its running and rollback releases are not ours to prune.
+ */
+export const OTHER_APPS_TAGS = `for d in "$root"/*/; do [ "$(basename "$d")" = "$app" ] || cat "$d/TAG" "$d/REVERT" 2>/dev/null; echo; done`;
+
+/** Lists the tags other apps' TAG and REVERT name on the host (see OTHER_APPS_TAGS). */
+export function otherAppsTagsArgv(app: string): string[] {
+  return remoteScript('other-apps-tags', `root="$1"; app="$2"\n${OTHER_APPS_TAGS}`, STATE_ROOT, app);
 }
 
 export function removeImagesArgv(image: string, tags: string[]): string[] {

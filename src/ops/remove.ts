@@ -1,7 +1,7 @@
 // Pure: the remote commands of `pallet remove`, each one concern, data only as positional
 // arguments, output as key=value lines. The orchestration is in src/commands/remove.ts.
 import { remoteScript } from '../host/script.js';
-import { STATE_ROOT } from '../deploy/commands.js';
+import { OTHER_APPS_TAGS, STATE_ROOT } from '../deploy/commands.js';
 import { PROXY_DIR } from '../deploy/proxy/commands.js';
 
 // The app's route keys on the host, from its fragment files (ORDER+APP+ROLE.http|https|policy)
@@ -65,7 +65,7 @@ export function removeNetworkArgv(name: string): string[] {
 // REVERT name: its rollback target is not this removal's to take.
 const REMOVE_IMAGES = `repo="$1"; root="$2"; app="$3"
 refs=$(docker image ls "$repo" --format '{{.Repository}}:{{.Tag}}' | grep -v ':<none>$')
-named=$(for d in "$root"/*/; do [ "$(basename "$d")" = "$app" ] || cat "$d/TAG" "$d/REVERT" 2>/dev/null; echo; done)
+named=$(${OTHER_APPS_TAGS})
 removed=0; kept=0
 for ref in $refs; do
   if printf '%s\\n' "$named" | grep -qxF -- "\${ref##*:}"; then kept=$((kept + 1)); continue; fi

@@ -313,6 +313,11 @@ export class FakeHost implements HostConnection {
       this.files.set(`${d}/audit.log`, `${this.files.get(`${d}/audit.log`) ?? ''}${line}\n`);
       return ok();
     },
+    'other-apps-tags': (a) => {
+      const [root, app] = a;
+      const names = [...this.files].filter(([k]) => k.startsWith(`${root}/`) && !k.startsWith(`${root}/${app}/`) && /\/(TAG|REVERT)$/.test(k)).map(([, v]) => v.trim());
+      return ok(names.map((n) => `${n}\n`).join(''));
+    },
     'append-audit': (a) => { this.files.set(`${a[0]}/audit.log`, `${this.files.get(`${a[0]}/audit.log`) ?? ''}${a[1]}\n`); return ok(); },
     'make-docker-config': () => ok(),
     'release-env': (a, input) => {

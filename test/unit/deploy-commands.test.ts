@@ -64,6 +64,10 @@ describe('pruning', () => {
   ])('keep %d protecting %j removes %j', (keep, protect, want) => {
     expect(tagsToPrune(listing, keep, protect)).toEqual(want);
   });
+  test("another app's TAG and REVERT are never removed, nor counted towards keep", () => {
+    // staging runs build-8 and would roll back to build-6; production keeps its own 2.
+    expect(tagsToPrune(listing, 2, ['build-9', 'build-7'], ['build-8', 'build-6'])).toEqual(['build-5']);
+  });
   test('docker time', () => expect(parseDockerTime('2026-11-22 03:58:59 +0100 CET')).toBe(Date.parse('2026-11-22T02:58:59Z')));
 });
 

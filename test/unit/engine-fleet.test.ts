@@ -290,6 +290,21 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
     expect(out.filter((l) => /pruned/.test(l)).length).toBeGreaterThan(0);
   });
 
+  test("another app of the same repository on the host (another environment) keeps its running and rollback images", async () => {
+    const tags = ['build-1', 'build-2', 'build-3', 'build-4', 'build-5'];
+    const f = fleetWith(...tags.map((t): [string] => [t]));
+    expect((await deploy(f, target, 'deploy', 'build-1')).report.ok).toBe(true);
+    for (const l of HOSTS) {
+      // shop-staging: same repository, runs build-1, would roll back to build-2.
+      f.host(l).files.set('/var/lib/pallet/shop-staging/TAG', 'build-1\n');
+      f.host(l).files.set('/var/lib/pallet/shop-staging/REVERT', 'build-2\n');
+    }
+    for (const t of tags.slice(1)) expect((await deploy(f, target, 'deploy', t)).report.ok).toBe(true);
+    f.settle();
+    // keep 3 of its own (3, 4, 5) beside staging's 1 and 2.
+    for (const l of HOSTS) expect([...f.host(l).images].filter((i) => i.startsWith(`${IMAGE}:`)).sort()).toEqual(tags.map((t) => `${IMAGE}:${t}`));
+  });
+
   test('an unreachable host stops the deploy in preflight: no lock taken anywhere, nothing changed', async () => {
     const f = fleetWith(['build-1'], ['build-2']);
     await deploy(f, target, 'deploy', 'build-1');
