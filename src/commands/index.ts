@@ -19,6 +19,7 @@ import { runProxyStatusCommand } from './proxy-status.js';
 import { runCronStatusCommand } from './cron-status.js';
 import { runMaintenanceCommand } from './maintenance.js';
 import { runRemoveCommand } from './remove.js';
+import { runSetupCommand } from './setup.js';
 import { reporter } from '../util/reporter.js';
 import '../cleanup-handlers.js';
 
@@ -79,6 +80,7 @@ export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Pr
       case 'maintenance-off': result = await runMaintenanceCommand(ctx, false); break;
       case 'remove': result = await runRemoveCommand(ctx); break;
       case 'promote': result = await runPromoteCommand(ctx); break;
+      case 'setup': result = await runSetupCommand(ctx); break;
     }
   } finally {
     await ctx.ledger.runAll();
