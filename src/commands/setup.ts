@@ -97,7 +97,10 @@ export async function runSetupCommand(ctx: RunContext): Promise<CommandResult> {
   const publicKey = await publicKeyOf(deploySettings);
   const adminSettings = adminKey ? await prepareSshSettings({ ...admin, jump }, ctx.ledger, ctx.env) : deploySettings;
   const proxied = new Set(plan.roles.filter((r) => r.behindProxy).flatMap((r) => r.hosts));
-  const wanted = (t: SshTarget): SetupWanted => ({ user: t.user, publicKey, dirs: hostDirs(plan), ...(plan.envFile ? { envFile: plan.envFile } : {}) });
+  const wanted = (t: SshTarget): SetupWanted => ({
+    user: t.user, publicKey, dirs: hostDirs(plan), ...(plan.envFile ? { envFile: plan.envFile } : {}),
+    ...(plan.cron.some((j) => j.hosts.includes(t.label)) ? { cron: true } : {}),
+  });
 
   reporter().info(`setup of ${plan.hosts.length} host(s) as ${adminUser}${dryRun ? ' (dry run: nothing is changed)' : ''}; deploy user ${[...new Set(plan.hosts.map((t) => t.user))].join(', ')} with key ${keyBlob(publicKey).slice(-8)}`);
   const session = await connect(adminTargets, adminSettings, ctx.ledger);

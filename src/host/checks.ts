@@ -130,3 +130,15 @@ export function evaluateChecks(label: string, c: HostChecks, o: { proxy: boolean
   }
   return { warnings, blocking };
 }
+
+/** Columns of the host checks table in `pallet status`. */
+export const CHECKS_HEADER = ['host', 'engine', 'free disk', 'clock', 'port 80', 'port 443'];
+
+/** Pure: one row per host that has checks. */
+export function checksRows(hosts: { host: string; checks?: HostChecks }[]): (string | number)[][] {
+  const port = (c: HostChecks, p: number) => (c.ports[p] === undefined ? 'free' : c.proxy === 'true' && (c.ports[p] === DOCKER_PROXY || c.ports[p] === '?') ? 'pallet-proxy' : c.ports[p]!);
+  return hosts.filter((h) => h.checks).map(({ host, checks: c }) => [
+    host, c!.engine || 'no answer', c!.diskFree === undefined ? '?' : `${formatBytes(c!.diskFree)} (${c!.diskMount})`,
+    c!.skewSeconds === undefined ? '?' : `${c!.skewSeconds >= 0 ? '+' : ''}${Math.round(c!.skewSeconds)} s`, port(c!, 80), port(c!, 443),
+  ]);
+}

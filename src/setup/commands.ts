@@ -34,6 +34,8 @@ export function asRoot(argv: string[], root: boolean): string[] {
 const PROBE = `u="$1"; blob="$2"; shift 2
 [ -d /run/systemd/system ] && echo systemd=1
 printf 'dockerd=%s\\n' "$(command -v dockerd 2>/dev/null)"
+printf 'curl=%s\\n' "$(command -v curl 2>/dev/null)"
+printf 'crontab=%s\\n' "$(command -v crontab 2>/dev/null)"
 command -v systemctl >/dev/null 2>&1 && {
   printf 'docker_active=%s\\n' "$(systemctl is-active docker 2>/dev/null)"
   printf 'docker_enabled=%s\\n' "$(systemctl is-enabled docker 2>/dev/null)"
@@ -58,15 +60,15 @@ export function probeArgv(user: string, keyBlob: string, paths: string[]): strin
   return remoteScript('setup-probe', PROBE, user, keyBlob, ...paths);
 }
 
-// Debian's docker.io; apt never asks (noninteractive), the lists are fetched first.
-const INSTALL_DOCKER = `export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null || { echo "apt-get update failed"; apt-get update -q 2>&1 | tail -n 3; exit 3; }
-apt-get install -y -q --no-install-recommends docker.io 2>&1 | tail -n 3
-command -v dockerd >/dev/null`;
+// The distribution's packages ($@: docker.io, curl, cron); apt never asks (noninteractive), the
+// lists are fetched first.
+const INSTALL_PACKAGES = `export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null 2>&1 || { echo "apt-get update failed:"; apt-get update -q 2>&1 | tail -n 3; exit 3; }
+out=$(apt-get install -y -q --no-install-recommends "$@" 2>&1) || { printf '%s\\n' "$out" | tail -n 5; exit 3; }`;
 
-/** Installs Docker Engine from the distribution's packages (docker.io). */
-export function installDockerArgv(): string[] {
-  return remoteScript('install-docker', INSTALL_DOCKER);
+/** Installs packages from the distribution's archive (docker.io for Docker Engine, curl, cron). */
+export function installPackagesArgv(packages: string[]): string[] {
+  return remoteScript('install-packages', INSTALL_PACKAGES, ...packages);
 }
 
 // Starts and enables the engine, then waits (bounded, 60 s) until it answers.

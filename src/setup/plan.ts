@@ -4,7 +4,7 @@
 // in place gets no change. Setup only adds: it never removes a key, never edits sshd_config and
 // never changes an existing user (shell, groups) except adding it to the docker group.
 import {
-  addToDockerGroupArgv, authorizeKeyArgv, createUserArgv, enableDockerArgv, installDockerArgv, makeDirArgv, makeEmptyFileArgv,
+  addToDockerGroupArgv, authorizeKeyArgv, createUserArgv, enableDockerArgv, installPackagesArgv, makeDirArgv, makeEmptyFileArgv,
 } from './commands.js';
 
 /** What setup learns without privileges (commands.ts ACCESS). */
@@ -30,6 +30,10 @@ export interface HostProbe {
   systemd: boolean;
   /** Path of dockerd, '' when no engine is installed. */
   dockerd: string;
+  /** Path of curl ('' when missing): deploys' health checks run it on the host. */
+  curl: string;
+  /** Path of crontab ('' when missing): deploy.cron's jobs need the cron daemon. */
+  crontab: string;
   dockerActive: string;
   dockerEnabled: string;
   /** The engine's version when it answers, else ''. */
@@ -80,7 +84,7 @@ export function parseProbe(stdout: string): HostProbe {
     user = { name: f[0], uid: Number(f[2]), home: f[5] ?? '', shell: f[6] ?? '', groups: get('groups').split(/\s+/).filter(Boolean) };
   }
   return {
-    systemd: get('systemd') === '1', dockerd: get('dockerd'), dockerActive: get('docker_active'), dockerEnabled: get('docker_enabled'),
+    systemd: get('systemd') === '1', dockerd: get('dockerd'), curl: get('curl'), crontab: get('crontab'), dockerActive: get('docker_active'), dockerEnabled: get('docker_enabled'),
     engine: get('engine'), dockerGroup: get('docker_group') === '1', user, keyAuthorized: get('key') === '1', proxy: get('proxy'), paths,
   };
 }
@@ -130,6 +134,8 @@ export interface SetupWanted {
   dirs: { path: string; mode: string }[];
   /** deploy.env_file, when the config has one. */
   envFile?: string;
+  /** deploy.cron has jobs on this host: the cron daemon is needed. */
+  cron?: boolean;
 }
 
 /** The base64 part of an authorized_keys line (what identifies the key). */
@@ -168,8 +174,13 @@ const NO_LOGIN_SHELL = /(nologin|\/false)$/;
 export function planSetup(label: string, p: HostProbe, w: SetupWanted): HostSetupPlan {
   const changes: SetupChange[] = [];
   const warnings: string[] = [];
+  // Docker Engine (docker.io) where none is installed (an engine from Docker's own packages stays),
+  // curl for the deploy's health checks, cron for deploy.cron.
+  const packages = [...(p.dockerd ? [] : ['docker.io']), ...(p.curl ? [] : ['curl']), ...(w.cron && !p.crontab ? ['cron'] : [])];
+  if (packages.length) {
+    changes.push({ what: `install ${packages.join(', ')} from the distribution's packages (apt-get install ${packages.join(' ')})`, argv: installPackagesArgv(packages) });
+  }
   if (!p.dockerd) {
-    changes.push({ what: 'install Docker Engine from the distribution\'s packages (apt-get install docker.io)', argv: installDockerArgv() });
     changes.push({ what: 'start and enable the Docker engine (systemctl enable --now docker)', argv: enableDockerArgv() });
   } else if (p.systemd && (p.dockerActive !== 'active' || p.dockerEnabled !== 'enabled')) {
     const now = [p.dockerActive !== 'active' ? 'start' : '', p.dockerEnabled !== 'enabled' ? 'enable' : ''].filter(Boolean).join(' and ');

@@ -1,7 +1,7 @@
 // pallet setup, pure parts: what the probe prints -> the facts, the facts -> refusal or the
 // changes in order, and the host checks' verdicts. Commands are compared whole.
 import {
-  accessArgv, addToDockerGroupArgv, asRoot, authorizeKeyArgv, createUserArgv, enableDockerArgv, installDockerArgv, makeDirArgv, makeEmptyFileArgv, probeArgv,
+  accessArgv, addToDockerGroupArgv, asRoot, authorizeKeyArgv, createUserArgv, enableDockerArgv, installPackagesArgv, makeDirArgv, makeEmptyFileArgv, probeArgv,
 } from '../../src/setup/commands.js';
 import { keyBlob, keyLabel, parentDir, parseAccess, parseProbe, planSetup, probePaths, refusal, type HostProbe, type SetupWanted } from '../../src/setup/plan.js';
 import { evaluateChecks, olderThan, parseChecks, type HostChecks } from '../../src/host/checks.js';
@@ -27,6 +27,8 @@ path=/etc/pallet/shop.env\tmissing
 
 const READY_PROBE = `systemd=1
 dockerd=/usr/sbin/dockerd
+curl=/usr/bin/curl
+crontab=
 docker_active=active
 docker_enabled=enabled
 engine=20.10.24+dfsg1
@@ -63,7 +65,7 @@ describe('commands: data only as positional arguments', () => {
     const p = probeArgv('deploy', BLOB, ['/var/lib/pallet']);
     expect(p.slice(3)).toEqual(['pallet-setup-probe', 'deploy', BLOB, '/var/lib/pallet']);
     expect(accessArgv().slice(3)).toEqual(['pallet-setup-access']);
-    expect(installDockerArgv()[2]).toContain('apt-get install -y -q --no-install-recommends docker.io');
+    expect(installPackagesArgv(['docker.io', 'curl'])).toEqual(['sh', '-c', expect.stringContaining('apt-get install -y -q --no-install-recommends "$@"'), 'pallet-install-packages', 'docker.io', 'curl']);
     expect(enableDockerArgv()[2]).toContain('systemctl enable --now docker.service');
   });
 });
@@ -124,7 +126,7 @@ describe('the plan', () => {
     const p = planSetup('app1', parseProbe(BARE_PROBE), WANT);
     expect(p.warnings).toEqual([]);
     expect(p.changes.map((c) => c.what)).toEqual([
-      "install Docker Engine from the distribution's packages (apt-get install docker.io)",
+      "install docker.io, curl from the distribution's packages (apt-get install docker.io curl)",
       'start and enable the Docker engine (systemctl enable --now docker)',
       'create the deploy user deploy (home /home/deploy, shell /bin/bash)',
       'add deploy to the docker group',
@@ -137,7 +139,7 @@ describe('the plan', () => {
       "create the env file /etc/pallet/shop.env empty (mode 0600, owner deploy; put the app's settings there, or use deploy.env)",
     ]);
     expect(p.changes.map((c) => c.argv)).toEqual([
-      installDockerArgv(), enableDockerArgv(), createUserArgv('deploy'), addToDockerGroupArgv('deploy'), authorizeKeyArgv('deploy', KEY, BLOB),
+      installPackagesArgv(['docker.io', 'curl']), enableDockerArgv(), createUserArgv('deploy'), addToDockerGroupArgv('deploy'), authorizeKeyArgv('deploy', KEY, BLOB),
       makeDirArgv('/var/lib/pallet', '0755', 'deploy', 'deploy'), makeDirArgv('/var/lib/pallet/proxy', '0755', 'deploy', 'deploy'),
       makeDirArgv('/var/lib/pallet/proxy-data', '0700', 'deploy', 'deploy'), makeDirArgv('/var/lib/pallet/proxy-static', '0755', 'deploy', 'deploy'),
       makeDirArgv('/etc/pallet', '0750', 'root', 'deploy'), makeEmptyFileArgv('/etc/pallet/shop.env', '0600', 'deploy'),
@@ -146,6 +148,14 @@ describe('the plan', () => {
 
   test('a ready host: no change, no warning', () => {
     expect(planSetup('app1', parseProbe(READY_PROBE), WANT)).toEqual({ changes: [], warnings: [] });
+  });
+
+  test('an engine from elsewhere stays; only what deploys also run is installed (curl; cron for deploy.cron)', () => {
+    const probe: HostProbe = { ...parseProbe(READY_PROBE), curl: '' };
+    expect(planSetup('app1', probe, { ...WANT, cron: true }).changes).toEqual([
+      { what: "install curl, cron from the distribution's packages (apt-get install curl cron)", argv: installPackagesArgv(['curl', 'cron']) },
+    ]);
+    expect(planSetup('app1', { ...probe, curl: '/usr/bin/curl', crontab: '/usr/bin/crontab' }, { ...WANT, cron: true }).changes).toEqual([]);
   });
 
   test('without the proxy or an env file: only the state directory', () => {
