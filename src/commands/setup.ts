@@ -19,13 +19,13 @@ import { STATE_ROOT, dockerVersionArgv, pullArgv } from '../deploy/commands.js';
 import { PROXY_DATA_DIR, PROXY_DIR, ENSURE_NO_IMAGE, ensureProxyArgv } from '../deploy/proxy/commands.js';
 import { STATIC_DIR } from '../deploy/proxy/static-commands.js';
 import { pullOnHost, registryOf, type RegistryLogin } from '../deploy/pull.js';
-import { SshConnection } from '../ssh/connection.js';
+import type { SshConnection } from '../ssh/connection.js';
+import { connectAll } from '../ops/remote.js';
 import { prepareSshSettings, type SshMaterial } from '../ssh/credentials.js';
 import { checkPrivateKey, checkSshInputs, inputLabel, secretSource } from '../ssh/material.js';
 import { lastLines } from '../ssh/errors.js';
 import type { SshSettings } from '../ssh/options.js';
 import type { SshTarget } from '../ssh/host.js';
-import type { CleanupLedger } from '../util/cleanup.js';
 import { accessArgv, asRoot, probeArgv } from '../setup/commands.js';
 import { keyBlob, parseAccess, parseProbe, planSetup, probePaths, refusal, type HostSetupPlan, type SetupWanted } from '../setup/plan.js';
 import { checksArgv, evaluateChecks, parseChecks, type CheckVerdict } from '../host/checks.js';
@@ -46,19 +46,6 @@ async function publicKeyOf(settings: SshSettings): Promise<string> {
   if (settings.identityAgent) return (await readFile(settings.identityFile, 'utf8')).trim();
   const { stdout } = await execFileP('ssh-keygen', ['-y', '-f', settings.identityFile], { timeout: 15_000 });
   return stdout.trim();
-}
-
-/** One master connection per target with these settings; throws one UserError naming every host not reached. */
-async function connect(targets: SshTarget[], settings: SshSettings, ledger: CleanupLedger): Promise<{ conns: Map<string, SshConnection>; close: () => Promise<void> }> {
-  const conns = new Map(targets.map((t) => [t.label, new SshConnection(t, settings, ledger)]));
-  const close = async () => { await Promise.all([...conns.values()].map((c) => c.close().catch(() => undefined))); };
-  const failed = failures(await forEachHost([...conns.keys()], (label) => conns.get(label)!.open()));
-  if (failed.length) {
-    await close();
-    const hint = failed.map((f) => (f.error instanceof UserError ? f.error.hint : undefined)).find(Boolean);
-    throw new UserError(failed.map((f) => `${f.host}: ${errorMessage(f.error)}`).join('; '), hint);
-  }
-  return { conns, close };
 }
 
 /** Runs the host checks over `conn` and judges them. */
@@ -103,7 +90,7 @@ export async function runSetupCommand(ctx: RunContext): Promise<CommandResult> {
   });
 
   reporter().info(`setup of ${plan.hosts.length} host(s) as ${adminUser}${dryRun ? ' (dry run: nothing is changed)' : ''}; deploy user ${[...new Set(plan.hosts.map((t) => t.user))].join(', ')} with key ${keyBlob(publicKey).slice(-8)}`);
-  const session = await connect(adminTargets, adminSettings, ctx.ledger);
+  const session = await connectAll(adminTargets, adminSettings, ctx.ledger);
   const looks = new Map<string, HostLook>();
   try {
     // 1. Look, change nothing: who we are, what system, what is there, what is in the way.
@@ -157,7 +144,7 @@ export async function runSetupCommand(ctx: RunContext): Promise<CommandResult> {
   }
 
   // 4. As the deploy user, with the deploy key: it logs in and reaches docker; the proxy starts.
-  const asDeploy = await connect(plan.hosts, deploySettings, ctx.ledger);
+  const asDeploy = await connectAll(plan.hosts, deploySettings, ctx.ledger);
   const after = new Map<string, CheckVerdict>();
   try {
     const done = await forEachHost(plan.hosts.map((t) => t.label), async (label) => {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type Docker from 'dockerode';
 import { docker } from './engine.js';
 import { ensureBareImage } from './images.js';
+import { LAB_HOST_FLAGS } from './hosts.js';
 import { scanHostKey } from './keys.js';
 import { REGISTRY_ALIAS, REGISTRY_INNER_PORT } from './registry.js';
 import { containerName, loadState } from './state.js';
@@ -37,15 +38,8 @@ export function bareContainerSpec(p: { name: string; image: string; labId: strin
     Labels: { 'pallet-lab': p.labId, 'pallet-lab.role': 'bare' },
     ExposedPorts: { '22/tcp': {} },
     HostConfig: {
-      CapAdd: ['ALL'],
-      CapDrop: ['MAC_OVERRIDE', 'SYS_RESOURCE'],
-      SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
-      MaskedPaths: [],
-      ReadonlyPaths: [],
-      DeviceCgroupRules: ['a *:* rwm'],
+      ...LAB_HOST_FLAGS,
       Tmpfs: { '/var/lib/docker': '', '/run': '', '/run/lock': '' },
-      Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw'],
-      CgroupnsMode: 'host',
       PortBindings: { '22/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
     } as Docker.HostConfig,
     NetworkingConfig: { EndpointsConfig: { [p.network]: {} } },
