@@ -98,7 +98,7 @@ export async function runSetupCommand(ctx: RunContext): Promise<CommandResult> {
       const conn = session.conns.get(label)!;
       const target = plan.hosts.find((t) => t.label === label)!;
       const access = parseAccess((await conn.check(accessArgv(), 'reading the host\'s system')).stdout);
-      const no = refusal(label, adminUser, access);
+      const no = refusal(label, adminUser, access, inputLabel('admin-user', ctx.where));
       if (no) throw new UserError(no.message, no.hint);
       const root = access.sudo === 'root';
       const w = wanted(target);

@@ -94,14 +94,15 @@ export const SUPPORTED_SYSTEMS = ['debian', 'ubuntu'];
 
 /**
  * Why setup cannot work on this host (undefined: it can): an admin user that is neither root
- * nor has passwordless sudo, or a system other than Debian and Ubuntu. Names the host and what was found.
+ * nor has passwordless sudo, or a system other than Debian and Ubuntu. Names the host and what was found;
+ * `adminFlag` is how the hint names the admin-user input.
  */
-export function refusal(label: string, adminUser: string, a: HostAccess): { message: string; hint: string } | undefined {
+export function refusal(label: string, adminUser: string, a: HostAccess, adminFlag = '--admin-user'): { message: string; hint: string } | undefined {
   if (a.sudo !== 'root' && a.sudo !== 'ok') {
     const found = a.sudo === 'missing' ? 'sudo is not installed' : 'sudo asks for a password (sudo -n true failed)';
     return {
       message: `${label}: user ${adminUser} is not root and cannot use sudo without a password (${found}); setup needs root or passwordless sudo to install Docker and create the deploy user`,
-      hint: `log in as root (--admin-user root), or give ${adminUser} passwordless sudo (a line '${adminUser} ALL=(ALL) NOPASSWD:ALL' in /etc/sudoers.d/), or prepare the host by hand (docs/hosts.md)`,
+      hint: `log in as root (${adminFlag} root), or give ${adminUser} passwordless sudo (a line '${adminUser} ALL=(ALL) NOPASSWD:ALL' in /etc/sudoers.d/), or prepare the host by hand (docs/hosts.md)`,
     };
   }
   const id = (a.os.ID ?? '').toLowerCase();
