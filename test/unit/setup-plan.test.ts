@@ -4,7 +4,7 @@ import {
   accessArgv, addToDockerGroupArgv, asRoot, authorizeKeyArgv, createUserArgv, enableDockerArgv, installPackagesArgv, makeDirArgv, makeEmptyFileArgv, probeArgv,
 } from '../../src/setup/commands.js';
 import { keyBlob, keyLabel, parentDir, parseAccess, parseProbe, planSetup, probePaths, refusal, type HostProbe, type SetupWanted } from '../../src/setup/plan.js';
-import { evaluateChecks, olderThan, parseChecks, type HostChecks } from '../../src/host/checks.js';
+import { checksArgv, checksRows, evaluateChecks, olderThan, parseChecks, type HostChecks } from '../../src/host/checks.js';
 import { hostDirs } from '../../src/commands/setup.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyBlobForTests0123456789abcdefghijkl pallet-deploy';
@@ -234,5 +234,20 @@ describe('host checks', () => {
     expect(olderThan('20.10.24+dfsg1', '20.10')).toBe(false);
     expect(olderThan('26.1.5', '20.10')).toBe(false);
     expect(olderThan('19.03.15', '20.10')).toBe(true);
+  });
+
+  test('the checks script takes the ports as arguments', () => {
+    expect(checksArgv().slice(3)).toEqual(['pallet-host-checks', '80', '443']);
+  });
+
+  test('status table: one row per host with checks; ports held by the proxy say so', () => {
+    expect(checksRows([
+      { host: 'app1', checks: { ...base, proxy: 'true', ports: { 80: 'docker-proxy', 443: 'docker-proxy' }, skewSeconds: 1.4 } },
+      { host: 'app2', checks: { ...base, engine: '', diskFree: undefined, skewSeconds: undefined, ports: { 80: 'nginx', 443: undefined } } },
+      { host: 'app3' },
+    ])).toEqual([
+      ['app1', '20.10.24+dfsg1', '50.0 GB (/)', '+1 s', 'pallet-proxy', 'pallet-proxy'],
+      ['app2', 'no answer', '?', '?', 'nginx', 'free'],
+    ]);
   });
 });
