@@ -144,7 +144,10 @@ export async function runSetupCommand(ctx: RunContext): Promise<CommandResult> {
   }
 
   // 4. As the deploy user, with the deploy key: it logs in and reaches docker; the proxy starts.
-  const asDeploy = await connectAll(plan.hosts, deploySettings, ctx.ledger);
+  const asDeploy = await connectAll(plan.hosts, deploySettings, ctx.ledger).catch((e: unknown) => {
+    throw new UserError(`setup made its changes, but the deploy user cannot log in with the deploy key: ${errorMessage(e)}`,
+      "check sshd's AllowUsers/AllowGroups on the host (setup never edits sshd_config) and that the deploy key is the one deploys will use");
+  });
   const after = new Map<string, CheckVerdict>();
   try {
     const done = await forEachHost(plan.hosts.map((t) => t.label), async (label) => {

@@ -61,10 +61,11 @@ export function probeArgv(user: string, keyBlob: string, paths: string[]): strin
 }
 
 // The distribution's packages ($@: docker.io, curl, cron); apt never asks (noninteractive), the
-// lists are fetched first.
+// lists are fetched first. A fresh cloud server often runs unattended-upgrades at first boot:
+// apt waits for its lock (up to 5 minutes) instead of failing.
 const INSTALL_PACKAGES = `export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >/dev/null 2>&1 || { echo "apt-get update failed:"; apt-get update -q 2>&1 | tail -n 3; exit 3; }
-out=$(apt-get install -y -q --no-install-recommends "$@" 2>&1) || { printf '%s\\n' "$out" | tail -n 5; exit 3; }`;
+apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null 2>&1 || { echo "apt-get update failed:"; apt-get -o DPkg::Lock::Timeout=300 update -q 2>&1 | tail -n 3; exit 3; }
+out=$(apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "$@" 2>&1) || { printf '%s\\n' "$out" | tail -n 5; exit 3; }`;
 
 /** Installs packages from the distribution's archive (docker.io for Docker Engine, curl, cron). */
 export function installPackagesArgv(packages: string[]): string[] {

@@ -65,7 +65,7 @@ describe('commands: data only as positional arguments', () => {
     const p = probeArgv('deploy', BLOB, ['/var/lib/pallet']);
     expect(p.slice(3)).toEqual(['pallet-setup-probe', 'deploy', BLOB, '/var/lib/pallet']);
     expect(accessArgv().slice(3)).toEqual(['pallet-setup-access']);
-    expect(installPackagesArgv(['docker.io', 'curl'])).toEqual(['sh', '-c', expect.stringContaining('apt-get install -y -q --no-install-recommends "$@"'), 'pallet-install-packages', 'docker.io', 'curl']);
+    expect(installPackagesArgv(['docker.io', 'curl'])).toEqual(['sh', '-c', expect.stringContaining('apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends "$@"'), 'pallet-install-packages', 'docker.io', 'curl']);
     expect(enableDockerArgv()[2]).toContain('systemctl enable --now docker.service');
   });
 });
