@@ -10,7 +10,7 @@ import { ensureBareImage } from './images.js';
 import { LAB_HOST_FLAGS } from './hosts.js';
 import { scanHostKey } from './keys.js';
 import { REGISTRY_ALIAS, REGISTRY_INNER_PORT } from './registry.js';
-import { containerName, loadState } from './state.js';
+import { containerName, loadState, saveState, withLabLock } from './state.js';
 import { run, waitFor } from './util.js';
 import type { LabDescriptor } from '../helpers/lab.js';
 
@@ -64,6 +64,8 @@ export async function startBareHost(lab: LabDescriptor, publicKey: string): Prom
   const state = loadState();
   const name = containerName(state, `bare-${randomBytes(3).toString('hex')}`);
   const c = await docker.createContainer(bareContainerSpec({ name, image, labId: state.labId, network: lab.network }));
+  // Recorded before it runs, so lab down removes it even when the test that started it died.
+  await recordBare((ids) => [...ids, c.id]);
   try {
     await c.start();
     let booted = '';
@@ -86,14 +88,24 @@ systemctl is-active ssh.service`, publicKey, registryPort, `${REGISTRY_ALIAS}:${
     await waitFor('sshd on the bare host', async () => (lines = await scanHostKey(sshPort)).length > 0, { attempts: 60, intervalMs: 500, timeoutMs: 60_000 });
     return { id: c.id, name, address: `127.0.0.1:${sshPort}`, sshPort, knownHosts: lines.join('\n') + '\n', ip: info.NetworkSettings.Networks[lab.network]?.IPAddress ?? '' };
   } catch (e) {
-    await c.remove({ force: true, v: true }).catch(() => undefined);
+    await removeBareHost(c.id).catch(() => undefined);
     throw e;
   }
 }
 
-/** Removes a bare host by its id. */
+/** Updates the list of running bare hosts in the lab state, under the lab lock. */
+async function recordBare(update: (ids: string[]) => string[]): Promise<void> {
+  await withLabLock(async () => {
+    const st = loadState();
+    st.bare = update(st.bare ?? []);
+    saveState(st);
+  });
+}
+
+/** Removes a bare host by its id (and from the lab state). */
 export async function removeBareHost(id: string): Promise<void> {
   await docker.getContainer(id).remove({ force: true, v: true }).catch((e: { statusCode?: number }) => {
     if (e.statusCode !== 404) throw e;
   });
+  await recordBare((ids) => ids.filter((x) => x !== id));
 }
