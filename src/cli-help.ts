@@ -166,6 +166,20 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     ],
     flags: [...SSH, 'host', 'yes', 'delete-data'],
   },
+  setup: {
+    usage: 'pallet setup [--admin-user root] [--dry-run] [flags]',
+    about: [
+      'Makes every host of deploy.roles ready for deploys, over ssh as --admin-user (root, or a user with',
+      'passwordless sudo) on Debian and Ubuntu: Docker Engine from the distribution (docker.io), started and',
+      'enabled; the deploy user (deploy.ssh.user) in the docker group with the public half of the deploy key;',
+      "/var/lib/pallet and the proxy's directories; the env file (deploy.env_file) empty and 0600 where missing;",
+      "the proxy where web roles run behind it. Checks each host first (disk, clock, ports 80/443) and changes",
+      'nothing anywhere when one is not fit. Only adds: keys, sshd_config and existing users stay as they are',
+      '(except joining the docker group). A second run says "no change"; --dry-run prints the changes only.',
+      'The admin login uses PALLET_ADMIN_SSH_PRIVATE_KEY when set, else the deploy key.',
+    ],
+    flags: [...SSH, ...REGISTRY, 'environment', 'admin-user', 'admin-ssh-private-key', 'dry-run'],
+  },
   run: {
     usage: 'pallet run [--config pallet.yml] -- COMMAND [ARGS...]',
     about: [

@@ -34,6 +34,7 @@ export function usage(): string {
     '  cron       pallet cron status [--host H] [--json]: the deploy.cron jobs, next and last runs; pallet logs --cron JOB',
     '  maintenance pallet maintenance on [--message TEXT] | off: the proxy answers 503 and a page, containers keep running',
     '  remove     take the app off its hosts: pallet remove --yes [--delete-data] [--host H]',
+    '  setup      make bare Debian/Ubuntu servers ready: Docker, the deploy user and key, directories: pallet setup [--admin-user U] [--dry-run]',
     '',
     "'pallet help COMMAND' explains one command; 'pallet --version' prints the version.",
     '',

@@ -7,7 +7,7 @@ import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
 import { parseBuildArgs } from './config/overrides.js';
 
-export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'cron-status', 'maintenance-on', 'maintenance-off', 'db-backups', 'db-backup', 'db-restore', 'db-download', 'remove', 'promote'] as const;
+export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'cron-status', 'maintenance-on', 'maintenance-off', 'db-backups', 'db-backup', 'db-restore', 'db-download', 'remove', 'promote', 'setup'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface InputSpec {
@@ -26,7 +26,7 @@ export interface InputSpec {
 
 /** The action's inputs; action.yml must declare exactly these (a test checks). */
 export const INPUT_SPECS: InputSpec[] = [
-  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status, cron-status, maintenance-on, maintenance-off, db-backups, db-backup, db-restore, db-download or remove.' },
+  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status, cron-status, maintenance-on, maintenance-off, db-backups, db-backup, db-restore, db-download, remove or setup.' },
   { name: 'config', description: 'Path of the pallet config file, relative to working-directory.', default: 'pallet.yml' },
   { name: 'working-directory', description: 'Directory the config path and build context resolve against.', default: '.' },
   { name: 'tag', description: 'Image tag to build, push or deploy. Default: build-<run number>. For rollback: the tag to go back to (default: each host\'s recorded revert tag).' },
@@ -69,6 +69,9 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'force', description: 'lock-release: also remove a lock held by another run (a deploy may still be running).', default: 'false', kind: 'boolean' },
   { name: 'yes', description: "remove: confirms taking the app off its hosts (without it, remove only says what it would take). db-restore: confirms replacing the app's database.", default: 'false', kind: 'boolean' },
   { name: 'delete-data', description: "remove: also delete the app's data on the hosts (storage/ and backups/ in its state directory).", default: 'false', kind: 'boolean' },
+  { name: 'admin-user', description: 'setup: the user that logs in to prepare the hosts: root, or a user with passwordless sudo.', default: 'root' },
+  { name: 'admin-ssh-private-key', description: 'setup: private key of admin-user (masked; default: ssh-private-key). Without a passphrase.', secret: true },
+  { name: 'dry-run', description: 'setup: print what would change on each host and change nothing.', default: 'false', kind: 'boolean' },
 ];
 
 /** The CLI's two-word commands (`pallet lock status` = lock-status): their second words, and the usage shown for a wrong one. */
@@ -127,6 +130,18 @@ export interface Inputs {
   runTasks: boolean;
   /** Day-2 operations (status, exec, logs, lock-*). */
   ops: OpsInputs;
+  /** setup: how the hosts are reached to prepare them. */
+  setup: SetupInputs;
+}
+
+/** Inputs of `setup`. */
+export interface SetupInputs {
+  /** Logs in to prepare the hosts: root or a user with passwordless sudo. */
+  adminUser: string;
+  /** Its key, when not the deploy key. */
+  adminSshPrivateKey?: string;
+  /** Print the changes, make none. */
+  dryRun: boolean;
 }
 
 export interface OpsInputs {
@@ -251,7 +266,14 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
       follow: bool('follow'),
       interactive: bool('interactive'),
     },
+    setup: { adminUser: adminUser(str('admin-user') ?? 'root', label('admin-user')), adminSshPrivateKey: str('admin-ssh-private-key'), dryRun: bool('dry-run') },
   };
+}
+
+/** A user name as ssh and useradd take it; anything else is refused naming the input. */
+function adminUser(v: string, label: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(v)) throw new UserError(`${label} '${v}' is not a user name`, 'give the login name of root or of a user with passwordless sudo, e.g. admin');
+  return v;
 }
 
 // docker logs --since: a Go duration, an RFC 3339 date/time, or a Unix timestamp.

@@ -33,7 +33,8 @@ export async function runRollbackCommand(ctx: RunContext, hooks?: DeployHooks): 
   return dispatch(ctx, 'rollback', hooks);
 }
 
-function registryLogin(ctx: RunContext): RegistryLogin | undefined {
+/** The hosts' registry login from the registry inputs (both or neither), undefined without them. */
+export function registryLogin(ctx: RunContext): RegistryLogin | undefined {
   const { registryUsername: username, registryPassword: password } = ctx.inputs;
   if (password) reporter().setSecret(password);
   const label = (n: string) => inputLabel(n, ctx.where);

@@ -20,6 +20,7 @@ import { runCronStatusCommand } from './cron-status.js';
 import { runMaintenanceCommand } from './maintenance.js';
 import { runRemoveCommand } from './remove.js';
 import { runDbCommand } from './db.js';
+import { runSetupCommand } from './setup.js';
 import { reporter } from '../util/reporter.js';
 import '../cleanup-handlers.js';
 
@@ -81,6 +82,7 @@ export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Pr
       case 'db-backups': case 'db-backup': case 'db-restore': case 'db-download': result = await runDbCommand(ctx, inputs.command); break;
       case 'remove': result = await runRemoveCommand(ctx); break;
       case 'promote': result = await runPromoteCommand(ctx); break;
+      case 'setup': result = await runSetupCommand(ctx); break;
     }
   } finally {
     await ctx.ledger.runAll();

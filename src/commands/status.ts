@@ -17,6 +17,7 @@ import {
   CONTAINER_HEADER, STATE_HEADER, containerRows, parseStatus, stateRows, statusArgv, statusProblems, type DeployState, type HostStatus,
 } from '../ops/status.js';
 import { planSwarm } from '../swarm/plan.js';
+import { CHECKS_HEADER, checksArgv, checksRows, evaluateChecks, parseChecks, type HostChecks } from '../host/checks.js';
 import {
   NODE_HEADER, SERVICE_HEADER, TASK_HEADER, nodeRows, parseSwarmStatus, serviceRows, serviceViews, swarmStatusArgv,
   swarmStatusProblems, taskRows, unreachableStatus, type SwarmStatus,
@@ -27,6 +28,13 @@ async function ask(conn: SshConnection, argv: string[]): Promise<string> {
   const r = await conn.run(argv);
   if (r.exitCode !== 0) throw new Error(`docker does not answer: ${lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`}`);
   return r.stdout;
+}
+
+/** The host checks over `conn` (undefined when they could not run: status reports the host's state regardless). */
+async function hostChecks(conn: SshConnection): Promise<HostChecks | undefined> {
+  const sent = Date.now();
+  const r = await conn.run(checksArgv()).catch(() => undefined);
+  return r && r.exitCode === 0 ? parseChecks(r.stdout, sent, Date.now()) : undefined;
 }
 
 /** The state tables both targets end with: TAG/REVERT/lock per host (or the manager), the audit lines, then the problems. */
@@ -45,8 +53,14 @@ export async function runStatusCommand(ctx: RunContext): Promise<CommandResult> 
   const roleNames = ctx.inputs.ops.role ? sel.roles.map((r) => r.role) : undefined;
   const session = await openSession(sel.hosts, sessionOptions(ctx));
   let hosts: HostStatus[];
+  const checks = new Map<string, HostChecks>();
   try {
-    const outcomes = await forEachHost(sel.hosts.map((t) => t.label), (label) => ask(session.conns.get(label)!, statusArgv(plan.app)));
+    const outcomes = await forEachHost(sel.hosts.map((t) => t.label), async (label) => {
+      const conn = session.conns.get(label)!;
+      const [out, chk] = await Promise.all([ask(conn, statusArgv(plan.app)), hostChecks(conn)]);
+      if (chk) checks.set(label, chk);
+      return out;
+    });
     hosts = outcomes.map((o) => {
       const roles = plan.roles.filter((r) => r.hosts.includes(o.host)).map((r) => r.role);
       return o.ok ? parseStatus(o.host, roles, o.value, plan.image) : { host: o.host, roles, tag: '', revert: '', containers: [], audit: [], error: errorMessage(o.error) };
@@ -54,11 +68,19 @@ export async function runStatusCommand(ctx: RunContext): Promise<CommandResult> 
   } finally {
     await session.close();
   }
-  const problems = statusProblems(hosts, roleNames);
+  // Host checks: engine, disk under the engine's root, clock, ports 80/443 where the proxy runs.
+  const proxied = new Set(plan.roles.filter((r) => r.behindProxy).flatMap((r) => r.hosts));
+  const checkProblems = [...checks].flatMap(([label, c]) => {
+    const v = evaluateChecks(label, c, { proxy: proxied.has(label), engineExpected: true });
+    return [...v.blocking, ...v.warnings];
+  });
+  const problems = [...statusProblems(hosts, roleNames), ...checkProblems];
+  for (const h of hosts) { const c = checks.get(h.host); if (c) h.checks = c; }
   if (ctx.inputs.ops.json) {
     process.stdout.write(`${JSON.stringify({ app: plan.app, image: plan.image, hosts, problems }, null, 2)}\n`);
   } else {
     reporter().summary.heading(`Status of ${plan.app} (${plan.image})`).table(CONTAINER_HEADER, containerRows(hosts, roleNames, Object.fromEntries(plan.roles.map((r) => [r.role, r.web ? r.healthPath : '']))));
+    if (checks.size) reporter().summary.table(CHECKS_HEADER, checksRows(hosts));
     writeState(hosts, problems);
   }
   return { exitCode: hosts.some((h) => h.error) ? 1 : 0, outputs: {} };

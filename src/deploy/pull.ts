@@ -34,7 +34,7 @@ export type PullCommand = (dockerConfig?: string) => string[];
  * Runs a pull on one host. With a login: a fresh 0700 DOCKER_CONFIG directory (recorded in the
  * ledger first) holds the credentials for login+pull only and is removed whatever happens.
  */
-export async function pullOnHost(run: DeployRun, h: HostRecord, pull: PullCommand, login: RegistryLogin | undefined, strictLogin: boolean) {
+export async function pullOnHost(run: Pick<DeployRun, 'ledger'>, h: Pick<HostRecord, 'conn' | 'label'>, pull: PullCommand, login: RegistryLogin | undefined, strictLogin: boolean) {
   if (!login) return h.conn.run(pull());
   const dir = dockerConfigPath(randomBytes(8).toString('hex'));
   const item: CleanupItem = { kind: 'remote-docker-config', host: h.label, path: dir, sshArgs: h.conn.directPrefix() };

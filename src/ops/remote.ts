@@ -11,6 +11,7 @@ import { jumpTarget } from '../deploy/plan.js';
 import { failures, forEachHost } from '../deploy/parallel.js';
 import type { PalletConfig } from '../config/types.js';
 import type { SshTarget } from '../ssh/host.js';
+import type { SshSettings } from '../ssh/options.js';
 import { LineWriter } from '../cleanroom/stream-lines.js';
 import { checkManager } from '../swarm/rollout.js';
 
@@ -38,7 +39,15 @@ export async function openSession(targets: SshTarget[], o: SessionOptions): Prom
   const jump = jumpTarget(o.config.deploy);
   checkSshInputs(o.ssh, targets, jump, false);
   const settings = await prepareSshSettings({ ...o.ssh, jump }, o.ledger, o.env);
-  const conns = new Map(targets.map((t) => [t.label, new SshConnection(t, settings, o.ledger)]));
+  return connectAll(targets, settings, o.ledger);
+}
+
+/**
+ * Opens one master per target with ssh settings already prepared, in parallel. Throws one
+ * UserError naming every host that could not be reached (the others are closed again).
+ */
+export async function connectAll(targets: SshTarget[], settings: SshSettings, ledger: CleanupLedger): Promise<OpsSession> {
+  const conns = new Map(targets.map((t) => [t.label, new SshConnection(t, settings, ledger)]));
   const close = async () => { await Promise.all([...conns.values()].map((c) => c.close().catch(() => undefined))); };
   const failed = failures(await forEachHost([...conns.keys()], (label) => conns.get(label)!.open()));
   if (failed.length) {

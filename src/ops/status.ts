@@ -4,6 +4,7 @@
 // role's containers shows up). The parser turns that into HostStatus; the rows feed the table.
 import { digestOf, stateDir } from '../deploy/commands.js';
 import { shortDigest } from '../deploy/report.js';
+import type { HostChecks } from '../host/checks.js';
 
 // docker inspect's Go template: one tab-separated line per container.
 // .State goes out as JSON: its Health key exists only for images with a HEALTHCHECK, and a
@@ -92,6 +93,8 @@ export interface HostStatus extends DeployState {
   containers: ContainerStatus[];
   /** Set when the host could not be asked. */
   error?: string;
+  /** The host checks (engine, disk, clock, ports), when they ran. */
+  checks?: HostChecks;
 }
 
 /** Epoch seconds of docker's RFC 3339 time with nanoseconds (`2026-11-29T22:26:36.123456789Z`), NaN if unreadable. */

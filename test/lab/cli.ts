@@ -1,7 +1,10 @@
-// npm run lab:up [-- --hosts N] [--swarm] | lab:down [-- --images] | lab:status
+// npm run lab:up [-- --hosts N] [--swarm] [--bare] | lab:down [-- --images] | lab:status
 import { labDown } from './down.js';
 import { labStatus } from './status.js';
 import { labUp, requestedHosts, requestedSwarm } from './up.js';
+import { startBareHost } from './bare.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -11,6 +14,13 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(
         `registry ${lab.registry.address}  lb ${lab.lb.url}  hosts ${lab.hosts.map((h) => h.address).join(' ')}${lab.swarm ? `  swarm manager ${lab.swarm.manager}` : ''}\n`,
       );
+      if (rest.includes('--bare')) {
+        // A bare host to try pallet setup on by hand; lab down removes it.
+        const bare = await startBareHost(lab, readFileSync(`${lab.ssh.privateKeyPath}.pub`, 'utf8').trim());
+        const kh = path.join(lab.dir, 'ssh', `known_hosts_bare_${bare.sshPort}`);
+        writeFileSync(kh, bare.knownHosts);
+        process.stdout.write(`bare host ${bare.address} (container ${bare.id.slice(0, 12)}): users admin (sudo) and nosudo, lab key ${lab.ssh.privateKeyPath}; known_hosts ${kh}\n`);
+      }
       return 0;
     }
     case 'down':
@@ -19,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
       return (await labStatus()) ? 0 : 1;
     default:
-      process.stderr.write('usage: tsx test/lab/cli.ts up [--hosts N] [--swarm] | down [--images] | status\n');
+      process.stderr.write('usage: tsx test/lab/cli.ts up [--hosts N] [--swarm] [--bare] | down [--images] | status\n');
       return 2;
   }
 }

@@ -3,7 +3,7 @@
 import { docker } from './engine.js';
 import { IMAGE_NAMES } from './images.js';
 import { stopLb } from './lb.js';
-import { ROOTFS } from './recipes.js';
+import { BARE_LAYER, BARE_ROOTFS, ROOTFS } from './recipes.js';
 import { loadState, removeDescriptor, saveState, STATE_FILE, withLabLock } from './state.js';
 import { existsSync } from 'node:fs';
 import { log } from './util.js';
@@ -33,6 +33,9 @@ export async function labDown(opts: { images?: boolean } = {}): Promise<void> {
         saveState(state);
       }
       state.hosts = [];
+      for (const id of state.bare ?? []) await removeContainer(id, 'bare host');
+      state.bare = [];
+      saveState(state);
       await removeContainer(state.registry.containerId, 'registry');
       state.registry.containerId = undefined;
       if (state.networkId) {
@@ -47,7 +50,7 @@ export async function labDown(opts: { images?: boolean } = {}): Promise<void> {
       saveState(state);
     }
     if (opts.images) {
-      const tags = new Set([...Object.values(IMAGE_NAMES), ...ROOTFS.flatMap((r) => [r.tag, ...(r.aliases ?? [])])]);
+      const tags = new Set([...Object.values(IMAGE_NAMES), ...ROOTFS.flatMap((r) => [r.tag, ...(r.aliases ?? [])]), BARE_LAYER.tag, BARE_ROOTFS.tag]);
       for (const tag of tags) {
         try {
           await docker.getImage(tag).remove();

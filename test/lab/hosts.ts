@@ -14,6 +14,21 @@ export const HOST_WEB_PORT = 8000;
 const CONFIG_LABEL = 'pallet-lab.host-config';
 
 /**
+ * The lab host flags of LAB.md (a working inner dockerd without --privileged), shared by every
+ * kind of lab host; each adds its tmpfs mounts (/var/lib/docker for overlay2, more for systemd).
+ */
+export const LAB_HOST_FLAGS = {
+  CapAdd: ['ALL'],
+  CapDrop: ['MAC_OVERRIDE', 'SYS_RESOURCE'],
+  SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
+  MaskedPaths: [] as string[],
+  ReadonlyPaths: [] as string[],
+  DeviceCgroupRules: ['a *:* rwm'],
+  Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw'],
+  CgroupnsMode: 'host',
+};
+
+/**
  * Container settings that give a working inner dockerd without --privileged (refused on the lab
  * machines); see LAB.md. `systempaths=unconfined` is a docker CLI option: over the API it means
  * empty MaskedPaths/ReadonlyPaths.
@@ -31,15 +46,8 @@ export function hostContainerSpec(p: {
   configHash: string;
 }): Docker.ContainerCreateOptions {
   const hostConfig = {
-    CapAdd: ['ALL'],
-    CapDrop: ['MAC_OVERRIDE', 'SYS_RESOURCE'],
-    SecurityOpt: ['seccomp=unconfined', 'apparmor=unconfined'],
-    MaskedPaths: [],
-    ReadonlyPaths: [],
-    DeviceCgroupRules: ['a *:* rwm'],
+    ...LAB_HOST_FLAGS,
     Tmpfs: { '/var/lib/docker': '' },
-    Binds: ['/sys/fs/cgroup:/sys/fs/cgroup:rw'],
-    CgroupnsMode: 'host',
     Init: true,
     RestartPolicy: { Name: 'unless-stopped' },
     PortBindings: {

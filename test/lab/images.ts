@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync
 import path from 'node:path';
 import { docker } from './engine.js';
 import {
-  LAYERS, RECIPE_LABEL, ROOTFS, debootstrapArgs, importChangeArgs, layerHash, rootfsHash,
+  BARE_LAYER, BARE_ROOTFS, LAYERS, RECIPE_LABEL, ROOTFS, debootstrapArgs, importChangeArgs, layerHash, rootfsHash,
   type LayerRecipe, type RootfsRecipe,
 } from './recipes.js';
 import { describeRootfsSource, hubRootfsDockerfile, rootfsSource, type RootfsSource } from './distro.js';
@@ -154,10 +154,22 @@ async function buildDockerfile(name: string, tag: string, dockerfile: string, fi
 
 /** Ensures every lab image exists with the current recipe; returns their names. */
 export async function ensureImages(): Promise<LabImages> {
+  await ensureRecipes(ROOTFS, LAYERS);
+  return IMAGE_NAMES;
+}
+
+/** The bare host image (systemd, sshd, sudo; no Docker), built only when asked; returns its name. */
+export async function ensureBareImage(): Promise<string> {
+  await ensureRecipes([BARE_ROOTFS], [BARE_LAYER]);
+  return BARE_LAYER.tag;
+}
+
+/** Builds the root filesystems (in parallel) and then the layers whose recipe hash changed. */
+async function ensureRecipes(rootfs: RootfsRecipe[], layers: LayerRecipe[]): Promise<void> {
   const source = machineRootfsSource();
   const hashes = new Map<string, string>();
   const todo: Array<{ r: RootfsRecipe; hash: string }> = [];
-  for (const r of ROOTFS) {
+  for (const r of rootfs) {
     const hash = rootfsHash(r, source.mode === 'hub' ? source.baseImage : undefined);
     hashes.set(r.tag, hash);
     const have = await imageRecipe(r.tag);
@@ -171,11 +183,10 @@ export async function ensureImages(): Promise<LabImages> {
     const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
     if (failed.length) throw new Error(failed.map((f) => (f.reason as Error).message).join('\n'));
   }
-  for (const l of LAYERS) {
+  for (const l of layers) {
     const parent = hashes.get(l.from);
     if (!parent) throw new Error(`recipe ${l.name}: unknown base ${l.from}`);
     const hash = layerHash(l, parent);
     if ((await imageRecipe(l.tag)) !== hash) await buildLayer(l, hash);
   }
-  return IMAGE_NAMES;
 }

@@ -2,7 +2,9 @@
 // Root filesystems come from debootstrap with Debian packages; small Dockerfiles go on top.
 // Every image carries a label with the hash of its recipe and is rebuilt only when it changes.
 import { createHash } from 'node:crypto';
-import { HOST_INIT, POSTGRES_ENTRYPOINT, RABBITMQ_ENTRYPOINT, SMTP_SINK, SSHD_LAB_CONF } from './scripts.js';
+import {
+  BARE_APT_CONF, BARE_HOSTKEYS_UNIT, BARE_REGISTRY_FORWARD_UNIT, BARE_SSHD_CONF, HOST_INIT, POSTGRES_ENTRYPOINT, RABBITMQ_ENTRYPOINT, SMTP_SINK, SSHD_LAB_CONF,
+} from './scripts.js';
 
 /** Bump when the way images are built changes without any recipe text changing. */
 export const SCRIPT_VERSION = 1;
@@ -237,3 +239,49 @@ export function parseMirror(debianSources: string | undefined, sourcesList: stri
   const deb = sourcesList?.match(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/m);
   return deb?.[1];
 }
+
+/**
+ * A bare server as a cloud provider hands it over, for `pallet setup`: systemd as PID 1, sshd and
+ * sudo, no Docker. Built only when asked (`lab up --bare`, or the setup e2e test), not by every
+ * `lab up`. apt inside uses the archive debootstrap used (the outer machine's mirror).
+ */
+export const BARE_ROOTFS: RootfsRecipe = {
+  kind: 'rootfs',
+  name: 'bare',
+  tag: 'pallet-lab/bare-rootfs:bookworm',
+  // socat only for the lab's registry forward (a lab unit); ca-certificates as on any server.
+  packages: ['systemd', 'systemd-sysv', 'openssh-server', 'sudo', 'ca-certificates', 'socat'],
+  changes: [`ENV ${PATH_ENV}`, 'ENV LANG=C.UTF-8'],
+};
+
+/** The bare host image: lab users, lab units, and nothing pallet would set up itself. */
+export const BARE_LAYER: LayerRecipe = {
+  kind: 'layer',
+  name: 'bare',
+  tag: 'pallet-lab/bare:bookworm',
+  from: BARE_ROOTFS.tag,
+  files: {
+    'lab.conf': BARE_SSHD_CONF,
+    'lab-hostkeys.service': BARE_HOSTKEYS_UNIT,
+    'lab-registry-forward.service': BARE_REGISTRY_FORWARD_UNIT,
+    'lab-apt.conf': BARE_APT_CONF,
+    'lab-admin.sudoers': 'admin ALL=(ALL) NOPASSWD:ALL\n',
+  },
+  dockerfile: [
+    `FROM ${BARE_ROOTFS.tag}`,
+    'COPY lab.conf /etc/ssh/sshd_config.d/lab.conf',
+    'COPY lab-hostkeys.service lab-registry-forward.service /etc/systemd/system/',
+    'COPY lab-apt.conf /etc/apt/apt.conf.d/99lab',
+    'COPY lab-admin.sudoers /etc/sudoers.d/lab-admin',
+    // Every container makes its own host keys at boot (lab-hostkeys.service).
+    'RUN rm -f /etc/ssh/ssh_host_* && chmod 0440 /etc/sudoers.d/lab-admin \\',
+    ' && useradd --create-home --shell /bin/bash admin && useradd --create-home --shell /bin/bash nosudo \\',
+    ' && systemctl enable lab-hostkeys.service ssh.service \\',
+    // Nothing of a console in a container.
+    ' && systemctl mask getty.target console-getty.service systemd-logind.service 2>/dev/null; true',
+    'ENV container=docker',
+    'STOPSIGNAL SIGRTMIN+3',
+    'EXPOSE 22',
+    'CMD ["/sbin/init"]',
+  ].join('\n'),
+};

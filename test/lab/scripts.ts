@@ -160,3 +160,49 @@ controller.start()
 print(f"smtp sink: SMTP on {SMTP_PORT}, messages as JSON on {HTTP_PORT} /api/v1/messages", flush=True)
 ThreadingHTTPServer(("0.0.0.0", HTTP_PORT), Api).serve_forever()
 `;
+
+/** sshd on the bare host: keys only; root may not log in (the admin user has sudo). */
+export const BARE_SSHD_CONF = `PermitRootLogin no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+MaxSessions 64
+MaxStartups 64:30:128
+`;
+
+/** The bare host makes its own ssh host keys before sshd starts (Debian's package made them at build time; they are removed). */
+export const BARE_HOSTKEYS_UNIT = `[Unit]
+Description=lab: ssh host keys of this container
+Before=ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=multi-user.target
+`;
+
+/**
+ * The lab registry at 127.0.0.1:PORT inside the bare host, as on the other lab hosts (Docker
+ * treats 127.0.0.0/8 registries as insecure by default, so the host's engine needs no
+ * insecure-registries setting). The lab writes /etc/default/lab-registry-forward and starts it.
+ */
+export const BARE_REGISTRY_FORWARD_UNIT = `[Unit]
+Description=lab: forward 127.0.0.1:PORT to the lab registry
+After=network.target
+
+[Service]
+EnvironmentFile=/etc/default/lab-registry-forward
+ExecStart=/usr/bin/socat TCP-LISTEN:\${LAB_REGISTRY_PORT},bind=127.0.0.1,fork,reuseaddr TCP:\${LAB_REGISTRY_UPSTREAM}
+Restart=always
+`;
+
+/**
+ * apt on the bare host takes the archive's Release files as they are: the outer machine's
+ * mirror is a snapshot whose Valid-Until has passed (the outer apt is set up the same way).
+ */
+export const BARE_APT_CONF = `Acquire::Check-Valid-Until "false";
+Acquire::Check-Date "false";
+`;

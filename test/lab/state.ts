@@ -25,6 +25,8 @@ export interface LabState {
   /** port: -> hosts' published app port; proxyPort: -> hosts' proxy (port 80). */
   lb: { port: number; pid?: number; proxyPort?: number };
   networkId?: string;
+  /** Bare hosts (bare.ts) still running: container ids, removed by lab down too. */
+  bare?: string[];
 }
 
 export function labPath(...parts: string[]): string {

@@ -20,6 +20,7 @@ test('defaults when only the command is given', () => {
     sshKnownHosts: undefined, insecureSkipHostKeyCheck: false, environment: undefined, digest: undefined, from: undefined, allowUntested: false, githubToken: undefined, sshKeyPassphrase: undefined,
     shards: undefined, testArgs: [], buildArgs: {}, cache: true, lockTimeout: 0, breakLock: false, runTasks: false,
     ops: { role: undefined, host: undefined, allHosts: false, args: [], since: undefined, tail: undefined, force: false, yes: false, deleteData: false, json: false, follow: false, interactive: false },
+    setup: { adminUser: 'root', adminSshPrivateKey: undefined, dryRun: false },
   });
 });
 
