@@ -38,7 +38,7 @@ async function main(): Promise<void> {
     await pushToLab(fx.docker, fx.lab, fx.lab.images.postgres, `${fx.lab.registry.address}/pallet-bench/pg-client`, '15');
     const host = fx.addresses[0];
     const base = fx.config({ web: [host], workers: [] });
-    const cfg: PalletConfig = { ...base, deploy: { ...base.deploy!, backup: { keep: KEEP, image: client, url_env: 'DATABASE_URL' } } };
+    const cfg: PalletConfig = { ...base, deploy: { ...base.deploy!, backup: { keep: KEEP, image: client, url_env: ['DATABASE_URL'] } } };
     const first = await fx.deploy('deploy', { tag: fx.tags.v1, config: cfg });
     if (first.result?.exitCode !== 0) throw new Error(`the deploy failed:\n${first.lines.slice(-15).join('\n')}`);
     execFileSync('docker', ['exec', fx.pgId, 'psql', '-U', 'app', '-d', 'app', '-q', '-c',

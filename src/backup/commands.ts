@@ -17,20 +17,24 @@ export function backupDir(app: string): string {
 /** A backup's id: `YYYYMMDDTHHMMSSZ-TAG`, the UTC time it was taken and the release it precedes. */
 export const BACKUP_ID = /^[0-9]{8}T[0-9]{6}Z-[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 
-/** Pure: the id of a backup taken at `time` before release `tag` (see BACKUP_ID). */
-export function backupId(time: Date, tag: string): string {
+/**
+ * Pure: the id of a backup taken at `time` before release `tag` (see BACKUP_ID), or of one taken
+ * by hand (`pallet db backup`): `YYYYMMDDTHHMMSSZ-manual`. Each kind keeps its own newest `keep`.
+ */
+export function backupId(time: Date, tag: string | 'manual'): string {
   return `${time.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${tag}`;
 }
 
 /** Runs inside the client container (sh -c CONNECT NAME VAR CLIENT...): see the comment above. */
-// Runs inside the client container: $1 names the variable that holds the database URL
+// Runs inside the client container: $1 names the variables that may hold the database URL, the
+// first one set wins
 // (postgres://USER:PASSWORD@HOST:PORT/DBNAME?PARAM=VALUE, percent-encoded as RFC 3986 and libpq's
 // "Connection URIs" describe). awk reads it from the environment, decodes it and prints shell
 // assignments quoted with '...', which the shell evals: values never reach an argv. $2 is the
 // client to exec (pg_dump or pg_restore); the rest are its options.
 export const CONNECT = `v="$1"; shift
 set -e
-eval "$(LC_ALL=C awk -v name="$v" '
+eval "$(LC_ALL=C awk -v names="$v" '
 function hexval(c) { return index("0123456789abcdef", tolower(c)) - 1 }
 function dec(s,   out, i, c) {
   out = ""
@@ -50,8 +54,9 @@ function q(s,   out, i, c) {
 function put(k, val) { print "export " k "=" q(val) }
 function fail(msg) { print "echo " q("pallet: " msg) " >&2; exit 2"; exit }
 BEGIN {
-  u = ENVIRON[name]
-  if (u == "") fail(name " is not set in the app environment (deploy.env, deploy.env_file)")
+  n = split(names, cand, " "); name = ""; u = ""
+  for (i = 1; i <= n && u == ""; i++) { name = cand[i]; u = ENVIRON[name] }
+  if (u == "") fail((n > 1 ? "none of " names " is" : names " is") " set in the app environment (deploy.env, deploy.env_file); deploy.backup.url_env names the variable that holds the database URL")
   if (u !~ /^postgres(ql)?:\\/\\//) fail(name " is not a postgres:// or postgresql:// URL")
   sub(/^postgres(ql)?:\\/\\//, "", u)
   p = index(u, "?"); qs = ""
@@ -96,6 +101,7 @@ exec "$@"`;
 // 0600 under a dot name and renamed once it is complete and starts with pg_dump's custom-format
 // magic (PGDMP); then the oldest beyond `keep` go. Prints `BACKUP ID SIZE MS` (bytes, the dump's ms).
 const BACKUP = `d="$1"; id="$2"; keep="$3"; meta="$4"; shift 4
+case "$id" in *-manual) kind='-manual[.]dump$' ;; *) kind='[.]dump$' ;; esac
 umask 077
 mkdir -p "$d" && chmod 700 "$d" || exit 1
 tmp="$d/.$id.partial"
@@ -108,7 +114,10 @@ size=$(wc -c <"$tmp" | tr -d ' ')
 if [ "$(head -c 5 "$tmp")" != PGDMP ]; then echo "the dump is not a pg_dump custom-format archive ($size bytes): $err" >&2; exit 4; fi
 printf '%s\\nsize=%s\\nms=%s\\n' "$meta" "$size" "$ms" >"$d/$id.meta" && mv "$tmp" "$d/$id.dump" || exit 1
 trap - EXIT
-ls -1 "$d" | grep '\\.dump$' | sort -r | tail -n +$((keep + 1)) | while read -r f; do rm -f "$d/$f" "$d/\${f%.dump}.meta"; done
+[ -n "$err" ] && printf '%s\\n' "$err" >&2
+ls -1 "$d" | grep -e "$kind" | { [ "$kind" = '[.]dump$' ] && grep -v -e '-manual[.]dump$' || cat; } | sort -r | tail -n +$((keep + 1)) | while read -r f; do
+  rm -f "$d/$f" "$d/\${f%.dump}.meta" && echo "PRUNED \${f%.dump}"
+done
 echo "BACKUP $id $size $ms"`;
 
 /** The client container's name for a dump or restore (`APP-db-backup`): one at a time per app. */
@@ -120,8 +129,8 @@ export interface ClientSpec {
   app: string;
   /** PostgreSQL client image (deploy.backup.image). */
   image: string;
-  /** The variable holding the database URL (deploy.backup.url_env). */
-  urlEnv: string;
+  /** The variables that may hold the database URL, the first one set wins (deploy.backup.url_env). */
+  urlEnv: string[];
   /** --env-file paths, in order (the release's, then the host's). */
   envFiles: string[];
 }
@@ -131,7 +140,7 @@ function clientArgs(c: ClientSpec, what: 'backup' | 'restore', client: string[])
     ...(what === 'restore' ? ['-i'] : []), '--name', clientName(c.app, what),
     '--label', `pallet.app=${c.app}`, '--label', `pallet.role=db-${what}`,
     ...c.envFiles.flatMap((f) => ['--env-file', f]),
-    '--entrypoint', 'sh', c.image, '-c', CONNECT, `pallet-db-${what}`, c.urlEnv, ...client,
+    '--entrypoint', 'sh', c.image, '-c', CONNECT, `pallet-db-${what}`, c.urlEnv.join(' '), ...client,
   ];
 }
 
@@ -148,11 +157,14 @@ export function backupArgv(c: ClientSpec & { id: string; keep: number; meta: str
   return remoteScript('db-backup', BACKUP, backupDir(c.app), c.id, String(c.keep), c.meta, ...clientArgs(c, 'backup', PG_DUMP));
 }
 
-/** Pure: `BACKUP ID SIZE MS` -> its size in bytes and the dump's duration in ms. Throws when the line is missing. */
-export function parseBackup(stdout: string): { id: string; size: number; ms: number } {
+/**
+ * Pure: `BACKUP ID SIZE MS` -> its size in bytes and the dump's duration in ms, and the ids of the
+ * `PRUNED ID` lines (older backups of the same kind removed for keep). Throws when BACKUP is missing.
+ */
+export function parseBackup(stdout: string): { id: string; size: number; ms: number; pruned: string[] } {
   const m = /^BACKUP (\S+) (\d+) (\d+)$/m.exec(stdout);
   if (!m) throw new Error(`unexpected backup output: ${stdout.trim() || '(none)'}`);
-  return { id: m[1], size: Number(m[2]), ms: Number(m[3]) };
+  return { id: m[1], size: Number(m[2]), ms: Number(m[3]), pruned: [...stdout.matchAll(/^PRUNED (\S+)$/gm)].map((x) => x[1]) };
 }
 
 // One line per backup, newest first: `ID\tSIZE\tmeta KEY=VALUE pairs joined by tabs`.

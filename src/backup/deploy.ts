@@ -10,6 +10,7 @@ import { envFilesFor } from '../deploy/release-env.js';
 import { StepError, type DeployRun } from '../deploy/types.js';
 import type { BackupConfig } from '../config/types.js';
 import type { HostConnection } from '../ssh/connection.js';
+import type { CleanupLedger } from '../util/cleanup.js';
 import { backupArgv, backupId, backupMeta, parseBackup } from './commands.js';
 
 /** One backup taken: where, its id, its size (bytes) and how long the dump took (ms). */
@@ -27,12 +28,21 @@ export interface BackupTaken {
 export async function pullBackupImage(run: DeployRun, login?: RegistryLogin): Promise<void> {
   const b = run.plan.backup;
   if (!b) return;
-  const h = run.hosts.get(run.plan.taskHost)!;
-  if ((await h.conn.run(imageDigestsArgv(b.image))).exitCode === 0) return;
-  const same = login && registryOf(b.image) === login.registry ? login : undefined;
-  const r = await pullOnHost(run, h, (dir) => pullArgv(b.image, dir), same, false);
+  await ensureClientImage(run.ledger, run.hosts.get(run.plan.taskHost)!.conn, b.image, login);
+}
+
+/**
+ * Makes the PostgreSQL client image present on `conn` (kept when there, else pulled with `login`
+ * when the image is on its registry; the credentials on stdin, removed after, see pullOnHost).
+ * Throws a StepError naming the image and what to do.
+ */
+export async function ensureClientImage(ledger: CleanupLedger, conn: HostConnection, image: string, login?: RegistryLogin): Promise<void> {
+  if ((await conn.run(imageDigestsArgv(image))).exitCode === 0) return;
+  const same = login && registryOf(image) === login.registry ? login : undefined;
+  reporter().info(`${conn.name}: pulling the backup client image ${image}`);
+  const r = await pullOnHost({ ledger }, { label: conn.name, conn }, (dir) => pullArgv(image, dir), same, false);
   if (r.exitCode !== 0) {
-    throw new StepError(h.label, `pull of the backup client image ${b.image}`, `${lastLines(r.stderr || r.stdout, 3)} (set deploy.backup.image to a PostgreSQL client image the host can pull)`);
+    throw new StepError(conn.name, `pull of the backup client image ${image}`, `${lastLines(r.stderr || r.stdout, 3)} (set deploy.backup.image to a PostgreSQL client image the host can pull${same ? '' : '; for a private registry give the registry login'})`);
   }
 }
 
@@ -63,6 +73,8 @@ export interface BackupRequest {
   runId: string;
   /** --env-file paths of the client container: where the URL variable is found. */
   envFiles: string[];
+  /** Taken by hand (`pallet db backup`): named `...-manual`, kept apart from the deploys' (its own `keep`). */
+  manual?: boolean;
 }
 
 /**
@@ -71,26 +83,37 @@ export interface BackupRequest {
  */
 export async function takeBackup(conn: HostConnection, app: string, b: BackupConfig, req: BackupRequest): Promise<BackupTaken> {
   const now = new Date();
-  const id = backupId(now, req.tag);
-  const meta = backupMeta({ app, tag: req.tag, previous: req.previous, created: now.toISOString(), actor: req.actor, run: req.runId });
+  const id = backupId(now, req.manual ? 'manual' : req.tag);
+  const meta = backupMeta({ app, kind: req.manual ? 'manual' : 'deploy', tag: req.tag, previous: req.previous, created: now.toISOString(), actor: req.actor, run: req.runId });
   const r = await conn.run(backupArgv({ app, image: b.image, urlEnv: b.url_env, envFiles: req.envFiles, id, keep: b.keep, meta }));
+  // The client's warnings (a URL parameter left out, ...) are said on success too.
+  const warnings = r.exitCode === 0 ? r.stderr.split('\n').filter((l) => l.trim()) : [];
+  for (const w of warnings) reporter().warning(`${conn.name}: backup: ${w}`);
   const audit = (result: string) => conn.run(appendAuditArgv(app, auditRecord({ time: new Date(), actor: req.actor, app, command: 'backup', what: id, result, runId: req.runId })));
   if (r.exitCode !== 0) {
-    const detail = r.exitCode === 4 ? lastLines(r.stderr, 2) : explainDumpFailure(lastLines(r.stderr || r.stdout, 4), b);
-    await audit(`failed: exit ${r.exitCode}`);
-    throw new StepError(conn.name, 'backup', detail || `exit ${r.exitCode}`);
+    const detail = (r.exitCode === 4 ? lastLines(r.stderr, 2) : explainDumpFailure(lastLines(r.stderr || r.stdout, 4), b)) || `exit ${r.exitCode}`;
+    await audit(`failed: exit ${r.exitCode}: ${detail.split('\n')[0].slice(0, 200)}`);
+    throw new StepError(conn.name, 'backup', detail);
   }
-  const { size, ms } = parseBackup(r.stdout);
+  const { size, ms, pruned } = parseBackup(r.stdout);
+  if (pruned.length) reporter().info(`${conn.name}: removed the oldest ${req.manual ? 'manual ' : ''}backup${pruned.length > 1 ? 's' : ''} (deploy.backup.keep ${b.keep}): ${pruned.join(', ')}`);
   await audit(`success ${size} bytes in ${ms} ms`);
   return { host: conn.name, id, size, ms };
 }
 
 /** Pure: pg_dump's failure with what to do about the common causes added. */
 export function explainDumpFailure(stderr: string, b: BackupConfig): string {
+  const vars = b.url_env.join(' or ');
   if (/server version mismatch/.test(stderr)) return `${stderr} (deploy.backup.image must be a client of the server's major version or newer, e.g. postgres:17)`;
   if (/pallet: /.test(stderr)) return stderr;
+  if (/password authentication failed|no password supplied/.test(stderr)) {
+    return `${stderr} (check the user and password in ${vars}; characters like @ : / % # ? in the password must be percent-encoded, e.g. %40 for @)`;
+  }
   if (/Connection refused|could not translate host name|timeout expired|No route to host/i.test(stderr)) {
-    return `${stderr} (the database in ${b.url_env} cannot be reached from the host; the deploy stopped before the release tasks)`;
+    return `${stderr} (the database in ${vars} cannot be reached from the host: a container name resolves only on its own Docker network; use an address the host reaches)`;
+  }
+  if (/pull access denied|manifest unknown|no basic auth credentials|Unable to find image/.test(stderr)) {
+    return `${stderr} (deploy.backup.image ${b.image} cannot be pulled on the host: give the registry login, or set deploy.backup.image to a PostgreSQL client image the host can pull)`;
   }
   return stderr;
 }

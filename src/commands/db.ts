@@ -3,7 +3,7 @@
 // (the first host of the first role; --host picks another). Backup and restore run under the
 // app's deploy lock; restore also locks every host and puts the maintenance page up on the web
 // hosts while pg_restore runs (one transaction: a failure changes nothing), then takes it down.
-import { mkdirSync, openSync, closeSync, readSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { CommandResult, RunContext } from './context.js';
@@ -21,14 +21,27 @@ import { openSession, type OpsSession } from '../ops/remote.js';
 import { findHost } from '../ops/select.js';
 import { maintenanceAnswer, setMaintenance } from '../deploy/proxy/maintenance.js';
 import { BACKUP_ID, listBackupsArgv, parseBackups, readBackupArgv, restoreArgv, type BackupEntry } from '../backup/commands.js';
-import { takeBackup } from '../backup/deploy.js';
+import { ensureClientImage, takeBackup } from '../backup/deploy.js';
 import type { BackupConfig } from '../config/types.js';
+import { DEFAULT_URL_ENV } from '../config/resolve.js';
+import { StepError } from '../deploy/types.js';
+import { registryLogin } from './deploy.js';
 
 export type DbCommand = 'db-backups' | 'db-backup' | 'db-restore' | 'db-download';
 
 /** deploy.backup's settings, or its defaults when the app has none (the db commands work without it). */
 function backupSettings(plan: DeployPlan): BackupConfig {
-  return plan.backup ?? { keep: 7, image: 'postgres:17', url_env: 'DATABASE_URL' };
+  return plan.backup ?? { keep: 7, image: 'postgres:17', url_env: [...DEFAULT_URL_ENV] };
+}
+
+/** A failed step of a db command is the user's to fix (database, image, settings), said without a stack trace. */
+async function asUserError<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof StepError) throw new UserError(e.message);
+    throw e;
+  }
 }
 
 export async function runDbCommand(ctx: RunContext, cmd: DbCommand): Promise<CommandResult> {
@@ -79,7 +92,7 @@ function backupRow(e: BackupEntry): string[] {
 /** The env files a container of the live release gets on `conn` (as a deploy's tasks would), and that release. */
 async function liveRelease(plan: DeployPlan, conn: SshConnection): Promise<{ tag: string; envFiles: string[] }> {
   const state = parseState((await conn.check(readStateArgv(plan.app), 'reading the live release')).stdout);
-  if (!state.tag) throw new UserError(`${conn.name}: ${plan.app} is not deployed there yet, so there is no environment to read ${backupSettings(plan).url_env} from`, 'deploy first, or pick the host with --host');
+  if (!state.tag) throw new UserError(`${conn.name}: ${plan.app} is not deployed there yet, so there is no environment to read ${backupSettings(plan).url_env.join(' or ')} from`, 'deploy first, or pick the host with --host');
   return { tag: state.tag, envFiles: [...(state.envTags?.includes(state.tag) ? [releaseEnvPath(plan.app, state.tag)] : []), ...(plan.envFile ? [plan.envFile] : [])] };
 }
 
@@ -97,9 +110,11 @@ async function withLocks<T>(ctx: RunContext, plan: DeployPlan, conns: SshConnect
 
 async function manualBackup(ctx: RunContext, plan: DeployPlan, _session: OpsSession, conn: SshConnection): Promise<CommandResult> {
   const { runId, actor } = runIdentity(ctx.env);
+  const b = backupSettings(plan);
   const taken = await withLocks(ctx, plan, [conn], 'db backup', async () => {
     const live = await liveRelease(plan, conn);
-    return takeBackup(conn, plan.app, backupSettings(plan), { tag: live.tag, previous: live.tag, actor, runId, envFiles: live.envFiles });
+    await asUserError(() => ensureClientImage(ctx.ledger, conn, b.image, registryLogin(ctx)));
+    return asUserError(() => takeBackup(conn, plan.app, b, { tag: live.tag, previous: live.tag, actor, runId, envFiles: live.envFiles, manual: true }));
   });
   reporter().summary.heading(`Backup of ${plan.app}`).table(['backup', 'host', 'size', 'took'], [[taken.id, taken.host, formatBytes(taken.size), formatDuration(taken.ms)]]);
   return { exitCode: 0, outputs: { backup: taken.id } };
@@ -107,12 +122,13 @@ async function manualBackup(ctx: RunContext, plan: DeployPlan, _session: OpsSess
 
 async function confirmRestore(ctx: RunContext, plan: DeployPlan, id: string, host: string): Promise<void> {
   if (ctx.inputs.ops.yes) return;
-  const what = `restore replaces the database of ${plan.app} (the one ${backupSettings(plan).url_env} names on ${host}) with backup ${id}; writes made since it was taken are lost`;
+  const what = `restore replaces the database of ${plan.app} (the one ${backupSettings(plan).url_env.join(' or ')} names on ${host}) with backup ${id}; writes made since it was taken are lost`;
   if (ctx.where === 'flag' && process.stdin.isTTY && process.stderr.isTTY) {
     const rl = createInterface({ input: process.stdin, output: process.stderr });
     try {
-      const answer = await rl.question(`${what}.\nType the app's name (${plan.app}) to go on: `);
-      if (answer.trim() === plan.app) return;
+      const answer = (await rl.question(`${what}.\nType the app's name (${plan.app}) to go on: `)).trim();
+      if (answer === plan.app) return;
+      throw new UserError(`restore not confirmed: you typed '${answer}', not '${plan.app}'; nothing was changed`, 'run it again and type the app name, or pass --yes');
     } finally {
       rl.close();
     }
@@ -124,6 +140,11 @@ async function restoreBackup(ctx: RunContext, plan: DeployPlan, session: OpsSess
   const { runId, actor } = runIdentity(ctx.env);
   const b = backupSettings(plan);
   const entry = parseBackups((await conn.check(listBackupsArgv(plan.app), 'listing the backups')).stdout).find((e) => e.id === id);
+  if (!entry) {
+    // Not this app's: the restore script says whose it is (or that there is none) before it runs anything.
+    refusal(conn, plan.app, id, await conn.run(restoreArgv({ app: plan.app, image: b.image, urlEnv: b.url_env, envFiles: [], id })));
+  }
+  await asUserError(() => ensureClientImage(ctx.ledger, conn, b.image, registryLogin(ctx)));
   const conns = [...session.conns.values()];
   const t0 = Date.now();
   await withLocks(ctx, plan, conns, 'db restore', async () => {
@@ -134,8 +155,7 @@ async function restoreBackup(ctx: RunContext, plan: DeployPlan, session: OpsSess
     const audit = (result: string) => conn.run(appendAuditArgv(plan.app, auditRecord({ time: new Date(), actor, app: plan.app, command: 'restore', what: id, result, runId })));
     try {
       const r = await conn.run(restoreArgv({ app: plan.app, image: b.image, urlEnv: b.url_env, envFiles: live.envFiles, id }));
-      if (r.exitCode === 5) throw new UserError(`restore refused, nothing was changed: backup ${id} belongs to app ${/^OTHER-APP (.*)$/m.exec(r.stdout)?.[1] ?? '?'}, not ${plan.app}`, `restore it with that app's pallet.yml, or pick one of ${plan.app}'s (pallet db backups)`);
-      if (r.exitCode === 6) throw new UserError(`restore refused, nothing was changed: ${conn.name} has no backup ${id} of ${plan.app}`, 'list them with pallet db backups');
+      refusal(conn, plan.app, id, r);
       if (r.exitCode !== 0) {
         await audit(`failed: exit ${r.exitCode}`);
         throw new UserError(`restore of ${id} failed on ${conn.name}; pg_restore ran in one transaction, so the database is as it was: ${lastLines(r.stderr || r.stdout, 5)}`);
@@ -155,9 +175,16 @@ async function restoreBackup(ctx: RunContext, plan: DeployPlan, session: OpsSess
   return { exitCode: 0, outputs: { backup: id } };
 }
 
+/** Throws the UserError for restoreArgv's refusals (another app's backup: exit 5; none: exit 6). */
+function refusal(conn: SshConnection, app: string, id: string, r: { exitCode: number; stdout: string }): void {
+  if (r.exitCode === 5) throw new UserError(`restore refused, nothing was changed: backup ${id} belongs to app ${/^OTHER-APP (.*)$/m.exec(r.stdout)?.[1] ?? '?'}, not ${app}`, `restore it with that app's pallet.yml, or pick one of ${app}'s (pallet db backups)`);
+  if (r.exitCode === 6) throw new UserError(`restore refused, nothing was changed: ${conn.name} has no backup ${id} of ${app}`, 'list them with pallet db backups');
+}
+
 async function downloadBackup(ctx: RunContext, plan: DeployPlan, conn: SshConnection, id: string): Promise<CommandResult> {
   const out = path.resolve(ctx.inputs.workingDirectory, ctx.inputs.ops.output ?? `${plan.app}-${id}.dump`);
   mkdirSync(path.dirname(out), { recursive: true });
+  if (existsSync(out)) throw new UserError(`${out} exists; nothing was downloaded`, 'remove it, or name another file with --output');
   const fd = openSync(out, 'wx+', 0o600);
   let ok = false;
   try {
@@ -175,6 +202,6 @@ async function downloadBackup(ctx: RunContext, plan: DeployPlan, conn: SshConnec
     closeSync(fd);
     if (!ok) rmSync(out, { force: true });
   }
-  reporter().info(`${out}: backup ${id} of ${plan.app} (0600); restore it by hand with: pg_restore --clean --if-exists --no-owner --single-transaction -d DATABASE_URL ${path.basename(out)}`);
+  reporter().info(`${out}: backup ${id} of ${plan.app} (0600); restore it by hand with: pg_restore --clean --if-exists --no-owner --no-privileges --single-transaction --exit-on-error --dbname \"$DATABASE_URL\" ${path.basename(out)}`);
   return { exitCode: 0, outputs: { backup: id, 'backup-path': out } };
 }

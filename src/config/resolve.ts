@@ -163,10 +163,13 @@ function resolveMaintenance(m: Obj, dir: string): MaintenanceConfig {
   };
 }
 
+/** Where the app finds its database URL, in the pallet contract's order (docs/contract.md). */
+export const DEFAULT_URL_ENV = ['DB_DEFAULT_URL', 'DATABASE_URL'] as const;
+
 /** deploy.backup: `true` or a mapping; defaults filled in. */
 function resolveBackup(b: true | Obj): BackupConfig {
   const o: Obj = b === true ? {} : b;
-  return { keep: o.keep ?? 7, image: o.image ?? 'postgres:17', url_env: o.url_env ?? 'DATABASE_URL' };
+  return { keep: o.keep ?? 7, image: o.image ?? 'postgres:17', url_env: o.url_env ? [o.url_env] : [...DEFAULT_URL_ENV] };
 }
 
 function resolveDeploy(d: Obj, app: string, text: ScalarText, dir: string): DeployConfig {

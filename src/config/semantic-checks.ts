@@ -218,6 +218,10 @@ function checkMaintenancePage(m: unknown, ctx: CheckContext, out: Problem[]): vo
 function checkDeploy(deploy: unknown, out: Problem[], ctx: CheckContext): void {
   if (!isObj(deploy)) return;
   checkMaintenancePage(deploy.maintenance, ctx, out);
+  if (isObj(deploy.backup) && isStr(deploy.backup.image) && deploy.backup.image !== '') {
+    const problem = imageReferenceProblem(deploy.backup.image);
+    if (problem) out.push({ path: ['deploy', 'backup', 'image'], message: problem });
+  }
   checkProxy(deploy.proxy, out);
   const ssh = isObj(deploy.ssh) ? deploy.ssh : {};
   const defaults = {

@@ -105,8 +105,11 @@ export interface BackupConfig {
   keep: number;
   /** PostgreSQL client image with pg_dump and pg_restore, major version >= the server's. */
   image: string;
-  /** The app's environment variable that holds the database URL (postgres://...). */
-  url_env: string;
+  /**
+   * The app's environment variables that may hold the database URL (postgres://...), the first one
+   * set wins: `[url_env]` when set, else the contract's order, DB_DEFAULT_URL then DATABASE_URL.
+   */
+  url_env: string[];
 }
 
 /** deploy.maintenance: the proxy answers 503 with a page instead of the app (src/deploy/proxy/maintenance.ts). */

@@ -12,6 +12,7 @@ export function deployOutputs(rep: DeployReport, tag: string | undefined): Recor
     'previous-tag': previous.join(','),
     'deployed-hosts': rep.ok ? rep.hosts.map((h) => h.host).join(',') : '',
     reverted: String(rep.reverted),
+    ...(rep.backup ? { backup: rep.backup.id } : {}),
   };
 }
 

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { CleanupLedger } from '../../src/util/cleanup.js';
 import { FakeFleet } from '../helpers/fake-host.js';
 
-const B = { keep: 7, image: 'postgres:17', url_env: 'DATABASE_URL' };
+const B = { keep: 7, image: 'postgres:17', url_env: ['DB_DEFAULT_URL', 'DATABASE_URL'] };
 
 /** Runs CONNECT with `url` in DBURL and prints the PG* variables it exported, sorted. */
 function connect(url: string | undefined): { code: number | null; env: Record<string, string>; stderr: string } {
@@ -45,7 +45,7 @@ describe('the database URL becomes libpq variables inside the client container (
   });
 
   test.each([
-    [undefined, 'pallet: DBURL is not set in the app environment (deploy.env, deploy.env_file)\n'],
+    [undefined, 'pallet: DBURL is set in the app environment (deploy.env, deploy.env_file); deploy.backup.url_env names the variable that holds the database URL\n'],
     ['mysql://u:p@db/x', 'pallet: DBURL is not a postgres:// or postgresql:// URL\n'],
   ])('%s is refused before any client runs', (url, stderr) => {
     const r = connect(url);
@@ -53,8 +53,15 @@ describe('the database URL becomes libpq variables inside the client container (
   });
 });
 
+test('the contract\'s order: DB_DEFAULT_URL when set, else DATABASE_URL; neither set names both', () => {
+  const run = (env: Record<string, string>) => spawnSync('sh', ['-c', CONNECT, 'pallet-db-backup', 'DB_DEFAULT_URL DATABASE_URL', 'sh', '-c', 'echo "$PGDATABASE"'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+  expect(run({ DB_DEFAULT_URL: 'postgres://u@h/primary', DATABASE_URL: 'postgres://u@h/other' }).stdout).toBe('primary\n');
+  expect(run({ DATABASE_URL: 'postgres://u@h/other' }).stdout).toBe('other\n');
+  expect(run({}).stderr).toBe('pallet: none of DB_DEFAULT_URL DATABASE_URL is set in the app environment (deploy.env, deploy.env_file); deploy.backup.url_env names the variable that holds the database URL\n');
+});
+
 describe('command builders (whole argv)', () => {
-  const spec = { app: 'shop', image: 'postgres:17', urlEnv: 'DATABASE_URL', envFiles: ['/var/lib/pallet/shop/env/build-8.env', '/etc/pallet/shop.env'] };
+  const spec = { app: 'shop', image: 'postgres:17', urlEnv: ['DB_DEFAULT_URL', 'DATABASE_URL'], envFiles: ['/var/lib/pallet/shop/env/build-8.env', '/etc/pallet/shop.env'] };
 
   test('backupArgv: the script, its data as arguments, and the client container', () => {
     const argv = backupArgv({ ...spec, id: '20261203T181500Z-build-8', keep: 7, meta: 'app=shop\ntag=build-8' });
@@ -63,7 +70,7 @@ describe('command builders (whole argv)', () => {
       'pallet-db-backup', '/var/lib/pallet/shop/backups', '20261203T181500Z-build-8', '7', 'app=shop\ntag=build-8',
       '--name', 'shop-db-backup', '--label', 'pallet.app=shop', '--label', 'pallet.role=db-backup',
       '--env-file', '/var/lib/pallet/shop/env/build-8.env', '--env-file', '/etc/pallet/shop.env',
-      '--entrypoint', 'sh', 'postgres:17', '-c', CONNECT, 'pallet-db-backup', 'DATABASE_URL', ...PG_DUMP,
+      '--entrypoint', 'sh', 'postgres:17', '-c', CONNECT, 'pallet-db-backup', 'DB_DEFAULT_URL DATABASE_URL', ...PG_DUMP,
     ]);
   });
 
@@ -72,7 +79,7 @@ describe('command builders (whole argv)', () => {
       'pallet-db-restore', '/var/lib/pallet/shop/backups', '20261203T181500Z-build-8', 'shop',
       '-i', '--name', 'shop-db-restore', '--label', 'pallet.app=shop', '--label', 'pallet.role=db-restore',
       '--env-file', '/var/lib/pallet/shop/env/build-8.env', '--env-file', '/etc/pallet/shop.env',
-      '--entrypoint', 'sh', 'postgres:17', '-c', CONNECT, 'pallet-db-restore', 'DATABASE_URL',
+      '--entrypoint', 'sh', 'postgres:17', '-c', CONNECT, 'pallet-db-restore', 'DB_DEFAULT_URL DATABASE_URL',
       'pg_restore', '--clean', '--if-exists', '--no-owner', '--no-privileges', '--single-transaction', '--exit-on-error', '--no-password', '--dbname=postgres:///',
     ]);
   });
@@ -82,7 +89,8 @@ describe('command builders (whole argv)', () => {
     expect(BACKUP_ID.test('20261203T181500Z-build-8')).toBe(true);
     for (const bad of ['../x', '20261203T181500Z-', '20261203T181500Z-a/b', 'build-8']) expect(BACKUP_ID.test(bad)).toBe(false);
     expect(backupMeta({ app: 'shop', actor: 'oc\tto\n' })).toBe('app=shop\nactor=oc to ');
-    expect(parseBackup('BACKUP 20261203T181500Z-build-8 4096 120\n')).toEqual({ id: '20261203T181500Z-build-8', size: 4096, ms: 120 });
+    expect(parseBackup('PRUNED 20261201T000000Z-build-6\nBACKUP 20261203T181500Z-build-8 4096 120\n')).toEqual({ id: '20261203T181500Z-build-8', size: 4096, ms: 120, pruned: ['20261201T000000Z-build-6'] });
+    expect(backupId(new Date('2026-12-03T18:15:00Z'), 'manual')).toBe('20261203T181500Z-manual');
     expect(() => parseBackup('')).toThrow('unexpected backup output: (none)');
     expect(parseBackups('b\t10\tapp=shop\ttag=build-2\na\t5\n')).toEqual([{ id: 'b', size: 10, meta: { app: 'shop', tag: 'build-2' } }, { id: 'a', size: 5, meta: {} }]);
     expect(listBackupsArgv('shop').slice(3)).toEqual(['pallet-db-backups', '/var/lib/pallet/shop/backups']);
@@ -91,7 +99,8 @@ describe('command builders (whole argv)', () => {
 
   test('a dump failure says what to do about the usual causes', () => {
     expect(explainDumpFailure('pg_dump: error: aborting because of server version mismatch', B)).toMatch(/deploy\.backup\.image must be a client of the server's major version or newer/);
-    expect(explainDumpFailure('connection to server at "db" failed: Connection refused', B)).toMatch(/the database in DATABASE_URL cannot be reached from the host; the deploy stopped before the release tasks/);
+    expect(explainDumpFailure('connection to server at "db" failed: Connection refused', B)).toMatch(/the database in DB_DEFAULT_URL or DATABASE_URL cannot be reached from the host: a container name resolves only on its own Docker network/);
+    expect(explainDumpFailure('FATAL:  password authentication failed for user "app"', B)).toMatch(/check the user and password in DB_DEFAULT_URL or DATABASE_URL; characters like @ : \/ % # \? in the password must be percent-encoded/);
   });
 });
 
@@ -116,20 +125,28 @@ printf '%s' "$DUMP_OUT"; [ -n "$DUMP_ERR" ] && echo "$DUMP_ERR" >&2; exit "\${DU
     const r = spawnSync(fixed[0], fixed.slice(1), { env: { PATH: `${bin}:${process.env.PATH}`, STUB: dir, DUMP_OUT: '', DUMP_ERR: '', ...env }, encoding: 'utf8' });
     return { code: r.status, stdout: r.stdout, stderr: r.stderr };
   };
-  const spec = (id: string) => ({ app: 'shop', image: 'pg', urlEnv: 'DATABASE_URL', envFiles: [], id, keep: 2, meta: 'app=shop\ntag=build-1' });
+  const spec = (id: string) => ({ app: 'shop', image: 'pg', urlEnv: ['DATABASE_URL'], envFiles: [], id, keep: 2, meta: 'app=shop\ntag=build-1' });
   const backups = () => path.join(dir, 'state/shop/backups');
 
   test('a dump lands 0600 in a 0700 directory with its meta; the newest `keep` stay', () => {
     for (const [i, id] of ['20261201T000000Z-build-1', '20261202T000000Z-build-2', '20261203T000000Z-build-3'].entries()) {
       const r = sh(backupArgv(spec(id)), { DUMP_OUT: `PGDMP-archive-${i}` });
-      expect({ code: r.code, stdout: r.stdout.replace(/ \d+\n$/, ' MS\n') }).toEqual({ code: 0, stdout: `BACKUP ${id} ${'PGDMP-archive-0'.length} MS\n` });
+      expect({ code: r.code, stdout: r.stdout.replace(/ \d+\n$/, ' MS\n') }).toEqual({ code: 0, stdout: `${i === 2 ? 'PRUNED 20261201T000000Z-build-1\n' : ''}BACKUP ${id} ${'PGDMP-archive-0'.length} MS\n` });
     }
     expect(readdirSync(backups()).sort()).toEqual(['20261202T000000Z-build-2.dump', '20261202T000000Z-build-2.meta', '20261203T000000Z-build-3.dump', '20261203T000000Z-build-3.meta']);
+    // Backups taken by hand keep their own `keep`: they never push out the deploys' ones, nor the reverse.
+    for (const id of ['20261204T000000Z-manual', '20261205T000000Z-manual', '20261206T000000Z-manual']) {
+      const r = sh(backupArgv(spec(id)), { DUMP_OUT: 'PGDMP-manual' });
+      expect(r.code).toBe(0);
+    }
+    const last = sh(backupArgv(spec('20261207T000000Z-build-4')), { DUMP_OUT: 'PGDMP-4' });
+    expect(last.stdout).toMatch(/^PRUNED 20261202T000000Z-build-2\nBACKUP 20261207T000000Z-build-4 7 \d+\n$/);
+    expect(readdirSync(backups()).filter((f) => f.endsWith('.dump')).sort()).toEqual(['20261203T000000Z-build-3.dump', '20261205T000000Z-manual.dump', '20261206T000000Z-manual.dump', '20261207T000000Z-build-4.dump']);
     expect((statSync(backups()).mode & 0o777).toString(8)).toBe('700');
     expect((statSync(path.join(backups(), '20261203T000000Z-build-3.dump')).mode & 0o777).toString(8)).toBe('600');
     expect(readFileSync(path.join(backups(), '20261203T000000Z-build-3.meta'), 'utf8')).toMatch(/^app=shop\ntag=build-1\nsize=15\nms=\d+\n$/);
     const list = sh(listBackupsArgv('shop'));
-    expect(parseBackups(list.stdout).map((e) => [e.id, e.size, e.meta.tag])).toEqual([['20261203T000000Z-build-3', 15, 'build-1'], ['20261202T000000Z-build-2', 15, 'build-1']]);
+    expect(parseBackups(list.stdout).map((e) => e.id)).toEqual(['20261207T000000Z-build-4', '20261206T000000Z-manual', '20261205T000000Z-manual', '20261203T000000Z-build-3']);
   });
 
   test('a failed or empty dump leaves nothing: exit 3 with the client\'s error, exit 4 for what is not an archive', () => {
@@ -202,10 +219,10 @@ describe('a deploy with deploy.backup over fake hosts', () => {
     f.host('a').databaseDown = true;
     const r = await deploy(f, 'build-2');
     expect({ ok: r.ok, phase: r.phase, host: r.failedHost, step: r.failedStep }).toEqual({ ok: false, phase: 'tasks', host: 'a', step: 'backup' });
-    expect(r.error).toMatch(/Connection refused \(the database in DATABASE_URL cannot be reached from the host; the deploy stopped before the release tasks\)/);
+    expect(r.error).toMatch(/Connection refused \(the database in DB_DEFAULT_URL or DATABASE_URL cannot be reached from the host/);
     for (const h of ['a', 'b']) expect(f.host(h).state('shop', 'TAG')).toBe('build-1');
     expect(f.host('a').log.filter((n) => n === 'docker run --rm')).toHaveLength(1);
-    expect(f.host('a').state('shop', 'audit.log')).toMatch(/\tbackup\t\S+-build-2\tfailed: exit 3\t/);
+    expect(f.host('a').state('shop', 'audit.log')).toMatch(/\tbackup\t\S+-build-2\tfailed: exit 3: pg_dump: error: connection to server at "db" \(10\.0\.0\.9\), port 5432 failed: Connection refused/);
   });
 
   test('a rollback without run-tasks takes no backup; the client image that cannot be pulled stops the deploy before anything changed', async () => {
