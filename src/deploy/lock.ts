@@ -99,7 +99,7 @@ export async function lockEvery(conns: HostConnection[], ledger: CleanupLedger, 
   if (refused.length) {
     await Promise.all([...locks].map(([label, l]) => releaseLock(conns.find((c) => c.name === label)!, ledger, o.app, l).catch(() => undefined)));
     throw new UserError(`${what} refused, nothing was changed: ${refused.map((f) => errorMessage(f.error)).join('; ')}`,
-      `wait until the deploy is done (pallet lock status shows who holds the lock), then ${retry}`);
+      `wait until the deploy is done (pallet lock status shows who holds the lock), then ${retry}; if that run died and left the lock behind, pallet lock release frees it`);
   }
   return locks;
 }
