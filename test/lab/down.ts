@@ -1,7 +1,7 @@
 // `lab down`: removes exactly what `up` made, by container id / pid / network id. Images stay
 // (they are the cache) unless asked; keys, registry storage and the chosen ports stay too.
 import { docker } from './engine.js';
-import { IMAGE_NAMES } from './images.js';
+import { ACME_IMAGE, IMAGE_NAMES } from './images.js';
 import { stopLb } from './lb.js';
 import { ROOTFS } from './recipes.js';
 import { loadState, removeDescriptor, saveState, STATE_FILE, withLabLock } from './state.js';
@@ -33,6 +33,8 @@ export async function labDown(opts: { images?: boolean } = {}): Promise<void> {
         saveState(state);
       }
       state.hosts = [];
+      await removeContainer(state.acme?.containerId, 'ACME CA');
+      state.acme = undefined;
       await removeContainer(state.registry.containerId, 'registry');
       state.registry.containerId = undefined;
       if (state.networkId) {
@@ -47,7 +49,7 @@ export async function labDown(opts: { images?: boolean } = {}): Promise<void> {
       saveState(state);
     }
     if (opts.images) {
-      const tags = new Set([...Object.values(IMAGE_NAMES), ...ROOTFS.flatMap((r) => [r.tag, ...(r.aliases ?? [])])]);
+      const tags = new Set([...Object.values(IMAGE_NAMES), ACME_IMAGE, ...ROOTFS.flatMap((r) => [r.tag, ...(r.aliases ?? [])])]);
       for (const tag of tags) {
         try {
           await docker.getImage(tag).remove();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { docker } from './engine.js';
 import {
   LAYERS, RECIPE_LABEL, ROOTFS, debootstrapArgs, importChangeArgs, layerHash, rootfsHash,
-  type LayerRecipe, type RootfsRecipe,
+  type LabPart, type LayerRecipe, type RootfsRecipe,
 } from './recipes.js';
 import { describeRootfsSource, hubRootfsDockerfile, rootfsSource, type RootfsSource } from './distro.js';
 import { labPath } from './state.js';
@@ -152,12 +152,19 @@ async function buildDockerfile(name: string, tag: string, dockerfile: string, fi
   log(`image ${tag} built`);
 }
 
-/** Ensures every lab image exists with the current recipe; returns their names. */
-export async function ensureImages(): Promise<LabImages> {
+/** The ACME CA image (Pebble), built by `lab up --acme` only. */
+export const ACME_IMAGE = 'pallet-lab/pebble:2.4';
+
+/**
+ * Ensures every lab image exists with the current recipe; returns their names. Images of a part
+ * (`parts`, e.g. the ACME CA) are built only when that part is asked for.
+ */
+export async function ensureImages(parts: readonly LabPart[] = []): Promise<LabImages> {
   const source = machineRootfsSource();
   const hashes = new Map<string, string>();
   const todo: Array<{ r: RootfsRecipe; hash: string }> = [];
-  for (const r of ROOTFS) {
+  const wanted = (r: { part?: LabPart }) => !r.part || parts.includes(r.part);
+  for (const r of ROOTFS.filter(wanted)) {
     const hash = rootfsHash(r, source.mode === 'hub' ? source.baseImage : undefined);
     hashes.set(r.tag, hash);
     const have = await imageRecipe(r.tag);
@@ -171,7 +178,7 @@ export async function ensureImages(): Promise<LabImages> {
     const failed = results.filter((x): x is PromiseRejectedResult => x.status === 'rejected');
     if (failed.length) throw new Error(failed.map((f) => (f.reason as Error).message).join('\n'));
   }
-  for (const l of LAYERS) {
+  for (const l of LAYERS.filter(wanted)) {
     const parent = hashes.get(l.from);
     if (!parent) throw new Error(`recipe ${l.name}: unknown base ${l.from}`);
     const hash = layerHash(l, parent);
