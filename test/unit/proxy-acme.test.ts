@@ -37,6 +37,12 @@ describe('issuers of deploy.proxy.acme', () => {
   test("only an email: Caddy's defaults (Let's Encrypt, then ZeroSSL) with that email", () => {
     expect(acmeIssuers({ email: 'ops@example.com' })).toEqual([{ module: 'acme', email: 'ops@example.com' }, { module: 'zerossl', email: 'ops@example.com' }]);
   });
+  test('several hosts: HTTP-01 only (the challenge the hosts pass between them), also with Caddy\'s default CAs', () => {
+    const off = { challenges: { 'tls-alpn': { disabled: true } } };
+    expect(acmeIssuers({ ca: 'https://ca.internal/dir' }, true)).toEqual([{ module: 'acme', ca: 'https://ca.internal/dir', ...off }]);
+    const f = routeFragments({ hosts: ['shop.example.com'], tls: 'auto', upstream: 'u', port: 8000, challengePeers: ['10.0.0.2:80'] });
+    expect(JSON.parse(f.policies)).toEqual({ subjects: ['shop.example.com'], issuers: [{ module: 'acme', ...off }, { module: 'zerossl', ...off }] });
+  });
   test('the policy covers exactly the app\'s names', () => {
     const f = routeFragments({ hosts: ['shop.example.com'], tls: 'auto', upstream: 'u', port: 8000, acme: { ca: 'https://ca.internal/dir' } });
     expect(JSON.parse(f.policies)).toEqual({ subjects: ['shop.example.com'], issuers: [{ module: 'acme', ca: 'https://ca.internal/dir' }] });
@@ -113,7 +119,7 @@ describe('the plan: peers per host, the CA root on the host', () => {
     expect(file.container).toBe(file.host.replace('/var/lib/pallet/proxy/', '/etc/pallet-proxy/'));
     expect(JSON.parse(f.policies)).toEqual({
       subjects: ['shop.example.com'],
-      issuers: [{ module: 'acme', ca: 'https://ca.internal/dir', email: 'ops@example.com', trusted_roots_pem_files: [file.container] }],
+      issuers: [{ module: 'acme', ca: 'https://ca.internal/dir', email: 'ops@example.com', challenges: { 'tls-alpn': { disabled: true } }, trusted_roots_pem_files: [file.container] }],
     });
     expect(JSON.parse(`[${f.http}]`)).toEqual([...challengeRoutes(['shop.example.com'], ['a2:80']), redirect]);
     // The certificate travels as an argument (it is public), trimmed; the file is its hash.

@@ -183,14 +183,16 @@ function proxyRoute(r: RouteSpec): object {
 }
 
 /**
- * Caddy's issuers for `tls: auto` with deploy.proxy.acme (pure): the ACME issuer of that CA, with
- * the root it trusts for the CA's HTTPS; with only an email, Caddy's own defaults (Let's Encrypt,
- * then ZeroSSL) with that email.
+ * Caddy's issuers for `tls: auto` (pure): with deploy.proxy.acme's `ca` the ACME issuer of that CA,
+ * with the root it trusts for the CA's HTTPS; without, Caddy's own defaults (Let's Encrypt, then
+ * ZeroSSL), with the email if one is given. `httpOnly` (several hosts): the HTTP-01 challenge
+ * only, the one the hosts pass between them; TLS-ALPN-01 goes to port 443 of whichever host the
+ * name leads to, and only the host that asked can answer it there.
  */
-export function acmeIssuers(a: AcmeIssuer): object[] {
-  const email = a.email ? { email: a.email } : {};
-  if (!a.ca) return [{ module: 'acme', ...email }, { module: 'zerossl', ...email }];
-  return [{ module: 'acme', ca: a.ca, ...email, ...(a.caRootFile ? { trusted_roots_pem_files: [a.caRootFile] } : {}) }];
+export function acmeIssuers(a: AcmeIssuer, httpOnly = false): object[] {
+  const common = { ...(a.email ? { email: a.email } : {}), ...(httpOnly ? { challenges: { 'tls-alpn': { disabled: true } } } : {}) };
+  if (!a.ca) return [{ module: 'acme', ...common }, { module: 'zerossl', ...common }];
+  return [{ module: 'acme', ca: a.ca, ...common, ...(a.caRootFile ? { trusted_roots_pem_files: [a.caRootFile] } : {}) }];
 }
 
 /**
@@ -234,9 +236,10 @@ export function routeFragments(r: RouteSpec): RouteFragments {
     handle: [{ handler: 'static_response', status_code: 308, headers: { Location: ['https://{http.request.host}{http.request.uri}'] } }],
     terminal: true,
   };
+  const several = r.tls === 'auto' && (r.challengePeers?.length ?? 0) > 0;
   const policies = r.tls === 'internal' ? j({ subjects: r.hosts, issuers: [{ module: 'internal' }] })
-    : r.acme ? j({ subjects: r.hosts, issuers: acmeIssuers(r.acme) }) : '';
-  const challenges = r.tls === 'auto' && r.challengePeers?.length ? challengeRoutes(r.hosts, r.challengePeers) : [];
+    : r.acme || several ? j({ subjects: r.hosts, issuers: acmeIssuers(r.acme ?? {}, several) }) : '';
+  const challenges = several ? challengeRoutes(r.hosts, r.challengePeers!) : [];
   return { http: [...challenges, redirect].map(j).join(','), https: j(proxyRoute(r)), policies, catchAll: false, wildcard };
 }
 
