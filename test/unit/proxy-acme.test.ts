@@ -13,9 +13,11 @@ import type { PalletConfig, ProxyConfig } from '../../src/config/types.js';
 
 const PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
 const notFound = { handler: 'static_response', status_code: 404, headers: { 'Content-Type': ['text/plain; charset=utf-8'] }, body: 'Not Found\n' };
-const forward = (dial: string) => ({
+const forward = (...dials: string[]) => ({
   handler: 'reverse_proxy',
-  upstreams: [{ dial }],
+  upstreams: dials.map((dial) => ({ dial })),
+  load_balancing: { selection_policy: { policy: 'first' }, try_duration: 5_000_000_000, try_interval: 100_000_000 },
+  health_checks: { passive: { fail_duration: 30_000_000_000, max_fails: 1 } },
   headers: { request: { set: { 'X-Pallet-Acme-Forwarded': ['1'] } } },
   transport: { protocol: 'http', dial_timeout: 2_000_000_000, response_header_timeout: 5_000_000_000 },
 });
@@ -50,7 +52,7 @@ describe('issuers of deploy.proxy.acme', () => {
 });
 
 describe('ACME challenges on several hosts', () => {
-  test('a marked request gets the 404; an unmarked one is asked of each peer in turn, the next on a 404', () => {
+  test('a marked request gets the 404; an unmarked one is asked of each peer in turn, the next on a 404 or when one cannot be reached', () => {
     expect(challengeRoutes(['shop.example.com'], ['10.0.0.2:80', '10.0.0.3:80'])).toEqual([
       {
         match: [{ host: ['shop.example.com'], path: ['/.well-known/acme-challenge/*'], header: { [CHALLENGE_FORWARDED_HEADER]: ['1'] } }],
@@ -60,7 +62,7 @@ describe('ACME challenges on several hosts', () => {
       {
         match: [{ host: ['shop.example.com'], path: ['/.well-known/acme-challenge/*'] }],
         handle: [{
-          ...forward('10.0.0.2:80'),
+          ...forward('10.0.0.2:80', '10.0.0.3:80'),
           handle_response: [{ match: { status_code: [404] }, routes: [{ handle: [forward('10.0.0.3:80')] }] }],
         }],
         terminal: true,

@@ -204,16 +204,23 @@ export function acmeIssuers(a: AcmeIssuer, httpOnly = false): object[] {
  * CHALLENGE_FORWARDED_HEADER, to each other host's port 80 in turn, moving on when one answers
  * 404, so the host that holds the token answers it. A marked request that reaches a host which does not know the
  * token gets the 404 at once: a challenge is forwarded at most once, never in a loop.
+ *
+ * Step i asks the first reachable of peers[i..]: a peer that cannot be reached (down, being
+ * replaced) counts as a failure for 30 s (Caddy's passive health check, shared by every route of
+ * the proxy) and the next one is asked within the same request, so one host that is down does not
+ * keep the others from answering.
  */
 export function challengeRoutes(hosts: string[], peers: string[]): object[] {
-  const forward = (dial: string, next?: object): object => ({
+  const forward = (dials: string[], next?: object): object => ({
     handler: 'reverse_proxy',
-    upstreams: [{ dial }],
+    upstreams: dials.map((dial) => ({ dial })),
+    load_balancing: { selection_policy: { policy: 'first' }, try_duration: 5_000_000_000, try_interval: 100_000_000 },
+    health_checks: { passive: { fail_duration: 30_000_000_000, max_fails: 1 } },
     headers: { request: { set: { [CHALLENGE_FORWARDED_HEADER]: ['1'] } } },
     transport: { protocol: 'http', dial_timeout: 2_000_000_000, response_header_timeout: 5_000_000_000 },
     ...(next ? { handle_response: [{ match: { status_code: [404] }, routes: [{ handle: [next] }] }] } : {}),
   });
-  const chain = peers.reduceRight<object | undefined>((next, dial) => forward(dial, next), undefined)!;
+  const chain = peers.reduceRight<object | undefined>((next, _dial, i) => forward(peers.slice(i), next), undefined)!;
   return [
     { match: [{ host: hosts, path: [CHALLENGE_PATH], header: { [CHALLENGE_FORWARDED_HEADER]: ['1'] } }], handle: [notFound()], terminal: true },
     { match: [{ host: hosts, path: [CHALLENGE_PATH] }], handle: [chain], terminal: true },
