@@ -25,12 +25,6 @@ const LOCATION = (upstream: string) => `    location / {
     }`;
 
 /**
- * nginx.conf text (pure). Upstreams are the hosts' container IPs: a refused connect fails fast.
- * Two server blocks: `listenPort` -> the hosts' published app port (deploy.proxy: false), and
- * `proxyPort` -> the hosts' proxy on port 80 (the Host header the client sent is passed on, so
- * the proxy routes by it).
- */
-/**
  * The start of an nginx.conf for an instance run by a test or bench as root from `dir`: one
  * worker, every log and temporary path under `dir`, up to the opened `http {` block.
  */
@@ -52,8 +46,12 @@ http {
 export const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
 
 /**
- * `tls`: a third listener, a TCP passthrough (nginx's stream module, loaded from `module`) to the
- * hosts' port 443: TLS ends at each host's proxy, so a client sees the host's own certificate.
+ * nginx.conf text (pure). Upstreams are the hosts' container IPs: a refused connect fails fast.
+ * Two server blocks: `listenPort` -> the hosts' published app port (deploy.proxy: false), and
+ * `proxyPort` -> the hosts' proxy on port 80 (the Host header the client sent is passed on, so
+ * the proxy routes by it). `tls`: a third listener, a TCP passthrough (nginx's stream module,
+ * loaded from `module`) to the hosts' port 443: TLS ends at each host's proxy, so a client sees
+ * the host's own certificate.
  */
 export function nginxConfig(listenPort: number, upstreams: Upstream[], dir: string, proxyPort?: number, proxyUpstreams: Upstream[] = [],
   tls?: { port: number; upstreams: Upstream[]; module: string }): string {
