@@ -115,6 +115,10 @@ describeAcme('tls: auto against a real ACME CA (Pebble), two hosts behind one lo
     for (const [i, s] of seen.entries()) {
       expect({ host: hosts[i].name, ...s }).toMatchObject({ host: hosts[i].name, authorized: true, subjectAltName: `DNS:${NAME}` });
     }
+    // Host 2 answered its challenge to host 1, never to the CA (which only knows host 1's address).
+    const served = (await fx.ssh(fx.lab.hosts[1].address, "docker logs pallet-proxy 2>&1 | grep 'served key authentication' || true")).trim().split('\n').filter(Boolean);
+    const remotes = served.map((l) => String(JSON.parse(l).remote).replace(/:\d+$/, ''));
+    expect({ served: served.length > 0, remotes: [...new Set(remotes)] }).toEqual({ served: true, remotes: [hosts[0].ip] });
     // Two orders of two accounts (each host's own), not one certificate seen twice.
     expect(new Set(seen.map((s) => s.serial)).size).toBe(2);
     const direct = await Promise.all(hosts.map((h) => fetchVersion(`https://${h.ip}:443`, NAME, {}, pebbleRoot)));
