@@ -23,6 +23,8 @@ export const NEEDS = [
   { command: 'curl', debian: 'curl', ubuntu: 'curl' },
   { command: 'tar', debian: 'tar', ubuntu: 'tar' },
   { command: 'tmux', debian: 'tmux', ubuntu: 'tmux' },
+  // nginx's stream module: the lab load balancer's TLS passthrough to the hosts' port 443.
+  { file: '/usr/lib/nginx/modules/ngx_stream_module.so', debian: 'libnginx-mod-stream', ubuntu: 'libnginx-mod-stream' },
   // debootstrap of Debian's bookworm on a non-Debian machine checks Debian's archive keys.
   { file: '/usr/share/keyrings/debian-archive-keyring.gpg', debian: 'debian-archive-keyring', ubuntu: 'debian-archive-keyring' },
 ];

@@ -3,7 +3,7 @@
 // Only called once schema and semantic checks passed, so the shapes here are known to be right.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { BuildConfig, DeployConfig, PalletConfig, ProxyConfig, CronJobConfig, MaintenanceConfig, BackupConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
+import type { AcmeConfig, BackupConfig, BuildConfig, DeployConfig, PalletConfig, ProxyConfig, CronJobConfig, MaintenanceConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
 import { isCatalogService } from './services.js';
 import type { KeyPath } from './problems.js';
 
@@ -193,12 +193,12 @@ function resolveDeploy(d: Obj, app: string, text: ScalarText, dir: string): Depl
     keep: d.keep ?? DEFAULTS.keep,
     require_tested: d.require_tested ?? true,
     ...(d.url !== undefined ? { url: d.url } : {}),
-    proxy: resolveProxy(d.proxy),
+    proxy: resolveProxy(d.proxy, dir),
   };
 }
 
 /** deploy.proxy: absent or true = the proxy with defaults; false = published ports. */
-function resolveProxy(p: unknown): ProxyConfig | false {
+function resolveProxy(p: unknown, dir: string): ProxyConfig | false {
   if (p === false) return false;
   const o = (typeof p === 'object' && p !== null ? p : {}) as Obj;
   const hosts: string[] = [...(o.hosts ?? [])];
@@ -212,6 +212,16 @@ function resolveProxy(p: unknown): ProxyConfig | false {
     // Without TLS the proxy sits behind another load balancer, which is in the hosts' own network.
     trusted_proxies: [...(o.trusted_proxies ?? (tls === 'off' ? ['private_ranges'] : []))],
     ...(o.static ? { static: resolveStatic(o.static) } : {}),
+    ...(o.acme ? { acme: resolveAcme(o.acme, dir) } : {}),
+  };
+}
+
+/** deploy.proxy.acme: ca_root's file read (relative to pallet.yml; checked by semantic-checks.ts). */
+function resolveAcme(a: Obj, dir: string): AcmeConfig {
+  return {
+    ...(typeof a.ca === 'string' ? { ca: a.ca } : {}),
+    ...(typeof a.ca_root === 'string' ? { ca_root: readFileSync(path.resolve(dir, a.ca_root), 'utf8') } : {}),
+    ...(typeof a.email === 'string' ? { email: a.email } : {}),
   };
 }
 

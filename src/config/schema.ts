@@ -151,6 +151,24 @@ const staticFiles: Schema = {
   'x-expected': 'true, false or a mapping {root, url}',
 };
 
+/**
+ * deploy.proxy.acme: the ACME CA that `tls: auto` gets certificates from, in Caddy's terms (its
+ * ACME issuer's `ca`, `email`, and the root it trusts for the CA's own HTTPS, `acme_ca_root`).
+ */
+const acme: Schema = {
+  type: 'object',
+  'x-expected': 'a mapping {ca, ca_root, email}',
+  additionalProperties: false,
+  properties: {
+    ca: string('a URL', {
+      pattern: '^https://[^\\s/?#]+(/[^\\s?#]*)?$',
+      'x-message': "must be the https:// URL of the CA's ACME directory, like https://ca.example.com/acme/acme/directory",
+    }),
+    ca_root: nonEmpty('a path'),
+    email: string('an email address', { pattern: '^[^@\\s]+@[^@\\s]+$', 'x-message': 'must be an email address like ops@example.com' }),
+  },
+};
+
 const proxy: Schema = {
   oneOf: [
     { type: 'boolean' },
@@ -164,10 +182,11 @@ const proxy: Schema = {
         drain_timeout: seconds(0),
         trusted_proxies: list(nonEmpty('an IP range (CIDR), an IP address or private_ranges'), 'a list of IP ranges'),
         static: staticFiles,
+        acme,
       },
     },
   ],
-  'x-expected': 'false (publish the port, no proxy) or a mapping {hosts, tls, image, drain_timeout, trusted_proxies, static}',
+  'x-expected': 'false (publish the port, no proxy) or a mapping {hosts, tls, image, drain_timeout, trusted_proxies, static, acme}',
 };
 
 const role: Schema = {

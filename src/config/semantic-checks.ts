@@ -3,7 +3,7 @@
 // (src/engine/capabilities.ts). Each check reads the plain parsed value defensively (the schema
 // may already have reported a wrong type there) and returns Problems with key paths.
 import { isTimeZone, scheduleProblem } from '../cron/schedule.js';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { CATALOG_SERVICE_NAMES, isCatalogService } from './services.js';
@@ -215,6 +215,30 @@ function checkMaintenancePage(m: unknown, ctx: CheckContext, out: Problem[]): vo
   else if (statSync(file).size > 64 * 1024) out.push({ path: at, message: `${ctx.show(file)} is ${Math.ceil(statSync(file).size / 1024)} KiB; the page travels in the proxy's configuration: keep it under 64 KiB and serve images and CSS as static files` });
 }
 
+/**
+ * deploy.proxy.acme: only with `tls: auto` (what takes certificates from a CA); ca_root only
+ * beside ca, and a file beside pallet.yml holding a PEM certificate.
+ */
+function checkAcme(proxy: unknown, ctx: CheckContext, out: Problem[]): void {
+  if (!isObj(proxy) || !isObj(proxy.acme)) return;
+  const a = proxy.acme;
+  const tls = proxy.tls ?? (items(proxy.hosts).length ? 'auto' : 'off');
+  if (tls !== 'auto') {
+    const why = proxy.tls === undefined ? 'without deploy.proxy.hosts, tls is off' : `tls is ${String(proxy.tls)}`;
+    out.push({ path: ['deploy', 'proxy', 'acme'], message: `the ACME CA is used by tls: auto only, and ${why}; remove acme, or list the host names and set tls: auto` });
+  }
+  if (!isStr(a.ca_root) || a.ca_root === '') return;
+  const at: KeyPath = ['deploy', 'proxy', 'acme', 'ca_root'];
+  if (a.ca === undefined) {
+    out.push({ path: at, message: "ca_root is the certificate the proxy trusts for the ACME CA's HTTPS: set acme.ca (the CA's directory URL) too, or remove ca_root" });
+    return;
+  }
+  const file = path.resolve(ctx.dir, a.ca_root);
+  if (!existsSync(file) || !statSync(file).isFile()) out.push({ path: at, message: `${ctx.show(file)} does not exist (relative to pallet.yml); put the CA's root certificate (PEM) there` });
+  else if (statSync(file).size > 64 * 1024) out.push({ path: at, message: `${ctx.show(file)} is ${Math.ceil(statSync(file).size / 1024)} KiB; a root certificate is a few KiB of PEM` });
+  else if (!readFileSync(file, 'utf8').includes('-----BEGIN CERTIFICATE-----')) out.push({ path: at, message: `${ctx.show(file)} holds no PEM certificate (-----BEGIN CERTIFICATE-----); export the CA's root in PEM form` });
+}
+
 function checkDeploy(deploy: unknown, out: Problem[], ctx: CheckContext): void {
   if (!isObj(deploy)) return;
   checkMaintenancePage(deploy.maintenance, ctx, out);
@@ -222,6 +246,8 @@ function checkDeploy(deploy: unknown, out: Problem[], ctx: CheckContext): void {
     const problem = imageReferenceProblem(deploy.backup.image);
     if (problem) out.push({ path: ['deploy', 'backup', 'image'], message: problem });
   }
+  // A swarm refuses deploy.proxy as a whole (unsupportedOptions): nothing more to say about it.
+  if (targetOf({ deploy }) !== 'swarm') checkAcme(deploy.proxy, ctx, out);
   checkProxy(deploy.proxy, out);
   const ssh = isObj(deploy.ssh) ? deploy.ssh : {};
   const defaults = {

@@ -151,6 +151,18 @@ export interface ProxyConfig {
   trusted_proxies: string[];
   /** The app's collected static files, served by the proxy (undefined = the app serves its own, e.g. WhiteNoise). */
   static?: StaticFilesConfig;
+  /** deploy.proxy.acme: the ACME CA `tls: auto` uses (undefined = Caddy's defaults, Let's Encrypt and ZeroSSL). */
+  acme?: AcmeConfig;
+}
+
+/** deploy.proxy.acme: an ACME CA of your own (step-ca, a company CA) or an account email for the public ones. */
+export interface AcmeConfig {
+  /** The CA's ACME directory URL (https). Unset: Let's Encrypt, then ZeroSSL (Caddy's defaults). */
+  ca?: string;
+  /** The certificate (PEM, read from the file at load) the proxy trusts for `ca`'s HTTPS, when a private CA signs it. */
+  ca_root?: string;
+  /** Account email given to the CA (expiry notices). */
+  email?: string;
 }
 
 /** deploy.proxy.static: where the image holds the collected files, and the URL prefix they are served under. */

@@ -1,7 +1,7 @@
 // Pure: pallet.yml's deploy section -> the ordered plan a deploy follows: which hosts, which
 // roles in which order (web first, then worker, beat, the rest), and the restart batches.
 import { UserError } from '../errors.js';
-import type { BackupConfig, DeployConfig, PalletConfig, RoleConfig } from '../config/types.js';
+import type { AcmeConfig, BackupConfig, DeployConfig, PalletConfig, RoleConfig } from '../config/types.js';
 import { parseHost, type SshTarget } from '../ssh/host.js';
 import { expandTrustedProxies } from './proxy/caddy.js';
 import { expandSchedule, type ExpandedSchedule } from '../cron/schedule.js';
@@ -75,6 +75,8 @@ export interface ProxyPlan {
   trustedProxies: string[];
   /** The proxy serves the files the image holds in `root` under the URL path `url` (deploy.proxy.static). */
   static?: { root: string; url: string };
+  /** deploy.proxy.acme: the ACME CA of `tls: auto`; `caRoot` is the PEM the proxy trusts for its HTTPS. */
+  acme?: { ca?: string; caRoot?: string; email?: string };
 }
 
 const ROLE_ORDER = ['web', 'worker', 'beat'];
@@ -143,6 +145,11 @@ function rolePlan(name: string, r: RoleConfig, deploy: DeployConfig, hostKey: (h
   };
 }
 
+function proxyAcme(a: AcmeConfig | undefined): { acme?: ProxyPlan['acme'] } {
+  if (!a) return {};
+  return { acme: { ...(a.ca ? { ca: a.ca } : {}), ...(a.ca_root ? { caRoot: a.ca_root } : {}), ...(a.email ? { email: a.email } : {}) } };
+}
+
 export function planDeploy(config: PalletConfig): DeployPlan {
   const deploy = config.deploy;
   if (!deploy || !deploy.roles || Object.keys(deploy.roles).length === 0) {
@@ -158,7 +165,7 @@ export function planDeploy(config: PalletConfig): DeployPlan {
     return targets.get(key)!.label;
   };
   const proxy: ProxyPlan | undefined = deploy.proxy
-    ? { image: deploy.proxy.image, hosts: [...deploy.proxy.hosts], tls: deploy.proxy.tls, drainTimeout: deploy.proxy.drain_timeout, trustedProxies: expandTrustedProxies(deploy.proxy.trusted_proxies), ...(deploy.proxy.static ? { static: { ...deploy.proxy.static } } : {}) }
+    ? { image: deploy.proxy.image, hosts: [...deploy.proxy.hosts], tls: deploy.proxy.tls, drainTimeout: deploy.proxy.drain_timeout, trustedProxies: expandTrustedProxies(deploy.proxy.trusted_proxies), ...(deploy.proxy.static ? { static: { ...deploy.proxy.static } } : {}), ...proxyAcme(deploy.proxy.acme) }
     : undefined;
   const roles = orderRoles(Object.keys(deploy.roles)).map((n) => rolePlan(n, deploy.roles[n], deploy, hostKey, proxy));
   const seen = new Set<string>();

@@ -57,6 +57,7 @@ export const DEPLOY_KEYS = [
   'deploy.proxy.drain_timeout',
   'deploy.proxy.trusted_proxies',
   'deploy.proxy.static',
+  'deploy.proxy.acme',
 ] as const;
 
 export type DeployKey = (typeof DEPLOY_KEYS)[number];
@@ -113,6 +114,7 @@ const SSH_HOSTS: Capabilities = {
   'deploy.proxy.drain_timeout': 'yes',
   'deploy.proxy.trusted_proxies': 'yes',
   'deploy.proxy.static': 'yes',
+  'deploy.proxy.acme': 'yes',
 };
 
 // Unreachable with deploy.proxy: false (the schema allows no keys under false), declared all the same.
@@ -127,6 +129,7 @@ const PUBLISHED_PORT: Capabilities = {
   'deploy.proxy.drain_timeout': NO_PROXY,
   'deploy.proxy.trusted_proxies': NO_PROXY,
   'deploy.proxy.static': NO_PROXY,
+  'deploy.proxy.acme': NO_PROXY,
 };
 
 const PROXY: Capabilities = {
@@ -161,6 +164,7 @@ const SWARM: Capabilities = {
   'deploy.proxy.drain_timeout': SWARM_PROXY,
   'deploy.proxy.trusted_proxies': SWARM_PROXY,
   'deploy.proxy.static': SWARM_PROXY,
+  'deploy.proxy.acme': SWARM_PROXY,
 };
 
 /** Each target's declaration: the deploy keys it honours, and why not for the others. */

@@ -30,9 +30,9 @@ export default async function globalSetup(): Promise<void> {
     process.stderr.write(`\n[e2e] lab tests will be SKIPPED: ${reason}\n`);
     return;
   }
-  process.stdout.write('\n[e2e] lab up (reuses what is already up)\n');
+  process.stdout.write('\n[e2e] lab up --acme (reuses what is already up)\n');
   const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-  const up = spawnSync(tsx, [path.join(ROOT, 'test/lab/cli.ts'), 'up'], {
+  const up = spawnSync(tsx, [path.join(ROOT, 'test/lab/cli.ts'), 'up', '--acme'], {
     cwd: ROOT,
     stdio: 'inherit',
     timeout: 60 * 60_000,

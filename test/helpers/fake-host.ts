@@ -377,6 +377,7 @@ export class FakeHost implements HostConnection {
       this.proxy = { image: img, running: true, staticMount: true };
       return ok(`replaced ${old} with ${img}\ngap_ms=180\n`);
     },
+    'place-acme-root': (a) => { this.files.set(a[0], `${a[1]}\n`); return ok(`written: ${a[0]}\n`); },
     'route-claims': (a) => ok([...this.routes.entries()].filter(([k]) => k !== a[1]).map(([k, r]) => `route=${k}\t${r.http}\n`).join('')),
     'role-containers': (a) => {
       const [, key, app, role] = a;

@@ -54,12 +54,34 @@ export interface LabDescriptor {
     knownHostsPath: string;
   };
   hosts: LabHost[];
-  /** url: to the hosts' published port 8000; proxyUrl: to the hosts' proxy on port 80 (routes by Host). */
-  lb: { url: string; id: string; proxyUrl?: string };
+  /**
+   * url: to the hosts' published port 8000; proxyUrl: to the hosts' proxy on port 80 (routes by
+   * Host); tlsAddress (127.0.0.1:PORT, where nginx has its stream module): TCP passthrough to the
+   * hosts' port 443, so TLS ends at each host's proxy.
+   */
+  lb: { url: string; id: string; proxyUrl?: string; tlsAddress?: string };
   /** Name of the outer bridge network the hosts and the registry share (added after the first cut). */
   network?: string;
   /** Set by `lab up --swarm`: the hosts form one Docker Swarm. */
   swarm?: LabSwarm;
+  /** Set by `lab up --acme` (and kept by later ups while it runs): an ACME CA on the lab network. */
+  acme?: LabAcme;
+}
+
+/** The lab's ACME CA: Pebble, with pebble-challtestsrv as the DNS it validates names with. */
+export interface LabAcme {
+  /** The ACME directory URL (HTTPS, deploy.proxy.acme.ca). */
+  directory: string;
+  /** PEM of the certificate Pebble's HTTPS listeners use (self-signed): deploy.proxy.acme.ca_root. */
+  caRootPath: string;
+  /** Pebble's issuing root (PEM over HTTPS, trust caRootPath to fetch it): what the certificates it issues chain to. */
+  rootsUrl: string;
+  /** challtestsrv's management API: POST /add-a {host, addresses} points a name at addresses. */
+  dnsUrl: string;
+  /** The CA container's address on the lab network. */
+  ip: string;
+  /** Container id (lab down removes it). */
+  id: string;
 }
 
 export interface LabSwarm {

@@ -2,6 +2,7 @@
 // GETs without keep-alive, in a loop bounded by a request count and a deadline. Counts
 // non-200 answers and which app versions answered (X-App-Version header or JSON body).
 import http from 'node:http';
+import https from 'node:https';
 
 export interface LoadStats {
   requests: number;
@@ -27,6 +28,8 @@ export interface LoadOptions {
   pauseMs?: number;
   /** Host header to send (the app's host name, for a proxy that routes by it). */
   host?: string;
+  /** For an https:// url: the CA certificates (PEM) to trust; the TLS server name is `host`. */
+  ca?: string;
 }
 
 export interface LoadRun {
@@ -34,9 +37,12 @@ export interface LoadRun {
   readonly stats: LoadStats;
 }
 
-function getOnce(url: string, timeoutMs: number, host?: string, extra: Record<string, string> = {}): Promise<{ status: number; version?: string; headers: http.IncomingHttpHeaders; body: string }> {
+function getOnce(url: string, timeoutMs: number, host?: string, extra: Record<string, string> = {}, ca?: string): Promise<{ status: number; version?: string; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers: { Connection: 'close', ...extra, ...(host ? { Host: host } : {}) }, timeout: timeoutMs }, (res) => {
+    const opts = { agent: false as const, headers: { Connection: 'close', ...extra, ...(host ? { Host: host } : {}) }, timeout: timeoutMs };
+    // https: the certificate must chain to `ca` and name `host` (sent as SNI).
+    const get = url.startsWith('https:') ? (cb: (res: http.IncomingMessage) => void) => https.get(url, { ...opts, ca, ...(host ? { servername: host } : {}) }, cb) : (cb: (res: http.IncomingMessage) => void) => http.get(url, opts, cb);
+    const req = get((res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { if (body.length < 4096) body += d; });
@@ -65,7 +71,7 @@ export function startLoad(o: LoadOptions): LoadRun {
     while (!stopping && stats.requests < maxRequests && Date.now() < deadline) {
       stats.requests++;
       try {
-        const r = await getOnce(o.url, 10_000, o.host);
+        const r = await getOnce(o.url, 10_000, o.host, {}, o.ca);
         if (r.version) {
           if (!(r.version in stats.versions)) { stats.versions[r.version] = 0; stats.firstSeen.push(r.version); }
           stats.versions[r.version]++;
@@ -91,7 +97,7 @@ export function startLoad(o: LoadOptions): LoadRun {
   };
 }
 
-/** One GET (for checks outside a load run), with an optional Host header. */
-export async function fetchVersion(url: string, host?: string, headers: Record<string, string> = {}): Promise<{ status: number; version?: string; headers: http.IncomingHttpHeaders; body: string }> {
-  return getOnce(url, 10_000, host, headers);
+/** One GET (for checks outside a load run), with an optional Host header; `ca` for an https:// url. */
+export async function fetchVersion(url: string, host?: string, headers: Record<string, string> = {}, ca?: string): Promise<{ status: number; version?: string; headers: http.IncomingHttpHeaders; body: string }> {
+  return getOnce(url, 10_000, host, headers, ca);
 }

@@ -1,7 +1,7 @@
-// npm run lab:up [-- --hosts N] [--swarm] [--bare] | lab:down [-- --images] | lab:status
+// npm run lab:up [-- --hosts N] [--swarm] [--bare] [--acme] | lab:down [-- --images] | lab:status
 import { labDown } from './down.js';
 import { labStatus } from './status.js';
-import { labUp, requestedHosts, requestedSwarm } from './up.js';
+import { labUp, requestedAcme, requestedHosts, requestedSwarm } from './up.js';
 import { startBareHost } from './bare.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,9 +10,9 @@ async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'up': {
-      const lab = await labUp(requestedHosts(rest), { swarm: requestedSwarm(rest) });
+      const lab = await labUp(requestedHosts(rest), { swarm: requestedSwarm(rest), acme: requestedAcme(rest) });
       process.stdout.write(
-        `registry ${lab.registry.address}  lb ${lab.lb.url}  hosts ${lab.hosts.map((h) => h.address).join(' ')}${lab.swarm ? `  swarm manager ${lab.swarm.manager}` : ''}\n`,
+        `registry ${lab.registry.address}  lb ${lab.lb.url}  hosts ${lab.hosts.map((h) => h.address).join(' ')}${lab.swarm ? `  swarm manager ${lab.swarm.manager}` : ''}${lab.acme ? `  acme ${lab.acme.directory}` : ''}\n`,
       );
       if (rest.includes('--bare')) {
         // A bare host to try pallet setup on by hand; lab down removes it.
@@ -29,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status':
       return (await labStatus()) ? 0 : 1;
     default:
-      process.stderr.write('usage: tsx test/lab/cli.ts up [--hosts N] [--swarm] [--bare] | down [--images] | status\n');
+      process.stderr.write('usage: tsx test/lab/cli.ts up [--hosts N] [--swarm] [--bare] [--acme] | down [--images] | status\n');
       return 2;
   }
 }

@@ -1,7 +1,7 @@
 // `lab down`: removes exactly what `up` made, by container id / pid / network id. Images stay
 // (they are the cache) unless asked; keys, registry storage and the chosen ports stay too.
 import { docker } from './engine.js';
-import { IMAGE_NAMES } from './images.js';
+import { ACME_IMAGE, IMAGE_NAMES } from './images.js';
 import { stopLb } from './lb.js';
 import { BARE_LAYER, BARE_ROOTFS, ROOTFS } from './recipes.js';
 import { loadState, removeDescriptor, saveState, STATE_FILE, withLabLock } from './state.js';
@@ -36,6 +36,8 @@ export async function labDown(opts: { images?: boolean } = {}): Promise<void> {
       for (const id of state.bare ?? []) await removeContainer(id, 'bare host');
       state.bare = [];
       saveState(state);
+      await removeContainer(state.acme?.containerId, 'ACME CA');
+      state.acme = undefined;
       await removeContainer(state.registry.containerId, 'registry');
       state.registry.containerId = undefined;
       if (state.networkId) {
@@ -50,7 +52,7 @@ export async function labDown(opts: { images?: boolean } = {}): Promise<void> {
       saveState(state);
     }
     if (opts.images) {
-      const tags = new Set([...Object.values(IMAGE_NAMES), ...ROOTFS.flatMap((r) => [r.tag, ...(r.aliases ?? [])]), BARE_LAYER.tag, BARE_ROOTFS.tag]);
+      const tags = new Set([...Object.values(IMAGE_NAMES), ACME_IMAGE, ...ROOTFS.flatMap((r) => [r.tag, ...(r.aliases ?? [])]), BARE_LAYER.tag, BARE_ROOTFS.tag]);
       for (const tag of tags) {
         try {
           await docker.getImage(tag).remove();

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { docker } from './engine.js';
 import {
   BARE_LAYER, BARE_ROOTFS, LAYERS, RECIPE_LABEL, ROOTFS, debootstrapArgs, importChangeArgs, layerHash, rootfsHash,
-  type LayerRecipe, type RootfsRecipe,
+  type LabPart, type LayerRecipe, type RootfsRecipe,
 } from './recipes.js';
 import { describeRootfsSource, hubRootfsDockerfile, rootfsSource, type RootfsSource } from './distro.js';
 import { labPath } from './state.js';
@@ -152,9 +152,16 @@ async function buildDockerfile(name: string, tag: string, dockerfile: string, fi
   log(`image ${tag} built`);
 }
 
-/** Ensures every lab image exists with the current recipe; returns their names. */
-export async function ensureImages(): Promise<LabImages> {
-  await ensureRecipes(ROOTFS, LAYERS);
+/** The ACME CA image (Pebble), built by `lab up --acme` only. */
+export const ACME_IMAGE = 'pallet-lab/pebble:2.4';
+
+/**
+ * Ensures every lab image exists with the current recipe; returns their names. Images of a part
+ * (`parts`, e.g. the ACME CA) are built only when that part is asked for.
+ */
+export async function ensureImages(parts: readonly LabPart[] = []): Promise<LabImages> {
+  const wanted = (r: { part?: LabPart }) => !r.part || parts.includes(r.part);
+  await ensureRecipes(ROOTFS.filter(wanted), LAYERS.filter(wanted));
   return IMAGE_NAMES;
 }
 

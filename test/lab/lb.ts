@@ -25,12 +25,6 @@ const LOCATION = (upstream: string) => `    location / {
     }`;
 
 /**
- * nginx.conf text (pure). Upstreams are the hosts' container IPs: a refused connect fails fast.
- * Two server blocks: `listenPort` -> the hosts' published app port (deploy.proxy: false), and
- * `proxyPort` -> the hosts' proxy on port 80 (the Host header the client sent is passed on, so
- * the proxy routes by it).
- */
-/**
  * The start of an nginx.conf for an instance run by a test or bench as root from `dir`: one
  * worker, every log and temporary path under `dir`, up to the opened `http {` block.
  */
@@ -48,7 +42,19 @@ http {
 `;
 }
 
-export function nginxConfig(listenPort: number, upstreams: Upstream[], dir: string, proxyPort?: number, proxyUpstreams: Upstream[] = []): string {
+/** Debian's nginx stream module (package libnginx-mod-stream): TCP passthrough, loaded by the lab's config when present. */
+export const STREAM_MODULE = '/usr/lib/nginx/modules/ngx_stream_module.so';
+
+/**
+ * nginx.conf text (pure). Upstreams are the hosts' container IPs: a refused connect fails fast.
+ * Two server blocks: `listenPort` -> the hosts' published app port (deploy.proxy: false), and
+ * `proxyPort` -> the hosts' proxy on port 80 (the Host header the client sent is passed on, so
+ * the proxy routes by it). `tls`: a third listener, a TCP passthrough (nginx's stream module,
+ * loaded from `module`) to the hosts' port 443: TLS ends at each host's proxy, so a client sees
+ * the host's own certificate.
+ */
+export function nginxConfig(listenPort: number, upstreams: Upstream[], dir: string, proxyPort?: number, proxyUpstreams: Upstream[] = [],
+  tls?: { port: number; upstreams: Upstream[]; module: string }): string {
   if (!upstreams.length) throw new Error('nginx needs at least one upstream');
   const proxy = proxyPort && proxyUpstreams.length ? `
   upstream pallet_lab_proxy {
@@ -58,8 +64,21 @@ ${proxyUpstreams.map((u) => `    server ${u.host}:${u.port} max_fails=1 fail_tim
     listen 127.0.0.1:${proxyPort};
 ${LOCATION('pallet_lab_proxy')}
   }` : '';
+  const passthrough = tls?.upstreams.length ? `
+stream {
+  upstream pallet_lab_tls {
+${tls.upstreams.map((u) => `    server ${u.host}:${u.port} max_fails=1 fail_timeout=2s;`).join('\n')}
+  }
+  server {
+    listen 127.0.0.1:${tls.port};
+    proxy_pass pallet_lab_tls;
+    proxy_connect_timeout 1s;
+    proxy_next_upstream on;
+  }
+}
+` : '';
   return `# Written by test/lab/lb.ts; regenerated on every lab up.
-${nginxPreamble(dir)}  upstream pallet_lab_web {
+${passthrough ? `load_module ${tls!.module};\n` : ''}${nginxPreamble(dir)}  upstream pallet_lab_web {
 ${upstreams.map((u) => `    server ${u.host}:${u.port} max_fails=1 fail_timeout=2s;`).join('\n')}
   }
   server {
@@ -67,7 +86,7 @@ ${upstreams.map((u) => `    server ${u.host}:${u.port} max_fails=1 fail_timeout=
 ${LOCATION('pallet_lab_web')}
   }${proxy}
 }
-`;
+${passthrough}`;
 }
 
 export function nginxArgs(dir: string): string[] {
@@ -85,7 +104,11 @@ function isOurNginx(pid: number | undefined, conf: string): boolean {
   }
 }
 
-export async function ensureLb(state: LabState, upstreams: Upstream[], proxyUpstreams: Upstream[] = []): Promise<{ url: string; id: string; proxyUrl?: string }> {
+/**
+ * Starts (or reloads) the lab's nginx: the hosts' app port, their proxy's port 80, and, where
+ * Debian's stream module is installed, a TLS passthrough to their port 443 (`tlsAddress`).
+ */
+export async function ensureLb(state: LabState, upstreams: Upstream[], proxyUpstreams: Upstream[] = []): Promise<{ url: string; id: string; proxyUrl?: string; tlsAddress?: string }> {
   const dir = labPath('nginx');
   mkdirSync(`${dir}/tmp`, { recursive: true });
   const conf = `${dir}/nginx.conf`;
@@ -97,8 +120,14 @@ export async function ensureLb(state: LabState, upstreams: Upstream[], proxyUpst
   if (!state.lb.proxyPort || (!running && !(await portFree(state.lb.proxyPort)))) {
     state.lb.proxyPort = await pickPort(18180, new Set([...taken, state.lb.port]));
   }
-  const text = nginxConfig(state.lb.port, upstreams, dir, state.lb.proxyPort, proxyUpstreams);
+  const stream = existsSync(STREAM_MODULE) && proxyUpstreams.length > 0;
+  if (stream && (!state.lb.tlsPort || (!running && !(await portFree(state.lb.tlsPort))))) {
+    state.lb.tlsPort = await pickPort(18443, new Set([...taken, state.lb.port, state.lb.proxyPort]));
+  }
+  const tls = stream ? { port: state.lb.tlsPort!, upstreams: proxyUpstreams.map((u) => ({ host: u.host, port: 443 })), module: STREAM_MODULE } : undefined;
+  const text = nginxConfig(state.lb.port, upstreams, dir, state.lb.proxyPort, proxyUpstreams, tls);
   const proxyUrl = proxyUpstreams.length ? `http://127.0.0.1:${state.lb.proxyPort}` : undefined;
+  const tlsAddress = tls ? `127.0.0.1:${tls.port}` : undefined;
   const old = existsSync(conf) ? readFileSync(conf, 'utf8') : '';
   writeFileSync(conf, text);
   const url = `http://127.0.0.1:${state.lb.port}`;
@@ -111,7 +140,7 @@ export async function ensureLb(state: LabState, upstreams: Upstream[], proxyUpst
       await sleep(500);
       log(`nginx reloaded with ${upstreams.length} upstream(s)`);
     } else log(`nginx reused: ${url} (pid ${state.lb.pid})`);
-    return { url, id: String(state.lb.pid), proxyUrl };
+    return { url, id: String(state.lb.pid), proxyUrl, ...(tlsAddress ? { tlsAddress } : {}) };
   }
   const out = openSync(`${dir}/nginx.out`, 'a');
   const child = spawn('nginx', nginxArgs(dir), { detached: true, stdio: ['ignore', out, out] });
@@ -121,8 +150,8 @@ export async function ensureLb(state: LabState, upstreams: Upstream[], proxyUpst
     if (!pidAlive(child.pid)) throw new Error(`nginx exited; see ${dir}/error.log and ${dir}/nginx.out`);
     return tcpOpen('127.0.0.1', state.lb.port);
   }, { attempts: 40, intervalMs: 250, timeoutMs: 15_000 });
-  log(`nginx up: ${url} (pid ${child.pid}) -> ${upstreams.map((u) => `${u.host}:${u.port}`).join(' ')}${proxyUrl ? `; ${proxyUrl} -> the hosts' proxy port 80` : ''}`);
-  return { url, id: String(child.pid), proxyUrl };
+  log(`nginx up: ${url} (pid ${child.pid}) -> ${upstreams.map((u) => `${u.host}:${u.port}`).join(' ')}${proxyUrl ? `; ${proxyUrl} -> the hosts' proxy port 80` : ''}${tlsAddress ? `; ${tlsAddress} -> their port 443 (TLS passthrough)` : ''}`);
+  return { url, id: String(child.pid), proxyUrl, ...(tlsAddress ? { tlsAddress } : {}) };
 }
 
 /** Stops nginx by pid: graceful QUIT, then KILL after a bounded wait. */

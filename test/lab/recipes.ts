@@ -3,7 +3,7 @@
 // Every image carries a label with the hash of its recipe and is rebuilt only when it changes.
 import { createHash } from 'node:crypto';
 import {
-  BARE_APT_CONF, BARE_HOSTKEYS_UNIT, BARE_REGISTRY_FORWARD_UNIT, BARE_SSHD_CONF, HOST_INIT, POSTGRES_ENTRYPOINT, RABBITMQ_ENTRYPOINT, SMTP_SINK, SSHD_LAB_CONF,
+  BARE_APT_CONF, BARE_HOSTKEYS_UNIT, BARE_REGISTRY_FORWARD_UNIT, BARE_SSHD_CONF, HOST_INIT, PEBBLE_INIT, POSTGRES_ENTRYPOINT, RABBITMQ_ENTRYPOINT, SMTP_SINK, SSHD_LAB_CONF,
 } from './scripts.js';
 
 /** Bump when the way images are built changes without any recipe text changing. */
@@ -22,7 +22,12 @@ export interface RootfsRecipe {
   changes: string[];
   /** More tags for the same image. */
   aliases?: string[];
+  /** Built only for the lab part that needs it (`lab up --acme`), not on every lab up. */
+  part?: LabPart;
 }
+
+/** A lab part started only when asked for (`lab up --acme`). */
+export type LabPart = 'acme';
 
 /** A Dockerfile on top of a rootfs image; no network access inside. */
 export interface LayerRecipe {
@@ -32,6 +37,7 @@ export interface LayerRecipe {
   from: string;
   dockerfile: string;
   files: Record<string, string>;
+  part?: LabPart;
 }
 
 export type Recipe = RootfsRecipe | LayerRecipe;
@@ -100,12 +106,40 @@ export const ROOTFS: RootfsRecipe[] = [
       'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]',
     ],
   },
+  {
+    // An ACME CA for `lab up --acme`: Pebble (RFC 8555 test CA) and pebble-challtestsrv (its DNS),
+    // both in Debian's pebble package; openssl makes the certificate of Pebble's own listener.
+    kind: 'rootfs',
+    name: 'pebble',
+    tag: 'pallet-lab/pebble-rootfs:bookworm',
+    part: 'acme',
+    packages: ['pebble', 'openssl'],
+    changes: [`ENV ${PATH_ENV}`, 'ENV LANG=C.UTF-8'],
+  },
 ];
 
 const SERVICES = 'pallet-lab/services-rootfs:bookworm';
 const MESSAGING = 'pallet-lab/messaging-rootfs:bookworm';
 
 export const LAYERS: LayerRecipe[] = [
+  {
+    kind: 'layer',
+    name: 'pebble',
+    tag: 'pallet-lab/pebble:2.4',
+    part: 'acme',
+    from: 'pallet-lab/pebble-rootfs:bookworm',
+    files: { 'lab-pebble-init': PEBBLE_INIT },
+    dockerfile: [
+      'FROM pallet-lab/pebble-rootfs:bookworm',
+      'COPY lab-pebble-init /usr/local/sbin/lab-pebble-init',
+      'RUN chmod 755 /usr/local/sbin/lab-pebble-init',
+      // Validation happens for real (no PEBBLE_VA_ALWAYS_VALID), without Pebble's random wait
+      // before it, and every good nonce is taken (no random badNonce retries in the clients).
+      'ENV PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0',
+      'EXPOSE 14000 15000 8055',
+      'ENTRYPOINT ["/usr/local/sbin/lab-pebble-init"]',
+    ].join('\n'),
+  },
   {
     kind: 'layer',
     name: 'postgres',

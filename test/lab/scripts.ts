@@ -206,3 +206,34 @@ Restart=always
 export const BARE_APT_CONF = `Acquire::Check-Valid-Until "false";
 Acquire::Check-Date "false";
 `;
+
+/** Where the ACME CA container keeps its listener certificate (a bind mount of the lab's acme/ directory). */
+export const ACME_DIR_IN_CONTAINER = '/acme';
+
+/**
+ * Entry point of the lab's ACME CA (Debian's pebble package): a self-signed certificate for
+ * Pebble's own HTTPS listeners, made for the container's address on the lab network (kept in the
+ * bind-mounted ACME_DIR_IN_CONTAINER, where lab up reads it, and made again when the address
+ * changed), then pebble-challtestsrv as Pebble's DNS server (management API on 8055, every other
+ * listener off, no default address: only the names the lab adds with add-a resolve), then Pebble
+ * (directory on 14000, its management API with the issuing roots on 15000), which validates
+ * HTTP-01 on port 80 and TLS-ALPN-01 on 443 of whatever a name resolves to.
+ */
+export const PEBBLE_INIT = `#!/bin/sh
+set -eu
+d=${ACME_DIR_IN_CONTAINER}
+ip=$(hostname -i | awk '{print $1}')
+mkdir -p "$d"
+if [ ! -s "$d/listener.pem" ] || [ "$(cat "$d/listener.ip" 2>/dev/null)" != "$ip" ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=pallet-lab pebble listener" \\
+    -addext "subjectAltName=IP:$ip,DNS:localhost" -keyout "$d/listener.key" -out "$d/listener.pem" 2>/dev/null
+  printf '%s\\n' "$ip" > "$d/listener.ip"
+fi
+cat > /etc/pebble.json <<CFG
+{"pebble": {"listenAddress": "0.0.0.0:14000", "managementListenAddress": "0.0.0.0:15000",
+  "certificate": "$d/listener.pem", "privateKey": "$d/listener.key",
+  "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+CFG
+pebble-challtestsrv -defaultIPv4 "" -defaultIPv6 "" -dns01 127.0.0.1:8053 -management :8055 -http01 "" -https01 "" -tlsalpn01 "" &
+exec pebble -config /etc/pebble.json -dnsserver 127.0.0.1:8053
+`;

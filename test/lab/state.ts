@@ -22,11 +22,13 @@ export interface LabState {
   labId: string;
   registry: { port: number; username: string; password: string; containerId?: string };
   hosts: HostState[];
-  /** port: -> hosts' published app port; proxyPort: -> hosts' proxy (port 80). */
-  lb: { port: number; pid?: number; proxyPort?: number };
+  /** port: -> hosts' published app port; proxyPort: -> hosts' proxy (port 80); tlsPort: -> their port 443, TLS passed through. */
+  lb: { port: number; pid?: number; proxyPort?: number; tlsPort?: number };
   networkId?: string;
   /** Bare hosts (bare.ts) still running: container ids, removed by lab down too. */
   bare?: string[];
+  /** `lab up --acme`: the ACME CA's container. */
+  acme?: { containerId?: string };
 }
 
 export function labPath(...parts: string[]): string {

@@ -39,6 +39,7 @@ export async function labStatus(out: (line: string) => void = (l) => process.std
     allUp &&= st.startsWith('running');
     out(`host ${h.index}  ssh 127.0.0.1:${h.sshPort}  web 127.0.0.1:${h.webPort}  ${st}`);
   }
+  if (s.acme?.containerId) out(`ACME CA ${await containerStatus(s.acme.containerId)}`);
   const lbUp = pidAlive(s.lb.pid);
   allUp &&= lbUp;
   out(`nginx 127.0.0.1:${s.lb.port} ${lbUp ? `running (pid ${s.lb.pid})` : 'not running'}`);

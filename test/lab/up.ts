@@ -1,6 +1,7 @@
 // `lab up`: engine, images, registry, hosts, load balancer, descriptor. Idempotent: whatever is
 // already up and healthy is reused, and state is saved after every step.
 import type { LabDescriptor } from '../helpers/lab.js';
+import { ensureAcme } from './acme.js';
 import { ensureEngine } from './engine.js';
 import { ensureHosts, HOST_WEB_PORT } from './hosts.js';
 import { ensureImages } from './images.js';
@@ -23,12 +24,21 @@ export function requestedHosts(argv: string[], env: NodeJS.ProcessEnv = process.
   return n;
 }
 
+/** `--acme`: an ACME CA (Pebble) on the lab network. */
+export function requestedAcme(argv: string[]): boolean {
+  return argv.includes('--acme');
+}
+
 /** `--swarm`: the hosts form one Docker Swarm (host 1 the manager). */
 export function requestedSwarm(argv: string[]): boolean {
   return argv.includes('--swarm');
 }
 
-export async function labUp(hostCount = DEFAULT_HOSTS, opts: { swarm?: boolean } = {}): Promise<LabDescriptor> {
+/**
+ * Brings the lab up (idempotent). `swarm`: the hosts form a swarm; `acme`: the ACME CA is started,
+ * and once started it stays in the lab (and in lab.json) until lab down.
+ */
+export async function labUp(hostCount = DEFAULT_HOSTS, opts: { swarm?: boolean; acme?: boolean } = {}): Promise<LabDescriptor> {
   return withLabLock(async () => {
     const t0 = Date.now();
     const step = (name: string) => log(`${name} ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
@@ -37,7 +47,8 @@ export async function labUp(hostCount = DEFAULT_HOSTS, opts: { swarm?: boolean }
     step('engine');
     const state = loadState();
     saveState(state);
-    const [images, keys] = await Promise.all([ensureImages(), ensureKeys()]);
+    const acme = opts.acme || state.acme?.containerId !== undefined;
+    const [images, keys] = await Promise.all([ensureImages(acme ? ['acme'] : []), ensureKeys()]);
     step('images');
     const network = await ensureNetwork(state);
     saveState(state);
@@ -55,6 +66,15 @@ export async function labUp(hostCount = DEFAULT_HOSTS, opts: { swarm?: boolean }
     step(`${hosts.length} hosts`);
     const swarm = opts.swarm ? await ensureSwarm(hosts, keys) : undefined;
     if (swarm) step(`swarm of ${swarm.nodes} nodes`);
+    let acmeCa;
+    if (acme) {
+      try {
+        acmeCa = await ensureAcme(state, network, hosts);
+      } finally {
+        saveState(state);
+      }
+      step('ACME CA');
+    }
     const lb = await ensureLb(state, hosts.map((h) => ({ host: h.ip, port: HOST_WEB_PORT })), hosts.map((h) => ({ host: h.ip, port: 80 })));
     saveState(state);
     step('load balancer');
@@ -76,6 +96,7 @@ export async function labUp(hostCount = DEFAULT_HOSTS, opts: { swarm?: boolean }
       lb,
       network,
       ...(swarm ? { swarm } : {}),
+      ...(acmeCa ? { acme: acmeCa } : {}),
     };
     writeDescriptor(descriptor);
     log(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${LAB_FILE}`);

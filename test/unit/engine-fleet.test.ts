@@ -365,6 +365,34 @@ describe('target proxy only', () => {
 });
 
 describe('the proxy as a driver', () => {
+  test('tls auto from a private ACME CA on three hosts: its root is on each host before the first route; each host passes challenges to the other two', async () => {
+    const file = path.join(dir, 'acme.yml');
+    writeFileSync(path.join(dir, 'ca-root.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    writeFileSync(file, [
+      'app: shop', `image: ${IMAGE}`, 'deploy:', '  ssh: { user: deploy }', '  env_file: /etc/pallet/shop.env',
+      '  proxy: { hosts: [shop.test], drain_timeout: 1, acme: { ca: "https://ca.internal/acme/acme/directory", ca_root: ca-root.pem } }',
+      '  roles:', '    web: { hosts: [a, b, c], command: serve, health: { timeout: 2 }, stop_timeout: 1 }', '',
+    ].join('\n'));
+    const f = fleetWith(['build-1']);
+    const report = await executeDeploy({
+      mode: 'deploy', config: loadConfig(file), tag: 'build-1', runTasks: true, ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
+      ledger: new CleanupLedger(), env: { GITHUB_RUN_ID: '7', GITHUB_ACTOR: 'octo' }, signal: new AbortController().signal, connect: f.connect,
+    });
+    expect({ ok: report.ok, error: report.error }).toEqual({ ok: true, error: undefined });
+    for (const h of HOSTS) {
+      const log = f.host(h).log;
+      expect(log.indexOf('place-acme-root')).toBeGreaterThanOrEqual(0);
+      expect(log.indexOf('place-acme-root')).toBeLessThan(log.indexOf('set-route'));
+      const root = [...f.host(h).files.keys()].find((k) => k.startsWith('/var/lib/pallet/proxy/acme-roots/'))!;
+      const route = f.host(h).routes.get('shop+web')!;
+      expect(JSON.parse(route.policy).issuers[0]).toMatchObject({ ca: 'https://ca.internal/acme/acme/directory', trusted_roots_pem_files: [root.replace('/var/lib/pallet/proxy/', '/etc/pallet-proxy/')] });
+      const dials = JSON.stringify(JSON.parse(`[${route.http}]`)[1]).match(/"dial":"[^"]+"/g);
+      // The first step asks the first reachable of both other hosts, the second (on a 404) the last one.
+      const [p1, p2] = HOSTS.filter((o) => o !== h);
+      expect(dials).toEqual([p1, p2, p2].map((o) => `"dial":"${o}:80"`));
+    }
+  });
+
   test("the app's containers run on its own network, which the proxy joins; health is asked there", async () => {
     const f = fleetWith(['build-1']);
     await deploy(f, 'proxy', 'deploy', 'build-1');

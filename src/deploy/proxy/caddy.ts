@@ -46,7 +46,31 @@ export interface RouteSpec {
    * with `Retry-After: retryAfter` (seconds, RFC 9110 §10.2.3) and `page` (HTML).
    */
   maintenance?: { page: string; retryAfter: number };
+  /**
+   * `tls: auto` from this ACME CA (deploy.proxy.acme) instead of Caddy's defaults: its directory
+   * URL, the root file (as the proxy container sees it) trusted for its HTTPS, the account email.
+   */
+  acme?: AcmeIssuer;
+  /**
+   * `tls: auto` on several hosts: the other hosts' port 80 as Caddy dials it (`host:80`). An
+   * HTTP-01 challenge this proxy does not know is asked of them in turn (see challengeRoutes).
+   */
+  challengePeers?: string[];
 }
+
+/** deploy.proxy.acme as the proxy's config names it. */
+export interface AcmeIssuer {
+  ca?: string;
+  /** Path inside the proxy container of the PEM file trusted for `ca`'s HTTPS. */
+  caRootFile?: string;
+  email?: string;
+}
+
+/** The header that marks an ACME challenge request forwarded from another host: never forwarded again. */
+export const CHALLENGE_FORWARDED_HEADER = 'X-Pallet-Acme-Forwarded';
+
+/** HTTP-01 challenge paths (RFC 8555 §8.3). */
+export const CHALLENGE_PATH = '/.well-known/acme-challenge/*';
 
 /** The three fragments one (app, role) contributes; each is a comma-joined list of JSON objects ('' = none). */
 export interface RouteFragments {
@@ -158,6 +182,56 @@ function proxyRoute(r: RouteSpec): object {
   };
 }
 
+/**
+ * Caddy's issuers for `tls: auto` (pure): with deploy.proxy.acme's `ca` the ACME issuer of that CA,
+ * with the root it trusts for the CA's HTTPS; without, Caddy's own defaults (Let's Encrypt, then
+ * ZeroSSL), with the email if one is given. `httpOnly` (several hosts): the HTTP-01 challenge
+ * only, the one the hosts pass between them; TLS-ALPN-01 goes to port 443 of whichever host the
+ * name leads to, and only the host that asked can answer it there.
+ */
+export function acmeIssuers(a: AcmeIssuer, httpOnly = false): object[] {
+  const common = { ...(a.email ? { email: a.email } : {}), ...(httpOnly ? { challenges: { 'tls-alpn': { disabled: true } } } : {}) };
+  if (!a.ca) return [{ module: 'acme', ...common }, { module: 'zerossl', ...common }];
+  return [{ module: 'acme', ca: a.ca, ...common, ...(a.caRootFile ? { trusted_roots_pem_files: [a.caRootFile] } : {}) }];
+}
+
+/**
+ * The routes that let any host of the role answer an HTTP-01 challenge (pure), in front of the
+ * redirect to HTTPS. Caddy answers a challenge it started itself before any route runs
+ * (caddyhttp's Server.ServeHTTP calls the TLS app's HandleHTTPChallenge first); a request for a
+ * token it does not know falls through to the routes, which is where these come in. Behind a
+ * load balancer the CA's request for host A's token may reach host B: B forwards it, marked with
+ * CHALLENGE_FORWARDED_HEADER, to each other host's port 80 in turn, moving on when one answers
+ * 404, so the host that holds the token answers it. A marked request that reaches a host which does not know the
+ * token gets the 404 at once: a challenge is forwarded at most once, never in a loop.
+ *
+ * Step i asks the first reachable of peers[i..]: a peer that cannot be reached (down, being
+ * replaced) counts as a failure for 30 s (Caddy's passive health check, shared by every route of
+ * the proxy) and the next one is asked within the same request, so one host that is down does not
+ * keep the others from answering.
+ */
+export function challengeRoutes(hosts: string[], peers: string[]): object[] {
+  const forward = (dials: string[], next?: object): object => ({
+    handler: 'reverse_proxy',
+    upstreams: dials.map((dial) => ({ dial })),
+    load_balancing: { selection_policy: { policy: 'first' }, try_duration: 5_000_000_000, try_interval: 100_000_000 },
+    health_checks: { passive: { fail_duration: 30_000_000_000, max_fails: 1 } },
+    headers: { request: { set: { [CHALLENGE_FORWARDED_HEADER]: ['1'] } } },
+    transport: { protocol: 'http', dial_timeout: 2_000_000_000, response_header_timeout: 5_000_000_000 },
+    ...(next ? { handle_response: [{ match: { status_code: [404] }, routes: [{ handle: [next] }] }] } : {}),
+  });
+  const chain = peers.reduceRight<object | undefined>((next, _dial, i) => forward(peers.slice(i), next), undefined)!;
+  return [
+    { match: [{ host: hosts, path: [CHALLENGE_PATH], header: { [CHALLENGE_FORWARDED_HEADER]: ['1'] } }], handle: [notFound()], terminal: true },
+    { match: [{ host: hosts, path: [CHALLENGE_PATH] }], handle: [chain], terminal: true },
+  ];
+}
+
+/** `host:80` as Caddy dials it (IPv6 literals in brackets), for challengePeers. */
+export function peerDial(host: string): string {
+  return `${host.includes(':') ? `[${host}]` : host}:80`;
+}
+
 /** The fragments of one app's web role. Throws when TLS is asked for without host names. */
 export function routeFragments(r: RouteSpec): RouteFragments {
   if (r.tls !== 'off' && r.hosts.length === 0) throw new Error(`tls ${r.tls} needs host names (deploy.proxy.hosts)`);
@@ -169,8 +243,11 @@ export function routeFragments(r: RouteSpec): RouteFragments {
     handle: [{ handler: 'static_response', status_code: 308, headers: { Location: ['https://{http.request.host}{http.request.uri}'] } }],
     terminal: true,
   };
-  const policies = r.tls === 'internal' ? j({ subjects: r.hosts, issuers: [{ module: 'internal' }] }) : '';
-  return { http: j(redirect), https: j(proxyRoute(r)), policies, catchAll: false, wildcard };
+  const several = r.tls === 'auto' && (r.challengePeers?.length ?? 0) > 0;
+  const policies = r.tls === 'internal' ? j({ subjects: r.hosts, issuers: [{ module: 'internal' }] })
+    : r.acme || several ? j({ subjects: r.hosts, issuers: acmeIssuers(r.acme ?? {}, several) }) : '';
+  const challenges = several ? challengeRoutes(r.hosts, r.challengePeers!) : [];
+  return { http: [...challenges, redirect].map(j).join(','), https: j(proxyRoute(r)), policies, catchAll: false, wildcard };
 }
 
 /**

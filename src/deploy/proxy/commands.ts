@@ -1,6 +1,7 @@
 // Pure: every command the proxy mode runs on a host, as argument vectors. Like ../commands.ts,
 // scripts are constants run as `sh -c SCRIPT sh ARG...`: names, tags and JSON fragments only
 // ever travel as positional arguments.
+import { createHash } from 'node:crypto';
 import { remoteScript } from '../../host/script.js';
 import { FINISH_STEPS, type FinishFields } from '../commands.js';
 import { configFrame, emptyConfig, routeOrder, type RouteFragments } from './caddy.js';
@@ -18,6 +19,31 @@ export const PROXY_CONTAINER = 'pallet-proxy';
 export const PROXY_NETWORK = 'pallet-proxy';
 
 
+/** Where the proxy container sees PROXY_DIR (mounted read-only). */
+export const PROXY_DIR_IN_CONTAINER = '/etc/pallet-proxy';
+
+/**
+ * The file of a CA root the proxy trusts for an ACME CA's HTTPS (deploy.proxy.acme.ca_root), named
+ * by its content (pure): `host` under PROXY_DIR, `container` as the proxy sees it. Apps that trust
+ * the same root share one file; a changed root is a new file, so no route ever names a file that
+ * holds another certificate.
+ */
+export function acmeRootFile(pem: string): { host: string; container: string } {
+  const name = `acme-roots/${createHash('sha256').update(pem.trim()).digest('hex').slice(0, 16)}.pem`;
+  return { host: `${PROXY_DIR}/${name}`, container: `${PROXY_DIR_IN_CONTAINER}/${name}` };
+}
+
+// Writes a CA root (a public certificate) where the proxy reads it, unless it is there already.
+const PLACE_ROOT = `f="$1"; pem="$2"
+[ "$(cat "$f" 2>/dev/null)" = "$pem" ] && { echo "in place: $f"; exit 0; }
+mkdir -p "$(dirname "$f")" && printf '%s\n' "$pem" > "$f.new" && chmod 644 "$f.new" && mv "$f.new" "$f" || exit 3
+echo "written: $f"`;
+
+/** Places the PEM `pem` at acmeRootFile(pem).host (idempotent; a certificate, no secret). */
+export function placeAcmeRootArgv(pem: string): string[] {
+  return remoteScript('place-acme-root', PLACE_ROOT, acmeRootFile(pem).host, pem.trim());
+}
+
 /** Route key of one app's role: names its fragment files (`+` appears in neither name, so globs stay exact). */
 export function routeKey(app: string, role: string): string {
   return `${app}+${role}`;
@@ -31,7 +57,7 @@ export function appNetwork(app: string): string {
 // The proxy container as every deploy creates it (ENSURE and REPLACE share it): $1 image, $2 name.
 // The apps' static files (static-commands.ts) are mounted read-only; $static is STATIC_DIR.
 const PROXY_CREATE = `create() { mkdir -p "$static" && docker create --name "$2" --restart unless-stopped --network "$net" -p 80:80 -p 443:443 \\
-    -v "$d:/etc/pallet-proxy:ro" -v "$data:/data" -v "$static:${STATIC_MOUNT}:ro" --label pallet.proxy=caddy "$1" caddy run --config /etc/pallet-proxy/caddy.json; }
+    -v "$d:${PROXY_DIR_IN_CONTAINER}:ro" -v "$data:/data" -v "$static:${STATIC_MOUNT}:ro" --label pallet.proxy=caddy "$1" caddy run --config /etc/pallet-proxy/caddy.json; }
 # Joins every app network on the host it is not on yet (a proxy made by one app's deploy serves the others too).
 join() { on=$(docker inspect --format '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}' "$1" 2>/dev/null)
   for n in $(docker network ls --filter label=pallet.app-network --format '{{.Name}}'); do

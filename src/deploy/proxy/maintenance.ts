@@ -50,7 +50,7 @@ export async function setMaintenance(plan: DeployPlan, conns: Map<string, HostCo
     for (const role of web.filter((r) => r.hosts.includes(label))) {
       const { upstream } = parsePrepare((await conn.check(prepareSwitchArgv(plan.app, role.role), 'reading the route')).stdout);
       if (!upstream) { result.notDeployed.push(role.role); continue; }
-      const r = await conn.run(setRouteArgv(plan.app, role.role, upstream, roleFragments(plan, role, upstream, answer)));
+      const r = await conn.run(setRouteArgv(plan.app, role.role, upstream, roleFragments(plan, role, label, upstream, answer)));
       if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
       result.roles.push(role.role);
     }

@@ -14,10 +14,10 @@ import type { DeployPlan, RolePlan } from '../plan.js';
 import { pullOnHost, registryOf, type RegistryLogin } from '../pull.js';
 import { containerSpec, stepRunner } from '../restart.js';
 import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxySwitch } from '../types.js';
-import { healthSendsHttps, routeFragments, type RouteFragments } from './caddy.js';
+import { healthSendsHttps, peerDial, routeFragments, type RouteFragments } from './caddy.js';
 import { waitHealthy } from '../health.js';
 import {
-  ENSURE_NO_IMAGE, appNetwork, ensureProxyArgv, newContainerName, parseProxyImage, parseStaticMount, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
+  ENSURE_NO_IMAGE, acmeRootFile, appNetwork, placeAcmeRootArgv, ensureProxyArgv, newContainerName, parseProxyImage, parseStaticMount, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
   removeRouteArgv, retireArgv, retireLaterArgv, setRouteArgv, type RetireGroup,
 } from './commands.js';
 import { stateDir, type FinishFields } from '../commands.js';
@@ -34,20 +34,40 @@ export function proxiedHosts(run: DeployRun): string[] {
 }
 
 /**
- * The route fragments of the app's names for `role` (pure): to `upstream`, a container of the
- * role, or with `maintenance` the 503 page instead (the static files are served either way).
+ * Where host `label`'s proxy asks the role's other hosts for an ACME challenge it does not know
+ * (pure): with `tls: auto` on several hosts, each other host's address as pallet.yml gives it
+ * (the host part, without user and SSH port), port 80. [] on one host or with another tls.
  */
-export function roleFragments(plan: DeployPlan, role: RolePlan, upstream: string, maintenance?: { page: string; retryAfter: number }): RouteFragments {
+export function challengePeers(plan: DeployPlan, role: RolePlan, label: string): string[] {
+  if (plan.proxy?.tls !== 'auto') return [];
+  const address = (l: string) => plan.hosts.find((t) => t.label === l)?.host;
+  const self = address(label);
+  const peers = role.hosts.filter((l) => l !== label).map(address).filter((h): h is string => h !== undefined && h !== self);
+  return [...new Set(peers)].map(peerDial);
+}
+
+/**
+ * The route fragments of the app's names for `role` on host `label` (pure): to `upstream`, a
+ * container of the role, or with `maintenance` the 503 page instead (the static files are served
+ * either way); with `tls: auto` on several hosts, the routes that pass ACME challenges between them.
+ */
+export function roleFragments(plan: DeployPlan, role: RolePlan, label: string, upstream: string, maintenance?: { page: string; retryAfter: number }): RouteFragments {
   const p = plan.proxy!;
+  const peers = challengePeers(plan, role, label);
+  const acme = p.acme
+    ? { ...(p.acme.ca ? { ca: p.acme.ca } : {}), ...(p.acme.caRoot ? { caRootFile: acmeRootFile(p.acme.caRoot).container } : {}), ...(p.acme.email ? { email: p.acme.email } : {}) }
+    : undefined;
   return routeFragments({
     hosts: p.hosts, tls: p.tls, upstream, port: role.port ?? 8000, trustedProxies: p.trustedProxies,
     ...(p.static ? { static: { url: p.static.url, root: staticLiveRoot(plan.app) } } : {}),
     ...(maintenance ? { maintenance } : {}),
+    ...(acme ? { acme } : {}),
+    ...(peers.length ? { challengePeers: peers } : {}),
   });
 }
 
-function roleRoute(run: DeployRun, role: RolePlan, upstream: string): RouteFragments {
-  return roleFragments(run.plan, role, upstream);
+function roleRoute(run: DeployRun, role: RolePlan, label: string, upstream: string): RouteFragments {
+  return roleFragments(run.plan, role, label, upstream);
 }
 
 /** Exit codes of ensureProxyArgv -> what a person should do. */
@@ -105,6 +125,8 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
     const h = run.hosts.get(label)!;
     // The route claims are read beside the image check and the proxy start (independent).
     const roles = run.plan.roles.filter((r) => r.behindProxy && r.hosts.includes(label));
+    // The CA root the proxy trusts for deploy.proxy.acme.ca is in place before any route names it.
+    if (proxy.acme?.caRoot) await h.conn.check(placeAcmeRootArgv(proxy.acme.caRoot), "placing the ACME CA's root certificate");
     const [running, claims] = await Promise.all([
       ensureProxy(run, h, async () => {
         const useLogin = login && registryOf(proxy.image) === login.registry ? login : undefined;
@@ -174,7 +196,7 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
     if (!res.ok) throw new Error(res.detail);
   });
   await step('switch', async () => {
-    const r = await h.conn.run(setRouteArgv(app, role.role, name, roleRoute(run, role, name)));
+    const r = await h.conn.run(setRouteArgv(app, role.role, name, roleRoute(run, role, label, name)));
     if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
     switches(run).get(key)!.switched = true;
   });
@@ -221,7 +243,7 @@ export async function revertBehindProxy(run: DeployRun, label: string, role: Rol
   const ours = [...sw.started];
   if (sw.previous && (await isRunning(h, sw.previous))) {
     // The route file may point at ours even when the switch "failed" (proxy died after reloading).
-    const r = await h.conn.run(setRouteArgv(app, role.role, sw.previous, roleRoute(run, role, sw.previous)));
+    const r = await h.conn.run(setRouteArgv(app, role.role, sw.previous, roleRoute(run, role, label, sw.previous)));
     if (r.exitCode !== 0) throw new Error(`switching back to ${sw.previous}: ${lastLines(r.stdout || r.stderr, 2)}`);
     reporter().info(`${label}: ${role.role} routed back to ${sw.previous}`);
   } else if (h.before.tag) {

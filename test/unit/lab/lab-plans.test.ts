@@ -49,6 +49,17 @@ describe('recipes', () => {
     expect(pkgs('host')).toEqual(expect.arrayContaining(['docker.io', 'openssh-server', 'socat', 'iptables']));
   });
 
+  test('the ACME CA: Debian\'s pebble package (pebble and pebble-challtestsrv), built only for lab up --acme, never always-valid', () => {
+    const rootfs = ROOTFS.find((r) => r.name === 'pebble')!;
+    const layer = LAYERS.find((l) => l.name === 'pebble')!;
+    expect(rootfs.packages).toEqual(expect.arrayContaining(['pebble', 'openssl']));
+    expect([rootfs.part, layer.part]).toEqual(['acme', 'acme']);
+    expect(ROOTFS.concat().filter((r) => r.part).map((r) => r.name)).toEqual(['pebble']);
+    expect(layer.dockerfile).toContain('PEBBLE_VA_NOSLEEP=1');
+    expect(layer.dockerfile + Object.values(layer.files).join('')).not.toContain('PEBBLE_VA_ALWAYS_VALID');
+    expect(layer.files['lab-pebble-init']).toMatch(/exec pebble -config \S+ -dnsserver 127\.0\.0\.1:8053/);
+  });
+
   test('debootstrap and import arguments', () => {
     expect(debootstrapArgs(django, '/r', 'http://m/debian')).toEqual([
       '--variant=minbase', `--include=${django.packages.join(',')}`, 'bookworm', '/r', 'http://m/debian',
@@ -102,6 +113,22 @@ describe('nginx', () => {
   test('fails over on errors, timeouts, 502 and 503 with short connect timeouts', () => {
     expect(conf).toContain('proxy_next_upstream error timeout http_502 http_503;');
     expect(conf).toContain('proxy_connect_timeout 1s;');
+  });
+
+  test('with tls: the stream module is loaded first, and a loopback listener passes TCP to the hosts\' 443', () => {
+    const t = nginxConfig(18080, [{ host: '172.18.0.3', port: 8000 }], '/lab/nginx', 18180, [{ host: '172.18.0.3', port: 80 }],
+      { port: 18443, upstreams: [{ host: '172.18.0.3', port: 443 }, { host: '172.18.0.4', port: 443 }], module: '/m/stream.so' });
+    expect(t.split('\n')[1]).toBe('load_module /m/stream.so;');
+    expect(t).toContain(`stream {
+  upstream pallet_lab_tls {
+    server 172.18.0.3:443 max_fails=1 fail_timeout=2s;
+    server 172.18.0.4:443 max_fails=1 fail_timeout=2s;
+  }
+  server {
+    listen 127.0.0.1:18443;
+    proxy_pass pallet_lab_tls;`);
+    expect(t).not.toMatch(/listen (?!127\.0\.0\.1)/);
+    expect(conf).not.toMatch(/^stream \{|load_module/m);
   });
 
   test('refuses an empty upstream list', () => {
