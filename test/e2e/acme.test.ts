@@ -143,7 +143,7 @@ describeAcme('tls: auto against a real ACME CA (Pebble), two hosts behind one lo
     // load and fills it from storage after the new server already accepts: a TLS handshake that
     // lands in that window gets alert 80 (internal error) or a closed socket. It happens during a
     // route switch only, a request or two in some runs; Caddy 2.7 and later keep the cache across
-    // reloads (the default image caddy:2). Those handshakes are counted apart and bounded; every
+    // reloads (caddyserver/caddy#5623; the default image caddy:2). Those handshakes are counted apart and bounded; every
     // other failure, and any request that failed after its handshake, fails the test.
     const handshake = /tlsv1 alert internal error|before secure TLS connection was established/;
     const other = stats.failures.filter((f) => !handshake.test(f));
