@@ -79,7 +79,7 @@ export function describeExit(o: ExitSignals, timeoutS: number): string | undefin
 }
 
 /** How long the engine may take to report an OOM after the exit (cgroup v1 sends the two independently). */
-const LATE_OOM_MS = 2000;
+const LATE_OOM_MS = 5000;
 /** Bound on waiting for the `die` event, should the event stream be broken. */
 const DIE_EVENT_MS = 5000;
 
@@ -207,7 +207,10 @@ export async function runTestContainer(docker: Docker, spec: TestRunSpec, signal
     const exitCode = timedOut ? EXIT_TIMEOUT : state.ExitCode;
     // An OOM the engine processes after the exit follows the `die` event: worth a wait only when the exit looks like one.
     const lateOom = !timedOut && exitCode === 137 && !state.OOMKilled;
-    const signals = { exitCode, timedOut, oomFlag: !!state.OOMKilled, oomEvent: await events.saw('oom', lateOom ? LATE_OOM_MS : 0) };
+    const oomEvent = await events.saw('oom', lateOom ? LATE_OOM_MS : 0);
+    // The flag can be set late too (a loaded engine): read it again when neither signal came yet.
+    const oomFlag = !!state.OOMKilled || (lateOom && !oomEvent && !!(await container.inspect()).State.OOMKilled);
+    const signals = { exitCode, timedOut, oomFlag, oomEvent };
     return {
       containerId: container.id,
       exitCode,

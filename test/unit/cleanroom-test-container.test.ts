@@ -72,7 +72,8 @@ describe('watchContainerEvents', () => {
 });
 
 /** A fake engine running one test container that exits with `exitCode`; `afterExit` plays the events. */
-function engine(o: { exitCode: number; oomFlag: boolean; afterExit: (events: PassThrough) => void; refuseEvents?: boolean }) {
+function engine(o: { exitCode: number; oomFlag: boolean; afterExit: (events: PassThrough) => void; refuseEvents?: boolean; oomFlagFromInspect?: number }) {
+  let exitedInspects = 0;
   const events = new PassThrough();
   const output = new PassThrough();
   const state = { running: false };
@@ -80,7 +81,7 @@ function engine(o: { exitCode: number; oomFlag: boolean; afterExit: (events: Pas
     id: ID,
     inspect: async () => (state.running
       ? { Created: '2024-05-01T12:00:00.123456789Z' }
-      : { Created: '2024-05-01T12:00:00.123456789Z', State: { ExitCode: o.exitCode, OOMKilled: o.oomFlag } }),
+      : { Created: '2024-05-01T12:00:00.123456789Z', State: { ExitCode: o.exitCode, OOMKilled: o.oomFlag || (o.oomFlagFromInspect !== undefined && ++exitedInspects >= o.oomFlagFromInspect) } }),
     attach: async () => output,
     start: async () => { state.running = true; },
     wait: async () => {
@@ -132,7 +133,13 @@ describe('runTestContainer', () => {
   test('a kill with no OOM signal at all is reported as a plain SIGKILL', async () => {
     const e = engine({ exitCode: 137, oomFlag: false, afterExit: (ev) => ev.write(event('die')) });
     expect(await run(e.docker)).toMatchObject({ oomKilled: false, problem: 'test container was killed (exit 137: SIGKILL)' });
-  });
+  }, 15_000);
+
+  test('an OOM flag the engine sets only after the exit (no oom event) is read again and reported', async () => {
+    // The state read right after the exit says no OOM; the next one does (a loaded engine).
+    const e = engine({ exitCode: 137, oomFlag: false, oomFlagFromInspect: 3, afterExit: (ev) => ev.write(event('die')) });
+    expect(await run(e.docker)).toMatchObject({ oomKilled: true, problem: 'test container was killed: out of memory (exit 137)' });
+  }, 15_000);
 
   test('a clean exit does not wait for an oom event', async () => {
     const e = engine({ exitCode: 0, oomFlag: false, afterExit: (ev) => ev.write(event('die')) });
