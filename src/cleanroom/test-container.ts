@@ -60,6 +60,8 @@ export interface ExitSignals {
   oomFlag: boolean;
   /** The engine sent an `oom` event for the container (see watchContainerEvents). */
   oomEvent: boolean;
+  /** The container's memory limit in bytes, when it had one. */
+  memoryBytes?: number;
 }
 
 /**
@@ -74,6 +76,8 @@ export function describeExit(o: ExitSignals, timeoutS: number): string | undefin
       ? 'test container was killed: out of memory (exit 137)'
       : `test container ran out of memory: a process in it was killed (exit ${o.exitCode})`;
   }
+  // Some engines (cgroup v2 with Docker 20.10) report neither signal: under a memory limit, say what is likely.
+  if (o.exitCode === 137 && o.memoryBytes) return `test container was killed (exit 137: SIGKILL), most likely out of memory under its ${Math.round(o.memoryBytes / 1048576)} MiB limit (the engine reported no OOM)`;
   if (o.exitCode === 137) return 'test container was killed (exit 137: SIGKILL)';
   return undefined;
 }
@@ -210,7 +214,7 @@ export async function runTestContainer(docker: Docker, spec: TestRunSpec, signal
     const oomEvent = await events.saw('oom', lateOom ? LATE_OOM_MS : 0);
     // The flag can be set late too (a loaded engine): read it again when neither signal came yet.
     const oomFlag = !!state.OOMKilled || (lateOom && !oomEvent && !!(await container.inspect()).State.OOMKilled);
-    const signals = { exitCode, timedOut, oomFlag, oomEvent };
+    const signals = { exitCode, timedOut, oomFlag, oomEvent, ...(spec.memoryBytes ? { memoryBytes: spec.memoryBytes } : {}) };
     return {
       containerId: container.id,
       exitCode,

@@ -113,6 +113,7 @@ describe('test container and summary', () => {
     ['both', ended(137, true, true), 'test container was killed: out of memory (exit 137)'],
     ['event, a child killed', ended(1, false, true), 'test container ran out of memory: a process in it was killed (exit 1)'],
     ['neither, 137', ended(137, false, false), 'test container was killed (exit 137: SIGKILL)'],
+    ['neither, 137, under a memory limit', { ...ended(137, false, false), memoryBytes: 48 * 1048576 }, 'test container was killed (exit 137: SIGKILL), most likely out of memory under its 48 MiB limit (the engine reported no OOM)'],
     ['neither, 1', ended(1, false, false), undefined],
     ['neither, 0', ended(0, false, false), undefined],
     ['timeout', ended(124, false, false, true), 'test container was stopped: it ran longer than test.timeout (30s)'],
