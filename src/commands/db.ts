@@ -13,7 +13,7 @@ import { formatBytes, formatDuration, reporter } from '../util/reporter.js';
 import { planDeploy, type DeployPlan } from '../deploy/plan.js';
 import { appendAuditArgv, auditRecord, parseState, readStateArgv } from '../deploy/commands.js';
 import { releaseEnvPath } from '../deploy/env-file.js';
-import { lockEvery, releaseLock, type HeldLock } from '../deploy/lock.js';
+import { retireWaitSeconds, withLockEvery } from '../deploy/lock.js';
 import { runIdentity } from '../deploy/index.js';
 import { lastLines } from '../ssh/errors.js';
 import type { SshConnection } from '../ssh/connection.js';
@@ -61,7 +61,7 @@ export async function runDbCommand(ctx: RunContext, cmd: DbCommand): Promise<Com
     const conn = session.conns.get(host.label)!;
     switch (cmd) {
       case 'db-backups': return await listBackups(ctx, plan, conn);
-      case 'db-backup': return await manualBackup(ctx, plan, session, conn);
+      case 'db-backup': return await manualBackup(ctx, plan, conn);
       case 'db-restore': return await restoreBackup(ctx, plan, session, conn, id!);
       case 'db-download': return await downloadBackup(ctx, plan, conn, id!);
     }
@@ -96,19 +96,13 @@ async function liveRelease(plan: DeployPlan, conn: SshConnection): Promise<{ tag
   return { tag: state.tag, envFiles: [...(state.envTags?.includes(state.tag) ? [releaseEnvPath(plan.app, state.tag)] : []), ...(plan.envFile ? [plan.envFile] : [])] };
 }
 
-async function withLocks<T>(ctx: RunContext, plan: DeployPlan, conns: SshConnection[], what: string, fn: () => Promise<T>): Promise<T> {
+function withLocks<T>(ctx: RunContext, plan: DeployPlan, conns: SshConnection[], what: string, fn: () => Promise<T>): Promise<T> {
   const { runId, actor } = runIdentity(ctx.env);
-  const retireWait = (plan.proxy?.drainTimeout ?? 0) + Math.max(0, ...plan.roles.map((r) => r.stopTimeout)) + 10;
-  const locks: Map<string, HeldLock> = await lockEvery(conns, ctx.ledger, { app: plan.app, runId, actor, timeout: 0, breakStale: false, signal: ctx.signal, retireWait }, what, `run pallet ${what} again`);
-  try {
-    return await fn();
-  } finally {
-    await Promise.all([...locks].map(([label, l]) => releaseLock(conns.find((c) => c.name === label)!, ctx.ledger, plan.app, l)
-      .catch((e: unknown) => reporter().warning(`${label}: could not release the deploy lock (${errorMessage(e)}); it is retried at cleanup`))));
-  }
+  const retireWait = retireWaitSeconds(plan.proxy?.drainTimeout, plan.roles.map((r) => r.stopTimeout));
+  return withLockEvery(conns, ctx.ledger, { app: plan.app, runId, actor, timeout: 0, breakStale: false, signal: ctx.signal, retireWait }, what, `run pallet ${what} again`, fn);
 }
 
-async function manualBackup(ctx: RunContext, plan: DeployPlan, _session: OpsSession, conn: SshConnection): Promise<CommandResult> {
+async function manualBackup(ctx: RunContext, plan: DeployPlan, conn: SshConnection): Promise<CommandResult> {
   const { runId, actor } = runIdentity(ctx.env);
   const b = backupSettings(plan);
   const taken = await withLocks(ctx, plan, [conn], 'db backup', async () => {

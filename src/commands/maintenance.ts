@@ -9,7 +9,7 @@ import { UserError } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import { planDeploy } from '../deploy/plan.js';
 import { appendAuditArgv, auditRecord } from '../deploy/commands.js';
-import { lockEvery, releaseLock } from '../deploy/lock.js';
+import { retireWaitSeconds, withLockEvery } from '../deploy/lock.js';
 import { runIdentity } from '../deploy/index.js';
 import { openSession } from '../ops/remote.js';
 import { selectForView } from '../ops/select.js';
@@ -29,19 +29,16 @@ export async function runMaintenanceCommand(ctx: RunContext, on: boolean): Promi
   try {
     const conns = [...session.conns.values()];
     // Right after a deploy the hosts may still stop its previous containers: that is waited for.
-    const retireWait = plan.proxy.drainTimeout + Math.max(0, ...plan.roles.map((r) => r.stopTimeout)) + 10;
-    const locks = await lockEvery(conns, ctx.ledger, { app: plan.app, runId, actor, timeout: 0, breakStale: false, signal: ctx.signal, retireWait }, `maintenance ${on ? 'on' : 'off'}`, `run pallet maintenance ${on ? 'on' : 'off'} again`);
-    try {
+    const retireWait = retireWaitSeconds(plan.proxy.drainTimeout, plan.roles.map((r) => r.stopTimeout));
+    await withLockEvery(conns, ctx.ledger, { app: plan.app, runId, actor, timeout: 0, breakStale: false, signal: ctx.signal, retireWait }, `maintenance ${on ? 'on' : 'off'}`, `run pallet maintenance ${on ? 'on' : 'off'} again`, async () => {
       const done = await setMaintenance(plan, session.conns, on ? maintenanceAnswer(plan, ctx.inputs.ops.message) : undefined);
       const line = (host: string) => auditRecord({ time: new Date(), actor, app: plan.app, command: 'maintenance', what: on ? 'on' : 'off', result: 'success', runId });
       await Promise.all(done.filter((d) => d.roles.length).map((d) => session.conns.get(d.host)!.check(appendAuditArgv(plan.app, line(d.host)), 'writing the audit line')));
       const r = reporter();
       r.summary.heading(`Maintenance ${on ? 'on' : 'off'}: ${plan.app}`).table(['host', 'roles', 'not deployed yet'],
         done.map((d) => [d.host, d.roles.join(', ') || '-', d.notDeployed.join(', ') || '-']));
-      if (on) r.info(`every request to ${plan.proxy.hosts.join(', ') || 'the app'} gets 503 with Retry-After: ${maintenanceAnswer(plan).retryAfter}; end it with: pallet maintenance off`);
-    } finally {
-      await Promise.all([...locks].map(([label, l]) => releaseLock(session.conns.get(label)!, ctx.ledger, plan.app, l).catch((e: unknown) => reporter().warning(`${label}: could not release the deploy lock (${String(e)}); it is retried at cleanup`))));
-    }
+      if (on) r.info(`every request to ${plan.proxy!.hosts.join(', ') || 'the app'} gets 503 with Retry-After: ${maintenanceAnswer(plan).retryAfter}; end it with: pallet maintenance off`);
+    });
   } finally {
     await session.close();
   }

@@ -11,7 +11,7 @@ import { reporter } from '../util/reporter.js';
 import { planDeploy } from '../deploy/plan.js';
 import { failures, forEachHost } from '../deploy/parallel.js';
 import { runIdentity } from '../deploy/index.js';
-import { acquireLock, lockEvery, releaseLock, type HeldLock } from '../deploy/lock.js';
+import { acquireLock, lockEvery, releaseLock, retireWaitSeconds, type HeldLock } from '../deploy/lock.js';
 import { listTagsArgv, stateDir } from '../deploy/commands.js';
 import { appNetwork, removeRouteArgv } from '../deploy/proxy/commands.js';
 import { removeStaticArgv } from '../deploy/proxy/static-commands.js';
@@ -215,7 +215,7 @@ export async function runRemoveCommand(ctx: RunContext): Promise<CommandResult> 
   const req: RemoveRequest = {
     app: config.app, image: swarm ? swarm.image : plan!.image, deleteData: ctx.inputs.ops.deleteData,
     stopTimeout: Math.max(10, ...stopTimeouts),
-    retireWait: (plan?.proxy?.drainTimeout ?? 0) + Math.max(0, ...stopTimeouts) + 10,
+    retireWait: retireWaitSeconds(plan?.proxy?.drainTimeout, stopTimeouts),
     runId, actor, ledger: ctx.ledger, signal: ctx.signal,
   };
   let rows: RemoveRow[];

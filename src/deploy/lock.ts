@@ -103,3 +103,26 @@ export async function lockEvery(conns: HostConnection[], ledger: CleanupLedger, 
   }
   return locks;
 }
+
+/**
+ * Seconds a day-2 command waits for a deploy's background retire before it takes the lock: the
+ * proxy's drain, the longest stop_timeout, and 10 s of slack.
+ */
+export function retireWaitSeconds(drainTimeout: number | undefined, stopTimeouts: number[]): number {
+  return (drainTimeout ?? 0) + Math.max(0, ...stopTimeouts) + 10;
+}
+
+/**
+ * Runs `fn` under the app's deploy lock of every host of `conns` (lockEvery: all or none, refused
+ * with a UserError while one is held), then gives every lock back; a lock that cannot be released
+ * is warned about and left to the cleanup ledger.
+ */
+export async function withLockEvery<T>(conns: HostConnection[], ledger: CleanupLedger, o: LockOptions, what: string, retry: string, fn: () => Promise<T>): Promise<T> {
+  const locks = await lockEvery(conns, ledger, o, what, retry);
+  try {
+    return await fn();
+  } finally {
+    await Promise.all([...locks].map(([label, l]) => releaseLock(conns.find((c) => c.name === label)!, ledger, o.app, l)
+      .catch((e: unknown) => reporter().warning(`${label}: could not release the deploy lock (${errorMessage(e)}); it is retried at cleanup`))));
+  }
+}
