@@ -7,7 +7,7 @@ import { UserError } from './errors.js';
 import { reporter } from './util/reporter.js';
 import { parseBuildArgs } from './config/overrides.js';
 
-export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'cron-status', 'maintenance-on', 'maintenance-off', 'db-backups', 'db-backup', 'db-restore', 'db-download', 'remove', 'promote', 'setup'] as const;
+export const COMMANDS = ['build', 'test', 'push', 'ci', 'deploy', 'rollback', 'status', 'exec', 'logs', 'lock-status', 'lock-release', 'proxy-status', 'cron-status', 'maintenance-on', 'maintenance-off', 'db-backups', 'db-backup', 'db-restore', 'db-download', 'remove', 'promote', 'setup', 'review-deploy', 'review-destroy', 'review-list'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 export interface InputSpec {
@@ -26,7 +26,7 @@ export interface InputSpec {
 
 /** The action's inputs; action.yml must declare exactly these (a test checks). */
 export const INPUT_SPECS: InputSpec[] = [
-  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status, cron-status, maintenance-on, maintenance-off, db-backups, db-backup, db-restore, db-download, remove or setup.' },
+  { name: 'command', description: 'What to run: build, test, push, ci (build+test+push), deploy, rollback, promote, status, exec, logs, lock-status, lock-release, proxy-status, cron-status, maintenance-on, maintenance-off, db-backups, db-backup, db-restore, db-download, remove, setup, review-deploy, review-destroy or review-list.' },
   { name: 'config', description: 'Path of the pallet config file, relative to working-directory.', default: 'pallet.yml' },
   { name: 'working-directory', description: 'Directory the config path and build context resolve against.', default: '.' },
   { name: 'tag', description: 'Image tag to build, push or deploy. Default: build-<run number>. For rollback: the tag to go back to (default: each host\'s recorded revert tag).' },
@@ -72,6 +72,7 @@ export const INPUT_SPECS: InputSpec[] = [
   { name: 'admin-user', description: 'setup: the user that logs in to prepare the hosts: root, or a user with passwordless sudo.', default: 'root' },
   { name: 'admin-ssh-private-key', description: 'setup: private key of admin-user (masked; default: ssh-private-key). Without a passphrase.', secret: true },
   { name: 'dry-run', description: 'setup: print what would change on each host and change nothing.', default: 'false', kind: 'boolean' },
+  { name: 'pull-request', description: 'review-deploy, review-destroy: the pull request\'s number (default: the pull_request event\'s).', cliDescription: 'review deploy, review destroy: the pull request\'s number, also given as the third word (pallet review destroy 12).', kind: 'integer' },
 ];
 
 /** The CLI's two-word commands (`pallet lock status` = lock-status): their second words, and the usage shown for a wrong one. */
@@ -82,11 +83,12 @@ const GROUPED_COMMANDS: Record<string, { subs: string[]; usage: string; arg?: Re
   maintenance: { subs: ['on', 'off'], usage: 'pallet maintenance on [--message TEXT] | pallet maintenance off' },
   cron: { subs: ['status'], usage: 'pallet cron status [--host HOST] [--json]; the output of a job: pallet logs --cron JOB' },
   db: { subs: ['backups', 'backup', 'restore', 'download'], usage: 'pallet db backups [--json] | pallet db backup | pallet db restore ID [--yes] | pallet db download ID [--output PATH]', arg: { restore: 'backup', download: 'backup' } },
+  review: { subs: ['deploy', 'destroy', 'list'], usage: 'pallet review deploy N --tag TAG | pallet review destroy N | pallet review list [--json]', arg: { deploy: 'pull-request', destroy: 'pull-request' } },
 };
 
 /** Flags of the `pallet` command that have no action input (terminal-only behaviour). */
 export const CLI_ONLY_SPECS: InputSpec[] = [
-  { name: 'json', description: 'status, lock status, proxy status, cron status, db backups: print JSON instead of tables.', default: 'false', kind: 'boolean' },
+  { name: 'json', description: 'status, lock status, proxy status, cron status, db backups, review list: print JSON instead of tables.', default: 'false', kind: 'boolean' },
   { name: 'follow', description: 'logs: keep streaming new lines until Ctrl-C (-f).', default: 'false', kind: 'boolean' },
   { name: 'interactive', description: 'exec: a terminal for the command, e.g. shell (manage.py shell) (-i).', default: 'false', kind: 'boolean' },
 ];
@@ -165,6 +167,8 @@ export interface OpsInputs {
   yes: boolean;
   /** remove: storage/ and backups/ go too. */
   deleteData: boolean;
+  /** review-deploy, review-destroy: the pull request's number as given (checked by src/review/plan.ts parsePullRequest). */
+  pullRequest?: string;
   json: boolean;
   follow: boolean;
   interactive: boolean;
@@ -262,6 +266,7 @@ export function parseInputs(get: RawInputs, where: 'input' | 'flag' = 'input'): 
       force: bool('force'),
       yes: bool('yes'),
       deleteData: bool('delete-data'),
+      pullRequest: str('pull-request'),
       json: bool('json'),
       follow: bool('follow'),
       interactive: bool('interactive'),

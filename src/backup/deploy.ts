@@ -5,7 +5,7 @@
 import { formatBytes, formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
 import { appendAuditArgv, auditRecord, imageDigestsArgv, pullArgv } from '../deploy/commands.js';
-import { pullOnHost, registryOf, type RegistryLogin } from '../deploy/pull.js';
+import { ensureImageOnHost, type RegistryLogin } from '../deploy/pull.js';
 import { envFilesFor } from '../deploy/release-env.js';
 import { StepError, type DeployRun } from '../deploy/types.js';
 import type { BackupConfig } from '../config/types.js';
@@ -37,13 +37,7 @@ export async function pullBackupImage(run: DeployRun, login?: RegistryLogin): Pr
  * Throws a StepError naming the image and what to do.
  */
 export async function ensureClientImage(ledger: CleanupLedger, conn: HostConnection, image: string, login?: RegistryLogin): Promise<void> {
-  if ((await conn.run(imageDigestsArgv(image))).exitCode === 0) return;
-  const same = login && registryOf(image) === login.registry ? login : undefined;
-  reporter().info(`${conn.name}: pulling the backup client image ${image}`);
-  const r = await pullOnHost({ ledger }, { label: conn.name, conn }, (dir) => pullArgv(image, dir), same, false);
-  if (r.exitCode !== 0) {
-    throw new StepError(conn.name, `pull of the backup client image ${image}`, `${lastLines(r.stderr || r.stdout, 3)} (set deploy.backup.image to a PostgreSQL client image the host can pull${same ? '' : '; for a private registry give the registry login'})`);
-  }
+  await ensureImageOnHost(ledger, conn, image, login, 'the backup client image', 'set deploy.backup.image to a PostgreSQL client image the host can pull');
 }
 
 /**

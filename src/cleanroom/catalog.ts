@@ -44,6 +44,12 @@ export interface CatalogEntry {
   /** What the app is given to find the service. */
   appEnv(ep: Endpoint, ctx: EnvContext): Record<string, string>;
   probe(port: number, creds: Credentials): ProbeSpec;
+  /**
+   * The same readiness check as a command run inside the service's own container (`docker exec`),
+   * for services started on a deploy host (review apps), where pallet has only a shell. Unset: the
+   * service needs `ready: {command: [...]}` there.
+   */
+  hostProbe?(port: number, creds: Credentials): string[];
 }
 
 const NO_CREDS: Credentials = { user: '', password: '', database: '' };
@@ -61,6 +67,8 @@ function postgresLike(scheme: 'postgres' | 'postgis', image: string): CatalogEnt
       return { DB_DEFAULT_URL: url, DATABASE_URL: url };
     },
     probe: (port, c) => ({ kind: 'postgres', port, user: c.user, database: c.database }),
+    // Over TCP: the image's first-start initdb runs a server on the Unix socket only.
+    hostProbe: (port, c) => ['pg_isready', '-q', '-h', '127.0.0.1', '-p', String(port), '-U', c.user, '-d', c.database],
   };
 }
 
@@ -73,6 +81,7 @@ function searchEngine(image: string, env: Record<string, string>): CatalogEntry 
     containerEnv: () => env,
     appEnv: (ep, { app }) => ({ ELASTICSEARCH_URLS: `http://${ep.host}:${ep.port}`, ELASTICSEARCH_INDEX_NAME: app }),
     probe: (port) => ({ kind: 'http', port, path: '/_cluster/health' }),
+    hostProbe: (port) => ['curl', '-fsS', '-o', '/dev/null', `http://127.0.0.1:${port}/_cluster/health`],
   };
 }
 
@@ -91,6 +100,7 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
       REDIS_URL: `redis://${ep.host}:${ep.port}/0`,
     }),
     probe: (port) => ({ kind: 'redis', port }),
+    hostProbe: (port) => ['redis-cli', '-p', String(port), 'ping'],
   },
   memcached: {
     image: 'memcached:1.6',
@@ -125,6 +135,7 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
       return { AMQP_URLS: url, BROKER_URL: url };
     },
     probe: (port) => ({ kind: 'amqp', port }),
+    hostProbe: () => ['rabbitmq-diagnostics', '-q', 'check_port_connectivity'],
   },
   smtp: {
     image: 'axllent/mailpit',
@@ -134,6 +145,7 @@ export const CATALOG: Readonly<Record<string, CatalogEntry>> = {
     containerEnv: () => ({}),
     appEnv: (ep) => ({ EMAIL_HOST: ep.host, EMAIL_PORT: String(ep.port) }),
     probe: (port) => ({ kind: 'smtp', port }),
+    hostProbe: () => ['/mailpit', 'readyz'],
   },
 };
 

@@ -21,6 +21,7 @@ import { runMaintenanceCommand } from './maintenance.js';
 import { runRemoveCommand } from './remove.js';
 import { runDbCommand } from './db.js';
 import { runSetupCommand } from './setup.js';
+import { runReviewCommand } from './review.js';
 import { reporter } from '../util/reporter.js';
 import '../cleanup-handlers.js';
 
@@ -83,6 +84,7 @@ export async function runCommand(inputs: Inputs, opts: DispatchOptions = {}): Pr
       case 'remove': result = await runRemoveCommand(ctx); break;
       case 'promote': result = await runPromoteCommand(ctx); break;
       case 'setup': result = await runSetupCommand(ctx); break;
+      case 'review-deploy': case 'review-destroy': case 'review-list': result = await runReviewCommand(ctx, inputs.command); break;
     }
   } finally {
     await ctx.ledger.runAll();

@@ -40,6 +40,16 @@ export interface RemoveRequest {
   actor: string;
   ledger: CleanupLedger;
   signal: AbortSignal;
+  /** What an app owns beyond what every app has (a review app: its services, and only its own images). */
+  extras?: RemovalExtras;
+}
+
+/** Steps of a removal that differ by kind of app; each returns the step's key=value output. */
+export interface RemovalExtras {
+  /** Runs after the containers: removes the app's services (containers and volumes); prints removed=N. */
+  services(conn: HostConnection): Promise<string>;
+  /** Replaces the repository-wide image removal; prints removed=N and kept=N. */
+  images(conn: HostConnection): Promise<string>;
 }
 
 export const REMOVAL_HEADER = ['host', 'routes', 'containers', 'network', 'images', 'kept', 'result'];
@@ -57,6 +67,8 @@ export interface RemoveRow {
   host: string;
   routes: string[];
   containers: number;
+  /** Service containers (a review app's), with their volumes. */
+  services?: number;
   network: boolean;
   /** Its static files (deploy.proxy.static) and its crontab line (deploy.cron) were there and are gone. */
   staticFiles?: boolean;
@@ -139,19 +151,20 @@ async function removeFromHost(conn: HostConnection, lock: HeldLock, req: RemoveR
   // Its scheduled jobs (deploy.cron) stop before its containers go (a run in progress goes with them).
   const crontab = countOf(await step(unscheduleCronArgv(app), 'removing the crontab line'), 'removed') > 0;
   const containers = countOf(await step(removeContainersArgv(app, req.stopTimeout), 'removing the containers'), 'removed');
+  const services = req.extras ? countOf(await req.extras.services(conn), 'removed') : undefined;
   const network = countOf(await step(removeNetworkArgv(appNetwork(app)), 'removing the network'), 'removed') > 0;
   // The files the proxy served for it (deploy.proxy.static), now that no route names them.
   const staticFiles = countOf(await step(removeStaticArgv(app), 'removing the static files'), 'removed') > 0;
-  const images = await step(removeImagesArgv(req.image, req.app), 'removing the images');
+  const images = req.extras ? await req.extras.images(conn) : await step(removeImagesArgv(req.image, req.app), 'removing the images');
   const kept = await finishState(conn, lock, req, step);
-  const row = { host: conn.name, routes, containers, network, staticFiles, crontab, images: countOf(images, 'removed'), imagesKept: countOf(images, 'kept'), kept };
+  const row = { host: conn.name, routes, containers, ...(services !== undefined ? { services } : {}), network, staticFiles, crontab, images: countOf(images, 'removed'), imagesKept: countOf(images, 'kept'), kept };
   reporter().info(`${conn.name}: removed ${describe(row)}`);
   return row;
 }
 
 function describe(r: RemoveRow): string {
   const parts = [
-    `${r.routes.length} route(s)`, `${r.containers} container(s)`, r.network ? 'its network' : 'no network',
+    `${r.routes.length} route(s)`, `${r.containers} container(s)`, ...(r.services !== undefined ? [`${r.services} service(s) with their volumes`] : []), r.network ? 'its network' : 'no network',
     ...(r.staticFiles ? ['its static files'] : []), ...(r.crontab ? ['its crontab line (scheduled jobs)'] : []),
     `${r.images} image(s)${r.imagesKept ? ` (${r.imagesKept} kept: in use by other containers)` : ''}`,
     r.kept ? `its state (kept: ${r.kept})` : 'its state',

@@ -19,6 +19,7 @@ const NOT_OVERLAID: Record<string, string> = {
   build: 'cannot be overlaid: the image is built once for every environment; set build at the top level',
   test: 'cannot be overlaid: the image is tested once, before any environment gets it; set test at the top level',
   environments: 'cannot be nested: an environment overlays the base file only',
+  review: 'cannot be overlaid: review apps are one set per repository; set review at the top level (they take deploy from the environment a review command names)',
 };
 
 type Obj = Record<string, unknown>;

@@ -3,7 +3,7 @@
 // Only called once schema and semantic checks passed, so the shapes here are known to be right.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AcmeConfig, BackupConfig, BuildConfig, DeployConfig, PalletConfig, ProxyConfig, CronJobConfig, MaintenanceConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
+import type { AcmeConfig, AppEnvConfig, BackupConfig, ReviewConfig, BuildConfig, DeployConfig, PalletConfig, ProxyConfig, CronJobConfig, MaintenanceConfig, ReadyProbe, RoleConfig, ServiceSpec, StaticFilesConfig, TestConfig } from './types.js';
 import { isCatalogService } from './services.js';
 import type { KeyPath } from './problems.js';
 
@@ -31,6 +31,8 @@ export const DEFAULTS = {
   stopSignal: 'SIGTERM',
   proxyImage: 'caddy:2',
   drainTimeout: 2,
+  reviewMax: 5,
+  reviewIdleDays: 7,
 } as const;
 
 /** `TERM` or `SIGTERM` -> `SIGTERM` (the spelling docker and the docs use). */
@@ -77,9 +79,9 @@ function resolveBuild(b: Obj, dir: string, text: ScalarText): BuildConfig {
   };
 }
 
-function resolveService(s: string | Obj, i: number, text: ScalarText): ServiceSpec {
+function resolveService(s: string | Obj, i: number, text: ScalarText, section: 'test' | 'review' = 'test'): ServiceSpec {
   if (typeof s === 'string') return { name: s, env: {} };
-  const spec: ServiceSpec = { name: s.name, env: stringMap(s.env, ['test', 'services', i, 'env'], text) };
+  const spec: ServiceSpec = { name: s.name, env: stringMap(s.env, [section, 'services', i, 'env'], text) };
   if (s.image !== undefined) spec.image = s.image;
   if (s.port !== undefined) spec.port = s.port;
   if (s.credentials !== undefined) spec.credentials = { ...s.credentials };
@@ -232,6 +234,22 @@ function resolveStatic(s: unknown): StaticFilesConfig {
   return { root: root.length > 1 ? root.replace(/\/$/, '') : root, url: String(o.url ?? '/static/') };
 }
 
+/** review: defaults filled in; tls from deploy.proxy unless given; services in their long form. */
+function resolveReview(r: Obj, deploy: DeployConfig | undefined, text: ScalarText): ReviewConfig {
+  const env: AppEnvConfig = { clear: stringMap(r.env?.clear, ['review', 'env', 'clear'], text), secret: [...(r.env?.secret ?? [])] };
+  const proxyTls = deploy?.proxy ? deploy.proxy.tls : 'off';
+  return {
+    hosts: (r.hosts as unknown[]).map(String),
+    host: String(r.host),
+    tls: r.tls ?? proxyTls,
+    services: (r.services ?? []).map((s: string | Obj, i: number) => resolveService(s, i, text, 'review')),
+    env,
+    max: r.max ?? DEFAULTS.reviewMax,
+    evict_oldest: r.evict_oldest === true,
+    idle_days: r.idle_days ?? DEFAULTS.reviewIdleDays,
+  };
+}
+
 export function resolveConfig(data: Obj, file: string, text: ScalarText): PalletConfig {
   const dir = path.dirname(file);
   const config: PalletConfig = {
@@ -242,5 +260,6 @@ export function resolveConfig(data: Obj, file: string, text: ScalarText): Pallet
     source: { file, dir },
   };
   if (data.deploy !== undefined) config.deploy = resolveDeploy(data.deploy, data.app, text, dir);
+  if (data.review !== undefined) config.review = resolveReview(data.review, config.deploy, text);
   return config;
 }

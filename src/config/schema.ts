@@ -341,12 +341,33 @@ const deploy: Schema = {
   },
 };
 
+// review: pull requests as their own apps; hosts, the pattern and services are checked in semantic-checks.ts.
+const review: Schema = {
+  type: 'object',
+  'x-expected': 'a mapping (hosts, host, tls, services, env, max, evict_oldest, idle_days)',
+  additionalProperties: false,
+  required: ['hosts', 'host'],
+  properties: {
+    hosts: list(nonEmpty('a host ([user@]host[:port])'), 'a list of hosts ([user@]host[:port])', { minItems: 1 }),
+    host: string('a host name pattern with {number}', {
+      pattern: '^[a-z0-9.-]*\\{number\\}[a-z0-9.-]*$',
+      'x-message': "must be a host name with {number} where the pull request's number goes, e.g. pr-{number}.review.example.com",
+    }),
+    tls: { enum: ['auto', 'internal', 'off'], 'x-expected': 'auto, internal or off' },
+    services: list(service, 'a list of services'),
+    env: appEnv,
+    max: { type: 'integer', minimum: 1, 'x-expected': 'a whole number >= 1' },
+    evict_oldest: { type: 'boolean', 'x-expected': 'true or false' },
+    idle_days: { type: 'number', exclusiveMinimum: 0, 'x-expected': 'a number of days > 0' },
+  },
+};
+
 export const PALLET_SCHEMA: Schema = {
   $schema: 'http://json-schema.org/draft-07/schema#',
   $id: 'https://github.com/pallet-action/pallet.yml.schema.json',
   title: 'pallet.yml',
   type: 'object',
-  'x-expected': 'a mapping with keys app, image, build, test, deploy',
+  'x-expected': 'a mapping with keys app, image, build, test, deploy, review',
   additionalProperties: false,
   required: ['app', 'image'],
   properties: {
@@ -359,5 +380,6 @@ export const PALLET_SCHEMA: Schema = {
     build,
     test,
     deploy,
+    review,
   },
 };

@@ -7,6 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { CATALOG_SERVICE_NAMES, isCatalogService } from './services.js';
+import { CATALOG } from '../cleanroom/catalog.js';
 import { closestKey } from './did-you-mean.js';
 import type { KeyPath, Problem } from './problems.js';
 import { requirementFileProblems } from './build-files.js';
@@ -194,16 +195,61 @@ export function trustedProxyProblem(s: string): string | undefined {
   return undefined;
 }
 
-/** deploy.env: valid names, no name both clear and secret. */
-function checkAppEnv(env: unknown, out: Problem[]): void {
+/** deploy.env (or review.env): valid names, no name both clear and secret. */
+function checkAppEnv(env: unknown, out: Problem[], section = 'deploy'): void {
   if (!isObj(env)) return;
-  envNames(env.clear, ['deploy', 'env', 'clear'], out);
+  envNames(env.clear, [section, 'env', 'clear'], out);
   const clear = isObj(env.clear) ? env.clear : {};
   items(env.secret).forEach((n, i) => {
     if (!isStr(n) || n === '') return;
-    if (!ENV_NAME.test(n)) out.push({ path: ['deploy', 'env', 'secret', i], message: `invalid variable name '${n}'; use letters, digits and _, not starting with a digit` });
-    else if (Object.prototype.hasOwnProperty.call(clear, n)) out.push({ path: ['deploy', 'env', 'secret', i], message: `${n} is also in deploy.env.clear; keep it in one of them (secret if its value must not be in the repository)` });
+    if (!ENV_NAME.test(n)) out.push({ path: [section, 'env', 'secret', i], message: `invalid variable name '${n}'; use letters, digits and _, not starting with a digit` });
+    else if (Object.prototype.hasOwnProperty.call(clear, n)) out.push({ path: [section, 'env', 'secret', i], message: `${n} is also in ${section}.env.clear; keep it in one of them (secret if its value must not be in the repository)` });
   });
+}
+
+/** Whether a service started on a deploy host has a readiness check pallet can run there (CatalogEntry.hostProbe or ready.command). */
+function hostProbeProblem(s: unknown): string | undefined {
+  const name = isStr(s) ? s : isObj(s) && isStr(s.name) ? s.name : undefined;
+  if (name === undefined) return undefined;
+  const ready = isObj(s) && isObj(s.ready) ? s.ready : undefined;
+  if (ready && 'command' in ready) return undefined;
+  if (ready) return `a review app's service is checked by a command in its container: give ready: {command: [...]} instead of ${Object.keys(ready)[0]}`;
+  if (isCatalogService(name) && CATALOG[name].hostProbe) return undefined;
+  return `'${name}' has no readiness check pallet can run on the host; give it ready: {command: [...]} (run inside its container, e.g. [nc, -z, 127.0.0.1, PORT])`;
+}
+
+/**
+ * review: hosts, the host name pattern (a valid name once {number} is filled), services like
+ * test.services that can be checked on the host, review.env like deploy.env, and a deploy section
+ * to take the roles and tasks from.
+ */
+function checkReview(review: unknown, deploy: unknown, out: Problem[]): void {
+  if (!isObj(review)) return;
+  if (!isObj(deploy)) out.push({ path: ['review'], message: 'needs a deploy section: a review app runs the roles and tasks of deploy on review.hosts' });
+  const seen = new Map<string, number>();
+  items(review.hosts).forEach((h, i) => {
+    const parsed = checkHost(h, ['review', 'hosts', i], out);
+    if (!parsed) return;
+    const key = hostKey(parsed, { user: 'deploy', port: 22 });
+    if (seen.has(key)) out.push({ path: ['review', 'hosts', i], message: `host '${String(h)}' is listed twice (also hosts[${seen.get(key)}])` });
+    else seen.set(key, i);
+  });
+  if (isStr(review.host) && review.host.includes('{number}')) {
+    const example = review.host.replaceAll('{number}', '12');
+    if (example.length > 253 || !example.split('.').every((l) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(l))) {
+      out.push({ path: ['review', 'host'], message: `'${example}' (for pull request 12) is not a valid host name; each dot-separated label is letters, digits and -, not starting or ending with -` });
+    }
+  }
+  const names = new Map<string, number>();
+  items(review.services).forEach((s, i) => {
+    const name = checkService(s, ['review', 'services', i], out);
+    const probe = hostProbeProblem(s);
+    if (probe) out.push({ path: ['review', 'services', i], message: probe });
+    if (name === undefined || name === '') return;
+    if (names.has(name)) out.push({ path: ['review', 'services', i], message: `service '${name}' is listed twice (also review.services[${names.get(name)}]); give each a distinct name` });
+    else names.set(name, i);
+  });
+  checkAppEnv(review.env, out, 'review');
 }
 
 /** deploy.maintenance.page: an HTML file beside pallet.yml, small enough to travel in the proxy's config. */
@@ -334,6 +380,7 @@ export function semanticProblems(data: unknown, ctx: CheckContext): Problem[] {
   checkBuild(data.build, ctx, out);
   checkTest(data.test, out);
   checkDeploy(data.deploy, out, ctx);
+  checkReview(data.review, data.deploy, out);
   out.push(...unsupportedOptions(data));
   return out;
 }

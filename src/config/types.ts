@@ -9,6 +9,8 @@ export interface PalletConfig {
   build: BuildConfig;
   test: TestConfig;
   deploy?: DeployConfig;
+  /** review: a running copy of each pull request (src/review/); unset when absent. */
+  review?: ReviewConfig;
   /** The environment this config is for (`environments.<name>` merged, or only named by the input); unset when none. */
   environment?: string;
   /** The environments the file declares, in file order; unset when it has no `environments`. */
@@ -97,6 +99,31 @@ export interface DeployConfig {
   url?: string;
   /** Web roles behind a reverse proxy on each host (the default), or false: published port, no proxy. */
   proxy: ProxyConfig | false;
+  /** Not a pallet.yml key: set for a review app (src/review/plan.ts), whose containers all join its network to reach its services. */
+  network?: string;
+}
+
+/**
+ * review: where and how each pull request runs as its own app (`APP-pr-N`): the hosts, the host
+ * name pattern, its own services and environment, and the limits (src/review/plan.ts).
+ */
+export interface ReviewConfig {
+  /** Hosts ([user@]host[:port]) that carry the review apps; every role of a review app runs on each. */
+  hosts: string[];
+  /** Host name of a review app, with `{number}` for the pull request's number, e.g. pr-{number}.review.example.com. */
+  host: string;
+  /** TLS of the review apps' routes (default: deploy.proxy.tls). */
+  tls: 'auto' | 'internal' | 'off';
+  /** Services each review app gets for itself (the catalog of test.services): a fresh PostgreSQL, Redis, ... */
+  services: ServiceSpec[];
+  /** Over deploy.env: `clear` merged over deploy.env.clear; `secret` are the review apps' own (deploy.env.secret is never given to them). */
+  env: AppEnvConfig;
+  /** Most review apps live at once on the review hosts. */
+  max: number;
+  /** At `max`: remove the app idle longest to make room (true), or refuse the deploy naming it (false, the default). */
+  evict_oldest: boolean;
+  /** Days without a deploy after which the next review deploy removes an app. */
+  idle_days: number;
 }
 
 /** deploy.backup: `true` takes every default. */

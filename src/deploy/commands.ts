@@ -368,8 +368,9 @@ export function wasKilled(stdout: string): boolean {
  * `exec`, `tty` for an interactive terminal). Same env file and volumes as the roles; removed
  * when it exits; its exit code is docker run's.
  */
-export function taskArgv(c: { app: string; image: string; tag: string; envFile?: string; releaseEnvFile?: string; command: string[]; name: string; kind?: 'task' | 'exec'; tty?: boolean }): string[] {
+export function taskArgv(c: { app: string; image: string; tag: string; envFile?: string; releaseEnvFile?: string; command: string[]; name: string; kind?: 'task' | 'exec'; tty?: boolean; network?: string }): string[] {
   const argv = ['docker', 'run', '--rm', ...(c.tty ? ['-i', '-t'] : []), '--name', c.name, ...envFileArgs(c)];
+  if (c.network) argv.push('--network', c.network);
   argv.push('--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.kind ?? 'task'}`);
   if (c.kind === 'exec') argv.push('--label', `pallet.tag=${c.tag}`);
   argv.push('-v', `${stateDir(c.app)}/storage:/storage`, imageRef(c.image, c.tag), ...c.command);

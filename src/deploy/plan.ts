@@ -48,6 +48,8 @@ export interface DeployPlan {
   maintenance?: { duringTasks: boolean; page?: string; retryAfter: number };
   /** deploy.backup: a dump on the task host before the release tasks (src/backup/deploy.ts). */
   backup?: BackupConfig;
+  /** Every container of the app (tasks, every role) joins this network: a review app's, where its services are. */
+  network?: string;
 }
 
 /** One deploy.cron job as the hosts' tick runs it. */
@@ -192,6 +194,7 @@ export function planDeploy(config: PalletConfig): DeployPlan {
     ...(proxy && roles.some((r) => r.behindProxy) ? { proxy } : {}),
     cron,
     ...(deploy.backup ? { backup: { ...deploy.backup } } : {}),
+    ...(deploy.network ? { network: deploy.network } : {}),
     ...(deploy.maintenance ? { maintenance: { duringTasks: deploy.maintenance.during_tasks, retryAfter: deploy.maintenance.retry_after, ...(deploy.maintenance.page !== undefined ? { page: deploy.maintenance.page } : {}) } } : {}),
   };
 }

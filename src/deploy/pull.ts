@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { UserError, errorMessage } from '../errors.js';
 import { inputLabel } from '../ssh/material.js';
-import type { CleanupItem } from '../util/cleanup.js';
+import type { CleanupItem, CleanupLedger } from '../util/cleanup.js';
+import type { HostConnection } from '../ssh/connection.js';
 import { formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
 import { withRegistryAuthHint } from '../docker/registry-hint.js';
@@ -29,6 +30,22 @@ export function registryOf(image: string): string | undefined {
 
 /** The pull command for one host, given the DOCKER_CONFIG directory to use (undefined: the host's own). */
 export type PullCommand = (dockerConfig?: string) => string[];
+
+/**
+ * Makes `image` present on `conn`: kept when there, else pulled (with `login` when the image is on
+ * its registry; the credentials on stdin, see pullOnHost). Returns whether it was pulled. Throws a
+ * StepError naming `what` and the pull's last lines, with `fix` (what to set) and a login hint.
+ */
+export async function ensureImageOnHost(ledger: CleanupLedger, conn: HostConnection, image: string, login: RegistryLogin | undefined, what: string, fix: string): Promise<boolean> {
+  if ((await conn.run(imageDigestsArgv(image))).exitCode === 0) return false;
+  const same = login && registryOf(image) === login.registry ? login : undefined;
+  reporter().info(`${conn.name}: pulling ${what} ${image}`);
+  const r = await pullOnHost({ ledger }, { label: conn.name, conn }, (dir) => pullArgv(image, dir), same, false);
+  if (r.exitCode !== 0) {
+    throw new StepError(conn.name, `pull of ${what} ${image}`, `${lastLines(r.stderr || r.stdout, 3)} (${fix}${same ? '' : '; for a private registry give the registry login'})`);
+  }
+  return true;
+}
 
 /**
  * Runs a pull on one host. With a login: a fresh 0700 DOCKER_CONFIG directory (recorded in the

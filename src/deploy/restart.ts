@@ -30,7 +30,7 @@ export function containerSpec(run: DeployRun, label: string, role: RolePlan, tag
   const { app, image } = run.plan;
   return {
     app, role: role.role, tag, image, command: role.command, ...envFilesFor(run, label, tag), port: role.port, hostPort: role.hostPort,
-    stopSignal: role.stopSignal, stopTimeout: role.stopTimeout,
+    stopSignal: role.stopSignal, stopTimeout: role.stopTimeout, ...(run.plan.network ? { network: run.plan.network } : {}),
   };
 }
 

@@ -12,7 +12,7 @@ export async function runTasks(run: DeployRun): Promise<void> {
   for (const [i, command] of run.plan.tasks.entries()) {
     const t0 = Date.now();
     const name = `${run.plan.app}-task-${run.runId.replace(/[^A-Za-z0-9_.-]/g, '-')}-${i}`.slice(0, 120);
-    const r = await h.conn.run(taskArgv({ app: run.plan.app, image: run.plan.image, tag: h.target, ...envFilesFor(run, label, h.target), command, name }));
+    const r = await h.conn.run(taskArgv({ app: run.plan.app, image: run.plan.image, tag: h.target, ...envFilesFor(run, label, h.target), command, name, network: run.plan.network }));
     if (r.exitCode !== 0) {
       throw new StepError(label, `task '${command.join(' ')}'`, `exit ${r.exitCode}: ${lastLines(r.stderr || r.stdout, 5)}`);
     }

@@ -19,8 +19,9 @@ export const TARGET_SELECTED_BY: Record<Target, string> = {
 };
 
 /**
- * Every key the schema accepts under deploy, in the docs table's order; `<role>` stands for any
- * role name. A mapping listed without its keys (deploy.env) is decided as a whole.
+ * Every key the schema accepts under deploy (and `review`, which runs through the same drivers), in
+ * the docs table's order; `<role>` stands for any role name. A mapping listed without its keys
+ * (deploy.env, review) is decided as a whole.
  */
 export const DEPLOY_KEYS = [
   'deploy.ssh.user',
@@ -58,6 +59,7 @@ export const DEPLOY_KEYS = [
   'deploy.proxy.trusted_proxies',
   'deploy.proxy.static',
   'deploy.proxy.acme',
+  'review',
 ] as const;
 
 export type DeployKey = (typeof DEPLOY_KEYS)[number];
@@ -115,6 +117,7 @@ const SSH_HOSTS: Capabilities = {
   'deploy.proxy.trusted_proxies': 'yes',
   'deploy.proxy.static': 'yes',
   'deploy.proxy.acme': 'yes',
+  review: 'yes',
 };
 
 // Unreachable with deploy.proxy: false (the schema allows no keys under false), declared all the same.
@@ -130,6 +133,7 @@ const PUBLISHED_PORT: Capabilities = {
   'deploy.proxy.trusted_proxies': NO_PROXY,
   'deploy.proxy.static': NO_PROXY,
   'deploy.proxy.acme': NO_PROXY,
+  review: no('review apps share the hosts and are told apart by host name, which only the proxy routes', 'remove it, or put the web roles behind the proxy'),
 };
 
 const PROXY: Capabilities = {
@@ -165,6 +169,7 @@ const SWARM: Capabilities = {
   'deploy.proxy.trusted_proxies': SWARM_PROXY,
   'deploy.proxy.static': SWARM_PROXY,
   'deploy.proxy.acme': SWARM_PROXY,
+  review: no('review apps run on review.hosts over SSH, each behind the per-host proxy, which a Swarm has none of', 'remove it, or deploy the review apps from a config for SSH hosts'),
 };
 
 /** Each target's declaration: the deploy keys it honours, and why not for the others. */

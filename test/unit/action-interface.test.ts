@@ -42,7 +42,7 @@ describe('action.yml', () => {
 
   test('declares the outputs of DESIGN §3', () => {
     expect(Object.keys(actionYml.outputs).sort()).toEqual(
-      ['backup', 'backup-path', 'digest', 'deployed-hosts', 'image', 'image-id', 'previous-tag', 'reverted', 'tag', 'test-exit-code', 'wheelhouse-cache'].sort(),
+      ['backup', 'backup-path', 'digest', 'deployed-hosts', 'image', 'image-id', 'previous-tag', 'reverted', 'review-app', 'review-url', 'tag', 'test-exit-code', 'wheelhouse-cache'].sort(),
     );
   });
 
