@@ -12,7 +12,13 @@
 //   other in `schedule` order (default: that order; 'reverse' to ask what happens if GitHub started them
 //   the other way round); with fail-fast, a failed leg cancels the legs not yet started;
 // - a matrix job's outputs are those of its last successful leg;
-// - the secrets context of a job comes from the caller (`secretsFor(environment)`), see callerSecrets().
+// - the secrets context of a job comes from the caller (`secretsFor(environment)`), see callerSecrets();
+//   also for a pull request from a fork, where GitHub would withhold them: the checks look at which
+//   secrets a job that ran references, not at what GitHub would have given it;
+// - a pull request's activity types (`on.pull_request.types`, default opened, synchronize, reopened) and
+//   the event payload's action, number and head/base repositories (githubContext);
+// - a job's `environment:` as a name or a mapping (its `url` evaluated after the steps), `concurrency:`
+//   as a group or a mapping (group, cancel-in-progress); queueing and cancelling are not modelled.
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -136,29 +142,50 @@ export function secretsReferenced(value: unknown): string[] {
 // Events and callers
 
 export interface GitEvent {
-  name: 'push' | 'pull_request' | 'workflow_dispatch';
+  name: 'push' | 'pull_request' | 'pull_request_target' | 'workflow_dispatch';
   /** refs/heads/main, refs/tags/v1.2.3, refs/pull/12/merge */
   ref: string;
   /** workflow_dispatch inputs */
   inputs?: Record<string, string>;
+  /** pull_request(_target): the pull request and what happened to it; from a fork, its head is another owner's repository. */
+  pullRequest?: { number: number; action: 'opened' | 'synchronize' | 'reopened' | 'closed'; fork: boolean };
+  /** Who triggered the run (default octocat), e.g. dependabot[bot]. */
+  actor?: string;
 }
+
+export const REPOSITORY = 'acme/shop';
+export const FORK_REPOSITORY = 'mallory/shop';
 
 export function githubContext(event: GitEvent): Obj {
   const tag = event.ref.startsWith('refs/tags/');
+  const pr = event.pullRequest;
+  const head = pr?.fork ? FORK_REPOSITORY : REPOSITORY;
   return {
     event_name: event.name,
     ref: event.ref,
     ref_name: event.ref.replace(/^refs\/(heads|tags)\//, ''),
     ref_type: tag ? 'tag' : 'branch',
-    repository: 'acme/shop',
+    repository: REPOSITORY,
     repository_owner: 'acme',
     sha: 'c0ffee0000000000000000000000000000c0ffee',
     run_id: 4242,
     run_number: 7,
     run_attempt: 1,
-    actor: 'octocat',
+    actor: event.actor ?? 'octocat',
     workspace: '/home/runner/work/shop/shop',
-    event: { inputs: event.inputs ?? {} },
+    event: pr
+      ? {
+        inputs: event.inputs ?? {},
+        action: pr.action,
+        number: pr.number,
+        pull_request: {
+          number: pr.number,
+          state: pr.action === 'closed' ? 'closed' : 'open',
+          head: { ref: 'feature', sha: 'feed000000000000000000000000000000000feed', repo: { full_name: head, fork: pr.fork } },
+          base: { ref: 'main', sha: 'ba5e000000000000000000000000000000000ba5e', repo: { full_name: REPOSITORY, fork: false } },
+        },
+      }
+      : { inputs: event.inputs ?? {} },
   };
 }
 
@@ -169,6 +196,11 @@ export function triggeredBy(workflow: Obj, event: GitEvent): boolean {
   const on = workflow.on;
   const events: Obj = typeof on === 'string' ? { [on]: null } : Array.isArray(on) ? Object.fromEntries(on.map((e) => [e, null])) : (on as Obj);
   if (!(event.name in events)) return false;
+  if (event.name === 'pull_request' || event.name === 'pull_request_target') {
+    // Activity types: GitHub's default is opened, synchronize and reopened (closed only when listed).
+    const types = ((events[event.name] ?? {}) as { types?: string[] }).types ?? ['opened', 'synchronize', 'reopened'];
+    return types.includes(event.pullRequest?.action ?? 'opened');
+  }
   if (event.name !== 'push') return true;
   const filter = (events.push ?? {}) as { branches?: string[]; tags?: string[] };
   if (!filter.branches && !filter.tags) return true;
@@ -258,7 +290,10 @@ export interface LegRun {
   index: number;
   matrix?: Obj;
   environment?: string;
+  /** environment.url, evaluated once the steps ran (it may read their outputs, as on GitHub). */
+  environmentUrl?: string;
   concurrency?: string;
+  cancelInProgress?: boolean;
   result: 'success' | 'failure' | 'cancelled';
   steps: StepRun[];
   outputs: Record<string, string>;
@@ -400,7 +435,9 @@ export function runWorkflow(workflow: Obj, options: RunOptions): WorkflowRun {
         const environment = environmentValue === undefined ? undefined : evalString(environmentValue, jobContext) || undefined;
         const concurrencySpec = job.concurrency;
         const concurrency = concurrencySpec === undefined ? undefined : evalString(isObj(concurrencySpec) ? concurrencySpec.group : concurrencySpec, jobContext);
-        const leg: LegRun = { job: id, index, matrix, environment, concurrency, result: 'success', steps: [], outputs: {} };
+        const cancelSpec = isObj(concurrencySpec) ? concurrencySpec['cancel-in-progress'] : undefined;
+        const cancelInProgress = cancelSpec === undefined ? undefined : truthy(toData(evalValue(cancelSpec, jobContext)));
+        const leg: LegRun = { job: id, index, matrix, environment, concurrency, cancelInProgress, result: 'success', steps: [], outputs: {} };
         if (failed && run.failFast) {
           leg.result = 'cancelled';
           done.push(leg);
@@ -480,6 +517,7 @@ export function runWorkflow(workflow: Obj, options: RunOptions): WorkflowRun {
         for (const [k, v] of Object.entries((job.outputs ?? {}) as Obj)) {
           leg.outputs[k] = evalString(v, { ...jobContext, secrets, runner, env: jobEnv, steps });
         }
+        if (isObj(envSpec) && envSpec.url !== undefined) leg.environmentUrl = evalString(envSpec.url, { ...jobContext, runner, env: jobEnv, steps });
         done.push(leg);
       }
       run.legs = [...done].sort((a, b) => a.index - b.index);

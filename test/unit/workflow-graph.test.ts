@@ -8,7 +8,12 @@
 //     deploy in its GitHub environment with that environment's secrets, a later one only after the earlier
 //     one succeeded (also if GitHub started them the other way round);
 //   - a manual run rolls back the one environment asked for;
-// and the last block shows that a workflow breaking one of them fails these checks.
+//   - review apps (`review: true`) only for a pull_request from a branch of the repository itself: its
+//     digest deployed in GitHub environment review/pr-N, removed on close outside any environment; a
+//     fork's pull request (and pull_request_target, and Dependabot) still runs no job that references a
+//     secret;
+// and the blocks "the checks fail a workflow that breaks an invariant" show that a workflow breaking one
+// of them fails these checks.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import YAML from 'yaml';
@@ -26,6 +31,14 @@ const PUSH_BRANCH: GitEvent = { name: 'push', ref: 'refs/heads/feature' };
 const PULL_REQUEST: GitEvent = { name: 'pull_request', ref: 'refs/pull/12/merge' };
 const TAG: GitEvent = { name: 'push', ref: 'refs/tags/v1.2.3' };
 const dispatch = (inputs: Record<string, string>): GitEvent => ({ name: 'workflow_dispatch', ref: 'refs/heads/main', inputs });
+type PullRequestAction = NonNullable<GitEvent['pullRequest']>['action'];
+/** A pull request event with its payload: from a branch of acme/shop, or from a fork (mallory/shop). */
+const pullRequest = (action: PullRequestAction, options: { fork?: boolean; number?: number; name?: 'pull_request' | 'pull_request_target'; actor?: string } = {}): GitEvent => ({
+  name: options.name ?? 'pull_request',
+  ref: options.name === 'pull_request_target' ? 'refs/heads/main' : `refs/pull/${options.number ?? 12}/merge`,
+  pullRequest: { number: options.number ?? 12, action, fork: options.fork ?? false },
+  ...(options.actor ? { actor: options.actor } : {}),
+});
 
 /** Secrets as staging-production.yml expects them: registry in the repository, SSH and app secrets per environment. */
 const ENVIRONMENT_SECRETS: SecretWorld = {
@@ -43,6 +56,13 @@ const REPOSITORY_SECRETS: SecretWorld = {
   sameOrganization: false,
 };
 
+/** Secrets as review-apps.yml expects them: repository secrets for the review hosts (GitHub creates review/pr-N empty), production's own. */
+const REVIEW_SECRETS: SecretWorld = {
+  repository: { REGISTRY_USERNAME: 'ci-user', REGISTRY_PASSWORD: 'ci-password', DEPLOY_SSH_KEY: 'review-key', DEPLOY_KNOWN_HOSTS: 'review-hosts', SECRET_KEY: 'repository-secret-key' },
+  environments: { production: { DEPLOY_SSH_KEY: 'production-key', DEPLOY_KNOWN_HOSTS: 'production-hosts', SECRET_KEY: 'production-secret-key' } },
+  sameOrganization: true,
+};
+
 /** pallet-action: ci pushes DIGEST; `fail` lists command:environment pairs that fail. */
 function pallet(fail: string[] = []): ActionStub {
   return (call): { outputs?: Record<string, string>; error?: string } => {
@@ -52,6 +72,10 @@ function pallet(fail: string[] = []): ActionStub {
       return { outputs: { image: `registry.example.com/shop:${tag}`, tag, digest: DIGEST } };
     }
     if (call.command === 'deploy') return { outputs: { 'deployed-hosts': `${call.with.environment}-1.example.com` } };
+    if (call.command === 'review-deploy') {
+      const n = call.with['pull-request'];
+      return { outputs: { 'review-url': `https://pr-${n}.review.example.com`, 'review-app': `shop-pr-${n}` } };
+    }
     return {};
   };
 }
@@ -77,25 +101,56 @@ function before(r: WorkflowRun, a: { job: string; index: number }, b: { job: str
   return needs(b.job).includes(a.job);
 }
 
+/** The jobs, and the pallet commands, of the review apps: the only ones with secrets a pull request may run. */
+const REVIEW_JOBS = ['review', 'review-destroy'];
+const REVIEW_COMMANDS = ['ci', 'review-deploy', 'review-destroy'];
+
 /**
  * The invariants, as problems found in a run: [] when the run keeps them. `deployTo` is the environment
- * order a push must follow, `rollback` the one environment a manual run may touch.
+ * order a push must follow, `rollback` the one environment a manual run may touch, `review` the pull
+ * request whose review app a run deploys, `reviewDestroy` the one whose review app it removes (no other
+ * run may touch a review app).
  */
-function problems(r: WorkflowRun, event: GitEvent, expect: { deployTo?: string[]; rollback?: string } = {}): string[] {
+function problems(r: WorkflowRun, event: GitEvent, expect: { deployTo?: string[]; rollback?: string; review?: number; reviewDestroy?: number } = {}): string[] {
   const found: string[] = [];
-  if (event.name === 'pull_request') {
+  if (event.name === 'pull_request' || event.name === 'pull_request_target') {
+    // Review jobs only for a pull_request (not _target) from a branch of this repository, not by Dependabot.
+    const trusted = event.name === 'pull_request' && event.pullRequest?.fork === false && event.actor !== 'dependabot[bot]';
+    const what = `${event.name}${event.pullRequest?.fork ? ' from a fork' : ''}`;
     for (const leg of r.started) {
       const refs = r.jobs[leg.job].secretsReferenced;
-      if (refs.length) found.push(`pull_request: job ${leg.job} references secrets ${refs.join(', ')}`);
+      if (refs.length && !(trusted && REVIEW_JOBS.includes(leg.job))) found.push(`${what}: job ${leg.job} references secrets ${refs.join(', ')}`);
     }
-    for (const c of r.calls.filter((c) => c.command !== 'test')) found.push(`pull_request: pallet ${c.command} ran`);
+    for (const c of r.calls.filter((c) => c.command !== 'test' && !(trusted && REVIEW_COMMANDS.includes(c.command)))) found.push(`${what}: pallet ${c.command} ran`);
   }
   for (const leg of r.started) {
     const refs = r.jobs[leg.job].secretsReferenced;
-    if (!leg.environment && refs.some((s) => ['DEPLOY_SSH_KEY', 'DEPLOY_KNOWN_HOSTS', 'ssh-private-key', '*'].includes(s))) {
+    // review-destroy is the one exception, on purpose: entering review/pr-N would record a new deployment
+    // of the app it removes, and that environment never holds secrets of its own (GitHub creates it empty).
+    const destroyOnly = leg.job === 'review-destroy' && r.calls.filter((c) => c.job === leg.job).every((c) => c.command === 'review-destroy');
+    if (!leg.environment && !destroyOnly && refs.some((s) => ['DEPLOY_SSH_KEY', 'DEPLOY_KNOWN_HOSTS', 'ssh-private-key', '*'].includes(s))) {
       found.push(`job ${leg.job} reads deploy secrets in no GitHub environment`);
     }
   }
+  for (const c of r.calls.filter((c) => c.command === 'review-deploy')) {
+    const environment = `review/pr-${c.with['pull-request']}`;
+    if (c.environment !== environment) found.push(`review-deploy of pull request ${c.with['pull-request'] || '(none)'} runs in ${c.environment ? `GitHub environment ${c.environment}` : 'no GitHub environment'}`);
+    if (c.with.digest !== DIGEST) found.push(`${environment} was not given ci's digest: ${c.with.digest || 'none'}`);
+  }
+  for (const c of r.calls.filter((c) => c.command === 'review-destroy')) {
+    if (c.environment) found.push(`review-destroy of pull request ${c.with['pull-request']} runs in GitHub environment ${c.environment} (a new deployment of a removed app)`);
+  }
+  const reviewCalls = r.calls.filter((c) => c.command.startsWith('review-')).map((c) => `${c.command} ${c.with['pull-request'] || '(none)'}`);
+  const reviewExpected = [
+    ...(expect.review !== undefined ? [`review-deploy ${expect.review}`] : []),
+    ...(expect.reviewDestroy !== undefined ? [`review-destroy ${expect.reviewDestroy}`] : []),
+  ];
+  if (JSON.stringify(reviewCalls) !== JSON.stringify(reviewExpected)) found.push(`review apps: expected ${JSON.stringify(reviewExpected)}, ran ${JSON.stringify(reviewCalls)}`);
+  if (expect.review !== undefined) {
+    const order = r.calls.map((c) => c.command);
+    if (JSON.stringify(order) !== JSON.stringify(['ci', 'review-deploy'])) found.push(`review of pull request ${expect.review} ran ${JSON.stringify(order)}, not ci then review-deploy`);
+  }
+  if (expect.reviewDestroy !== undefined && r.calls.length !== 1) found.push(`review-destroy of pull request ${expect.reviewDestroy} ran ${JSON.stringify(r.calls.map((c) => c.command))}`);
   for (const c of r.calls.filter((c) => c.command === 'deploy' || c.command === 'rollback')) {
     if (!c.environment) found.push(`${c.command} of ${c.with.environment || 'production'} runs in no GitHub environment`);
     else if (c.with.environment !== c.environment) found.push(`${c.command} of ${c.with.environment} runs in GitHub environment ${c.environment}`);
@@ -160,11 +215,12 @@ describe('push to the default branch: build once, then staging, then production 
     expect(JSON.parse(production.env.PALLET_APP_SECRETS)).toMatchObject({ SECRET_KEY: 'production-secret-key' });
   });
 
-  test('which secrets each job references: none in plan and test, the registry in ci, the deploy set in deploy and rollback', () => {
+  test('which secrets each job references: none in plan and test, the registry in ci, the deploy set in deploy, rollback and review, SSH only in review-destroy', () => {
     const registry = ['REGISTRY_PASSWORD', 'REGISTRY_USERNAME', 'registry-password', 'registry-username'];
     const deploy = ['*', 'DEPLOY_KNOWN_HOSTS', 'DEPLOY_SSH_KEY', ...registry, 'app-secrets', 'ssh-known-hosts', 'ssh-private-key'].sort();
     expect(Object.fromEntries(Object.values(r.jobs).map((j) => [j.id, j.secretsReferenced]))).toEqual({
-      plan: [], test: [], ci: registry, deploy, rollback: deploy,
+      plan: [], test: [], ci: registry, deploy, rollback: deploy, review: deploy,
+      'review-destroy': ['DEPLOY_KNOWN_HOSTS', 'DEPLOY_SSH_KEY', 'ssh-known-hosts', 'ssh-private-key'],
     });
   });
 
@@ -286,14 +342,21 @@ describe('pull_request: build and test only, no secret referenced', () => {
     }
   });
 
-  test('no example that runs for pull requests passes secrets; the deploying ones do not run for them', () => {
+  test('the examples that run for pull requests: pull-request.yml passes no secret; review-apps.yml does (review: true), and a fork\'s pull request runs nothing that references one', () => {
     const dir = path.join(REPO_ROOT, 'examples/workflows');
-    const forPullRequests = readdirSync(dir).filter((f) => f.endsWith('.yml')).map((f) => `examples/workflows/${f}`)
-      .filter((f) => triggeredBy(loadWorkflow(REPO_ROOT, f), PULL_REQUEST));
-    expect(forPullRequests).toEqual(['examples/workflows/pull-request.yml']);
-    for (const file of forPullRequests) {
-      const jobs = loadWorkflow(REPO_ROOT, file).jobs as Record<string, Obj>;
-      expect([file, Object.values(jobs).map((j) => j.secrets ?? null), secretsReferenced(jobs)]).toEqual([file, [null], []]);
+    const examples = readdirSync(dir).filter((f) => f.endsWith('.yml')).map((f) => `examples/workflows/${f}`);
+    const forPullRequests = examples.filter((f) => triggeredBy(loadWorkflow(REPO_ROOT, f), PULL_REQUEST));
+    expect(forPullRequests).toEqual(['examples/workflows/pull-request.yml', 'examples/workflows/review-apps.yml']);
+    // The one that runs for closed pull requests is the one that removes review apps.
+    expect(examples.filter((f) => triggeredBy(loadWorkflow(REPO_ROOT, f), pullRequest('closed')))).toEqual(['examples/workflows/review-apps.yml']);
+    const plain = loadWorkflow(REPO_ROOT, 'examples/workflows/pull-request.yml').jobs as Record<string, Obj>;
+    expect([Object.values(plain).map((j) => j.secrets ?? null), secretsReferenced(plain)]).toEqual([[null], []]);
+    const review = loadWorkflow(REPO_ROOT, 'examples/workflows/review-apps.yml').jobs as Record<string, Obj>;
+    expect(Object.values(review).map((j) => [j.secrets, j.with])).toEqual([['inherit', { review: true }]]);
+    for (const action of ['opened', 'synchronize', 'reopened', 'closed'] as const) {
+      const event = pullRequest(action, { fork: true });
+      const r = run('examples/workflows/review-apps.yml', event, ENVIRONMENT_SECRETS);
+      expect([action, problems(r, event)]).toEqual([action, []]);
     }
   });
 });
@@ -319,10 +382,10 @@ describe('a version tag: production only (release.yml)', () => {
   });
 
   test('which example runs for which push', () => {
-    const runsFor = (event: GitEvent) => ['pallet.yml', 'staging-production.yml', 'release.yml', 'deploy.yml', 'pull-request.yml']
+    const runsFor = (event: GitEvent) => ['pallet.yml', 'staging-production.yml', 'release.yml', 'deploy.yml', 'pull-request.yml', 'review-apps.yml']
       .filter((f) => triggeredBy(loadWorkflow(REPO_ROOT, `examples/workflows/${f}`), event));
     expect(runsFor(TAG)).toEqual(['release.yml']);
-    expect(runsFor(PUSH_MAIN)).toEqual(['pallet.yml', 'staging-production.yml', 'deploy.yml']);
+    expect(runsFor(PUSH_MAIN)).toEqual(['pallet.yml', 'staging-production.yml', 'deploy.yml', 'review-apps.yml']);
     expect(runsFor(PUSH_BRANCH)).toEqual([]);
   });
 });
@@ -341,6 +404,140 @@ describe('the steps spelled out (deploy.yml)', () => {
     expect(problems(r, PUSH_MAIN, { deployTo: ['staging', 'production'] })).toEqual([]);
     const failed = runWorkflow(workflow, { event: PUSH_MAIN, secretsFor: (e) => ({ ...world.repository, ...(e ? world.environments[e] : {}) }), action: pallet(['deploy:staging']) });
     expect(failed.jobs.production.result).toBe('skipped');
+  });
+});
+
+describe('review apps (review-apps.yml: review: true, secrets: inherit)', () => {
+  const review = (event: GitEvent, world: SecretWorld = REVIEW_SECRETS) => run('examples/workflows/review-apps.yml', event, world);
+  /** The reusable workflow called directly, secrets as `secrets: inherit` gives them. */
+  const direct = (event: GitEvent, inputs: Record<string, unknown>) => {
+    const called = reusable();
+    return runWorkflow(called, {
+      event, inputs: { ...defaults(called), ...inputs }, action: pallet(),
+      secretsFor: (e) => ({ ...REVIEW_SECRETS.repository, ...(e ? REVIEW_SECRETS.environments[e] ?? {} : {}), github_token: GITHUB_TOKEN }),
+    });
+  };
+
+  describe.each(['opened', 'synchronize', 'reopened'] as const)('a pull request from a branch of the repository, %s', (action) => {
+    const event = pullRequest(action);
+    const r = review(event);
+
+    test('plan, then review in environment review/pr-12: ci, then review-deploy of ci\'s digest with pull-request 12', () => {
+      expect(started(r)).toEqual(['plan success', 'review (review/pr-12) success']);
+      expect(['test', 'ci', 'deploy', 'rollback', 'review-destroy'].map((j) => r.jobs[j].result)).toEqual(['skipped', 'skipped', 'skipped', 'skipped', 'skipped']);
+      expect(calls(r)).toEqual(['ci review/pr-12', 'review-deploy review/pr-12']);
+      const [ci, deploy] = r.calls;
+      expect(ci.with).toMatchObject({ command: 'ci', 'registry-username': 'ci-user', 'registry-password': 'ci-password' });
+      expect(deploy.with).toMatchObject({ command: 'review-deploy', 'pull-request': '12', tag: 'build-7', digest: DIGEST, 'ssh-private-key': 'review-key', 'ssh-known-hosts': 'review-hosts', 'registry-password': 'ci-password' });
+      expect(JSON.parse(deploy.env.PALLET_APP_SECRETS)).toMatchObject({ SECRET_KEY: 'repository-secret-key' });
+      expect(problems(r, event, { review: 12 })).toEqual([]);
+    });
+
+    test('the environment\'s URL is the review app\'s address, also an output of the workflow', () => {
+      expect(r.jobs.review.legs[0].environmentUrl).toBe('https://pr-12.review.example.com');
+      expect(r.outputs).toMatchObject({ 'review-url': 'https://pr-12.review.example.com', tag: 'build-7', digest: DIGEST });
+      expect(r.jobs.plan.outputs).toMatchObject({ flow: 'review', 'pull-request': '12' });
+    });
+
+    test('one concurrency group per app and pull request, cancelling the older run, shared with review-destroy', () => {
+      expect([r.jobs.review.legs[0].concurrency, r.jobs.review.legs[0].cancelInProgress]).toEqual(['pallet-review-acme/shop-.-pr-12', true]);
+      const destroy = review(pullRequest('closed'));
+      expect(destroy.jobs['review-destroy'].legs[0].concurrency).toBe('pallet-review-acme/shop-.-pr-12');
+      expect(review(pullRequest(action, { number: 13 })).jobs.review.legs[0].concurrency).toBe('pallet-review-acme/shop-.-pr-13');
+    });
+  });
+
+  test('closed: review-destroy only, with pull-request 12, in no environment, the pull request\'s last commit checked out', () => {
+    const event = pullRequest('closed');
+    const r = review(event);
+    expect(started(r)).toEqual(['plan success', 'review-destroy success']);
+    expect(r.calls.map((c) => [c.command, c.environment, c.with['pull-request'], c.with['ssh-private-key'], c.with['ssh-known-hosts']])).toEqual([
+      ['review-destroy', undefined, '12', 'review-key', 'review-hosts'],
+    ]);
+    expect(r.jobs['review-destroy'].legs[0].steps[0].with).toEqual({ ref: 'feed000000000000000000000000000000000feed' });
+    expect(problems(r, event, { reviewDestroy: 12 })).toEqual([]);
+  });
+
+  test.each(['opened', 'synchronize', 'reopened'] as const)('a fork\'s pull request, %s: plan and test only, as without review', (action) => {
+    const event = pullRequest(action, { fork: true });
+    const r = review(event);
+    expect(started(r)).toEqual(['plan success', 'test success']);
+    expect(calls(r)).toEqual(['test']);
+    expect(r.started.flatMap((l) => r.jobs[l.job].secretsReferenced)).toEqual([]);
+    expect(problems(r, event)).toEqual([]);
+  });
+
+  test('a fork\'s pull request closed: plan only (it never had a review app), nothing that uses secrets', () => {
+    const event = pullRequest('closed', { fork: true });
+    const r = review(event);
+    expect(started(r)).toEqual(['plan success']);
+    expect(r.jobs.plan.outputs.flow).toBe('none');
+    expect(r.calls).toEqual([]);
+    expect(problems(r, event)).toEqual([]);
+  });
+
+  test('a Dependabot pull request (GitHub gives it no secrets): test, and nothing on close', () => {
+    const opened = pullRequest('opened', { actor: 'dependabot[bot]' });
+    expect(started(review(opened))).toEqual(['plan success', 'test success']);
+    expect(problems(review(opened), opened)).toEqual([]);
+    const closed = pullRequest('closed', { actor: 'dependabot[bot]' });
+    expect(started(review(closed))).toEqual(['plan success']);
+  });
+
+  test('pull_request_target never gets a review app, from a fork or not', () => {
+    for (const fork of [false, true]) {
+      for (const action of ['opened', 'synchronize', 'closed'] as const) {
+        const event = pullRequest(action, { fork, name: 'pull_request_target' });
+        const r = direct(event, { review: true });
+        expect([fork, action, started(r), calls(r)]).toEqual([fork, action, ['plan success', 'test success'], ['test']]);
+        expect(problems(r, event)).toEqual([]);
+      }
+    }
+  });
+
+  test('without review: true a pull request stays test, whatever happens to it (pull-request.yml and the default)', () => {
+    const plain = runCaller(REPO_ROOT, 'examples/workflows/pull-request.yml', pullRequest('opened'), REVIEW_SECRETS, pallet()).run!;
+    expect(started(plain)).toEqual(['plan success', 'test success']);
+    expect(problems(plain, pullRequest('opened'))).toEqual([]);
+    for (const action of ['opened', 'synchronize', 'reopened', 'closed'] as const) {
+      for (const fork of [false, true]) {
+        const event = pullRequest(action, { fork });
+        const r = direct(event, {});
+        expect([action, fork, started(r), calls(r)]).toEqual([action, fork, ['plan success', 'test success'], ['test']]);
+        expect(problems(r, event)).toEqual([]);
+      }
+    }
+  });
+
+  test('flow: test asks for tests only, also with review: true; flow deploy is still refused', () => {
+    expect(started(direct(pullRequest('opened'), { review: true, flow: 'test' }))).toEqual(['plan success', 'test success']);
+    const refused = direct(pullRequest('opened'), { review: true, flow: 'deploy' });
+    expect(started(refused)).toEqual(['plan failure']);
+    expect(refused.started[0].steps[0].log).toContain("::error::a pull_request run builds and tests only: flow 'deploy' is refused");
+  });
+
+  test('a push to main deploys production as usual: review: true changes nothing there', () => {
+    const r = review(PUSH_MAIN);
+    expect(started(r)).toEqual(['plan success', 'ci success', 'deploy (production) success']);
+    expect(r.calls[1].with).toMatchObject({ command: 'deploy', environment: 'production', digest: DIGEST, 'ssh-private-key': 'production-key' });
+    expect(problems(r, PUSH_MAIN, { deployTo: ['production'] })).toEqual([]);
+  });
+
+  test('without the SSH secrets the review job stops before it builds, saying where to set them', () => {
+    const { DEPLOY_SSH_KEY: _key, ...withoutKey } = REVIEW_SECRETS.repository;
+    const r = review(pullRequest('opened'), { ...REVIEW_SECRETS, repository: withoutKey });
+    expect(started(r)).toEqual(['plan success', 'review (review/pr-12) failure']);
+    expect(r.calls).toEqual([]);
+    const step = r.jobs.review.legs[0].steps.find((s) => s.outcome === 'failure');
+    expect(step?.label).toBe('Secrets in use');
+    expect(step?.log).toContain('::error::ssh-private-key: none for review/pr-12. Set DEPLOY_SSH_KEY as a repository (or organization) secret');
+    expect(step?.log).toContain('ssh-known-hosts: DEPLOY_KNOWN_HOSTS (secrets: inherit');
+  });
+
+  test('the plan reads the event only through env:, never interpolated into its script', () => {
+    const plan = (reusable().jobs as Record<string, { steps: { run?: string; env?: Record<string, string> }[] }>).plan.steps[0];
+    expect(plan.run).not.toContain('${{');
+    expect(plan.env).toMatchObject({ PULL_REQUEST: '${{ github.event.pull_request.number }}', HEAD_REPOSITORY: '${{ github.event.pull_request.head.repo.full_name }}' });
   });
 });
 
@@ -411,6 +608,76 @@ describe('the checks fail a workflow that breaks an invariant', () => {
     expect(problems(stagingThenProduction(called, event), event, { rollback: 'staging' })).toEqual([
       'a rollback of staging ran ["ci","rollback staging"]',
     ]);
+  });
+
+  describe('review apps', () => {
+    const fromFork = pullRequest('opened', { fork: true });
+
+    test('a plan without the fork check: a fork\'s pull request deploys a review app with the secrets', () => {
+      const called = mutated('[ "$HEAD_REPOSITORY" != "$REPOSITORY" ] || ', '');
+      const r = runWorkflow(called, { event: fromFork, inputs: { ...defaults(called), review: true }, secretsFor: () => REVIEW_SECRETS.repository, action: pallet() });
+      expect(problems(r, fromFork)).toEqual([
+        expect.stringMatching(/^pull_request from a fork: job review references secrets \*, DEPLOY_KNOWN_HOSTS, DEPLOY_SSH_KEY/),
+        'pull_request from a fork: pallet ci ran',
+        'pull_request from a fork: pallet review-deploy ran',
+        'review apps: expected [], ran ["review-deploy 12"]',
+      ]);
+    });
+
+    test('a plan that gives pull_request_target a review app', () => {
+      const called = mutated('if [ "$EVENT" = pull_request ] && ', 'if [ "$EVENT" != merge_group ] && ');
+      const event = pullRequest('opened', { name: 'pull_request_target' });
+      const r = runWorkflow(called, { event, inputs: { ...defaults(called), review: true }, secretsFor: () => REVIEW_SECRETS.repository, action: pallet() });
+      expect(problems(r, event)).toEqual([
+        expect.stringMatching(/^pull_request_target: job review references secrets \*/),
+        'pull_request_target: pallet ci ran',
+        'pull_request_target: pallet review-deploy ran',
+        'review apps: expected [], ran ["review-deploy 12"]',
+      ]);
+    });
+
+    test('a plan that ignores the review input', () => {
+      const called = mutated('[ "$REVIEW" = true ] && ', '');
+      const event = pullRequest('opened');
+      const r = runWorkflow(called, { event, inputs: defaults(called), secretsFor: () => REVIEW_SECRETS.repository, action: pallet() });
+      expect(problems(r, event)).toEqual(['review apps: expected [], ran ["review-deploy 12"]']);
+    });
+
+    test('a review job that lost its environment', () => {
+      const called = mutated(/    environment:\n      name: review\/pr-[^\n]*\n      url: [^\n]*\n/, '');
+      const event = pullRequest('opened');
+      const r = runWorkflow(called, { event, inputs: { ...defaults(called), review: true }, secretsFor: () => REVIEW_SECRETS.repository, action: pallet() });
+      expect(problems(r, event, { review: 12 })).toEqual([
+        'job review reads deploy secrets in no GitHub environment',
+        'review-deploy of pull request 12 runs in no GitHub environment',
+      ]);
+    });
+
+    test('a review-destroy that enters review/pr-N (a new deployment of the app it removes)', () => {
+      const called = mutated("    if: needs.plan.outputs.flow == 'review-destroy'\n", "    if: needs.plan.outputs.flow == 'review-destroy'\n    environment: review/pr-${{ needs.plan.outputs.pull-request }}\n");
+      const event = pullRequest('closed');
+      const r = runWorkflow(called, { event, inputs: { ...defaults(called), review: true }, secretsFor: () => REVIEW_SECRETS.repository, action: pallet() });
+      expect(problems(r, event, { reviewDestroy: 12 })).toEqual([
+        'review-destroy of pull request 12 runs in GitHub environment review/pr-12 (a new deployment of a removed app)',
+      ]);
+    });
+
+    test('a review app deployed without ci\'s digest', () => {
+      const called = mutated(/(command: review-deploy[\s\S]*?)          digest: \$\{\{ steps\.ci\.outputs\.digest \}\}\n/, '$1');
+      const event = pullRequest('synchronize');
+      const r = runWorkflow(called, { event, inputs: { ...defaults(called), review: true }, secretsFor: () => REVIEW_SECRETS.repository, action: pallet() });
+      expect(problems(r, event, { review: 12 })).toEqual(["review/pr-12 was not given ci's digest: none"]);
+    });
+
+    test('a closed pull request that deploys instead of removing', () => {
+      const called = mutated('opened|synchronize|reopened) FLOW=review ;;', 'opened|synchronize|reopened|closed) FLOW=review ;;');
+      const event = pullRequest('closed');
+      const r = runWorkflow(called, { event, inputs: { ...defaults(called), review: true }, secretsFor: () => REVIEW_SECRETS.repository, action: pallet() });
+      expect(problems(r, event, { reviewDestroy: 12 })).toEqual([
+        'review apps: expected ["review-destroy 12"], ran ["review-deploy 12"]',
+        'review-destroy of pull request 12 ran ["ci","review-deploy"]',
+      ]);
+    });
   });
 });
 
