@@ -155,6 +155,17 @@ export const COMMAND_DOCS: Record<string, CommandDoc> = {
     ],
     flags: [...SSH, 'host', 'backup', 'output', 'yes', 'json'],
   },
+  review: {
+    usage: 'pallet review deploy N [--tag TAG] | pallet review destroy N | pallet review list [--json]',
+    about: [
+      "Pull request N as an app of its own, APP-pr-N, on one of review.hosts at review.host (docs/review-apps.md):",
+      'deploy starts its own services (a fresh PostgreSQL, Redis, ...) and rolls TAG out as a deploy does, after',
+      'removing review apps whose pull request is closed or idle past review.idle_days; at review.max it is',
+      'refused, naming the app idle longest. destroy removes all the review app owns on its host (containers,',
+      "services and their volumes, network, routes, the images it pulled, its state); again, it does nothing.",
+    ],
+    flags: [...SSH, 'tag', 'digest', 'pull-request', 'registry-username', 'json'],
+  },
   remove: {
     usage: 'pallet remove --yes [--delete-data] [--host HOST]',
     about: [

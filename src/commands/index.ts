@@ -49,7 +49,10 @@ export async function prepareContext(inputs: Inputs, opts: DispatchOptions = {})
     extraTags: inputs.extraTags,
     buildArgs: inputs.buildArgs,
     where: opts.where,
-  }, { buildFiles: BUILDS.has(inputs.command), environment: inputs.environment, needsEnvironment: !NO_HOSTS.has(inputs.command), where: opts.where });
+  }, {
+    buildFiles: BUILDS.has(inputs.command), environment: inputs.environment, needsEnvironment: !NO_HOSTS.has(inputs.command), where: opts.where,
+    firstEnvironment: inputs.command.startsWith('review-'),
+  });
   return {
     inputs,
     config,

@@ -5,7 +5,7 @@
 // revert on failure) inside a GitHub deployment of environment review/pr-N. destroy: everything
 // the review app owns on its host, safe to run twice, and its GitHub deployments marked inactive.
 import type { CommandResult, RunContext } from './context.js';
-import { sessionOptions } from './context.js';
+import { resolveTag, sessionOptions } from './context.js';
 import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import { parseHost, type SshTarget } from '../ssh/host.js';
@@ -163,8 +163,7 @@ async function deployCommand(ctx: RunContext, review: ReviewConfig, session: Ops
   const host = chooseHost(review, apps, target.app);
   const conn = session.conns.get(host)!;
   const before = apps.find((a) => a.app === target.app);
-  const tag = ctx.inputs.tag;
-  if (!tag) throw new UserError('review deploy needs the tag to deploy', `give the tag ci pushed (output tag), e.g. ${ctx.where === 'flag' ? '--tag build-42' : 'tag: ${{ steps.ci.outputs.tag }}'}`);
+  const tag = resolveTag(ctx.inputs, ctx.env);
   // An image the host did not have before is this review app's: it goes with it.
   const fresh = (await conn.run(hasImageArgv(imageRef(ctx.config.image, tag)))).exitCode !== 0;
   const owned = [...new Set([...(before?.owned ?? []), ...(fresh ? [tag] : [])])];

@@ -49,6 +49,11 @@ export interface LoadOptions {
    * needs one named. Without it (build, test, push, ci) the base is loaded without `deploy`.
    */
   needsEnvironment?: boolean;
+  /**
+   * With `environments` in the file and none named: take the first one declared instead of refusing
+   * (review apps take their deploy section from it, e.g. staging).
+   */
+  firstEnvironment?: boolean;
   /** How messages name the environment option: `input 'environment'` (default) or `--environment`. */
   where?: 'input' | 'flag';
 }
@@ -122,7 +127,7 @@ function selectEnvironment(source: YamlSource, file: string, overrides: ConfigOv
     return source;
   }
   const label = options.where === 'flag' ? '--environment' : "input 'environment'";
-  const wanted = options.environment;
+  const wanted = options.environment ?? (options.firstEnvironment ? names[0] : undefined);
   if (wanted !== undefined && !names.includes(wanted)) {
     throw toUserError([toConfigError(source, { path: ['environments'], message: `has no environment '${wanted}' (named by ${label}); declared: ${names.join(', ')}` })], HINT);
   }
