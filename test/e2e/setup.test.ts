@@ -1,6 +1,7 @@
 // pallet setup against a bare Debian host of the lab (systemd, sshd, sudo, no Docker), through the
 // real `pallet` command: a dry run lists the changes and changes nothing; a user without sudo is
-// refused naming what is missing; port 80 taken by another process is reported before any change;
+// refused naming what is missing; port 80 taken by another process, and a nearly full disk under the
+// engine's root, are reported before any change;
 // setup then installs Docker from the Debian archive, creates the deploy user with a fresh deploy
 // key, the directories and the env file, starts the proxy; the example app deploys with that key;
 // a second setup reports no change.
@@ -114,6 +115,24 @@ for p in /var/lib/pallet /etc/pallet ${ENV_FILE}; do [ -e "$p" ] && printf 'path
       expect(await hostState()).toBe(UNTOUCHED);
     } finally {
       await bareExec(bare!.id, 'systemctl stop lab-port80');
+    }
+  });
+
+  test('a nearly full disk under the engine\'s root is reported before any change', async () => {
+    // The bare host's /var/lib/docker is a tmpfs: shrunk below 1 GiB it is the nearly full disk, then given its size back.
+    const mount = await bareExec(bare!.id, "awk '$2 == \"/var/lib/docker\" { print $1, $3, $4 }' /proc/mounts");
+    if (!/^tmpfs tmpfs /.test(mount.trim())) throw new Error(`the bare host has no tmpfs on /var/lib/docker to shrink: /proc/mounts says '${mount.trim()}'`);
+    // Without a size option it has the kernel's default, half the memory (size=50% gives that back).
+    const size = /size=(\d+k)/.exec(mount)?.[1] ?? '50%';
+    await bareExec(bare!.id, 'mount -o remount,size=600m /var/lib/docker');
+    try {
+      const r = await pallet(['setup', '--admin-user', 'admin']);
+      expect(r.code).toBe(1);
+      expect(r.out).toContain(`setup stopped before changing anything: ${bare!.address}: only 600.0 MB free on /var/lib/docker (holding the engine's root /var/lib/docker): free some space first`);
+      expect(r.out).not.toContain('done:');
+      expect(await hostState()).toBe(UNTOUCHED);
+    } finally {
+      await bareExec(bare!.id, `mount -o remount,size=${size} /var/lib/docker`);
     }
   });
 
