@@ -215,7 +215,7 @@ function hostProbeProblem(s: unknown): string | undefined {
   if (ready && 'command' in ready) return undefined;
   if (ready) return `a review app's service is checked by a command in its container: give ready: {command: [...]} instead of ${Object.keys(ready)[0]}`;
   if (isCatalogService(name) && CATALOG[name].hostProbe) return undefined;
-  return `'${name}' has no readiness check pallet can run on the host; give it ready: {command: [...]} (run inside its container, e.g. [nc, -z, 127.0.0.1, PORT])`;
+  return `'${name}' has no readiness check pallet can run on the host; give it ready: {command: [...]}, run inside its container, e.g. [bash, -c, 'echo > /dev/tcp/127.0.0.1/PORT'] where the image has bash`;
 }
 
 /**
@@ -226,12 +226,15 @@ function hostProbeProblem(s: unknown): string | undefined {
 function checkReview(review: unknown, deploy: unknown, out: Problem[]): void {
   if (!isObj(review)) return;
   if (!isObj(deploy)) out.push({ path: ['review'], message: 'needs a deploy section: a review app runs the roles and tasks of deploy on review.hosts' });
+  // The same login as deploy.ssh gives it: two spellings of one login are one host.
+  const ssh = isObj(deploy) && isObj(deploy.ssh) ? deploy.ssh : {};
+  const defaults = { user: isStr(ssh.user) ? ssh.user : 'deploy', port: typeof ssh.port === 'number' ? ssh.port : 22 };
   const seen = new Map<string, number>();
   items(review.hosts).forEach((h, i) => {
     const parsed = checkHost(h, ['review', 'hosts', i], out);
     if (!parsed) return;
-    const key = hostKey(parsed, { user: 'deploy', port: 22 });
-    if (seen.has(key)) out.push({ path: ['review', 'hosts', i], message: `host '${String(h)}' is listed twice (also hosts[${seen.get(key)}])` });
+    const key = hostKey(parsed, defaults);
+    if (seen.has(key)) out.push({ path: ['review', 'hosts', i], message: `host '${String(h)}' is listed twice (also review.hosts[${seen.get(key)}])` });
     else seen.set(key, i);
   });
   if (isStr(review.host) && review.host.includes('{number}')) {

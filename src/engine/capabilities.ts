@@ -169,7 +169,7 @@ const SWARM: Capabilities = {
   'deploy.proxy.trusted_proxies': SWARM_PROXY,
   'deploy.proxy.static': SWARM_PROXY,
   'deploy.proxy.acme': SWARM_PROXY,
-  review: no('review apps run on review.hosts over SSH, each behind the per-host proxy, which a Swarm has none of', 'remove it, or deploy the review apps from a config for SSH hosts'),
+  review: no('review apps run on review.hosts over SSH, each behind the per-host proxy, which a Swarm has none of', 'remove it; to keep review apps, give them a pallet.yml of their own whose deploy section is for SSH hosts behind the proxy (the config input, --config)'),
 };
 
 /** Each target's declaration: the deploy keys it honours, and why not for the others. */
