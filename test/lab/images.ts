@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync
 import path from 'node:path';
 import { docker } from './engine.js';
 import {
-  BARE_LAYER, BARE_ROOTFS, LAYERS, PROXY_IMAGE, RECIPE_LABEL, ROOTFS, SUITE, debootstrapArgs, importChangeArgs, layerHash, rootfsHash,
+  BARE_LAYER, BARE_ROOTFS, LAYERS, RECIPE_LABEL, ROOTFS, debootstrapArgs, importChangeArgs, layerHash, rootfsHash,
   type LabPart, type LayerRecipe, type RootfsRecipe,
 } from './recipes.js';
 import { describeRootfsSource, hubRootfsDockerfile, rootfsSource, type RootfsSource } from './distro.js';
@@ -38,7 +38,7 @@ export const IMAGE_NAMES: LabImages = {
   rabbitmq: 'pallet-lab/rabbitmq:3',
   smtpSink: 'pallet-lab/smtp-sink:1',
   host: 'pallet-lab/host:bookworm',
-  proxy: PROXY_IMAGE,
+  proxy: 'pallet-lab/caddy:2.6',
   registryRuntime: 'pallet-lab/services-rootfs:bookworm',
 };
 
@@ -68,7 +68,7 @@ export function machineRootfsSource(): RootfsSource {
 
 async function buildRootfs(r: RootfsRecipe, hash: string, source: RootfsSource): Promise<void> {
   if (source.mode === 'hub') {
-    await buildDockerfile(r.name, r.tag, hubRootfsDockerfile(r.suite && r.suite !== SUITE ? `debian:${r.suite}-slim` : source.baseImage, r.packages, r.changes), {}, hash);
+    await buildDockerfile(r.name, r.tag, hubRootfsDockerfile(source.baseImage, r.packages, r.changes), {}, hash);
     await tagAliases(r);
     return;
   }

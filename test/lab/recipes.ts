@@ -9,8 +9,6 @@ import {
 /** Bump when the way images are built changes without any recipe text changing. */
 export const SCRIPT_VERSION = 1;
 export const SUITE = 'bookworm';
-/** The lab's proxy image (the per-host Caddy). */
-export const PROXY_IMAGE = 'pallet-lab/caddy:2.11';
 export const RECIPE_LABEL = 'pallet-lab.recipe';
 const PATH_ENV = 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -26,8 +24,6 @@ export interface RootfsRecipe {
   aliases?: string[];
   /** Built only for the lab part that needs it (`lab up --acme`), not on every lab up. */
   part?: LabPart;
-  /** Debian suite (default SUITE): another release for a package whose bookworm version falls short. */
-  suite?: string;
 }
 
 /** A lab part started only when asked for (`lab up --acme`). */
@@ -98,14 +94,11 @@ export const ROOTFS: RootfsRecipe[] = [
     changes: [`ENV ${PATH_ENV}`, 'ENV LANG=C.UTF-8'],
   },
   {
-    // The per-host reverse proxy for the lab: Debian's Caddy laid out like the official caddy image
-    // (config in /config, certificates and the internal CA in /data). From forky (Caddy 2.11), as
-    // current as the default image caddy:2: bookworm's and trixie's 2.6 build a new certificate cache
-    // on each config load, so a TLS handshake during a route switch can fail (caddyserver/caddy#5589).
+    // The per-host reverse proxy for the lab: Debian's Caddy 2.6 laid out like the official
+    // caddy image (config in /config, certificates and the internal CA in /data).
     kind: 'rootfs',
     name: 'proxy',
-    tag: PROXY_IMAGE,
-    suite: 'forky',
+    tag: 'pallet-lab/caddy:2.6',
     packages: ['caddy', 'ca-certificates'],
     changes: [
       `ENV ${PATH_ENV}`, 'ENV XDG_CONFIG_HOME=/config', 'ENV XDG_DATA_HOME=/data',
@@ -256,7 +249,7 @@ function sha(parts: unknown): string {
  * (the official base image name), so switching the way rebuilds them and debootstrap hashes stay put.
  */
 export function rootfsHash(r: RootfsRecipe, from?: string): string {
-  return sha({ v: SCRIPT_VERSION, suite: r.suite ?? SUITE, variant: 'minbase', packages: [...r.packages].sort(), changes: r.changes, ...(from ? { from } : {}) });
+  return sha({ v: SCRIPT_VERSION, suite: SUITE, variant: 'minbase', packages: [...r.packages].sort(), changes: r.changes, ...(from ? { from } : {}) });
 }
 
 /** A layer's hash covers its parent's, so a rebuilt rootfs rebuilds what sits on it. */
@@ -264,15 +257,9 @@ export function layerHash(l: LayerRecipe, parentHash: string): string {
   return sha({ v: SCRIPT_VERSION, parent: parentHash, dockerfile: l.dockerfile, files: l.files });
 }
 
-/**
- * debootstrap's arguments for a recipe; `keyring` where the machine's own keyring is not Debian's.
- * A suite newer than the machine's debootstrap knows is made with the `sid` script (the one Debian's
- * testing and unstable use).
- */
+/** debootstrap's arguments for a recipe; `keyring` where the machine's own keyring is not Debian's. */
 export function debootstrapArgs(r: RootfsRecipe, dir: string, mirror: string, keyring?: string): string[] {
-  const suite = r.suite ?? SUITE;
-  const script = suite === SUITE ? [] : ['/usr/share/debootstrap/scripts/sid'];
-  return ['--variant=minbase', ...(keyring ? [`--keyring=${keyring}`] : []), `--include=${r.packages.join(',')}`, suite, dir, mirror, ...script];
+  return ['--variant=minbase', ...(keyring ? [`--keyring=${keyring}`] : []), `--include=${r.packages.join(',')}`, SUITE, dir, mirror];
 }
 
 export function importChangeArgs(r: RootfsRecipe, hash: string): string[] {

@@ -10,7 +10,6 @@ import { ensureLb } from './lb.js';
 import { ensureSwarm } from './swarm.js';
 import { ensureNetwork, ensureRegistry } from './registry.js';
 import { pushToLabRegistry } from './push.js';
-import { PROXY_IMAGE } from './recipes.js';
 import { ensureLabDir, LAB_DIR, LAB_FILE, loadState, saveState, withLabLock, writeDescriptor } from './state.js';
 import { log } from './util.js';
 
@@ -56,7 +55,7 @@ export async function labUp(hostCount = DEFAULT_HOSTS, opts: { swarm?: boolean; 
     await ensureRegistry(state, images.registryRuntime, network);
     saveState(state);
     step('registry');
-    const proxyImage = await pushToLabRegistry(state, images.proxy, PROXY_IMAGE);
+    const proxyImage = await pushToLabRegistry(state, images.proxy, 'pallet-lab/caddy:2.6');
     const wanted = Math.max(hostCount, state.hosts.length);
     let hosts;
     try {
