@@ -125,11 +125,16 @@ async function releaseOf(ctx: RunContext, mode: DeployMode, tag: string | undefi
   return { digest: release.digest, untested: release.untested };
 }
 
-/** Runs a deploy or rollback to an SSH fleet and returns the command result together with the full report. */
-export async function deployWithReport(ctx: RunContext, mode: DeployMode, hooks?: DeployHooks): Promise<{ result: CommandResult; report: DeployReport }> {
+/**
+ * Runs a deploy or rollback to an SSH fleet and returns the command result together with the full
+ * report. `release`: the digest and test gate's verdict already resolved (a review deploy resolves
+ * them before it makes anything); else a deploy resolves them here.
+ */
+export async function deployWithReport(ctx: RunContext, mode: DeployMode, hooks?: DeployHooks, release?: Release): Promise<{ result: CommandResult; report: DeployReport }> {
   const tag = mode === 'deploy' ? resolveTag(ctx.inputs, ctx.env) : ctx.inputs.tag;
   checkDeployInputs(ctx);
-  const req = { ...deployRequest(ctx, mode, tag), ...(await releaseOf(ctx, mode, tag)), hooks };
+  const resolved = release ? { digest: release.digest, untested: release.untested } : await releaseOf(ctx, mode, tag);
+  const req = { ...deployRequest(ctx, mode, tag), ...resolved, hooks };
   return withDeployment(ctx, mode, tag, {
     execute: () => executeDeploy(req),
     ok: (r) => r.ok,

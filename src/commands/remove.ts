@@ -250,6 +250,8 @@ export async function runRemoveCommand(ctx: RunContext): Promise<CommandResult> 
   const r = reporter();
   r.summary.heading(`Removed ${config.app}`).table(REMOVAL_HEADER, removalRows(rows));
   for (const x of rows.filter((y) => y.error)) r.error(`${x.host}: ${x.error}`);
-  if (config.deploy?.env_file) r.info(`the hosts' ${config.deploy.env_file} was left in place (yours; remove it by hand)`);
+  if (config.deploy?.env_file) r.info(`deploy.env_file (${config.deploy.env_file}) is yours: where a host has it, it was left in place (remove it by hand)`);
+  // Review apps are apps of their own (APP-pr-N): a removal of the app does not take them.
+  if (config.review) r.warning(`the review apps of ${config.app} are not removed with it: pallet review list shows them, pallet review destroy N removes one`);
   return { exitCode: rows.some((x) => x.error) ? 1 : 0, outputs: {} };
 }

@@ -18,6 +18,8 @@ import { imageRef } from '../deploy/commands.js';
 import type { SshConnection } from '../ssh/connection.js';
 import type { PalletConfig, ReviewConfig } from '../config/types.js';
 import { deployWithReport, registryLogin } from './deploy.js';
+import { resolveRelease } from './release.js';
+import type { DeployReport } from '../deploy/index.js';
 import { removeApp, removalRows, REMOVAL_HEADER, type RemoveRequest, type RemoveRow } from './remove.js';
 import { closedPullRequests, deactivateDeployments } from '../github/review.js';
 import { pullRequestEvent, refuseForkDeploy } from '../review/event.js';
@@ -33,7 +35,7 @@ export type ReviewCommand = 'review-deploy' | 'review-destroy' | 'review-list';
 export async function runReviewCommand(ctx: RunContext, cmd: ReviewCommand): Promise<CommandResult> {
   const review = reviewOf(ctx.config);
   if (cmd === 'review-deploy') refuseForkDeploy(pullRequestEvent(ctx.env));
-  const number = cmd === 'review-list' ? 0 : pullRequestOf(ctx);
+  const number = cmd === 'review-list' ? 0 : pullRequestOf(ctx, cmd);
   const session = await openSession(reviewHosts(ctx.config, review), sessionOptions(ctx));
   try {
     const listing = await listReviewApps(session, ctx.config.app);
@@ -48,12 +50,14 @@ export async function runReviewCommand(ctx: RunContext, cmd: ReviewCommand): Pro
 }
 
 /** The pull request's number: the input (or the CLI's third word), else the event's. */
-function pullRequestOf(ctx: RunContext): number {
-  const label = ctx.where === 'flag' ? 'the pull request number (pallet review deploy N)' : "input 'pull-request'";
+function pullRequestOf(ctx: RunContext, cmd: ReviewCommand): number {
+  const sub = cmd.replace('review-', '');
+  const label = ctx.where === 'flag' ? `the pull request number (pallet review ${sub} N)` : "input 'pull-request'";
   if (ctx.inputs.ops.pullRequest !== undefined) return parsePullRequest(ctx.inputs.ops.pullRequest, label);
   const e = pullRequestEvent(ctx.env);
   if (e) return parsePullRequest(e.number, `the ${e.event} event's number`);
-  throw new UserError(`which pull request? ${label} names it`, 'in a pull_request workflow it is read from the event; elsewhere give it, e.g. pull-request: 12');
+  throw new UserError(`review ${sub}: which pull request? Give its number`,
+    ctx.where === 'flag' ? `e.g. pallet review ${sub} 12` : 'in a pull_request workflow it is read from the event; elsewhere set pull-request: 12');
 }
 
 function reviewHosts(config: PalletConfig, review: ReviewConfig): SshTarget[] {
@@ -114,6 +118,28 @@ async function removeReviewApp(ctx: RunContext, session: OpsSession, a: ReviewAp
   return row;
 }
 
+/** The service images the review apps pulled onto `host` go with the last of them (`others`: those that stay). */
+async function removeServiceImagesIfLast(ctx: RunContext, session: OpsSession, host: string, others: ReviewApp[]): Promise<void> {
+  if (others.some((a) => a.on === host)) return;
+  const out = (await session.conns.get(host)!.check(removePulledImagesArgv(pulledImagesPath(ctx.config.app)), 'removing the review services\' images')).stdout;
+  if (countOf(out, 'removed')) reporter().info(`${host}: removed ${countOf(out, 'removed')} service image(s) the review apps had pulled (the last review app is gone)`);
+}
+
+/**
+ * A new review app whose first deploy failed leaves nothing: its services, network, image and
+ * state go (the rollout already reverted its containers). A failure here is a warning naming
+ * what to run.
+ */
+async function undoFirstDeploy(ctx: RunContext, session: OpsSession, a: ReviewApp, others: ReviewApp[]): Promise<void> {
+  try {
+    await removeReviewApp(ctx, session, a);
+    await removeServiceImagesIfLast(ctx, session, a.on, others);
+    reporter().info(`${a.on}: removed what the failed first deploy of ${a.app} made (its services, network and state)`);
+  } catch (e) {
+    reporter().warning(`could not remove what the failed first deploy of ${a.app} made: ${errorMessage(e)}; run pallet review destroy ${a.number}`);
+  }
+}
+
 async function destroyCommand(ctx: RunContext, session: OpsSession, listing: Listing, target: ReviewTarget): Promise<CommandResult> {
   const mine = listing.apps.filter((a) => a.app === target.app);
   const r = reporter();
@@ -122,12 +148,7 @@ async function destroyCommand(ctx: RunContext, session: OpsSession, listing: Lis
     r.info(`no review app ${target.app} on ${[...session.conns.keys()].join(', ')}: nothing to remove`);
   } else {
     rows = await removeApp(mine.map((a) => session.conns.get(a.on)!), removeRequest(ctx, target.app, (host) => mine.find((a) => a.on === host)?.owned ?? []));
-    // The service images go with the last review app on a host.
-    for (const host of new Set(mine.map((a) => a.on))) {
-      if (listing.apps.some((a) => a.on === host && a.app !== target.app)) continue;
-      const out = (await session.conns.get(host)!.check(removePulledImagesArgv(pulledImagesPath(ctx.config.app)), 'removing the review services\' images')).stdout;
-      if (countOf(out, 'removed')) r.info(`${host}: removed ${countOf(out, 'removed')} service image(s) the review apps had pulled (the last review app is gone)`);
-    }
+    for (const host of new Set(mine.map((a) => a.on))) await removeServiceImagesIfLast(ctx, session, host, listing.apps.filter((a) => a.app !== target.app));
     r.summary.heading(`Removed review app ${target.app}`).table([...REMOVAL_HEADER.slice(0, 3), 'services', ...REMOVAL_HEADER.slice(3)], removalRows(rows).map((row, i) => [...row.slice(0, 3), String(rows[i].services ?? 0), ...row.slice(3)]));
     for (const x of rows.filter((y) => y.error)) r.error(`${x.host}: ${x.error}`);
   }
@@ -138,6 +159,9 @@ async function destroyCommand(ctx: RunContext, session: OpsSession, listing: Lis
 
 async function deployCommand(ctx: RunContext, review: ReviewConfig, session: OpsSession, listing: Listing, target: ReviewTarget): Promise<CommandResult> {
   const r = reporter();
+  const tag = resolveTag(ctx.inputs, ctx.env);
+  // The tag, its digest and the test gate, before anything is changed.
+  const release = await resolveRelease(ctx, tag);
   let apps = listing.apps;
   // Stale review apps go first: closed without the closing event, or idle past review.idle_days.
   const others = [...new Set(apps.filter((a) => a.app !== target.app).map((a) => a.number))];
@@ -163,16 +187,25 @@ async function deployCommand(ctx: RunContext, review: ReviewConfig, session: Ops
   const host = chooseHost(review, apps, target.app);
   const conn = session.conns.get(host)!;
   const before = apps.find((a) => a.app === target.app);
-  const tag = resolveTag(ctx.inputs, ctx.env);
   // An image the host did not have before is this review app's: it goes with it.
   const fresh = (await conn.run(hasImageArgv(imageRef(ctx.config.image, tag)))).exitCode !== 0;
   const owned = [...new Set([...(before?.owned ?? []), ...(fresh ? [tag] : [])])];
-  await conn.check(markReviewArgv(target.app, ctx.config.app, target.number, target.hostName, '', owned), 'recording the review app');
-  const serviceEnv = await r.group(`Services of ${target.app} on ${host}`, () => startReviewServices(conn, review, ctx.config.app, target.app, registryLogin(ctx), ctx.ledger));
-  const config = reviewDeployConfig(ctx.config, target, host, serviceEnv);
-  const { result, report } = await deployWithReport({ ...ctx, config }, 'deploy');
+  let outcome: { result: CommandResult; report: DeployReport };
+  try {
+    await conn.check(markReviewArgv(target.app, ctx.config.app, target.number, target.hostName, '', owned), 'recording the review app');
+    const serviceEnv = await r.group(`Services of ${target.app} on ${host}`, () => startReviewServices(conn, review, ctx.config.app, target.app, registryLogin(ctx), ctx.ledger));
+    const config = reviewDeployConfig(ctx.config, target, host, serviceEnv);
+    outcome = await deployWithReport({ ...ctx, config }, 'deploy', undefined, release);
+  } catch (e) {
+    if (!before) await undoFirstDeploy(ctx, session, { app: target.app, number: target.number, host: target.hostName, on: host, tag: '', created: 0, activity: 0, owned }, apps);
+    throw e;
+  }
+  const { result, report } = outcome;
   const outputs = { ...result.outputs, 'review-url': target.url, 'review-app': target.app };
-  if (!report.ok) return { ...result, outputs };
+  if (!report.ok) {
+    if (!before) await undoFirstDeploy(ctx, session, { app: target.app, number: target.number, host: target.hostName, on: host, tag: '', created: 0, activity: 0, owned }, apps);
+    return { ...result, outputs };
+  }
   const h = report.hosts[0];
   const { remove, keep } = ownedTagsToRemove(owned, [h?.newTag ?? tag, h?.oldTag ?? '']);
   if (remove.length) {

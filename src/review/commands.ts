@@ -126,10 +126,13 @@ case "$cur" in
 esac
 echo "state=$state"
 i=0
-until docker exec "$name" "$@" >/dev/null 2>&1; do
+until said=$(docker exec "$name" "$@" 2>&1); do
   i=$((i + 1))
-  if [ "$i" -ge $((t * 2)) ]; then echo "not ready after \${t}s: $(docker logs --tail 5 "$name" 2>&1 | tr '\\n' ' ')"; exit 5; fi
-  if [ "$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then echo "exited: $(docker logs --tail 5 "$name" 2>&1 | tr '\\n' ' ')"; exit 5; fi
+  if [ "$i" -ge $((t * 2)) ]; then
+    said=$(printf '%s' "$said" | tail -n 2 | tr '\\n' ' '); [ -n "$said" ] || said=nothing
+    echo "not ready after \${t}s; its check ($*) said: $said; its last log lines: $(docker logs --tail 3 "$name" 2>&1 | tr '\\n' ' ')"; exit 5
+  fi
+  if [ "$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)" != true ]; then echo "it exited; its last log lines: $(docker logs --tail 5 "$name" 2>&1 | tr '\\n' ' ')"; exit 5; fi
   sleep 0.5
 done
 echo ready`;

@@ -4,6 +4,7 @@
 // reach them (DATABASE_URL, ...), which the deploy writes into the release's env file.
 import { reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
+import { UserError } from '../errors.js';
 import { StepError } from '../deploy/types.js';
 import { ensureImageOnHost, type RegistryLogin } from '../deploy/pull.js';
 import { appNetwork } from '../deploy/proxy/commands.js';
@@ -21,7 +22,7 @@ function envLines(env: Record<string, string>): string {
 /**
  * Starts (or keeps) review app `app`'s services (of app `base`) on `conn` and waits until each is ready; an
  * image pulled for them is listed for removal with the last review app (pulledImagesPath). Throws a
- * StepError naming the service and what it printed. Returns the app's environment for them.
+ * UserError naming the service and what it (or its pull) printed. Returns the app's environment for them.
  */
 export async function startReviewServices(conn: HostConnection, review: ReviewConfig, base: string, app: string, login: RegistryLogin | undefined, ledger: CleanupLedger): Promise<Record<string, string>> {
   if (!review.services.length) return {};
@@ -41,10 +42,15 @@ export async function startReviewServices(conn: HostConnection, review: ReviewCo
   await Promise.all(services.map(async (s) => {
     const envFile = serviceEnvPath(app, s.name);
     await conn.check(writePrivateFileArgv(envFile), `writing the env file of service ${s.name}`, { input: envLines(s.containerEnv) });
-    const pulled = await ensureImageOnHost(ledger, conn, s.image, login, `the image of review service ${s.name}`, `set review.services' ${s.name} image to one the host can pull`);
+    const pulled = await ensureImageOnHost(ledger, conn, s.image, login, `the image of review service ${s.name}`, `set review.services' ${s.name} image to one the host can pull`)
+      .catch((e: unknown) => { throw e instanceof StepError ? new UserError(e.message) : e; });
     if (pulled) await conn.check(recordPulledArgv(pulledImagesPath(base), s.image), 'recording the pulled service image');
     const up = await conn.run(serviceUpArgv({ container: s.container, image: s.image, network: appNetwork(app), alias: s.alias, envFile, review: app, readySeconds: s.readyTimeoutS, probe: s.probe }));
-    if (up.exitCode !== 0) throw new StepError(conn.name, `review service ${s.name}`, lastLines(up.stdout || up.stderr, 3) || `exit ${up.exitCode}`);
+    if (up.exitCode !== 0) {
+      const said = lastLines(up.stdout.replace(/^state=\w+\n/m, '') || up.stderr, 3) || `exit ${up.exitCode}`;
+      throw new UserError(`${conn.name}: review service ${s.name} (${s.image}) did not start: ${said}`,
+        up.exitCode === 5 ? `check its image and its readiness check (review.services' ${s.name}: ready.command runs inside its container; ready_timeout)` : 'check the image and its settings in review.services');
+    }
     const state = /^state=(\w+)$/m.exec(up.stdout)?.[1] ?? 'up';
     r.info(`${conn.name}: service ${s.name} of ${app} ${state === 'kept' ? 'was running already' : state} (${s.image}), ready`);
   }));

@@ -9,6 +9,7 @@
 // - destroy (twice) leaves the host as it was: containers, volumes, networks, routes and images
 //   counted before the first review app and after the last is gone; the GitHub deployments of the
 //   environment are marked inactive;
+// - a review app whose first deploy fails leaves nothing behind;
 // - a pull_request event from a fork: the action refuses the review deploy, touching nothing.
 import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -103,7 +104,7 @@ echo "state: $(ls -A /var/lib/pallet | sort | tr '\\n' ' ')"`);
   beforeAll(async () => {
     if (!fx.lab.images.proxy) throw new Error('the lab has no proxy image: run `npm run lab:up` again');
     api = await startFakeGitHubApi();
-    await fx.setup(['v1', 'v2'], { ALLOWED_HOSTS: '*' });
+    await fx.setup(['v1', 'v2', 'migrate'], { ALLOWED_HOSTS: '*' });
     const reg = `${fx.lab.registry.address}/pallet-e2e`;
     await pushToLab(fx.docker, fx.lab, fx.lab.images.postgres, `${reg}/review-pg`, '15');
     await pushToLab(fx.docker, fx.lab, fx.lab.images.redis, `${reg}/review-redis`, '7');
@@ -226,6 +227,17 @@ echo "state: $(ls -A /var/lib/pallet | sort | tr '\\n' ' ')"`);
     const inactive = api.calls.filter((c) => c.method === 'POST' && /\/statuses$/.test(c.path) && c.body.state === 'inactive');
     expect(inactive.length).toBeGreaterThan(0);
     expect(api.calls.filter((c) => c.method === 'GET' && c.path.includes('/deployments?')).map((c) => decodeURIComponent(c.path))).toContainEqual(expect.stringContaining('environment=review/pr-13'));
+  }, T);
+
+  test('a review app whose first deploy fails (its migration) leaves nothing behind', async () => {
+    const before = await inventory();
+    expect(before).toBe(baseline);
+    const r = await cli(['review', 'deploy', '15', '--tag', fx.tags.migrate]);
+    expect(r.code).not.toBe(0);
+    expect(r.output).toContain("deploy task 'deploy' failed");
+    expect(r.output).toContain(`removed what the failed first deploy of ${APP}-pr-15 made`);
+    expect(await inventory()).toBe(baseline);
+    expect(JSON.parse((await cli(['review', 'list', '--json'])).stdout).reviewApps).toEqual([]);
   }, T);
 
   test('a pull request from a fork: the action refuses the review deploy and touches nothing', async () => {

@@ -606,14 +606,14 @@ exit 0
 
     test('a probe that never passes: exit 5, not ready, with the last log lines', () => {
       const r = sh(serviceUpArgv(spec));
-      expect(r).toEqual({ code: 5, stdout: 'state=created\nnot ready after 1s: FATAL: data directory has wrong ownership \n', stderr: '' });
+      expect(r).toEqual({ code: 5, stdout: 'state=created\nnot ready after 1s; its check (pg_isready -q -h 127.0.0.1) said: nothing; its last log lines: FATAL: data directory has wrong ownership \n', stderr: '' });
       expect(log().filter((a) => a[0] === 'exec')).toEqual([EXEC, EXEC]);
     });
 
     test('a container that exits while waiting: exit 5 with its log lines', () => {
       writeFileSync(path.join(dir, 'running'), 'false\n');
       const r = sh(serviceUpArgv({ ...spec, readySeconds: 30 }));
-      expect(r).toEqual({ code: 5, stdout: 'state=created\nexited: FATAL: data directory has wrong ownership \n', stderr: '' });
+      expect(r).toEqual({ code: 5, stdout: 'state=created\nit exited; its last log lines: FATAL: data directory has wrong ownership \n', stderr: '' });
     });
 
     test('a container that cannot start: exit 4, removed again', () => {
