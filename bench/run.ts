@@ -6,7 +6,7 @@ import path from 'node:path';
 import { REPO_ROOT } from '../test/helpers/lab.js';
 
 const only = process.argv.slice(2);
-const benches = ['build', 'cleanroom', 'deploy', 'backup'].filter((b) => only.length === 0 || only.includes(b));
+const benches = ['build', 'cleanroom', 'deploy', 'backup', 'review'].filter((b) => only.length === 0 || only.includes(b));
 let failed = 0;
 for (const b of benches) {
   process.stdout.write(`\n===== bench/${b}.ts =====\n`);
