@@ -4,7 +4,7 @@
 // failed or empty dump stops the deploy in the tasks phase: nothing was restarted, nothing changed.
 import { formatBytes, formatDuration, reporter } from '../util/reporter.js';
 import { lastLines } from '../ssh/errors.js';
-import { appendAuditArgv, auditRecord, imageDigestsArgv, pullArgv } from '../deploy/commands.js';
+import { appendAuditArgv, auditRecord } from '../deploy/commands.js';
 import { ensureImageOnHost, type RegistryLogin } from '../deploy/pull.js';
 import { envFilesFor } from '../deploy/release-env.js';
 import { StepError, type DeployRun } from '../deploy/types.js';

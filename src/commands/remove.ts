@@ -9,7 +9,7 @@ import { sessionOptions } from './context.js';
 import { UserError, errorMessage } from '../errors.js';
 import { reporter } from '../util/reporter.js';
 import { planDeploy } from '../deploy/plan.js';
-import { failures, forEachHost } from '../deploy/parallel.js';
+import { forEachHost } from '../deploy/parallel.js';
 import { runIdentity } from '../deploy/index.js';
 import { acquireLock, lockEvery, releaseLock, retireWaitSeconds, type HeldLock } from '../deploy/lock.js';
 import { listTagsArgv, stateDir } from '../deploy/commands.js';

@@ -15,7 +15,6 @@ import { runIdentity } from '../deploy/index.js';
 import { retireWaitSeconds } from '../deploy/lock.js';
 import { countOf } from '../ops/remove.js';
 import { imageRef } from '../deploy/commands.js';
-import type { SshConnection } from '../ssh/connection.js';
 import type { PalletConfig, ReviewConfig } from '../config/types.js';
 import { deployWithReport, registryLogin } from './deploy.js';
 import { resolveRelease } from './release.js';

@@ -8,7 +8,7 @@
 // (distribution 2.8, ...) are served by the tag schema that spec defines for them, extended as
 // cosign does for its signatures: the record is tagged `sha256-<hex>.pallet-tested`.
 import { UserError } from '../errors.js';
-import { RegistryClient, sha256Digest, type Descriptor } from './client.js';
+import { RegistryClient, type Descriptor } from './client.js';
 
 export const TEST_RECORD_TYPE = 'application/vnd.pallet.test-record.v1+json';
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';

@@ -5,7 +5,6 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { UserError } from '../errors.js';
 import type { CleanupLedger } from '../util/cleanup.js';
 import { reporter } from '../util/reporter.js';
 import { DEFAULT_SSH_TIMING, type SshSettings } from './options.js';

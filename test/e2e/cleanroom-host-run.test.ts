@@ -1,7 +1,6 @@
 // `pallet run -- CMD`: services published on 127.0.0.1, the same variables pointing there, the
 // host command's exit code propagated, everything removed afterwards.
 import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { REPO_ROOT } from '../helpers/lab.js';
 import { labMissing, labServiceImages, leftovers, sweep, uniqueApp, writeConfigDir } from '../helpers/cleanroom-lab.js';
 import { CLI_COMMAND } from '../helpers/entry.js';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { runCleanroom } from '../../src/cleanroom/run.js';
 import { CleanupLedger } from '../../src/util/cleanup.js';
 import { UserError } from '../../src/errors.js';
-import { captureReporter, docker, labMissing, labServiceImages, leftovers, sweep, testConfig, uniqueApp } from '../helpers/cleanroom-lab.js';
+import { captureReporter, labMissing, labServiceImages, leftovers, sweep, testConfig, uniqueApp } from '../helpers/cleanroom-lab.js';
 
 const images = labServiceImages();
 const missing = await labMissing([images.postgres, images.redis, images.memcached]);

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
-import { describeLab, REPO_ROOT } from '../helpers/lab.js';
+import { describeLab } from '../helpers/lab.js';
 import { runLikeRunner } from '../helpers/runner.js';
 import { BROKEN_TREES, type BrokenTree } from '../fixtures/broken-trees/cases.js';
 import { ACTION_COMMAND, CLI_COMMAND } from '../helpers/entry.js';

@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describeLab, REPO_ROOT } from '../helpers/lab.js';
+import { describeLab } from '../helpers/lab.js';
 import { sampleProcesses } from '../helpers/processes.js';
 import { runLikeRunner, type RunnerResult } from '../helpers/runner.js';
 import { DeployFixture } from './deploy-fixture.js';

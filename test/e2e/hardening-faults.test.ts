@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describeLab, REPO_ROOT } from '../helpers/lab.js';
+import { describeLab } from '../helpers/lab.js';
 import { startLoad, fetchVersion } from '../helpers/load.js';
 import { runLikeRunner, type RunnerResult } from '../helpers/runner.js';
 import { localProcesses } from '../helpers/processes.js';
