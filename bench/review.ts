@@ -97,19 +97,9 @@ async function main(): Promise<void> {
     await fx.setup(['v1', 'v2']);
     await pushToLab(fx.docker, fx.lab, fx.lab.images.postgres, `${reg}/review-pg`, '15');
     await pushToLab(fx.docker, fx.lab, fx.lab.images.redis, `${reg}/review-redis`, '7');
-    writeFileSync(path.join(dir, 'pallet.yml'), YAML.stringify({
-      app: APP, image: fx.repo,
-      deploy: {
-        ssh: { user: 'root' }, env_file: fx.envFile, require_tested: false,
-        roles: { web: { hosts: [host()], health: { path: '/health/', timeout: 60 }, stop_timeout: 5 } },
-        proxy: { hosts: [MAIN_HOST], tls: 'off', image: fx.lab.images.proxy, drain_timeout: 1 },
-      },
-      review: {
-        hosts: [host()], host: 'pr-{number}.bench-review.test', tls: 'off', max: 2,
-        services: [{ name: 'postgres', image: serviceImages[0] }, { name: 'redis', image: serviceImages[1] }],
-        env: { clear: { SECRET_KEY: 'bench-review-not-secret', WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '3' } },
-      },
-    }));
+    writeFileSync(path.join(dir, 'pallet.yml'), YAML.stringify(fx.reviewConfigFile(host(), {
+      mainHost: MAIN_HOST, reviewPattern: 'pr-{number}.bench-review.test', services: [serviceImages[0], serviceImages[1]], secretKey: 'bench-review-not-secret',
+    })));
     // The main app at v1 (not measured); the first deploy makes its state and route.
     await ok(['deploy', '--tag', fx.tags.v1]);
     let mainAt: 'v1' | 'v2' = 'v1';

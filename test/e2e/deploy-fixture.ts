@@ -165,6 +165,27 @@ sed 's/^/A /' $d/audit.log 2>/dev/null; true`);
     };
   }
 
+  /**
+   * pallet.yml (as data) of an app with review apps on one lab host: the web role behind the proxy
+   * at `mainHost` (tls off), review apps at `reviewPattern` with PostgreSQL and Redis from `services`
+   * (images the host can pull), review.max 2. Used by the review e2e and its benchmark.
+   */
+  reviewConfigFile(host: string, o: { mainHost: string; reviewPattern: string; services: [string, string]; secretKey: string }): Record<string, unknown> {
+    return {
+      app: this.app, image: this.repo,
+      deploy: {
+        ssh: { user: 'root' }, env_file: this.envFile, require_tested: false,
+        roles: { web: { hosts: [host], health: { path: '/health/', timeout: 60 }, stop_timeout: 5 } },
+        proxy: { hosts: [o.mainHost], tls: 'off', image: this.lab.images.proxy, drain_timeout: 1 },
+      },
+      review: {
+        hosts: [host], host: o.reviewPattern, tls: 'off', max: 2,
+        services: [{ name: 'postgres', image: o.services[0] }, { name: 'redis', image: o.services[1] }],
+        env: { clear: { SECRET_KEY: o.secretKey, WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '3' } },
+      },
+    };
+  }
+
   /** A deploy or rollback in-process, the way `runCommand` runs it (ledger undone at the end). */
   async deploy(mode: DeployMode, opts: { tag?: string; config?: PalletConfig; inputs?: Record<string, string>; env?: Record<string, string>; hooks?: DeployHooks } = {}) {
     const raw: Record<string, string> = {

@@ -109,19 +109,9 @@ echo "state: $(ls -A /var/lib/pallet | sort | tr '\\n' ' ')"`);
     await pushToLab(fx.docker, fx.lab, fx.lab.images.postgres, `${reg}/review-pg`, '15');
     await pushToLab(fx.docker, fx.lab, fx.lab.images.redis, `${reg}/review-redis`, '7');
     await fx.ssh(host(), `docker image rm ${reg}/review-pg:15 ${reg}/review-redis:7 >/dev/null 2>&1; true`);
-    writeFileSync(path.join(dir, 'pallet.yml'), YAML.stringify({
-      app: APP, image: fx.repo,
-      deploy: {
-        ssh: { user: 'root' }, env_file: fx.envFile, require_tested: false,
-        roles: { web: { hosts: [host()], health: { path: '/health/', timeout: 60 }, stop_timeout: 5 } },
-        proxy: { hosts: [MAIN_HOST], tls: 'off', image: fx.lab.images.proxy, drain_timeout: 1 },
-      },
-      review: {
-        hosts: [host()], host: 'pr-{number}.review-e2e.test', tls: 'off', max: 2,
-        services: [{ name: 'postgres', image: `${reg}/review-pg:15` }, { name: 'redis', image: `${reg}/review-redis:7` }],
-        env: { clear: { SECRET_KEY: 'review-e2e-not-secret', WEB_CONCURRENCY: '2', GRACEFUL_TIMEOUT: '3' } },
-      },
-    }));
+    writeFileSync(path.join(dir, 'pallet.yml'), YAML.stringify(fx.reviewConfigFile(host(), {
+      mainHost: MAIN_HOST, reviewPattern: 'pr-{number}.review-e2e.test', services: [`${reg}/review-pg:15`, `${reg}/review-redis:7`], secretKey: 'review-e2e-not-secret',
+    })));
     succeeded(await cli(['deploy', '--tag', fx.tags.v1]));
     baseline = await inventory();
   }, T);
