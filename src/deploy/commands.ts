@@ -311,7 +311,10 @@ export interface ContainerSpec {
   /** Recorded on the container (`--stop-signal`, `--stop-timeout`) so a manual `docker stop` matches the deploy's. */
   stopSignal?: string;
   stopTimeout?: number;
-  /** Container name (default APP-ROLE); behind the proxy each start gets its own. */
+  /**
+   * Container name (default APP-ROLE); behind the proxy each start gets its own, also kept as the
+   * label `pallet.name` (its identity while it holds the role's live name, see liveName).
+   */
   name?: string;
   /** Network to attach (the proxy's), instead of the default bridge. */
   network?: string;
@@ -331,6 +334,7 @@ export function runContainerArgv(c: ContainerSpec): string[] {
   if (c.stopTimeout !== undefined) argv.push('--stop-timeout', String(c.stopTimeout));
   argv.push(
     '--label', `pallet.app=${c.app}`, '--label', `pallet.role=${c.role}`, '--label', `pallet.tag=${c.tag}`,
+    ...(c.name ? ['--label', `pallet.name=${c.name}`] : []),
     '-v', `${stateDir(c.app)}/storage:/storage`,
     imageRef(c.image, c.tag), ...c.command,
   );

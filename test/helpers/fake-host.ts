@@ -203,6 +203,18 @@ export class FakeHost implements HostConnection {
     this.containers.delete(n);
   }
 
+  private rename(from: string, to: string): void {
+    const c = this.containers.get(from)!;
+    this.containers.delete(from);
+    c.name = to;
+    this.containers.set(to, c);
+  }
+
+  /** A container's identity as make-live sees it: its pallet.name label, else its name (`live`: the name it gets back). */
+  private identity(c: FakeContainer, live: string): string {
+    return c.labels['pallet.name'] || (c.name === live ? `${live}-${createHash('sha256').update(c.name).digest('hex').slice(0, 8)}` : c.name);
+  }
+
   /** Lets the background retire finish: its containers go, then the lock it holds. */
   settle(): void {
     const r = this.retiring;
@@ -380,9 +392,26 @@ export class FakeHost implements HostConnection {
     'place-acme-root': (a) => { this.files.set(a[0], `${a[1]}\n`); return ok(`written: ${a[0]}\n`); },
     'route-claims': (a) => ok([...this.routes.entries()].filter(([k]) => k !== a[1]).map(([k, r]) => `route=${k}\t${r.http}\n`).join('')),
     'role-containers': (a) => {
-      const [, key, app, role] = a;
+      const [, key, app, role, s] = a;
       const cs = [...this.containers.values()].filter((c) => c.labels['pallet.app'] === app && c.labels['pallet.role'] === role);
-      return ok(`upstream=${this.routes.get(key)?.upstream ?? ''}\n${cs.map((c) => `container=${c.name} ${c.running}\n`).join('')}`);
+      const up = this.routes.get(key)?.upstream ?? '';
+      const holder = this.containers.get(s);
+      const live = up === s ? (holder ? this.identity(holder, s) : '') : up;
+      return ok(`upstream=${up}\nlive=${live}\n${cs.map((c) => `container=${this.identity(c, s)} ${c.running}\n`).join('')}`);
+    },
+    'make-live': (a) => {
+      const [s, t] = a;
+      const holder = this.containers.get(s);
+      const cur = holder ? this.identity(holder, s) : '';
+      if (t) {
+        const target = cur === t ? holder : this.containers.get(t);
+        if (!target?.running) return fail(5, '', `container ${t} is not running (state: ${target ? 'false' : 'missing'})\n`);
+        if (target === holder) return ok(`live=${t}\n`);
+      }
+      if (holder) this.rename(s, cur);
+      if (!t) return ok('live=\n');
+      this.rename(t, s);
+      return ok(`live=${t}\n`);
     },
     'set-route': (a) => {
       const [, , key, act, upstream, http, https, pol, order] = a;

@@ -22,11 +22,11 @@ describe('Caddy route fragments', () => {
     ['off, named hosts', { hosts: ['shop.example.com'], tls: 'off' as const }, { https: '', policies: '', catchAll: false, httpMatch: ['shop.example.com'] }],
     ['off, no hosts: a catch-all, placed after named routes', { hosts: [], tls: 'off' as const }, { https: '', policies: '', catchAll: true, httpMatch: undefined }],
   ])('%s', (_n, r, want) => {
-    const f = routeFragments({ ...r, upstream: 'shop-web-ab12', port: 8000 });
+    const f = routeFragments({ ...r, upstream: 'shop-web-live', port: 8000 });
     expect({ https: f.https, policies: f.policies, catchAll: f.catchAll }).toEqual({ https: want.https, policies: want.policies, catchAll: want.catchAll });
     const http = JSON.parse(f.http);
     expect(http.match?.[0].host).toEqual(want.httpMatch);
-    expect(http.handle[1]).toMatchObject({ handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-ab12:8000' }] });
+    expect(http.handle[1]).toMatchObject({ handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-live:8000' }] });
   });
   test('tls internal: plain HTTP redirects to https, the route is on :443, the internal issuer for exactly these names', () => {
     const f = routeFragments({ hosts: ['shop.example.com', 'www.shop.example.com'], tls: 'internal', upstream: 'u', port: 8000 });
@@ -54,21 +54,21 @@ describe('Caddy route fragments', () => {
     expect(cfg.apps.tls.automation.policies).toHaveLength(1);
   });
   test('a proxied route, whole: the proxy drops its own Server header (only the app\'s remains), then proxies', () => {
-    const f = routeFragments({ hosts: ['shop.example.com'], tls: 'off', upstream: 'shop-web-ab12', port: 8000, trustedProxies: ['10.0.0.0/8'] });
+    const f = routeFragments({ hosts: ['shop.example.com'], tls: 'off', upstream: 'shop-web-live', port: 8000, trustedProxies: ['10.0.0.0/8'] });
     expect(JSON.parse(f.http)).toEqual({
       match: [{ host: ['shop.example.com'] }],
       handle: [
         { handler: 'headers', response: { delete: ['Server'] } },
-        { handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-ab12:8000' }], trusted_proxies: ['10.0.0.0/8'], transport: { protocol: 'http', dial_timeout: 2_000_000_000 } },
+        { handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-live:8000' }], trusted_proxies: ['10.0.0.0/8'], load_balancing: { try_duration: 2_000_000_000, try_interval: 50_000_000 }, transport: { protocol: 'http', dial_timeout: 2_000_000_000, keep_alive: { enabled: false } } },
       ],
       terminal: true,
     });
-    const tls = routeFragments({ hosts: ['shop.example.com'], tls: 'auto', upstream: 'shop-web-ab12', port: 8000 });
+    const tls = routeFragments({ hosts: ['shop.example.com'], tls: 'auto', upstream: 'shop-web-live', port: 8000 });
     expect(JSON.parse(tls.https)).toEqual({
       match: [{ host: ['shop.example.com'] }],
       handle: [
         { handler: 'headers', response: { delete: ['Server'] } },
-        { handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-ab12:8000' }], transport: { protocol: 'http', dial_timeout: 2_000_000_000 } },
+        { handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-live:8000' }], load_balancing: { try_duration: 2_000_000_000, try_interval: 50_000_000 }, transport: { protocol: 'http', dial_timeout: 2_000_000_000, keep_alive: { enabled: false } } },
       ],
       terminal: true,
     });
@@ -184,10 +184,10 @@ describe('host commands', () => {
     expect(r.status).toBe(busy ? 0 : 1);
   });
   test('what the prepare script prints: the current upstream and every container of the role', () => {
-    expect(parsePrepare('upstream=shop-web-1\ncontainer=shop-web-1 true\ncontainer=shop-web false\n')).toEqual({
-      upstream: 'shop-web-1', containers: [{ name: 'shop-web-1', running: true }, { name: 'shop-web', running: false }],
+    expect(parsePrepare('upstream=shop-web-live\nlive=shop-web-1\ncontainer=shop-web-1 true\ncontainer=shop-web false\n')).toEqual({
+      upstream: 'shop-web-live', live: 'shop-web-1', containers: [{ name: 'shop-web-1', running: true }, { name: 'shop-web', running: false }],
     });
-    expect(parsePrepare('upstream=\n')).toEqual({ upstream: '', containers: [] });
+    expect(parsePrepare('upstream=\nlive=\n')).toEqual({ upstream: '', live: '', containers: [] });
   });
   test('what the status script prints: the proxy, then each route', () => {
     expect(proxyStatusArgv().slice(4)).toEqual(['/var/lib/pallet/proxy', 'pallet-proxy']);

@@ -51,7 +51,7 @@ describe('the Caddy route of the static files', () => {
               }],
               terminal: true,
             },
-            { handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-1:8000' }], transport: { protocol: 'http', dial_timeout: 2_000_000_000 } }] },
+            { handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: 'shop-web-1:8000' }], load_balancing: { try_duration: 2_000_000_000, try_interval: 50_000_000 }, transport: { protocol: 'http', dial_timeout: 2_000_000_000, keep_alive: { enabled: false } } }] },
           ],
         },
       ],

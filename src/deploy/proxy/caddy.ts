@@ -27,7 +27,7 @@ export interface RouteSpec {
   /** Host names routed to this app; empty = every host name (one such app per host). */
   hosts: string[];
   tls: ProxyTls;
-  /** Container name on the proxy network (resolved by Docker's DNS at each connection). */
+  /** The name Caddy dials on the app's network: the role's live name (resolved by Docker's DNS for each request). */
   upstream: string;
   /** Container port the app listens on (8000 by the pallet contract). */
   port: number;
@@ -169,8 +169,14 @@ function proxyRoute(r: RouteSpec): object {
     upstreams: [{ dial: `${r.upstream}:${r.port}` }],
     // The handler-level field (Caddy >= 2.5; still read by 2.7+ beside the server-level one).
     ...(r.trustedProxies?.length ? { trusted_proxies: r.trustedProxies } : {}),
-    // A stopped upstream answers 502 at once instead of hanging a request.
-    transport: { protocol: 'http', dial_timeout: 2_000_000_000 },
+    // `upstream` is the role's live name (liveName): a switch renames containers and Caddy's config
+    // stays as it is. A new connection per request, so each request resolves the name and none
+    // reaches the previous container over a kept-alive one (gunicorn's sync workers close every
+    // connection anyway). A request that finds no container of that name (the instant between the
+    // two renames) or a refused connection is tried again for up to 2 s; a stopped upstream then
+    // answers 502 instead of hanging a request.
+    load_balancing: { try_duration: 2_000_000_000, try_interval: 50_000_000 },
+    transport: { protocol: 'http', dial_timeout: 2_000_000_000, keep_alive: { enabled: false } },
   };
   const answer = r.maintenance ? maintenanceResponse(r.maintenance) : upstream;
   return {

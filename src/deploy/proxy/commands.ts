@@ -205,28 +205,82 @@ export function routeConflicts(hosts: readonly string[], claims: readonly RouteC
   return out;
 }
 
-// Before a switch: which container the route sends to now, and every container of the role.
-const PREPARE = `d="$1"; key="$2"; app="$3"; role="$4"
-printf 'upstream=%s\\n' "$(cat "$d/routes/$key.upstream" 2>/dev/null)"
+/**
+ * The name the proxy's route of (app, role) dials: the role's live container holds it, so Docker's
+ * DNS on the app network sends each new request there. A switch is two `docker rename`s on the
+ * host (see makeLiveArgv) and Caddy's config does not change: no config load, so none of the
+ * connections a load can drop (TLS handshakes on Caddy 2.6, just-accepted HTTPS connections on
+ * 2.7+). `-live` keeps it apart from the published-port mode's APP-ROLE and from newContainerName.
+ */
+export function liveName(app: string, role: string): string {
+  return `${app}-${role}-live`;
+}
+
+// A container's identity, by its current name $1 (stdout; exit 1 when there is none): its label
+// pallet.name (set at its start), else its name; the live name ($s) of a container started
+// before the label existed becomes $s-<first 8 hex of its id>, the name it gets back.
+const IDENTITY = `ident() { l=$(docker container inspect --format '{{index .Config.Labels "pallet.name"}}' "$1" 2>/dev/null) || return 1
+  case "$l" in ''|'<no value>') if [ "$1" = "$s" ]; then l="$s-$(docker container inspect --format '{{.Id}}' "$1" | cut -c1-8)"; else l="$1"; fi;; esac
+  printf '%s' "$l"; }`;
+
+// Before a switch: the name the route dials, the identity of the container that answers it ('' =
+// no route, or nothing holds the live name), and every container of the role by identity.
+const PREPARE = `d="$1"; key="$2"; app="$3"; role="$4"; s="$5"
+${IDENTITY}
+up=$(cat "$d/routes/$key.upstream" 2>/dev/null)
+live="$up"; [ "$up" = "$s" ] && { live=$(ident "$s") || live=""; }
+printf 'upstream=%s\\nlive=%s\\n' "$up" "$live"
 for id in $(docker ps -aq --filter "label=pallet.app=$app" --filter "label=pallet.role=$role"); do
-  docker inspect --format 'container={{.Name}} {{.State.Running}}' "$id" 2>/dev/null | sed 's#=/#=#'
+  n=$(docker inspect --format '{{.Name}} {{.State.Running}}' "$id" 2>/dev/null | sed 's#^/##') || continue
+  printf 'container=%s %s\\n' "$(ident "\${n% *}")" "\${n##* }"
 done`;
 
 export function prepareSwitchArgv(app: string, role: string): string[] {
-  return remoteScript('role-containers', PREPARE, PROXY_DIR, routeKey(app, role), app, role);
+  return remoteScript('role-containers', PREPARE, PROXY_DIR, routeKey(app, role), app, role, liveName(app, role));
 }
 
 export interface RoleContainers {
-  /** Container the proxy sends this role's requests to ('' = no route yet). */
+  /** The name the route dials ('' = no route yet): liveName, or a container's own name (a route written before the live name existed). */
   upstream: string;
-  /** Every container of the app's role on the host, with whether it runs. */
+  /** Identity (pallet.name) of the container that answers the route ('' = none). */
+  live: string;
+  /** Every container of the app's role on the host, by identity, with whether it runs. */
   containers: { name: string; running: boolean }[];
 }
 
 export function parsePrepare(stdout: string): RoleContainers {
   const upstream = (/^upstream=(.*)$/m.exec(stdout)?.[1] ?? '').trim();
+  const live = (/^live=(.*)$/m.exec(stdout)?.[1] ?? '').trim();
   const containers = [...stdout.matchAll(/^container=(\S+) (true|false)$/gm)].map((m) => ({ name: m[1], running: m[2] === 'true' }));
-  return { upstream, containers };
+  return { upstream, live, containers };
+}
+
+// Gives the role's live name $s to the container whose identity is $t ('' = to none): whoever
+// holds it gets its identity back as its name, then $t takes it. Docker's DNS answers the new
+// holder from then on; between the two renames nothing answers the name and the proxy tries the
+// request again (caddy.ts). Exit 5: $t does not run (nothing renamed); 3: a rename failed (the
+// previous holder has the name again).
+const MAKE_LIVE = `s="$1"; t="$2"
+${IDENTITY}
+cur=$(ident "$s") || cur=""
+if [ -n "$t" ]; then
+  n="$t"; [ "$cur" = "$t" ] && n="$s"
+  st=$(docker container inspect --format '{{.State.Running}}' "$n" 2>/dev/null) || st=missing
+  [ "$st" = true ] || { echo "container $t is not running (state: $st)"; exit 5; }
+  [ "$n" = "$s" ] && { echo "live=$t"; exit 0; }
+fi
+if [ -n "$cur" ]; then docker rename "$s" "$cur" || { echo "could not rename $s to $cur"; exit 3; }; fi
+[ -n "$t" ] || { echo "live="; exit 0; }
+docker rename "$t" "$s" && { echo "live=$t"; exit 0; }
+[ -n "$cur" ] && docker rename "$cur" "$s"
+echo "could not rename $t to $s"; exit 3`;
+
+/** Exit code of makeLiveArgv when the container to make live does not run. */
+export const MAKE_LIVE_NOT_RUNNING = 5;
+
+/** Makes `identity` (a container of the role, by its pallet.name) the one the route reaches; '' = none. */
+export function makeLiveArgv(app: string, role: string, identity: string): string[] {
+  return remoteScript('make-live', MAKE_LIVE, liveName(app, role), identity);
 }
 
 // Writes (or removes) one route's fragments and reloads the proxy with the assembled config,
@@ -252,6 +306,10 @@ fi
 join() { for g in "$r"/*."$1"; do [ -s "$g" ] && { cat "$g"; printf ','; }; done; }
 pols() { s=""; for g in "$r"/*.policy; do [ -s "$g" ] && { printf '%s' "$s"; cat "$g"; s=","; }; done; }
 { printf '%s' "$f0"; join http; printf '%s' "$f1"; join https; printf '%s' "$f2"; pols; printf '%s\\n' "$f3"; } > "$d/caddy.json.new"
+# The same config as the running proxy's: no load (a load is what drops connections, see liveName).
+if cmp -s "$d/caddy.json.new" "$d/caddy.json" && [ "$(docker inspect --format '{{.State.Running}}' "$name" 2>/dev/null)" = true ]; then
+  rm -f "$d/caddy.json.new" && rm -rf "$undo" && echo "proxy routes $key to \${upstream:-nothing} (unchanged)" && exit 0
+fi
 if out=$(docker exec "$name" caddy reload --config /etc/pallet-proxy/caddy.json.new 2>&1); then
   mv "$d/caddy.json.new" "$d/caddy.json" && rm -rf "$undo" && echo "proxy now routes $key to \${upstream:-nothing}" && exit 0
 fi

@@ -1,7 +1,8 @@
 // Web roles behind the host's proxy (the executor; what to run is in ./commands.ts and
 // ./caddy.ts). On each host: the new version starts beside the old one under its own name on
 // the app's own network (shared with the proxy only), is health-checked there with the app's
-// host name, and only then does the proxy route new requests to it. The previous containers keep running until the rollout
+// host name, and only then takes the role's live name, the one the proxy's route dials (a
+// rename; the proxy's config is loaded again only when the route itself changes). The previous containers keep running until the rollout
 // is done on every host, so a revert is a route switch back (no pull, no boot); afterwards
 // they drain and are stopped gracefully, on the host in the background (retireInBackground).
 import { randomBytes } from 'node:crypto';
@@ -17,7 +18,7 @@ import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxyS
 import { healthSendsHttps, peerDial, routeFragments, type RouteFragments } from './caddy.js';
 import { waitHealthy } from '../health.js';
 import {
-  ENSURE_NO_IMAGE, acmeRootFile, appNetwork, placeAcmeRootArgv, ensureProxyArgv, newContainerName, parseProxyImage, parseStaticMount, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
+  ENSURE_NO_IMAGE, MAKE_LIVE_NOT_RUNNING, acmeRootFile, appNetwork, liveName, makeLiveArgv, placeAcmeRootArgv, ensureProxyArgv, newContainerName, parseProxyImage, parseStaticMount, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
   removeRouteArgv, retireArgv, retireLaterArgv, setRouteArgv, type RetireGroup,
 } from './commands.js';
 import { stateDir, type FinishFields } from '../commands.js';
@@ -182,7 +183,7 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
     const listing = listed;
     if (listing) {
       const found = parsePrepare(listing.stdout);
-      switches(run).set(key, { previous: found.upstream, old: found.containers.map((c) => c.name).filter((n) => n !== name), started: [name], switched: false });
+      switches(run).set(key, { previous: found.live, old: found.containers.map((c) => c.name).filter((n) => n !== name), started: [name], switched: false });
     }
     if (r.exitCode !== 0) throw new Error(lastLines(r.stderr || r.stdout) || `exit ${r.exitCode}`);
   });
@@ -196,9 +197,13 @@ export async function switchBehindProxy(run: DeployRun, label: string, role: Rol
     if (!res.ok) throw new Error(res.detail);
   });
   await step('switch', async () => {
-    const r = await h.conn.run(setRouteArgv(app, role.role, name, roleRoute(run, role, label, name)));
-    if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
+    const m = await h.conn.run(makeLiveArgv(app, role.role, name));
+    if (m.exitCode !== 0) throw new Error(lastLines(m.stdout || m.stderr, 2) || `exit ${m.exitCode}`);
+    // From here requests may reach the new container: a failure below is reverted like a switch.
     switches(run).get(key)!.switched = true;
+    const live = liveName(app, role.role);
+    const r = await h.conn.run(setRouteArgv(app, role.role, live, roleRoute(run, role, label, live)));
+    if (r.exitCode !== 0) throw new Error(lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`);
   });
   const ms = Date.now() - t0;
   h.restartMs += ms;
@@ -214,12 +219,6 @@ export async function rollRoleBehindProxy(run: DeployRun, role: RolePlan, cancel
     await forBatch(batch, (host) => switchBehindProxy(run, host, role, run.hosts.get(host)!.target, () => run.touched.push({ host, role: role.role })));
     await run.hooks.afterBatch?.({ role: role.role, batch, index });
   }
-}
-
-async function isRunning(h: HostRecord, name: string): Promise<boolean> {
-  if (!name) return false;
-  const r = await h.conn.run(['docker', 'inspect', '--format', '{{.State.Running}}', name]);
-  return r.exitCode === 0 && r.stdout.trim() === 'true';
 }
 
 /** Drains (at most the drain timeout, less when nothing is in flight) and stops `names`; returns the script's "drained after" line. */
@@ -241,9 +240,15 @@ export async function revertBehindProxy(run: DeployRun, label: string, role: Rol
   if (!sw) return;
   await ensureProxy(run, h);
   const ours = [...sw.started];
-  if (sw.previous && (await isRunning(h, sw.previous))) {
-    // The route file may point at ours even when the switch "failed" (proxy died after reloading).
-    const r = await h.conn.run(setRouteArgv(app, role.role, sw.previous, roleRoute(run, role, label, sw.previous)));
+  const live = liveName(app, role.role);
+  // The previous container takes the live name back (exit 5: it no longer runs); the route is
+  // written again too, as a switch may have changed it (proxy died after reloading).
+  const back = sw.previous ? await h.conn.run(makeLiveArgv(app, role.role, sw.previous)) : undefined;
+  if (back && back.exitCode !== 0 && back.exitCode !== MAKE_LIVE_NOT_RUNNING) {
+    throw new Error(`switching back to ${sw.previous}: ${lastLines(back.stdout || back.stderr, 2)}`);
+  }
+  if (back?.exitCode === 0) {
+    const r = await h.conn.run(setRouteArgv(app, role.role, live, roleRoute(run, role, label, live)));
     if (r.exitCode !== 0) throw new Error(`switching back to ${sw.previous}: ${lastLines(r.stdout || r.stderr, 2)}`);
     reporter().info(`${label}: ${role.role} routed back to ${sw.previous}`);
   } else if (h.before.tag) {
@@ -254,6 +259,9 @@ export async function revertBehindProxy(run: DeployRun, label: string, role: Rol
   } else {
     const r = await h.conn.run(removeRouteArgv(app, role.role));
     if (r.exitCode !== 0) throw new Error(`removing the route: ${lastLines(r.stdout || r.stderr, 2)}`);
+    // Ours gives the live name up, so that it is stopped under its own name below.
+    const m = await h.conn.run(makeLiveArgv(app, role.role, ''));
+    if (m.exitCode !== 0) throw new Error(`taking the live name from ${ours.join(', ')}: ${lastLines(m.stdout || m.stderr, 2)}`);
     reporter().warning(`${label}: ${role.role} had no previous version; its route and container were removed`);
   }
   await retire(run, h, ours, role);
