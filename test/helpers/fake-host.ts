@@ -99,6 +99,8 @@ export class FakeHost implements HostConnection {
   readonly images = new Set<string>();
   readonly containers = new Map<string, FakeContainer>();
   readonly routes = new Map<string, Route>();
+  /** Proxy config loads: set-route calls that changed a route (an unchanged one loads nothing). */
+  configLoads = 0;
   proxy?: { image: string; running: boolean; staticMount?: boolean };
   /** deploy.cron per state dir: the job definitions the tick reads, the prepared next ones, the crontab line. */
   readonly cron = new Map<string, { jobs: string[]; next?: string[]; scheduled: boolean }>();
@@ -416,8 +418,11 @@ export class FakeHost implements HostConnection {
     'set-route': (a) => {
       const [, , key, act, upstream, http, https, pol, order] = a;
       if (!this.proxy?.running && act !== 'forget') return fail(4, '', 'the proxy container pallet-proxy is not running (state: missing); the route was not changed\n');
-      if (act === 'set') this.routes.set(key, { upstream, http, https, policy: pol, order });
+      const next = { upstream, http, https, policy: pol, order };
+      if (act === 'set' && JSON.stringify(this.routes.get(key)) === JSON.stringify(next) && this.proxy?.running) return ok(`proxy routes ${key} to ${upstream} (unchanged)\n`);
+      if (act === 'set') this.routes.set(key, next);
       else this.routes.delete(key);
+      this.configLoads++;
       return ok(`proxy now routes ${key} to ${upstream || 'nothing'}\n`);
     },
     'app-routes': (a) => ok([...this.routes.keys()].filter((k) => k.startsWith(`${a[1]}+`)).map((k) => `route=${k}\n`).join('')),

@@ -317,6 +317,45 @@ describe.each<Target>(['published-port', 'proxy'])('target %s', (target) => {
 });
 
 describe('target proxy only', () => {
+  test('a switch moves the live name (make-live), the route stays as it is: no proxy config load after the first deploy', async () => {
+    const f = fleetWith(['build-1'], ['build-2'], ['build-3']);
+    await deploy(f, 'proxy', 'deploy', 'build-1');
+    const loads = HOSTS.map((l) => f.host(l).configLoads);
+    expect(loads).toEqual([1, 1, 1]);
+    expect((await deploy(f, 'proxy', 'deploy', 'build-2')).report.ok).toBe(true);
+    f.release('build-3').health = 500;
+    expect((await deploy(f, 'proxy', 'deploy', 'build-3')).report.reverted).toBe(true);
+    f.settle();
+    expect(HOSTS.map((l) => f.host(l).configLoads)).toEqual(loads);
+    expect(HOSTS.map((l) => f.host(l).routes.get('shop+web')?.upstream)).toEqual(HOSTS.map(() => 'shop-web-live'));
+    expectHosts(f, 'proxy', on('build-2', 'build-1'));
+  });
+
+  test('a route written before the live name (it dials the container by its own name) moves to the live name; a revert gives the name to that container', async () => {
+    const f = fleetWith(['build-1'], ['build-2'], ['build-3']);
+    await deploy(f, 'proxy', 'deploy', 'build-1');
+    // As an earlier pallet left each host: the live container under its own name, without the label, and the route dialing it.
+    const legacy = (h: FakeHost) => {
+      const c = h.containers.get('shop-web-live');
+      if (!c) return; // not touched since (b and c after the failure on a)
+      h.containers.delete('shop-web-live');
+      Object.assign(c, { name: 'shop-web-0ld00001', labels: { ...c.labels, 'pallet.name': '' } });
+      h.containers.set(c.name, c);
+      h.routes.get('shop+web')!.upstream = c.name;
+    };
+    for (const l of HOSTS) legacy(f.host(l));
+    f.release('build-2').health = 500;
+    expect((await deploy(f, 'proxy', 'deploy', 'build-2')).report.reverted).toBe(true);
+    f.settle();
+    expectHosts(f, 'proxy', on('build-1'));
+    expect(f.host('a').containers.get('shop-web-live')?.tag).toBe('build-1');
+    for (const l of HOSTS) legacy(f.host(l));
+    expect((await deploy(f, 'proxy', 'deploy', 'build-3')).report.ok).toBe(true);
+    f.settle();
+    expectHosts(f, 'proxy', on('build-3', 'build-1'));
+    expect(HOSTS.map((l) => [f.host(l).routes.get('shop+web')?.upstream, f.host(l).containers.has('shop-web-0ld00001')])).toEqual(HOSTS.map(() => ['shop-web-live', false]));
+  });
+
   test('the previous containers keep running until every host switched, then retire on the host, which holds the lock until they are gone', async () => {
     const f = fleetWith(['build-1'], ['build-2'], ['build-3']);
     await deploy(f, 'proxy', 'deploy', 'build-1');
