@@ -16,7 +16,7 @@ import { preflight, releaseAll } from './preflight.js';
 import { ensureTargetsAvailable, pullEverywhere, type RegistryLogin } from './pull.js';
 import { runTasks } from './tasks.js';
 import { rollRole } from './restart.js';
-import { prepareProxies, retireInBackground, rollRoleBehindProxy } from './proxy/rollout.js';
+import { prepareProxies, removeChallengeRoutes, retireInBackground, rollRoleBehindProxy } from './proxy/rollout.js';
 import { placeStaticFiles, undoStaticFiles } from './proxy/static-files.js';
 import { prepareCronJobs } from '../cron/deploy.js';
 import { maintenanceAnswer, setMaintenance } from './proxy/maintenance.js';
@@ -141,6 +141,7 @@ function fleetDriver(run: DeployRun, req: DeployRequest, conns: HostConnection[]
     finish: async (outcome, result) => {
       // Under the deploy lock still: a failed release's static files go before the hosts are let go.
       if (!outcome.ok) await undoStaticFiles(run, outcome.revertProblems);
+      if (!outcome.ok) await removeChallengeRoutes(run, outcome.revertProblems);
       // The hosts that never switched still show the page: they serve the previous version again.
       if (!outcome.ok && run.maintenanceOn) await maintenanceOff(run);
       await finishHosts(run, outcome.ok, result, outcome.ok && plan.proxy ? (h, fields) => retireInBackground(run, h, fields) : undefined);

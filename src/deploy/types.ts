@@ -62,6 +62,8 @@ export interface DeployRun {
   touched: { host: string; role: string }[];
   /** Roles behind the proxy: what each (host, role) switch did, keyed by proxySwitchKey. */
   proxySwitches?: Map<string, ProxySwitch>;
+  /** Proxy mode, first deploy with tls auto on several hosts: the (host, role) keys given challenge-only routes (prepareProxies). */
+  challengeRoutes?: Set<string>;
   /** How messages name inputs: `input 'tag'` (the action) or `--tag` (the CLI). */
   where?: 'input' | 'flag';
   /** deploy: the manifest digest every host pulls (resolved once from the tag, or given). */

@@ -91,8 +91,8 @@ describeAcme('tls: auto against a real ACME CA (Pebble), two hosts behind one lo
     // The hosts' keys, pinned for their lab-network addresses (the lab pins them for 127.0.0.1:PORT).
     const lines = readFileSync(fx.lab.ssh.knownHostsPath, 'utf8').split('\n');
     knownHosts = hosts.flatMap((h) => lines.filter((l) => l.startsWith(`[127.0.0.1]:${h.sshPort} `)).map((l) => l.replace(/^\S+/, h.ip))).join('\n') + '\n';
-    // The CA finds the name at host 1 only.
-    await addAcmeName(acme!.dnsUrl, NAME, [hosts[0].ip]);
+    // The CA finds the name at host 2 only, the host that switches last.
+    await addAcmeName(acme!.dnsUrl, NAME, [hosts[1].ip]);
     pebbleRoot = (await httpsGet(acme!.rootsUrl, readFileSync(acme!.caRootPath, 'utf8'))).body;
     expect(pebbleRoot).toContain('-----BEGIN CERTIFICATE-----');
   }, 900_000);
@@ -103,10 +103,11 @@ describeAcme('tls: auto against a real ACME CA (Pebble), two hosts behind one lo
     await fx?.teardown();
   }, 300_000);
 
-  test('each host gets a certificate for the name from the CA, host 2 through host 1 (the only address the CA knows)', async () => {
-    // One host after the other (batch 1): host 1's route, which passes unknown challenges on to
-    // host 2, is in place before host 2 orders. Switching both at once races the CA against host
-    // 1's switch (docs/hosts.md §7: the CA then retries a minute later), which a test must not wait on.
+  test('first deploy: each host gets a certificate for the name, host 1 through host 2 (the only address the CA knows) before host 2 switched, no validation failing', async () => {
+    // One host after the other (batch 1): host 1 switches and orders while host 2 still boots its
+    // container. The CA's request for host 1's token goes to host 2, which passes it on through the
+    // challenge routes the deploy put on every host before the first switch. Without them host 2
+    // answers 404, the validation fails and host 1's proxy orders again a minute later.
     const r = await deploy(fx.tags.v1);
     expect(r.error).toBeUndefined();
     expect(r.result?.exitCode).toBe(0);
@@ -117,10 +118,13 @@ describeAcme('tls: auto against a real ACME CA (Pebble), two hosts behind one lo
     for (const [i, s] of seen.entries()) {
       expect({ host: hosts[i].name, ...s }).toMatchObject({ host: hosts[i].name, authorized: true, subjectAltName: `DNS:${NAME}` });
     }
-    // Host 2 answered its challenge to host 1, never to the CA (which only knows host 1's address).
-    const served = (await fx.ssh(fx.lab.hosts[1].address, "docker logs pallet-proxy 2>&1 | grep 'served key authentication' || true")).trim().split('\n').filter(Boolean);
+    // Host 1 answered its challenge to host 2, never to the CA (which only knows host 2's address).
+    const served = (await fx.ssh(fx.lab.hosts[0].address, "docker logs pallet-proxy 2>&1 | grep 'served key authentication' || true")).trim().split('\n').filter(Boolean);
     const remotes = served.map((l) => String(JSON.parse(l).remote).replace(/:\d+$/, ''));
-    expect({ served: served.length > 0, remotes: [...new Set(remotes)] }).toEqual({ served: true, remotes: [hosts[0].ip] });
+    expect({ served: served.length > 0, remotes: [...new Set(remotes)] }).toEqual({ served: true, remotes: [hosts[1].ip] });
+    // Not one validation failed on either host: each certificate came from the first order.
+    const failedValidations = await Promise.all(fx.addresses.slice(0, 2).map((a) => fx.ssh(a, "docker logs pallet-proxy 2>&1 | grep -c -E 'challenge failed|could not get certificate' || true")));
+    expect(failedValidations.map((n) => n.trim())).toEqual(['0', '0']);
     // Two orders of two accounts (each host's own), not one certificate seen twice.
     expect(new Set(seen.map((s) => s.serial)).size).toBe(2);
     const direct = await Promise.all(hosts.map((h) => fetchVersion(`https://${h.ip}:443`, NAME, {}, pebbleRoot)));

@@ -35,8 +35,13 @@ export function httpsGet(url: string, ca: string, timeoutMs = 5000): Promise<{ s
   });
 }
 
-/** Points `name` at `addresses` in challtestsrv's DNS (its management API `add-a`). */
+/**
+ * Points `name` at `addresses` in challtestsrv's DNS, replacing what it had (its management API:
+ * `clear-a`, then `add-a`, which adds to the addresses already there).
+ */
 export async function addAcmeName(dnsUrl: string, name: string, addresses: string[]): Promise<void> {
+  const cleared = await fetch(`${dnsUrl}/clear-a`, { method: 'POST', body: JSON.stringify({ host: name }), signal: AbortSignal.timeout(5000) });
+  if (!cleared.ok) throw new Error(`challtestsrv clear-a ${name}: HTTP ${cleared.status} ${await cleared.text()}`);
   const res = await fetch(`${dnsUrl}/add-a`, { method: 'POST', body: JSON.stringify({ host: name, addresses }), signal: AbortSignal.timeout(5000) });
   if (!res.ok) throw new Error(`challtestsrv add-a ${name}: HTTP ${res.status} ${await res.text()}`);
 }

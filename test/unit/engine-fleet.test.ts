@@ -430,6 +430,58 @@ describe('the proxy as a driver', () => {
       const [p1, p2] = HOSTS.filter((o) => o !== h);
       expect(dials).toEqual([p1, p2, p2].map((o) => `"dial":"${o}:80"`));
     }
+    // The challenge routes were on every host before the first one switched (and asked the CA).
+    const trace = f.trace.filter((t) => / (set-route|make-live) start$/.test(t));
+    expect(trace.slice(0, 4).sort()).toEqual(['a set-route start', 'b set-route start', 'c set-route start', 'a make-live start'].sort());
+    expect(trace[3]).toBe('a make-live start');
+  });
+
+  describe('tls auto on three hosts, first deploy: challenge-only routes on every host before the first switch', () => {
+    const acmeConfig = () => {
+      const file = path.join(dir, 'acme-first.yml');
+      writeFileSync(file, [
+        'app: shop', `image: ${IMAGE}`, 'deploy:', '  ssh: { user: deploy }', '  env_file: /etc/pallet/shop.env',
+        '  proxy: { hosts: [shop.test], drain_timeout: 1 }', '  rolling: { batch: 1 }',
+        '  roles:', '    web: { hosts: [a, b, c], command: serve, health: { timeout: 2 }, stop_timeout: 1 }', '',
+      ].join('\n'));
+      return loadConfig(file);
+    };
+    const run = (f: FakeFleet, tag: string) => executeDeploy({
+      mode: 'deploy', config: acmeConfig(), tag, runTasks: true, ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
+      ledger: new CleanupLedger(), env: { GITHUB_RUN_ID: '7', GITHUB_ACTOR: 'octo' }, signal: new AbortController().signal, connect: f.connect,
+    });
+    /** Per host: what the route answers: 'challenges' (only the challenge routes), 'app', or '' (no route). */
+    const routes = (f: FakeFleet) => HOSTS.map((l) => {
+      const r = f.host(l).routes.get('shop+web');
+      return !r ? '' : r.https ? 'app' : JSON.parse(`[${r.http}]`).every((x: { match: { path: string[] }[] }) => x.match[0].path[0] === '/.well-known/acme-challenge/*') ? 'challenges' : 'other';
+    });
+
+    test('host c still has only the challenge routes while a switches; after the deploy every host has the app route; the next deploy places none', async () => {
+      const f = fleetWith(['build-1'], ['build-2']);
+      let seen: string[] = [];
+      const make = f.make;
+      f.make = (t, fleet) => {
+        const h = make(t, fleet);
+        if (t.label === 'a') h.beforeCommand = (name) => { if (name === 'make-live' && !seen.length) seen = routes(f); };
+        return h;
+      };
+      expect((await run(f, 'build-1')).ok).toBe(true);
+      expect(seen).toEqual(['challenges', 'challenges', 'challenges']);
+      expect(routes(f)).toEqual(['app', 'app', 'app']);
+      expect(out.filter((l) => l.includes('ACME challenges for shop.test are passed between the hosts'))).toHaveLength(3);
+      const marks = HOSTS.map((l) => f.host(l).log.length);
+      expect((await run(f, 'build-2')).ok).toBe(true);
+      // Afterwards each host's route only changes at its switch (same config: no load).
+      expect(HOSTS.map((l, i) => f.host(l).log.slice(marks[i]).filter((c) => c === 'set-route').length)).toEqual([1, 1, 1]);
+    });
+
+    test('a first deploy that fails on host a: a is reverted, b and c lose their challenge routes; no route is left anywhere', async () => {
+      const f = fleetWith(['build-1', { health: 500 }]);
+      const report = await run(f, 'build-1');
+      expect({ ok: report.ok, reverted: report.reverted, problems: report.revertProblems }).toEqual({ ok: false, reverted: true, problems: [] });
+      expect(routes(f)).toEqual(['', '', '']);
+      expect(out.filter((l) => l.includes('the ACME challenge routes of shop were removed'))).toHaveLength(2);
+    });
   });
 
   test("the app's containers run on its own network, which the proxy joins; health is asked there", async () => {

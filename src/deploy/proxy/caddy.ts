@@ -257,6 +257,19 @@ export function routeFragments(r: RouteSpec): RouteFragments {
 }
 
 /**
+ * Only the HTTP-01 challenge routes of `tls: auto` on several hosts (pure), for a host where the app
+ * has no route yet: put on every such host before the first one switches, so that whichever host
+ * the CA's request reaches passes it on to the host that asked. No redirect, no certificate
+ * policy, no route to the app: the host's proxy asks the CA for nothing until its own switch.
+ * undefined when the route has no challenge peers (one host, or another tls).
+ */
+export function challengeFragments(r: RouteSpec): RouteFragments | undefined {
+  if (r.tls !== 'auto' || !r.challengePeers?.length || !r.hosts.length) return undefined;
+  const wildcard = r.hosts.some((h) => h.startsWith('*.'));
+  return { http: challengeRoutes(r.hosts, r.challengePeers).map((o) => JSON.stringify(o)).join(','), https: '', policies: '', catchAll: false, wildcard };
+}
+
+/**
  * The config around the fragments, as the strings the host script prints between them:
  * [beforeHttp, beforeHttps, beforePolicies, end]; each route list ends with NOT_FOUND_ROUTE.
  */

@@ -15,7 +15,7 @@ import type { DeployPlan, RolePlan } from '../plan.js';
 import { pullOnHost, registryOf, type RegistryLogin } from '../pull.js';
 import { containerSpec, stepRunner } from '../restart.js';
 import { StepError, proxySwitchKey, type DeployRun, type HostRecord, type ProxySwitch } from '../types.js';
-import { healthSendsHttps, peerDial, routeFragments, type RouteFragments } from './caddy.js';
+import { challengeFragments, healthSendsHttps, peerDial, routeFragments, type RouteFragments, type RouteSpec } from './caddy.js';
 import { waitHealthy } from '../health.js';
 import {
   ENSURE_NO_IMAGE, MAKE_LIVE_NOT_RUNNING, acmeRootFile, appNetwork, liveName, makeLiveArgv, placeAcmeRootArgv, ensureProxyArgv, newContainerName, parseProxyImage, parseStaticMount, replaceProxyArgv, parseClaims, parsePrepare, prepareSwitchArgv, routeClaimsArgv, routeConflicts,
@@ -53,18 +53,22 @@ export function challengePeers(plan: DeployPlan, role: RolePlan, label: string):
  * either way); with `tls: auto` on several hosts, the routes that pass ACME challenges between them.
  */
 export function roleFragments(plan: DeployPlan, role: RolePlan, label: string, upstream: string, maintenance?: { page: string; retryAfter: number }): RouteFragments {
+  return routeFragments(roleRouteSpec(plan, role, label, upstream, maintenance));
+}
+
+function roleRouteSpec(plan: DeployPlan, role: RolePlan, label: string, upstream: string, maintenance?: { page: string; retryAfter: number }): RouteSpec {
   const p = plan.proxy!;
   const peers = challengePeers(plan, role, label);
   const acme = p.acme
     ? { ...(p.acme.ca ? { ca: p.acme.ca } : {}), ...(p.acme.caRoot ? { caRootFile: acmeRootFile(p.acme.caRoot).container } : {}), ...(p.acme.email ? { email: p.acme.email } : {}) }
     : undefined;
-  return routeFragments({
+  return {
     hosts: p.hosts, tls: p.tls, upstream, port: role.port ?? 8000, trustedProxies: p.trustedProxies,
     ...(p.static ? { static: { url: p.static.url, root: staticLiveRoot(plan.app) } } : {}),
     ...(maintenance ? { maintenance } : {}),
     ...(acme ? { acme } : {}),
     ...(peers.length ? { challengePeers: peers } : {}),
-  });
+  };
 }
 
 function roleRoute(run: DeployRun, role: RolePlan, label: string, upstream: string): RouteFragments {
@@ -146,6 +150,9 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
           'nothing was changed; see docs/hosts.md "Several apps"');
       }
     });
+    // The app's first deploy here with tls auto on several hosts: the challenge routes go up on
+    // every host now, before the first switch asks the CA (which may come to any of them).
+    if (!h.before.tag) for (const role of roles) await placeChallengeRoutes(run, label, role);
   });
   const f = failures(outcomes)[0];
   if (f) throw f.error instanceof StepError || f.error instanceof UserError ? f.error : new StepError(f.host, 'proxy', errorMessage(f.error));
@@ -153,6 +160,36 @@ export async function prepareProxies(run: DeployRun, login?: RegistryLogin): Pro
     reporter().info(`deploy.proxy.image is ${proxy.image}${proxy.static ? ' with the static files mounted' : ''}; replacing the proxy on ${outdated.join(', ')}, one host at a time`);
     await replaceProxies(run, proxiedHosts(run).filter((l) => outdated.includes(l)));
   }
+}
+
+async function placeChallengeRoutes(run: DeployRun, label: string, role: RolePlan): Promise<void> {
+  const f = challengeFragments(roleRouteSpec(run.plan, role, label, ''));
+  if (!f) return;
+  const h = run.hosts.get(label)!;
+  const key = proxySwitchKey(label, role.role);
+  run.challengeRoutes ??= new Set();
+  run.challengeRoutes.add(key);
+  const r = await h.conn.run(setRouteArgv(run.plan.app, role.role, '', f));
+  if (r.exitCode !== 0) throw new StepError(label, 'proxy', `placing the ACME challenge routes: ${lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`}`);
+  reporter().info(`${label}: ACME challenges for ${run.plan.proxy!.hosts.join(', ')} are passed between the hosts from now on (first deploy)`);
+}
+
+/**
+ * After a failed deploy: the challenge-only routes of hosts where the role never started (the
+ * others were reverted, which removes their route) go, so the names get the plain 404 again.
+ * Failures are warned about and added to `problems`.
+ */
+export async function removeChallengeRoutes(run: DeployRun, problems: string[]): Promise<void> {
+  const keys = [...(run.challengeRoutes ?? [])].filter((k) => !switches(run).has(k));
+  await Promise.all(keys.map(async (key) => {
+    const [label, roleName] = key.split('\t');
+    const h = run.hosts.get(label)!;
+    const problem = (p: string) => { problems.push(p); reporter().warning(p); };
+    if (h.lost) { problem(`${label}: unreachable; the ACME challenge routes of ${run.plan.app} stay on its proxy until the next deploy`); return; }
+    const r = await h.conn.run(removeRouteArgv(run.plan.app, roleName)).catch((e: unknown) => ({ exitCode: -1, stdout: errorMessage(e), stderr: '' }));
+    if (r.exitCode !== 0) problem(`${label}: removing the ACME challenge routes: ${lastLines(r.stdout || r.stderr, 2) || `exit ${r.exitCode}`}`);
+    else reporter().info(`${label}: the ACME challenge routes of ${run.plan.app} were removed (the deploy failed before this host switched)`);
+  }));
 }
 
 /**
