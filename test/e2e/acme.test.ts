@@ -1,9 +1,11 @@
 // `tls: auto` against a real ACME CA: the lab's Pebble (`lab up --acme`), which validates every
 // HTTP-01 challenge for real, on port 80 of the address its DNS (pebble-challtestsrv) gives for
 // the name. Two hosts serve the app behind the lab's load balancer, and the DNS sends the name to
-// host 1 only, as a load balancer would send the CA to any one host: host 2's certificate can
-// only be issued if host 1's proxy passes host 2's challenge on. Then a deploy under a bounded
+// host 2 only, as a load balancer would send the CA to any one host: host 1's certificate, ordered
+// while host 2 has not switched yet, can only be issued if host 2's proxy passes host 1's
+// challenge on (the challenge routes every host gets before the first switch). Then a deploy under a bounded
 // request loop over https through the load balancer (TLS passed through to each host's proxy).
+// The CA's certificates live for ACME_CERT_SECONDS, so the proxy's renewal is seen too.
 import { jest } from '@jest/globals';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import tls from 'node:tls';
 import { describeLab, labAvailable, labSshArgs, readLab, type LabAcme, type LabHost } from '../helpers/lab.js';
 import { fetchVersion, startLoad } from '../helpers/load.js';
 import { addAcmeName, httpsGet } from '../lab/acme.js';
+import { ACME_CERT_SECONDS } from '../lab/scripts.js';
 import type { ProxyConfig } from '../../src/config/types.js';
 import { DeployFixture } from './deploy-fixture.js';
 
@@ -27,11 +30,14 @@ const describeAcme = acme ? describeLab : (name: string, fn: () => void) => {
 };
 
 /** What a TLS client sees on `ip:443` when it asks for NAME and trusts only `ca`. */
-function certificateOn(ip: string, ca: string): Promise<{ authorized: boolean; error?: string; subjectAltName?: string; issuer?: string; serial?: string }> {
+function certificateOn(ip: string, ca: string): Promise<{ authorized: boolean; error?: string; subjectAltName?: string; issuer?: string; serial?: string; validFrom?: number; validTo?: number }> {
   return new Promise((resolve) => {
     const s = tls.connect({ host: ip, port: 443, servername: NAME, ca, rejectUnauthorized: false, timeout: 5000 }, () => {
       const cert = s.getPeerCertificate();
-      resolve({ authorized: s.authorized, ...(s.authorizationError ? { error: String(s.authorizationError) } : {}), subjectAltName: cert.subjectaltname, issuer: String(cert.issuer?.CN), serial: cert.serialNumber });
+      resolve({
+        authorized: s.authorized, ...(s.authorizationError ? { error: String(s.authorizationError) } : {}), subjectAltName: cert.subjectaltname, issuer: String(cert.issuer?.CN), serial: cert.serialNumber,
+        validFrom: Date.parse(cert.valid_from), validTo: Date.parse(cert.valid_to),
+      });
       s.end();
     });
     s.on('timeout', () => { s.destroy(); resolve({ authorized: false, error: 'no TLS handshake within 5 s' }); });
@@ -155,5 +161,26 @@ describeAcme('tls: auto against a real ACME CA (Pebble), two hosts behind one lo
     expect({ failed: stats.failed, failures: stats.failures }).toEqual({ failed: 0, failures: [] });
     expect(stats.firstSeen).toEqual([fx.tags.v1, fx.tags.v2]);
     expect(r.leftovers).toEqual({ ledger: [], files: [] });
+  });
+  test('renewal: once a third of its lifetime is left, the proxy renews the certificate from the same CA and serves the new one', async () => {
+    const host = hosts[0];
+    const before = await certificateOn(host.ip, pebbleRoot);
+    expect(before).toMatchObject({ authorized: true, subjectAltName: `DNS:${NAME}` });
+    const lifetime = before.validTo! - before.validFrom!;
+    expect(lifetime).toBeLessThanOrEqual((ACME_CERT_SECONDS + 60) * 1000);
+    // Caddy renews a certificate with a third of its lifetime left, when it next checks: at its start
+    // and every 10 minutes. Wait (bounded by the certificate itself) until that third is reached,
+    // with a margin, then restart the proxy as a host restart would: its check at start renews.
+    const due = before.validTo! - lifetime / 3 + 10_000;
+    const wait = due - Date.now();
+    expect(wait).toBeLessThan(ACME_CERT_SECONDS * 1000);
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    await fx.ssh(host.address, 'docker restart pallet-proxy >/dev/null');
+    const renewed = new RegExp(`certificate renewed successfully.*"identifier":"${NAME.replace(/\./g, '\\.')}"`);
+    await waitForProxyLog(fx, host, renewed, 120_000);
+    const after = await certificateOn(host.ip, pebbleRoot);
+    expect(after).toMatchObject({ authorized: true, subjectAltName: `DNS:${NAME}` });
+    expect({ newSerial: after.serial !== before.serial, later: after.validTo! > before.validTo! }).toEqual({ newSerial: true, later: true });
+    expect(await fetchVersion(`https://${host.ip}:443`, NAME, {}, pebbleRoot)).toMatchObject({ status: 200, version: fx.tags.v2 });
   });
 });

@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync
 import path from 'node:path';
 import { docker } from './engine.js';
 import {
-  BARE_LAYER, BARE_ROOTFS, LAYERS, RECIPE_LABEL, ROOTFS, debootstrapArgs, importChangeArgs, layerHash, rootfsHash,
+  BARE_LAYER, BARE_ROOTFS, LAYERS, RECIPE_LABEL, ROOTFS, SUITE, debootstrapArgs, importChangeArgs, layerHash, rootfsHash,
   type LabPart, type LayerRecipe, type RootfsRecipe,
 } from './recipes.js';
 import { describeRootfsSource, hubRootfsDockerfile, rootfsSource, type RootfsSource } from './distro.js';
@@ -68,7 +68,7 @@ export function machineRootfsSource(): RootfsSource {
 
 async function buildRootfs(r: RootfsRecipe, hash: string, source: RootfsSource): Promise<void> {
   if (source.mode === 'hub') {
-    await buildDockerfile(r.name, r.tag, hubRootfsDockerfile(source.baseImage, r.packages, r.changes), {}, hash);
+    await buildDockerfile(r.name, r.tag, hubRootfsDockerfile(r.suite && r.suite !== SUITE ? `debian:${r.suite}-slim` : source.baseImage, r.packages, r.changes), {}, hash);
     await tagAliases(r);
     return;
   }
@@ -153,7 +153,7 @@ async function buildDockerfile(name: string, tag: string, dockerfile: string, fi
 }
 
 /** The ACME CA image (Pebble), built by `lab up --acme` only. */
-export const ACME_IMAGE = 'pallet-lab/pebble:2.4';
+export const ACME_IMAGE = 'pallet-lab/pebble:2.6';
 
 /**
  * Ensures every lab image exists with the current recipe; returns their names. Images of a part

@@ -24,6 +24,8 @@ export interface RootfsRecipe {
   aliases?: string[];
   /** Built only for the lab part that needs it (`lab up --acme`), not on every lab up. */
   part?: LabPart;
+  /** Debian suite (default SUITE): a later release for a package whose bookworm version falls short. */
+  suite?: string;
 }
 
 /** A lab part started only when asked for (`lab up --acme`). */
@@ -109,9 +111,12 @@ export const ROOTFS: RootfsRecipe[] = [
   {
     // An ACME CA for `lab up --acme`: Pebble (RFC 8555 test CA) and pebble-challtestsrv (its DNS),
     // both in Debian's pebble package; openssl makes the certificate of Pebble's own listener.
+    // From trixie (Pebble 2.6): bookworm's 2.4 issues five-year certificates, and a renewal can
+    // only be seen with short ones (certificateValidityPeriod, Pebble 2.5 and later).
     kind: 'rootfs',
     name: 'pebble',
-    tag: 'pallet-lab/pebble-rootfs:bookworm',
+    tag: 'pallet-lab/pebble-rootfs:trixie',
+    suite: 'trixie',
     part: 'acme',
     packages: ['pebble', 'openssl'],
     changes: [`ENV ${PATH_ENV}`, 'ENV LANG=C.UTF-8'],
@@ -125,12 +130,12 @@ export const LAYERS: LayerRecipe[] = [
   {
     kind: 'layer',
     name: 'pebble',
-    tag: 'pallet-lab/pebble:2.4',
+    tag: 'pallet-lab/pebble:2.6',
     part: 'acme',
-    from: 'pallet-lab/pebble-rootfs:bookworm',
+    from: 'pallet-lab/pebble-rootfs:trixie',
     files: { 'lab-pebble-init': PEBBLE_INIT },
     dockerfile: [
-      'FROM pallet-lab/pebble-rootfs:bookworm',
+      'FROM pallet-lab/pebble-rootfs:trixie',
       'COPY lab-pebble-init /usr/local/sbin/lab-pebble-init',
       'RUN chmod 755 /usr/local/sbin/lab-pebble-init',
       // Validation happens for real (no PEBBLE_VA_ALWAYS_VALID), without Pebble's random wait
@@ -249,7 +254,7 @@ function sha(parts: unknown): string {
  * (the official base image name), so switching the way rebuilds them and debootstrap hashes stay put.
  */
 export function rootfsHash(r: RootfsRecipe, from?: string): string {
-  return sha({ v: SCRIPT_VERSION, suite: SUITE, variant: 'minbase', packages: [...r.packages].sort(), changes: r.changes, ...(from ? { from } : {}) });
+  return sha({ v: SCRIPT_VERSION, suite: r.suite ?? SUITE, variant: 'minbase', packages: [...r.packages].sort(), changes: r.changes, ...(from ? { from } : {}) });
 }
 
 /** A layer's hash covers its parent's, so a rebuilt rootfs rebuilds what sits on it. */
@@ -257,9 +262,15 @@ export function layerHash(l: LayerRecipe, parentHash: string): string {
   return sha({ v: SCRIPT_VERSION, parent: parentHash, dockerfile: l.dockerfile, files: l.files });
 }
 
-/** debootstrap's arguments for a recipe; `keyring` where the machine's own keyring is not Debian's. */
+/**
+ * debootstrap's arguments for a recipe; `keyring` where the machine's own keyring is not Debian's.
+ * Another suite than SUITE is made with debootstrap's `sid` script (the one every later Debian
+ * release uses), so a bookworm debootstrap that does not know it by name can make it.
+ */
 export function debootstrapArgs(r: RootfsRecipe, dir: string, mirror: string, keyring?: string): string[] {
-  return ['--variant=minbase', ...(keyring ? [`--keyring=${keyring}`] : []), `--include=${r.packages.join(',')}`, SUITE, dir, mirror];
+  const suite = r.suite ?? SUITE;
+  const script = suite === SUITE ? [] : ['/usr/share/debootstrap/scripts/sid'];
+  return ['--variant=minbase', ...(keyring ? [`--keyring=${keyring}`] : []), `--include=${r.packages.join(',')}`, suite, dir, mirror, ...script];
 }
 
 export function importChangeArgs(r: RootfsRecipe, hash: string): string[] {

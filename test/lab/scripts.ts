@@ -207,6 +207,12 @@ export const BARE_APT_CONF = `Acquire::Check-Valid-Until "false";
 Acquire::Check-Date "false";
 `;
 
+/**
+ * Lifetime of the certificates the lab's ACME CA issues (seconds): short enough that a proxy's
+ * renewal can be waited for (Caddy renews once a third of it is left), long enough for a suite.
+ */
+export const ACME_CERT_SECONDS = 240;
+
 /** Where the ACME CA container keeps its listener certificate (a bind mount of the lab's acme/ directory). */
 export const ACME_DIR_IN_CONTAINER = '/acme';
 
@@ -217,7 +223,8 @@ export const ACME_DIR_IN_CONTAINER = '/acme';
  * changed), then pebble-challtestsrv as Pebble's DNS server (management API on 8055, every other
  * listener off, no default address: only the names the lab adds with add-a resolve), then Pebble
  * (directory on 14000, its management API with the issuing roots on 15000), which validates
- * HTTP-01 on port 80 and TLS-ALPN-01 on 443 of whatever a name resolves to.
+ * HTTP-01 on port 80 and TLS-ALPN-01 on 443 of whatever a name resolves to and issues
+ * certificates valid for ACME_CERT_SECONDS.
  */
 export const PEBBLE_INIT = `#!/bin/sh
 set -eu
@@ -232,7 +239,8 @@ fi
 cat > /etc/pebble.json <<CFG
 {"pebble": {"listenAddress": "0.0.0.0:14000", "managementListenAddress": "0.0.0.0:15000",
   "certificate": "$d/listener.pem", "privateKey": "$d/listener.key",
-  "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": false}}
+  "httpPort": 80, "tlsPort": 443, "ocspResponderURL": "", "externalAccountBindingRequired": false,
+  "certificateValidityPeriod": ${ACME_CERT_SECONDS}}}
 CFG
 pebble-challtestsrv -defaultIPv4 "" -defaultIPv6 "" -dns01 127.0.0.1:8053 -management :8055 -http01 "" -https01 "" -tlsalpn01 "" &
 exec pebble -config /etc/pebble.json -dnsserver 127.0.0.1:8053

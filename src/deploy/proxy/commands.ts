@@ -341,8 +341,8 @@ export const ESTABLISHED_ON_PORT_AWK = '$4 == "01" && toupper(substr($2, index($
 
 // Drain, then graceful stop (SIGTERM, then SIGKILL after the timeout) and removal; missing ones
 // are fine. The drain waits, at most `drain` seconds, while any of the containers still has an
-// established TCP connection on the app's port: once the proxy routes elsewhere it closes its idle
-// connections to them, so what remains are requests in flight. Read from the containers' own
+// established TCP connection on the app's port: the proxy opens one per request and keeps none
+// (caddy.ts), so once the live name has moved on what remains are requests in flight. Read from the containers' own
 // network namespace (/proc/PID/net/tcp{,6}: column 2 local address as HEX_IP:HEX_PORT, column 4
 // state, 01 = ESTABLISHED), which needs nothing inside the app's image.
 const RETIRE_FN = `retire() {

@@ -194,7 +194,9 @@ export async function removeChallengeRoutes(run: DeployRun, problems: string[]):
 
 /**
  * One host: start `tag` beside what runs, health-check it on the proxy network with the app's
- * host name, then point the route at it. The old containers keep running (see retireBehindProxy).
+ * host name, then give it the role's live name (the route dials it; the route itself is written
+ * again, which loads the proxy's config only when it changed). The old containers keep running
+ * (see retireInBackground).
  */
 export async function switchBehindProxy(run: DeployRun, label: string, role: RolePlan, tag: string, onTouch?: () => void): Promise<void> {
   const h = run.hosts.get(label)!;

@@ -29,6 +29,13 @@ describe('recipes', () => {
     expect(rootfsHash({ ...django, changes: ['CMD ["sh"]'] })).not.toBe(h);
   });
 
+  test('the ACME CA comes from trixie (Pebble 2.6, short-lived certificates), made with the sid script; the suite is in the hash', () => {
+    const pebble = ROOTFS.find((r) => r.name === 'pebble')!;
+    expect(debootstrapArgs(pebble, '/r', 'http://m/debian')).toEqual(['--variant=minbase', '--include=pebble,openssl', 'trixie', '/r', 'http://m/debian', '/usr/share/debootstrap/scripts/sid']);
+    expect(debootstrapArgs(django, '/r', 'http://m/debian').slice(-3)).toEqual(['bookworm', '/r', 'http://m/debian']);
+    expect(rootfsHash(pebble)).not.toBe(rootfsHash({ ...pebble, suite: undefined }));
+  });
+
   test('a layer hash follows its parent and its own text', () => {
     const pg = LAYERS.find((l) => l.name === 'postgres')!;
     expect(layerHash(pg, 'a')).not.toBe(layerHash(pg, 'b'));
