@@ -63,6 +63,14 @@ async function deploy(f: FakeFleet, target: Target, mode: DeployMode, tag?: stri
   return { report, ledger };
 }
 
+/** A deploy of `tag` with a pallet.yml written by the test itself (the driver tests). */
+function deployConfig(f: FakeFleet, config: PalletConfig, tag: string): Promise<DeployReport> {
+  return executeDeploy({
+    mode: 'deploy', config, tag, runTasks: true, ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
+    ledger: new CleanupLedger(), env: { GITHUB_RUN_ID: '7', GITHUB_ACTOR: 'octo' }, signal: new AbortController().signal, connect: f.connect,
+  });
+}
+
 /** What one host serves and keeps, in one comparable line per host. */
 function snapshot(f: FakeFleet, target: Target): Record<string, unknown> {
   const out: Record<string, unknown> = {};
@@ -413,10 +421,7 @@ describe('the proxy as a driver', () => {
       '  roles:', '    web: { hosts: [a, b, c], command: serve, health: { timeout: 2 }, stop_timeout: 1 }', '',
     ].join('\n'));
     const f = fleetWith(['build-1']);
-    const report = await executeDeploy({
-      mode: 'deploy', config: loadConfig(file), tag: 'build-1', runTasks: true, ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
-      ledger: new CleanupLedger(), env: { GITHUB_RUN_ID: '7', GITHUB_ACTOR: 'octo' }, signal: new AbortController().signal, connect: f.connect,
-    });
+    const report = await deployConfig(f, loadConfig(file), 'build-1');
     expect({ ok: report.ok, error: report.error }).toEqual({ ok: true, error: undefined });
     for (const h of HOSTS) {
       const log = f.host(h).log;
@@ -446,10 +451,7 @@ describe('the proxy as a driver', () => {
       ].join('\n'));
       return loadConfig(file);
     };
-    const run = (f: FakeFleet, tag: string) => executeDeploy({
-      mode: 'deploy', config: acmeConfig(), tag, runTasks: true, ssh: { insecure: true }, lockTimeout: 0, breakLock: false,
-      ledger: new CleanupLedger(), env: { GITHUB_RUN_ID: '7', GITHUB_ACTOR: 'octo' }, signal: new AbortController().signal, connect: f.connect,
-    });
+    const run = (f: FakeFleet, tag: string) => deployConfig(f, acmeConfig(), tag);
     /** Per host: what the route answers: 'challenges' (only the challenge routes), 'app', or '' (no route). */
     const routes = (f: FakeFleet) => HOSTS.map((l) => {
       const r = f.host(l).routes.get('shop+web');
